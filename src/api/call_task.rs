@@ -1,0 +1,248 @@
+//! `CallTask`: one provider task whose contacts callsync keeps equal to the selected ContactLists.
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Condition, LocalObjectRef};
+
+/// One task at a provider whose contacts callsync manages: which account, which remote task,
+/// which ContactLists make up the desired contacts, and how far callsync may go.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "callsync.io",
+    version = "v1alpha1",
+    kind = "CallTask",
+    plural = "calltasks",
+    shortname = "ct",
+    category = "callsync",
+    namespaced,
+    status = "CallTaskStatus",
+    doc = "A provider calling task whose contacts callsync keeps equal to the selected ContactLists.",
+    printcolumn(name = "Provider", type_ = "string", json_path = ".spec.providerRef.name"),
+    printcolumn(name = "Desired", type_ = "integer", json_path = ".status.contacts.desired"),
+    printcolumn(name = "Present", type_ = "integer", json_path = ".status.contacts.present"),
+    printcolumn(name = "Pending", type_ = "integer", json_path = ".status.contacts.pending"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Reason", type_ = "string", priority = 1, json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct CallTaskSpec {
+    /// The CallProvider (account) in this namespace that owns the remote task.
+    pub provider_ref: LocalObjectRef,
+    /// The task at the provider: longlonglong `task_id`, Callbot `userTaskID`, NXLink `taskId`.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("taskId is immutable; create a new CallTask for another task"))]
+    #[schemars(length(min = 1, max = 128))]
+    pub task_id: String,
+    /// Which ContactLists in this namespace make up the desired contacts: the union of those
+    /// matching `selector` and those named in `names`, deduplicated by phone number.
+    pub contact_lists: ContactListSelection,
+    /// How far callsync may go in changing the remote task.
+    #[serde(default)]
+    pub policy: SyncPolicy,
+    /// Stop all provider calls for this task while true. Nothing is added or removed.
+    #[serde(default)]
+    pub suspend: bool,
+    /// How often to compare with the provider when nothing changed in Kubernetes (drift
+    /// detection), as a Go-style duration such as `10m` or `1h30m`.
+    #[serde(default = "default_resync_interval")]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    pub resync_interval: String,
+    /// Options that only longlonglong tasks understand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longlonglong: Option<LonglonglongTaskOptions>,
+}
+
+fn default_resync_interval() -> String {
+    "10m".into()
+}
+
+/// Selects ContactLists in the CallTask's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("has(self.selector) || (has(self.names) && size(self.names) > 0)")
+    .message("set selector, names, or both"))]
+#[serde(rename_all = "camelCase")]
+pub struct ContactListSelection {
+    /// ContactLists whose labels match this selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+    /// ContactLists with these names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000))]
+    pub names: Option<Vec<String>>,
+}
+
+/// What callsync may do to the remote task.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncPolicy {
+    /// Full: add and remove until the remote task equals the desired contacts. AddOnly: add,
+    /// never remove. ObserveOnly: adopt and report, never write.
+    #[serde(default)]
+    pub management: ManagementPolicy,
+    /// What deleting the CallTask does to the remote contacts. Orphan leaves them; Delete removes
+    /// every contact callsync added that the provider still allows removing.
+    #[serde(default)]
+    pub deletion: DeletionPolicy,
+    /// Deletion guard: one sync never removes more than this percentage of the remote contacts.
+    /// When a plan would, removals are blocked (adds continue) and the task is Stalled with reason
+    /// DeletionGuard until the spec changes or the guard is raised. 100 disables the guard.
+    #[serde(default = "default_max_delete_percent")]
+    #[schemars(range(min = 0, max = 100))]
+    pub max_delete_percent: u32,
+    /// Providers have no update call. Ignore: a contact whose name or variables changed keeps its
+    /// old content at the provider. Replace: it is removed and added again while still removable.
+    #[serde(default)]
+    pub content_change: ContentChangePolicy,
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        Self {
+            management: ManagementPolicy::default(),
+            deletion: DeletionPolicy::default(),
+            max_delete_percent: default_max_delete_percent(),
+            content_change: ContentChangePolicy::default(),
+        }
+    }
+}
+
+fn default_max_delete_percent() -> u32 {
+    50
+}
+
+/// Management policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Add and remove.
+    #[default]
+    Full,
+    /// Add only; contacts no longer desired stay at the provider.
+    AddOnly,
+    /// Never write; report the difference.
+    ObserveOnly,
+}
+
+/// Deletion policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Leave the remote contacts as they are.
+    #[default]
+    Orphan,
+    /// Remove every removable contact callsync added.
+    Delete,
+}
+
+/// Content change policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum ContentChangePolicy {
+    /// Keep the content the provider has.
+    #[default]
+    Ignore,
+    /// Remove and add again while the contact is still removable.
+    Replace,
+}
+
+/// longlonglong task options.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LonglonglongTaskOptions {
+    /// Keep added numbers out of the account's CRM pool (`ignore_crm`).
+    #[serde(default = "default_true")]
+    pub ignore_crm: bool,
+    /// Sync: the `number` endpoint (≤100 per call, answered at once). Async: `async_number`
+    /// (≤200 per call, confirmed later through the identification lookup).
+    #[serde(default)]
+    pub add_mode: AddMode,
+    /// A running 2.0 task refuses changes (code 6007). When true, callsync pauses the task,
+    /// changes its numbers and resumes it; it never leaves paused a task that was running.
+    #[serde(default)]
+    pub pause_task_during_sync: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// longlonglong add endpoint.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum AddMode {
+    /// `POST …/number`.
+    #[default]
+    Sync,
+    /// `POST …/async_number`.
+    Async,
+}
+
+/// Observed state of a CallTask. Holds counts and samples, never the full contact list.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallTaskStatus {
+    /// The `metadata.generation` this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Reconciling and Stalled.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Contact counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<ContactCounts>,
+    /// A sample of contacts that failed, phones masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub failures: Vec<ContactFailure>,
+    /// What the last completed sync did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<LastSync>,
+    /// Digest of the desired contact set the last sync worked from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_digest: Option<String>,
+}
+
+/// Contact counts of a CallTask.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactCounts {
+    /// Valid, deduplicated contacts selected by the ContactLists.
+    pub desired: u64,
+    /// Contacts at the provider that callsync knows of.
+    pub present: u64,
+    /// pendingAdd + pendingRemove.
+    pub pending: u64,
+    /// Desired contacts not yet at the provider.
+    pub pending_add: u64,
+    /// Contacts at the provider still to be removed.
+    pub pending_remove: u64,
+    /// Contacts the provider rejected.
+    pub failed: u64,
+    /// Contacts no longer desired that the provider does not allow removing (already called).
+    pub not_removable: u64,
+}
+
+/// One failed contact.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactFailure {
+    /// The phone number, masked (`+86130****1211`).
+    pub phone: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// Summary of the last completed sync.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSync {
+    /// When it finished.
+    pub time: DateTime<Utc>,
+    /// Contacts added.
+    pub added: u64,
+    /// Contacts removed.
+    pub removed: u64,
+    /// Provider requests made.
+    pub api_calls: u64,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}

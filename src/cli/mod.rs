@@ -1,0 +1,75 @@
+//! The `callsync` command line: one binary, one subcommand per job.
+use clap::{Parser, Subcommand};
+
+/// Keeps the contacts of AI outbound-calling tasks at external providers equal to what is
+/// declared in Kubernetes.
+#[derive(Parser, Debug)]
+#[command(name = "callsync", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the operator: watch CallTasks and drive provider tasks to their ContactLists.
+    Controller,
+    /// Print the CustomResourceDefinitions (the content of `crds/`) as YAML.
+    Crds {
+        /// Write one file per CRD (`<plural>.yaml`) into this folder instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Serve a simulator of the three providers' documented APIs on loopback.
+    Simulate,
+    /// Show what a sync would change, from YAML files, without a cluster.
+    Plan,
+    /// Carry out a sync from YAML files, without a cluster.
+    Apply,
+    /// Turn a CSV file of contacts into ContactList YAML shards.
+    Import,
+    /// Check CallProvider, CallTask and ContactList YAML files before they are applied.
+    Validate,
+}
+
+/// An error for people: one line saying what and where. The binary prints it and exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("`callsync {0}` is not built yet; see the README's status section")]
+    NotBuilt(&'static str),
+    #[error("cannot render the CRDs: {0}")]
+    Crds(#[from] serde_yaml::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write to standard output: {0}")]
+    Stdout(#[from] std::io::Error),
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Crds { dir: None } => {
+            use std::io::Write;
+            let yaml = crate::api::crds_yaml()?;
+            std::io::stdout().write_all(yaml.as_bytes())?;
+            Ok(())
+        }
+        Command::Crds { dir: Some(dir) } => {
+            for (file_name, yaml) in crate::api::crd_files()? {
+                let path = dir.join(file_name);
+                std::fs::write(&path, yaml).map_err(|source| CliError::Write { path, source })?;
+            }
+            Ok(())
+        }
+        Command::Controller => Err(CliError::NotBuilt("controller")),
+        Command::Simulate => Err(CliError::NotBuilt("simulate")),
+        Command::Plan => Err(CliError::NotBuilt("plan")),
+        Command::Apply => Err(CliError::NotBuilt("apply")),
+        Command::Import => Err(CliError::NotBuilt("import")),
+        Command::Validate => Err(CliError::NotBuilt("validate")),
+    }
+}
