@@ -9,5 +9,7 @@
 //!
 //! - [`api`]: the three custom resources and their conditions.
 //! - [`cli`]: the `callsync` command line.
+//! - [`signing`]: Callbot and NXLink request signatures.
 pub mod api;
 pub mod cli;
+pub mod signing;

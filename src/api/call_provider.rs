@@ -7,6 +7,10 @@ use super::{Condition, LocalObjectRef, SecretKeyRef};
 
 /// One account at one outbound-calling provider: where its API is, which Secret holds its
 /// credentials, and the limits every CallTask using it shares. Exactly one provider block is set.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "kube's printcolumn(...) repeats type_ = ... by design"
+)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "callsync.io",
@@ -19,8 +23,16 @@ use super::{Condition, LocalObjectRef, SecretKeyRef};
     status = "CallProviderStatus",
     doc = "An account at an outbound-calling provider (longlonglong, NXtele Callbot or NXLink).",
     printcolumn(name = "Type", type_ = "string", json_path = ".status.providerType"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new(
     "[has(self.longlonglong), has(self.callbot), has(self.nxlink)].filter(x, x).size() == 1"

@@ -9,6 +9,10 @@ use super::{Condition, LocalObjectRef};
 
 /// One task at a provider whose contacts callsync manages: which account, which remote task,
 /// which ContactLists make up the desired contacts, and how far callsync may go.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "kube's printcolumn(...) repeats type_ = ... by design"
+)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "callsync.io",
@@ -20,13 +24,42 @@ use super::{Condition, LocalObjectRef};
     namespaced,
     status = "CallTaskStatus",
     doc = "A provider calling task whose contacts callsync keeps equal to the selected ContactLists.",
-    printcolumn(name = "Provider", type_ = "string", json_path = ".spec.providerRef.name"),
-    printcolumn(name = "Desired", type_ = "integer", json_path = ".status.contacts.desired"),
-    printcolumn(name = "Present", type_ = "integer", json_path = ".status.contacts.present"),
-    printcolumn(name = "Pending", type_ = "integer", json_path = ".status.contacts.pending"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", priority = 1, json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Provider",
+        type_ = "string",
+        json_path = ".spec.providerRef.name"
+    ),
+    printcolumn(
+        name = "Desired",
+        type_ = "integer",
+        json_path = ".status.contacts.desired"
+    ),
+    printcolumn(
+        name = "Present",
+        type_ = "integer",
+        json_path = ".status.contacts.present"
+    ),
+    printcolumn(
+        name = "Pending",
+        type_ = "integer",
+        json_path = ".status.contacts.pending"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        priority = 1,
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CallTaskSpec {

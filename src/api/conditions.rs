@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn transition_time_changes_only_when_status_flips() {
         let mut conditions = vec![cond(ConditionStatus::False, "Syncing", 100)];
-        set_condition(&mut conditions, cond(ConditionStatus::False, "Syncing", 200));
+        set_condition(
+            &mut conditions,
+            cond(ConditionStatus::False, "Syncing", 200),
+        );
         assert_eq!(conditions[0].last_transition_time.timestamp(), 100);
         set_condition(&mut conditions, cond(ConditionStatus::True, "InSync", 300));
         assert_eq!(conditions[0].last_transition_time.timestamp(), 300);

@@ -13,6 +13,10 @@ pub const MAX_INLINE_CONTACTS: usize = 5000;
 
 /// A shard of desired contacts: inline, or CSV from a Secret or ConfigMap. CallTasks select
 /// ContactLists by label or name.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "kube's printcolumn(...) repeats type_ = ... by design"
+)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "callsync.io",
@@ -26,8 +30,16 @@ pub const MAX_INLINE_CONTACTS: usize = 5000;
     doc = "A shard of desired contacts (phone numbers) for CallTasks that select it.",
     printcolumn(name = "Count", type_ = "integer", json_path = ".status.count"),
     printcolumn(name = "Invalid", type_ = "integer", json_path = ".status.invalid"),
-    printcolumn(name = "Duplicates", type_ = "integer", json_path = ".status.duplicates"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Duplicates",
+        type_ = "integer",
+        json_path = ".status.duplicates"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("!(has(self.contacts) && size(self.contacts) > 0 && has(self.source))")
     .message("set contacts or source, not both"))]
