@@ -3,7 +3,7 @@
 //! Both sign the exact body bytes that are sent: callers serialise once, sign those bytes and send
 //! the same bytes. The simulator verifies with the same functions; an independent implementation
 //! in `tests/` checks them against the documented worked examples.
-use md5::{Digest as _, Md5};
+use md5::Md5;
 use sha2::Sha256;
 
 use crate::api::SignatureAlgorithm;
