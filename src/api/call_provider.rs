@@ -58,10 +58,10 @@ pub struct CallProviderSpec {
     /// Timeout of one HTTP request to the provider, in seconds.
     #[serde(default = "default_timeout_seconds")]
     #[schemars(range(min = 1, max = 300))]
-    pub timeout_seconds: u32,
+    pub timeout_seconds: i32,
 }
 
-fn default_timeout_seconds() -> u32 {
+fn default_timeout_seconds() -> i32 {
     30
 }
 
@@ -218,14 +218,14 @@ impl PhoneFormat {
 pub struct RateLimit {
     /// Sustained requests per second.
     #[schemars(range(min = 1, max = 10000))]
-    pub requests_per_second: u32,
+    pub requests_per_second: i32,
     /// Requests that may be sent at once after a quiet period.
     #[serde(default = "default_burst")]
     #[schemars(range(min = 1, max = 10000))]
-    pub burst: u32,
+    pub burst: i32,
 }
 
-fn default_burst() -> u32 {
+fn default_burst() -> i32 {
     1
 }
 
@@ -236,11 +236,11 @@ pub struct BatchSizeOverrides {
     /// Contacts per add request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
-    pub add: Option<u32>,
+    pub add: Option<i32>,
     /// Contacts per remove request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 1000))]
-    pub remove: Option<u32>,
+    pub remove: Option<i32>,
 }
 
 /// Observed state of a CallProvider.

@@ -124,7 +124,7 @@ pub struct SyncPolicy {
     /// DeletionGuard until the spec changes or the guard is raised. 100 disables the guard.
     #[serde(default = "default_max_delete_percent")]
     #[schemars(range(min = 0, max = 100))]
-    pub max_delete_percent: u32,
+    pub max_delete_percent: i32,
     /// Providers have no update call. Ignore: a contact whose name or variables changed keeps its
     /// old content at the provider. Replace: it is removed and added again while still removable.
     #[serde(default)]
@@ -142,7 +142,7 @@ impl Default for SyncPolicy {
     }
 }
 
-fn default_max_delete_percent() -> u32 {
+fn default_max_delete_percent() -> i32 {
     50
 }
 
@@ -239,19 +239,19 @@ pub struct CallTaskStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ContactCounts {
     /// Valid, deduplicated contacts selected by the ContactLists.
-    pub desired: u64,
+    pub desired: i64,
     /// Contacts at the provider that callsync knows of.
-    pub present: u64,
+    pub present: i64,
     /// pendingAdd + pendingRemove.
-    pub pending: u64,
+    pub pending: i64,
     /// Desired contacts not yet at the provider.
-    pub pending_add: u64,
+    pub pending_add: i64,
     /// Contacts at the provider still to be removed.
-    pub pending_remove: u64,
+    pub pending_remove: i64,
     /// Contacts the provider rejected.
-    pub failed: u64,
+    pub failed: i64,
     /// Contacts no longer desired that the provider does not allow removing (already called).
-    pub not_removable: u64,
+    pub not_removable: i64,
 }
 
 /// One failed contact.
@@ -271,11 +271,11 @@ pub struct LastSync {
     /// When it finished.
     pub time: DateTime<Utc>,
     /// Contacts added.
-    pub added: u64,
+    pub added: i64,
     /// Contacts removed.
-    pub removed: u64,
+    pub removed: i64,
     /// Provider requests made.
-    pub api_calls: u64,
+    pub api_calls: i64,
     /// How long it took, in milliseconds.
-    pub duration_ms: u64,
+    pub duration_ms: i64,
 }

@@ -122,17 +122,17 @@ pub struct ContactListStatus {
     pub observed_generation: Option<i64>,
     /// Valid, deduplicated contacts.
     #[serde(default)]
-    pub count: u64,
+    pub count: i64,
     /// Entries that are not valid phone numbers.
     #[serde(default)]
-    pub invalid: u64,
+    pub invalid: i64,
     /// A sample of invalid entries, phones masked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub invalid_sample: Vec<InvalidEntry>,
     /// Entries whose phone number appears earlier in the list.
     #[serde(default)]
-    pub duplicates: u64,
+    pub duplicates: i64,
     /// Digest of the valid contacts, independent of their order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
@@ -146,7 +146,7 @@ pub struct ContactListStatus {
 #[serde(rename_all = "camelCase")]
 pub struct InvalidEntry {
     /// Position in `contacts` (or CSV line number for a source).
-    pub index: u64,
+    pub index: i64,
     /// The phone as written, masked.
     pub phone: String,
     /// Why it is invalid.

@@ -1,13 +1,48 @@
 //! The CRDs as the code defines them: `callsync crds` prints them, `crds/` holds them, and a
 //! test fails when the two drift apart.
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kube::CustomResourceExt;
 
 use super::{CallProvider, CallTask, ContactList};
 
 /// The three CRDs, in a stable order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![CallProvider::crd(), CallTask::crd(), ContactList::crd()]
+    let mut crds = vec![CallProvider::crd(), CallTask::crd(), ContactList::crd()];
+    for crd in &mut crds {
+        for version in &mut crd.spec.versions {
+            if let Some(schema) = version
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut())
+            {
+                unwrap_descriptions(schema);
+            }
+        }
+    }
+    crds
+}
+
+/// Doc comments are hard-wrapped at 100 columns; `kubectl explain` wraps again, so single line
+/// breaks become spaces. Blank lines (paragraphs) stay.
+fn unwrap_descriptions(schema: &mut JSONSchemaProps) {
+    if let Some(description) = schema.description.as_mut() {
+        *description = description
+            .split("\n\n")
+            .map(|paragraph| paragraph.split('\n').collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+    }
+    for child in schema.properties.iter_mut().flat_map(|p| p.values_mut()) {
+        unwrap_descriptions(child);
+    }
+    if let Some(JSONSchemaPropsOrArray::Schema(items)) = schema.items.as_mut() {
+        unwrap_descriptions(items);
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
+        unwrap_descriptions(extra);
+    }
 }
 
 /// One `(file name, YAML document)` per CRD, as `crds/` holds them: `<plural>.yaml`, each

@@ -1,0 +1,27 @@
+# One entry point for people and CI. `make test` is the whole test suite on a fresh machine:
+# it builds the test control plane first when the cache does not hold it yet.
+CARGO ?= cargo
+
+.PHONY: test lint fmt controlplane crds ci
+
+## The whole test suite (unit, property, simulator, real-apiserver tests).
+test: controlplane
+	$(CARGO) test --all-features --locked
+
+## kube-apiserver, etcd and kubectl, built once into ~/.cache/callsync/controlplane/v<version>.
+controlplane:
+	scripts/build-controlplane.sh > /dev/null
+
+## Formatting and lints, as CI runs them.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+## Regenerate crds/ from the Rust types.
+crds:
+	$(CARGO) run --quiet -- crds --dir crds
+
+ci: lint test
