@@ -12,4 +12,5 @@
 //! - [`signing`]: Callbot and NXLink request signatures.
 pub mod api;
 pub mod cli;
+pub mod controller;
 pub mod signing;

@@ -1,0 +1,410 @@
+//! The ledger's home in Kubernetes: Secrets owned by the CallTask (phones are personal data),
+//! type `callsync.io/ledger`, sharded below etcd's object limit, written with optimistic
+//! concurrency.
+//!
+//! The store moves opaque bytes (the ledger codec's compressed form); it knows nothing of entries.
+//! Layout for a CallTask `t` whose ledger is at generation `g`:
+//!
+//! - head Secret `t-ledger`: annotations hold the generation, the shard count and the SHA-256 of
+//!   the whole; its data holds shard 0.
+//! - shard Secrets `t-ledger-g<g>-<write>-<i>` for i ≥ 1, only when the ledger outgrows one
+//!   Secret; `<write>` is unique per save, so two writers racing from the same version never
+//!   touch each other's shards.
+//!
+//! A save writes its extra shards first, then the head (the commit point, with the head's
+//! resourceVersion as precondition), then deletes the shards of older generations and of writers
+//! that lost the race. A crash at any point leaves the previous head and its shards intact:
+//! readers never see a mix.
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::{Api, Client};
+use sha2::{Digest, Sha256};
+
+/// Secret type of ledger Secrets.
+pub const LEDGER_SECRET_TYPE: &str = "callsync.io/ledger";
+/// Label with the owning CallTask's UID (names can be longer than a label value may be).
+pub const LEDGER_OWNER_LABEL: &str = "callsync.io/ledger-of";
+const GENERATION_ANNOTATION: &str = "callsync.io/ledger-generation";
+const SHARDS_ANNOTATION: &str = "callsync.io/ledger-shards";
+const DIGEST_ANNOTATION: &str = "callsync.io/ledger-sha256";
+const GENERATION_LABEL: &str = "callsync.io/ledger-generation";
+const WRITE_ANNOTATION: &str = "callsync.io/ledger-write";
+const WRITE_LABEL: &str = "callsync.io/ledger-write";
+const DATA_KEY: &str = "ledger";
+/// etcd refuses objects over 1.5 MiB and the apiserver Secrets over 1 MiB of data; 768 KiB per
+/// shard leaves room for metadata and managed fields.
+pub const DEFAULT_MAX_SHARD_BYTES: usize = 768 * 1024;
+/// More shards than this means something is wrong upstream (about 48 MiB compressed).
+const MAX_SHARDS: usize = 64;
+const MAX_NAME: usize = 253;
+
+/// Errors of the ledger store. Messages name Secrets, never their content.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerStoreError {
+    #[error("the ledger of CallTask {task} was changed by another writer; reload and retry")]
+    Conflict { task: String },
+    #[error("the ledger of CallTask {task} is damaged: {what}")]
+    Corrupt { task: String, what: String },
+    #[error(
+        "the ledger of CallTask {task} needs {shards} Secrets, more than the {MAX_SHARDS} allowed"
+    )]
+    TooLarge { task: String, shards: usize },
+    #[error("Kubernetes API error on the ledger of CallTask {task}: {source}")]
+    Kube {
+        task: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl LedgerStoreError {
+    /// A short CamelCase word for metrics and condition reasons.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Conflict { .. } => "LedgerConflict",
+            Self::Corrupt { .. } => "LedgerCorrupt",
+            Self::TooLarge { .. } => "LedgerTooLarge",
+            Self::Kube { .. } => "KubernetesError",
+        }
+    }
+}
+
+/// Where a loaded ledger stands, to make the next save conditional on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerVersion {
+    /// Counts saves; names the shard Secrets of this generation.
+    pub generation: u64,
+    head_resource_version: String,
+}
+
+/// A loaded ledger.
+#[derive(Clone, Debug)]
+pub struct StoredLedger {
+    pub bytes: Vec<u8>,
+    pub version: LedgerVersion,
+}
+
+/// The ledger Secrets of one CallTask.
+pub struct LedgerStore {
+    api: Api<Secret>,
+    task: String,
+    task_uid: String,
+    owner: OwnerReference,
+    max_shard_bytes: usize,
+}
+
+impl LedgerStore {
+    /// A store for the CallTask `owner` (its name, UID, kind and apiVersion) in `namespace`.
+    pub fn new(client: Client, namespace: &str, owner: OwnerReference) -> Self {
+        Self {
+            api: Api::namespaced(client, namespace),
+            task: owner.name.clone(),
+            task_uid: owner.uid.clone(),
+            owner: OwnerReference {
+                controller: Some(true),
+                ..owner
+            },
+            max_shard_bytes: DEFAULT_MAX_SHARD_BYTES,
+        }
+    }
+
+    /// Smaller shards, so tests can exercise sharding without megabytes of data.
+    pub fn with_max_shard_bytes(mut self, max_shard_bytes: usize) -> Self {
+        self.max_shard_bytes = max_shard_bytes.max(1);
+        self
+    }
+
+    /// Name of the head Secret.
+    pub fn head_name(&self) -> String {
+        secret_name(&self.task, "ledger")
+    }
+
+    fn shard_name(&self, generation: u64, write: &str, index: usize) -> String {
+        secret_name(&self.task, &format!("ledger-g{generation}-{write}-{index}"))
+    }
+
+    fn kube_err(&self, source: kube::Error) -> LedgerStoreError {
+        LedgerStoreError::Kube {
+            task: self.task.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, what: impl Into<String>) -> LedgerStoreError {
+        LedgerStoreError::Corrupt {
+            task: self.task.clone(),
+            what: what.into(),
+        }
+    }
+
+    /// Reads the ledger; `None` when the CallTask has none yet.
+    pub async fn load(&self) -> Result<Option<StoredLedger>, LedgerStoreError> {
+        let Some(head) = self
+            .api
+            .get_opt(&self.head_name())
+            .await
+            .map_err(|e| self.kube_err(e))?
+        else {
+            return Ok(None);
+        };
+        let annotations = head.metadata.annotations.clone().unwrap_or_default();
+        let number = |key: &str| -> Result<u64, LedgerStoreError> {
+            annotations
+                .get(key)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| self.corrupt(format!("head Secret lacks a valid {key} annotation")))
+        };
+        let generation = number(GENERATION_ANNOTATION)?;
+        let shards = usize::try_from(number(SHARDS_ANNOTATION)?)
+            .map_err(|_| self.corrupt("shard count out of range"))?;
+        if shards == 0 || shards > MAX_SHARDS {
+            return Err(self.corrupt(format!("shard count {shards} out of range")));
+        }
+        let digest = annotations
+            .get(DIGEST_ANNOTATION)
+            .ok_or_else(|| self.corrupt("head Secret lacks its digest annotation"))?;
+        let write = annotations
+            .get(WRITE_ANNOTATION)
+            .ok_or_else(|| self.corrupt("head Secret lacks its write annotation"))?;
+
+        let mut bytes = shard_data(&head).ok_or_else(|| self.corrupt("head Secret has no data"))?;
+        for index in 1..shards {
+            let name = self.shard_name(generation, write, index);
+            let shard = self
+                .api
+                .get_opt(&name)
+                .await
+                .map_err(|e| self.kube_err(e))?
+                .ok_or_else(|| self.corrupt(format!("shard Secret {name} is missing")))?;
+            bytes.extend(
+                shard_data(&shard)
+                    .ok_or_else(|| self.corrupt(format!("shard Secret {name} has no data")))?,
+            );
+        }
+        if &sha256_hex(&bytes) != digest {
+            return Err(self.corrupt("content does not match the digest in the head Secret"));
+        }
+        let head_resource_version = head
+            .metadata
+            .resource_version
+            .ok_or_else(|| self.corrupt("head Secret has no resourceVersion"))?;
+        Ok(Some(StoredLedger {
+            bytes,
+            version: LedgerVersion {
+                generation,
+                head_resource_version,
+            },
+        }))
+    }
+
+    /// Writes `bytes` as the next generation, provided the ledger is still at `expected` (`None`:
+    /// provided there is no ledger yet). Another writer in between gives
+    /// [`LedgerStoreError::Conflict`] and changes nothing that readers see.
+    pub async fn save(
+        &self,
+        bytes: &[u8],
+        expected: Option<&LedgerVersion>,
+    ) -> Result<LedgerVersion, LedgerStoreError> {
+        let chunks: Vec<&[u8]> = if bytes.is_empty() {
+            vec![bytes]
+        } else {
+            bytes.chunks(self.max_shard_bytes).collect()
+        };
+        if chunks.len() > MAX_SHARDS {
+            return Err(LedgerStoreError::TooLarge {
+                task: self.task.clone(),
+                shards: chunks.len(),
+            });
+        }
+        let generation = expected.map_or(1, |v| v.generation + 1);
+        let write = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+
+        for (index, chunk) in chunks.iter().enumerate().skip(1) {
+            let name = self.shard_name(generation, &write, index);
+            let shard = self.secret(name, generation, &write, chunk, None);
+            if let Err(e) = self.api.create(&PostParams::default(), &shard).await {
+                self.delete_shards(|g, w| g == generation && w == write)
+                    .await
+                    .ok();
+                return Err(self.kube_err(e));
+            }
+        }
+
+        let mut annotations = BTreeMap::new();
+        annotations.insert(GENERATION_ANNOTATION.to_string(), generation.to_string());
+        annotations.insert(SHARDS_ANNOTATION.to_string(), chunks.len().to_string());
+        annotations.insert(DIGEST_ANNOTATION.to_string(), sha256_hex(bytes));
+        annotations.insert(WRITE_ANNOTATION.to_string(), write.clone());
+        let mut head = self.secret(
+            self.head_name(),
+            generation,
+            &write,
+            chunks[0],
+            Some(annotations),
+        );
+        let written = match expected {
+            None => self.api.create(&PostParams::default(), &head).await,
+            Some(version) => {
+                head.metadata.resource_version = Some(version.head_resource_version.clone());
+                self.api
+                    .replace(&self.head_name(), &PostParams::default(), &head)
+                    .await
+            }
+        }
+        .map_err(|e| match e {
+            kube::Error::Api(s) if s.code == 409 => LedgerStoreError::Conflict {
+                task: self.task.clone(),
+            },
+            other => self.kube_err(other),
+        });
+        let written = match written {
+            Ok(written) => written,
+            Err(e) => {
+                // Best effort: our shards are unreachable; the next successful save removes
+                // them if this fails.
+                self.delete_shards(|g, w| g == generation && w == write)
+                    .await
+                    .ok();
+                return Err(e);
+            }
+        };
+
+        // Older generations, and writers that lost the race for this one. Newer generations
+        // belong to a writer that started after this commit and are left alone.
+        self.delete_shards(|g, w| g < generation || (g == generation && w != write))
+            .await?;
+        Ok(LedgerVersion {
+            generation,
+            head_resource_version: written
+                .metadata
+                .resource_version
+                .ok_or_else(|| self.corrupt("written head Secret has no resourceVersion"))?,
+        })
+    }
+
+    /// Removes every ledger Secret of this CallTask (the finalizer's last step).
+    pub async fn delete(&self) -> Result<(), LedgerStoreError> {
+        let selector = format!("{LEDGER_OWNER_LABEL}={}", self.task_uid);
+        self.api
+            .delete_collection(
+                &DeleteParams::default(),
+                &ListParams::default().labels(&selector),
+            )
+            .await
+            .map_err(|e| self.kube_err(e))?;
+        Ok(())
+    }
+
+    fn secret(
+        &self,
+        name: String,
+        generation: u64,
+        write: &str,
+        data: &[u8],
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Secret {
+        let mut labels = BTreeMap::new();
+        labels.insert(LEDGER_OWNER_LABEL.to_string(), self.task_uid.clone());
+        labels.insert(GENERATION_LABEL.to_string(), generation.to_string());
+        labels.insert(WRITE_LABEL.to_string(), write.to_string());
+        labels.insert(
+            "app.kubernetes.io/managed-by".to_string(),
+            "callsync".to_string(),
+        );
+        Secret {
+            metadata: ObjectMeta {
+                name: Some(name),
+                labels: Some(labels),
+                annotations,
+                owner_references: Some(vec![self.owner.clone()]),
+                ..Default::default()
+            },
+            type_: Some(LEDGER_SECRET_TYPE.to_string()),
+            data: Some(BTreeMap::from([(
+                DATA_KEY.to_string(),
+                ByteString(data.to_vec()),
+            )])),
+            ..Default::default()
+        }
+    }
+
+    /// Deletes the shard Secrets (never the head) whose generation and write id match `doomed`.
+    async fn delete_shards(
+        &self,
+        doomed: impl Fn(u64, &str) -> bool,
+    ) -> Result<(), LedgerStoreError> {
+        let selector = format!("{LEDGER_OWNER_LABEL}={}", self.task_uid);
+        let secrets = self
+            .api
+            .list_metadata(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| self.kube_err(e))?;
+        let head = self.head_name();
+        for item in secrets.items {
+            let labels = item.metadata.labels.unwrap_or_default();
+            let generation = labels.get(GENERATION_LABEL).and_then(|g| g.parse().ok());
+            let write = labels.get(WRITE_LABEL);
+            let (Some(name), Some(generation), Some(write)) =
+                (item.metadata.name, generation, write)
+            else {
+                continue;
+            };
+            if name == head || !doomed(generation, write) {
+                continue;
+            }
+            match self.api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(self.kube_err(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn shard_data(secret: &Secret) -> Option<Vec<u8>> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(DATA_KEY))
+        .map(|b| b.0.clone())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `<task>-<suffix>`, shortened with a hash of the task name when it would pass the 253
+/// characters a Secret name may have.
+fn secret_name(task: &str, suffix: &str) -> String {
+    let name = format!("{task}-{suffix}");
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let hash = &sha256_hex(task.as_bytes())[..10];
+    let keep = MAX_NAME - suffix.len() - hash.len() - 2;
+    let prefix: String = task.chars().take(keep).collect();
+    format!("{}-{hash}-{suffix}", prefix.trim_end_matches(['-', '.']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_task_names_give_valid_secret_names() {
+        let task = "a".repeat(253);
+        let name = secret_name(&task, "ledger-g12-3");
+        assert!(name.len() <= MAX_NAME, "{}", name.len());
+        assert!(name.ends_with("-ledger-g12-3"));
+        assert_ne!(
+            secret_name(&task, "ledger"),
+            secret_name(&"b".repeat(253), "ledger")
+        );
+        assert_eq!(secret_name("short", "ledger"), "short-ledger");
+    }
+}

@@ -1,0 +1,227 @@
+//! The ledger's Secret store against a real kube-apiserver: round trips, sharding, optimistic
+//! concurrency, damage detection and cleanup.
+mod support;
+
+use callsync::api::CallTask;
+use callsync::controller::ledger_store::{
+    LEDGER_OWNER_LABEL, LEDGER_SECRET_TYPE, LedgerStore, LedgerStoreError,
+};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client, Resource};
+use serde_json::json;
+
+async fn owner_task(client: &Client, ns: &str, name: &str) -> OwnerReference {
+    let tasks: Api<CallTask> = Api::namespaced(client.clone(), ns);
+    let task: CallTask = serde_json::from_value(json!({
+        "apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
+        "metadata": {"name": name},
+        "spec": {"providerRef": {"name": "p"}, "taskId": "1", "contactLists": {"names": ["a"]}}
+    }))
+    .expect("task");
+    let created = tasks
+        .create(&PostParams::default(), &task)
+        .await
+        .expect("create task");
+    created.controller_owner_ref(&()).expect("owner reference")
+}
+
+/// Bytes that do not compress or repeat, like a gzip stream.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+async fn ledger_secrets(client: &Client, ns: &str, owner: &OwnerReference) -> Vec<Secret> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    secrets
+        .list(&ListParams::default().labels(&format!("{LEDGER_OWNER_LABEL}={}", owner.uid)))
+        .await
+        .expect("list")
+        .items
+}
+
+#[tokio::test]
+async fn small_ledger_round_trips_in_one_secret() {
+    let (client, ns) = support::control_plane()
+        .test_namespace("ledger-small")
+        .await;
+    let owner = owner_task(&client, &ns, "campaign").await;
+    let store = LedgerStore::new(client.clone(), &ns, owner.clone());
+
+    assert!(store.load().await.expect("load").is_none(), "no ledger yet");
+    let v1 = store.save(b"first", None).await.expect("first save");
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!(loaded.bytes, b"first");
+    assert_eq!(loaded.version, v1);
+
+    let v2 = store.save(b"second", Some(&v1)).await.expect("second save");
+    assert_eq!(v2.generation, 2);
+    assert_eq!(
+        store.load().await.expect("load").expect("ledger").bytes,
+        b"second"
+    );
+
+    let secrets = ledger_secrets(&client, &ns, &owner).await;
+    assert_eq!(secrets.len(), 1);
+    let head = &secrets[0];
+    assert_eq!(head.metadata.name.as_deref(), Some("campaign-ledger"));
+    assert_eq!(head.type_.as_deref(), Some(LEDGER_SECRET_TYPE));
+    let refs = head.metadata.owner_references.clone().unwrap_or_default();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(
+        (refs[0].uid.as_str(), refs[0].controller),
+        (owner.uid.as_str(), Some(true))
+    );
+}
+
+#[tokio::test]
+async fn large_ledger_is_sharded_and_old_shards_are_removed() {
+    let (client, ns) = support::control_plane()
+        .test_namespace("ledger-shards")
+        .await;
+    let owner = owner_task(&client, &ns, "big").await;
+    let store = LedgerStore::new(client.clone(), &ns, owner.clone()).with_max_shard_bytes(1000);
+
+    let big = noise(5500, 1);
+    let v1 = store.save(&big, None).await.expect("save 6 shards");
+    assert_eq!(ledger_secrets(&client, &ns, &owner).await.len(), 6);
+    assert_eq!(
+        store.load().await.expect("load").expect("ledger").bytes,
+        big
+    );
+
+    let smaller = noise(1500, 2);
+    store
+        .save(&smaller, Some(&v1))
+        .await
+        .expect("save 2 shards");
+    let names: Vec<String> = ledger_secrets(&client, &ns, &owner)
+        .await
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "generation 1 shards must be gone: {names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("big-ledger-g2-") && n.ends_with("-1")),
+        "{names:?}"
+    );
+    assert_eq!(
+        store.load().await.expect("load").expect("ledger").bytes,
+        smaller
+    );
+
+    // A real-sized ledger: 2 MiB spans three default-sized shards.
+    let real = noise(2 * 1024 * 1024, 3);
+    let store = LedgerStore::new(client.clone(), &ns, owner_task(&client, &ns, "real").await);
+    store.save(&real, None).await.expect("save 2 MiB");
+    assert_eq!(
+        store.load().await.expect("load").expect("ledger").bytes,
+        real
+    );
+}
+
+#[tokio::test]
+async fn a_stale_writer_gets_a_conflict_and_changes_nothing() {
+    let (client, ns) = support::control_plane()
+        .test_namespace("ledger-conflict")
+        .await;
+    let owner = owner_task(&client, &ns, "shared").await;
+    let store = LedgerStore::new(client.clone(), &ns, owner.clone()).with_max_shard_bytes(100);
+
+    let v1 = store.save(&noise(250, 4), None).await.expect("save");
+    let winner = noise(300, 5);
+    store
+        .save(&winner, Some(&v1))
+        .await
+        .expect("first writer wins");
+    let loser = store.save(&noise(400, 6), Some(&v1)).await;
+    assert!(
+        matches!(loser, Err(LedgerStoreError::Conflict { .. })),
+        "{loser:?}"
+    );
+    let created_twice = store.save(b"x", None).await;
+    assert!(
+        matches!(created_twice, Err(LedgerStoreError::Conflict { .. })),
+        "{created_twice:?}"
+    );
+    assert_eq!(
+        store.load().await.expect("load").expect("ledger").bytes,
+        winner
+    );
+}
+
+#[tokio::test]
+async fn damage_is_detected_and_delete_removes_everything() {
+    let (client, ns) = support::control_plane()
+        .test_namespace("ledger-damage")
+        .await;
+    let owner = owner_task(&client, &ns, "damaged").await;
+    let store = LedgerStore::new(client.clone(), &ns, owner.clone()).with_max_shard_bytes(100);
+    store.save(&noise(350, 7), None).await.expect("save");
+
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let shard_names: Vec<String> = ledger_secrets(&client, &ns, &owner)
+        .await
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .filter(|n| n != "damaged-ledger")
+        .collect();
+    let shard_name = |i: usize| {
+        shard_names
+            .iter()
+            .find(|n| n.ends_with(&format!("-{i}")))
+            .cloned()
+            .expect("shard exists")
+    };
+    let mut shard = secrets.get(&shard_name(2)).await.expect("shard");
+    shard
+        .data
+        .get_or_insert_default()
+        .insert("ledger".into(), ByteString(vec![0; 100]));
+    secrets
+        .replace(&shard_name(2), &PostParams::default(), &shard)
+        .await
+        .expect("tamper");
+    let err = store.load().await.expect_err("damage must be detected");
+    assert!(matches!(err, LedgerStoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("does not match the digest"),
+        "{err}"
+    );
+
+    secrets
+        .delete(&shard_name(1), &Default::default())
+        .await
+        .expect("remove a shard");
+    let err = store
+        .load()
+        .await
+        .expect_err("a missing shard must be detected");
+    assert!(
+        err.to_string()
+            .contains(&format!("{} is missing", shard_name(1))),
+        "{err}"
+    );
+
+    store.delete().await.expect("delete");
+    assert!(ledger_secrets(&client, &ns, &owner).await.is_empty());
+    assert!(store.load().await.expect("load").is_none());
+}
