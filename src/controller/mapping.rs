@@ -1,0 +1,227 @@
+//! Which CallTasks an event concerns: pure functions over reflector-store contents, so a
+//! ContactList, CallProvider or Secret change requeues exactly the CallTasks it affects.
+use kube::ResourceExt;
+use kube::core::{Selector, SelectorExt};
+
+use crate::api::{CallProvider, CallTask, ContactList};
+
+/// A CallTask's ContactList selector that Kubernetes accepted but kube cannot parse.
+#[derive(Debug, thiserror::Error)]
+#[error("spec.contactLists.selector is not a valid label selector: {0}")]
+pub struct InvalidSelector(String);
+
+/// The parsed label selector of a CallTask, if it has one.
+pub fn list_selector(task: &CallTask) -> Result<Option<Selector>, InvalidSelector> {
+    task.spec
+        .contact_lists
+        .selector
+        .clone()
+        .map(Selector::try_from)
+        .transpose()
+        .map_err(|e| InvalidSelector(e.to_string()))
+}
+
+/// Whether `task` selects `list`: same namespace, and named in `names` or matched by `selector`.
+/// A task with an unparsable selector selects only what it names.
+pub fn task_selects_list(task: &CallTask, list: &ContactList) -> bool {
+    if task.namespace() != list.namespace() {
+        return false;
+    }
+    let name = list.name_any();
+    let named = task
+        .spec
+        .contact_lists
+        .names
+        .as_ref()
+        .is_some_and(|names| names.contains(&name));
+    named || matches!(list_selector(task), Ok(Some(selector)) if selector.matches(list.labels()))
+}
+
+/// The ContactLists `task` selects, sorted by name (the desired-set conflict rule relies on a
+/// stable order).
+pub fn selected_lists<'a>(
+    task: &CallTask,
+    lists: impl IntoIterator<Item = &'a ContactList>,
+) -> Vec<&'a ContactList> {
+    let mut selected: Vec<&ContactList> = lists
+        .into_iter()
+        .filter(|list| task_selects_list(task, list))
+        .collect();
+    selected.sort_by_key(|list| list.name_any());
+    selected
+}
+
+/// CallTasks that select `list`.
+pub fn tasks_for_list<'a>(
+    tasks: impl IntoIterator<Item = &'a CallTask>,
+    list: &ContactList,
+) -> Vec<&'a CallTask> {
+    tasks
+        .into_iter()
+        .filter(|task| task_selects_list(task, list))
+        .collect()
+}
+
+/// CallTasks that use `provider`.
+pub fn tasks_for_provider<'a>(
+    tasks: impl IntoIterator<Item = &'a CallTask>,
+    provider: &CallProvider,
+) -> Vec<&'a CallTask> {
+    tasks
+        .into_iter()
+        .filter(|task| {
+            task.namespace() == provider.namespace()
+                && task.spec.provider_ref.name == provider.name_any()
+        })
+        .collect()
+}
+
+/// Names of the Secrets a CallProvider reads its credentials from.
+pub fn provider_secret_names(provider: &CallProvider) -> Vec<&str> {
+    let spec = &provider.spec;
+    let mut names = Vec::new();
+    if let Some(account) = &spec.longlonglong {
+        names.push(account.token_secret_ref.name.as_str());
+    }
+    if let Some(account) = &spec.callbot {
+        names.push(account.credentials_secret_ref.name.as_str());
+    }
+    if let Some(account) = &spec.nxlink {
+        names.push(account.credentials_secret_ref.name.as_str());
+    }
+    names
+}
+
+/// CallProviders that read the Secret `namespace/name`.
+pub fn providers_for_secret<'a>(
+    providers: impl IntoIterator<Item = &'a CallProvider>,
+    namespace: &str,
+    name: &str,
+) -> Vec<&'a CallProvider> {
+    providers
+        .into_iter()
+        .filter(|p| p.namespace().as_deref() == Some(namespace))
+        .filter(|p| provider_secret_names(p).contains(&name))
+        .collect()
+}
+
+/// ContactLists whose `source` reads the Secret or ConfigMap `namespace/name`.
+pub fn lists_for_source<'a>(
+    lists: impl IntoIterator<Item = &'a ContactList>,
+    namespace: &str,
+    name: &str,
+) -> Vec<&'a ContactList> {
+    lists
+        .into_iter()
+        .filter(|l| l.namespace().as_deref() == Some(namespace))
+        .filter(|l| {
+            l.spec.source.as_ref().is_some_and(|source| {
+                source.secret_ref.as_ref().is_some_and(|r| r.name == name)
+                    || source
+                        .config_map_ref
+                        .as_ref()
+                        .is_some_and(|r| r.name == name)
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(ns: &str, contact_lists: serde_json::Value) -> CallTask {
+        serde_json::from_value(json!({
+            "apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
+            "metadata": {"name": "t", "namespace": ns},
+            "spec": {"providerRef": {"name": "acct"}, "taskId": "1", "contactLists": contact_lists}
+        }))
+        .expect("task")
+    }
+
+    fn list(ns: &str, name: &str, labels: serde_json::Value) -> ContactList {
+        serde_json::from_value(json!({
+            "apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"contacts": []}
+        }))
+        .expect("list")
+    }
+
+    #[test]
+    fn selects_by_label_and_by_name_within_the_namespace_only() {
+        let t = task(
+            "a",
+            json!({"selector": {"matchLabels": {"campaign": "x"}}, "names": ["extra"]}),
+        );
+        assert!(task_selects_list(
+            &t,
+            &list("a", "l1", json!({"campaign": "x"}))
+        ));
+        assert!(task_selects_list(&t, &list("a", "extra", json!({}))));
+        assert!(!task_selects_list(
+            &t,
+            &list("a", "l2", json!({"campaign": "y"}))
+        ));
+        assert!(!task_selects_list(
+            &t,
+            &list("b", "l1", json!({"campaign": "x"}))
+        ));
+        assert!(!task_selects_list(&t, &list("b", "extra", json!({}))));
+    }
+
+    #[test]
+    fn match_expressions_work() {
+        let t = task(
+            "a",
+            json!({"selector": {"matchExpressions": [
+                {"key": "campaign", "operator": "In", "values": ["x", "y"]},
+                {"key": "paused", "operator": "DoesNotExist"}
+            ]}}),
+        );
+        assert!(task_selects_list(
+            &t,
+            &list("a", "l", json!({"campaign": "y"}))
+        ));
+        assert!(!task_selects_list(
+            &t,
+            &list("a", "l", json!({"campaign": "y", "paused": "true"}))
+        ));
+    }
+
+    #[test]
+    fn selected_lists_are_sorted_by_name() {
+        let t = task("a", json!({"names": ["b", "a", "c"]}));
+        let lists = [
+            list("a", "c", json!({})),
+            list("a", "a", json!({})),
+            list("a", "b", json!({})),
+        ];
+        let names: Vec<String> = selected_lists(&t, &lists)
+            .iter()
+            .map(|l| l.name_any())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn secrets_map_to_their_providers() {
+        let provider: CallProvider = serde_json::from_value(json!({
+            "apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
+            "metadata": {"name": "acct", "namespace": "a"},
+            "spec": {"callbot": {"credentialsSecretRef": {"name": "cb"},
+                     "orderCallbackUrl": "https://h/o", "callCallbackUrl": "https://h/c"}}
+        }))
+        .expect("provider");
+        let providers = [provider];
+        assert_eq!(providers_for_secret(&providers, "a", "cb").len(), 1);
+        assert!(providers_for_secret(&providers, "b", "cb").is_empty());
+        assert!(providers_for_secret(&providers, "a", "other").is_empty());
+        let tasks = [
+            task("a", json!({"names": ["x"]})),
+            task("b", json!({"names": ["x"]})),
+        ];
+        assert_eq!(tasks_for_provider(&tasks, &providers[0]).len(), 1);
+    }
+}
