@@ -4,6 +4,7 @@
 //! concerns), per-object backoff, metrics and the health server. The reconcile pipeline itself is
 //! not built yet.
 pub mod backoff;
+pub mod leader;
 pub mod ledger_store;
 pub mod mapping;
 pub mod metrics;
