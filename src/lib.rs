@@ -14,3 +14,4 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod signing;
+pub mod telemetry;
