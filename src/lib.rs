@@ -9,7 +9,9 @@
 //!
 //! - [`api`]: the three custom resources and their conditions.
 //! - [`cli`]: the `callsync` command line.
+//! - [`contacts`]: phone normalization, the contact model, CSV sources, the desired set.
 //! - [`signing`]: Callbot and NXLink request signatures.
 pub mod api;
 pub mod cli;
+pub mod contacts;
 pub mod signing;
