@@ -10,8 +10,12 @@
 //! - [`api`]: the three custom resources and their conditions.
 //! - [`cli`]: the `callsync` command line.
 //! - [`contacts`]: phone normalization, the contact model, CSV sources, the desired set.
+//! - [`plan`]: the pure planner (diff, policy, deletion guard, batching).
+//! - [`ledger`]: the ledger model, its transitions and its stored form.
 //! - [`signing`]: Callbot and NXLink request signatures.
 pub mod api;
 pub mod cli;
 pub mod contacts;
+pub mod ledger;
+pub mod plan;
 pub mod signing;
