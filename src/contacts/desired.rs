@@ -258,7 +258,7 @@ fn record_invalid(stats: &mut ListStats, index: u64, masked: String, reason: Str
     stats.invalid += 1;
     if stats.invalid_sample.len() < INVALID_SAMPLE {
         stats.invalid_sample.push(InvalidEntry {
-            index,
+            index: i64::try_from(index).unwrap_or(i64::MAX),
             phone: masked,
             reason,
         });

@@ -16,7 +16,8 @@ impl From<&SyncPolicy> for PlanPolicy {
     fn from(p: &SyncPolicy) -> Self {
         PlanPolicy {
             management: p.management,
-            max_delete_percent: p.max_delete_percent,
+            // The schema bounds it to 0..=100; clamp anyway for objects built in code.
+            max_delete_percent: p.max_delete_percent.clamp(0, 100) as u32,
             content_change: p.content_change,
         }
     }
