@@ -9,7 +9,9 @@
 //!
 //! - [`api`]: the three custom resources and their conditions.
 //! - [`cli`]: the `callsync` command line.
+//! - [`providers`]: the provider trait and its longlonglong, Callbot and NXLink clients.
 //! - [`signing`]: Callbot and NXLink request signatures.
 pub mod api;
 pub mod cli;
+pub mod providers;
 pub mod signing;
