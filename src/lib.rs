@@ -10,6 +10,8 @@
 //! - [`api`]: the three custom resources and their conditions.
 //! - [`cli`]: the `callsync` command line.
 //! - [`signing`]: Callbot and NXLink request signatures.
+//! - [`simulator`]: `callsync simulate`, the three providers' APIs on loopback.
 pub mod api;
 pub mod cli;
 pub mod signing;
+pub mod simulator;
