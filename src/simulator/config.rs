@@ -298,6 +298,7 @@ impl FaultConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulator::state::SimState;
 
     #[test]
     fn empty_file_is_default() {
@@ -339,6 +340,16 @@ accounts:
         assert_eq!(config.accounts[0].tasks[0].generation, TaskGeneration::V2);
         assert_eq!(config.faults.timeout_hold_ms, 30_000);
         assert_eq!(config.async_delay_ms, 100);
+    }
+
+    #[test]
+    fn documented_example_parses() {
+        let config =
+            SimulatorConfig::from_yaml_str(include_str!("../../docs/simulator.example.yaml"));
+        assert!(config.is_ok(), "{config:?}");
+        let config = config.unwrap_or_default();
+        assert_eq!(config.accounts.len(), 3);
+        assert!(SimState::new(&config).is_ok());
     }
 
     #[test]
