@@ -11,7 +11,9 @@
 //! - [`cli`]: the `callsync` command line.
 //! - [`providers`]: the provider trait and its longlonglong, Callbot and NXLink clients.
 //! - [`signing`]: Callbot and NXLink request signatures.
+//! - [`simulator`]: `callsync simulate`, the three providers' APIs on loopback.
 pub mod api;
 pub mod cli;
 pub mod providers;
 pub mod signing;
+pub mod simulator;
