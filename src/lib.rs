@@ -13,12 +13,16 @@
 //! - [`contacts`]: phone normalization, the contact model, CSV sources, the desired set.
 //! - [`plan`]: the pure planner (diff, policy, deletion guard, batching).
 //! - [`ledger`]: the ledger model, its transitions and its stored form.
+//! - [`providers`]: the provider trait and its longlonglong, Callbot and NXLink clients.
 //! - [`signing`]: Callbot and NXLink request signatures.
+//! - [`simulator`]: `callsync simulate`, the three providers' APIs on loopback.
 pub mod api;
 pub mod cli;
 pub mod contacts;
 pub mod controller;
 pub mod ledger;
 pub mod plan;
+pub mod providers;
 pub mod signing;
+pub mod simulator;
 pub mod telemetry;
