@@ -101,6 +101,7 @@ pub fn lll_spec(sim: &RunningSimulator) -> CallProviderSpec {
                 key: "token".into(),
             },
             phone_format: PhoneFormat::National,
+            region: "CN".into(),
         }),
         callbot: None,
         nxlink: None,
