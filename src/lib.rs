@@ -25,4 +25,5 @@ pub mod plan;
 pub mod providers;
 pub mod signing;
 pub mod simulator;
+pub mod sync;
 pub mod telemetry;

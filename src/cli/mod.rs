@@ -1,6 +1,8 @@
 //! The `callsync` command line: one binary, one subcommand per job.
 use clap::{Parser, Subcommand};
 
+pub mod controller;
+
 /// Keeps the contacts of AI outbound-calling tasks at external providers equal to what is
 /// declared in Kubernetes.
 #[derive(Parser, Debug)]
@@ -14,7 +16,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the operator: watch CallTasks and drive provider tasks to their ContactLists.
-    Controller,
+    Controller(controller::ControllerArgs),
     /// Print the CustomResourceDefinitions (the content of `crds/`) as YAML.
     Crds {
         /// Write one file per CRD (`<plural>.yaml`) into this folder instead of printing them.
@@ -48,6 +50,8 @@ pub enum CliError {
     #[error("cannot write to standard output: {0}")]
     Stdout(#[from] std::io::Error),
     #[error(transparent)]
+    Controller(#[from] controller::ControllerError),
+    #[error(transparent)]
     Simulate(#[from] crate::simulator::cli::SimulateError),
 }
 
@@ -67,7 +71,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Controller => Err(CliError::NotBuilt("controller")),
+        Command::Controller(args) => Ok(controller::execute(args).await?),
         Command::Simulate(args) => Ok(crate::simulator::cli::run(args).await?),
         Command::Plan => Err(CliError::NotBuilt("plan")),
         Command::Apply => Err(CliError::NotBuilt("apply")),

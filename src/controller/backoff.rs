@@ -35,9 +35,17 @@ impl BackoffPolicy {
 }
 
 /// Consecutive failures per object.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FailureCounts<K> {
     counts: Mutex<HashMap<K, u32>>,
+}
+
+impl<K> Default for FailureCounts<K> {
+    fn default() -> Self {
+        Self {
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 impl<K: Eq + Hash + Clone> FailureCounts<K> {

@@ -1,11 +1,15 @@
 //! `callsync controller`: the reconcile loop and its IO edges.
 //!
-//! Built so far: the ledger's Secret store, the watch mapping (which CallTasks an event
-//! concerns), per-object backoff, metrics and the health server. The reconcile pipeline itself is
-//! not built yet.
+//! `run` wires the watches, stores, leader election and the health/metrics server around
+//! `reconcile`, which sequences the pipeline steps in `steps` (load → desired → observe → plan →
+//! execute → report; observe/plan/execute live in `crate::sync`, shared with the CLI).
 pub mod backoff;
+pub mod context;
 pub mod leader;
 pub mod ledger_store;
 pub mod mapping;
 pub mod metrics;
+pub mod reconcile;
+pub mod run;
 pub mod server;
+pub mod steps;

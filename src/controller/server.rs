@@ -1,6 +1,5 @@
 //! The controller's HTTP endpoints: `/healthz` (the process is alive), `/readyz` (its caches are
 //! synced, so it can take over as leader at once), `/metrics` (Prometheus text format).
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -51,13 +50,13 @@ async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
     }
 }
 
-/// Serves the endpoints on `addr` until `shutdown` resolves.
+/// Serves the endpoints on a bound listener until `shutdown` resolves. Binding first lets the
+/// caller fail start-up on a busy port.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     state: ServerState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

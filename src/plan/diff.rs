@@ -41,10 +41,14 @@ struct Remote<'a> {
 }
 
 impl Remote<'_> {
-    fn remote_id(&self) -> Option<String> {
-        match self.observed_id {
-            Some(id) => Some(id.to_string()),
-            None => self.entry.map(|e| e.remote_id.to_string()),
+    /// The id to remove this contact by. The ledger's id is callsync's own (Callbot `orderID`,
+    /// NXLink `contactId`); a provider that identifies contacts by phone never saw it, so only
+    /// an id from its own listing (a suffixed copy's raw value) is passed on there.
+    fn remote_id(&self, identity: Identity) -> Option<String> {
+        match (self.observed_id, identity) {
+            (Some(id), _) => Some(id.to_string()),
+            (None, Identity::RemoteId) => self.entry.map(|e| e.remote_id.to_string()),
+            (None, Identity::Phone) => None,
         }
     }
 
@@ -157,7 +161,7 @@ impl Builder {
 
     /// A removal item for `r`, or `None` (recorded as not removable) when it cannot be removed.
     fn removal(&mut self, r: &Remote<'_>, reason: RemoveReason) -> Option<RemoveItem> {
-        let remote_id = r.remote_id();
+        let remote_id = r.remote_id(self.identity);
         let why = if !r.removable {
             Some(NotRemovableReason::AlreadyCalled)
         } else if self.identity == Identity::RemoteId && remote_id.is_none() {
@@ -328,4 +332,47 @@ pub(crate) fn diff(
         }
     }
     b.out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::contacts::{ContentDigest, Phone};
+    use crate::ledger::{ItemOutcome, Ledger};
+    use crate::plan::{Capabilities, Identity, ObservedContact, PlanPolicy, plan};
+
+    fn removal_id(identity: Identity, observed_id: Option<&str>) -> Option<String> {
+        let phone = Phone::parse("+8613012121211", None).expect("valid");
+        let mut ledger = Ledger::new("uid");
+        ledger.record_add_intent(&[(phone, ContentDigest(1))]);
+        ledger.record_add_outcome(phone, ItemOutcome::Accepted);
+        let observed = Some(vec![ObservedContact {
+            phone,
+            remote_id: observed_id.map(str::to_string),
+            removable: true,
+            content_digest: None,
+        }]);
+        let policy = PlanPolicy {
+            max_delete_percent: 100,
+            ..PlanPolicy::default()
+        };
+        let caps = Capabilities {
+            max_add: 100,
+            max_remove: 100,
+            can_list: true,
+            identity,
+        };
+        let planned = plan(&[], &observed, &ledger, &policy, &caps);
+        planned.removes[0].items[0].remote_id.clone()
+    }
+
+    #[test]
+    fn phone_identity_never_gets_callsyncs_own_ids() {
+        assert_eq!(removal_id(Identity::Phone, None), None);
+        assert_eq!(
+            removal_id(Identity::Phone, Some("13012121211_x7k2")).as_deref(),
+            Some("13012121211_x7k2")
+        );
+        let own = removal_id(Identity::RemoteId, None).expect("ledger id");
+        assert_eq!(own.len(), 36, "a UUID: {own}");
+    }
 }

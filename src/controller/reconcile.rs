@@ -1,0 +1,666 @@
+//! One CallTask's reconcile: the finalizer, then the pipeline steps in order. This module only
+//! sequences and decides what happens next (requeue, backoff, wait for a change).
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+
+use super::context::Context;
+use super::metrics::{ContactLabels, Outcome as MetricOutcome, ReconcileLabels, TaskLabels};
+use super::steps::report::{Outcome, Phase, publish, report};
+use super::steps::sink::SecretSink;
+use super::steps::{desired, load};
+use crate::api::{
+    CLEANUP_FINALIZER, CallTask, ContactCounts, ContactFailure, DeletionPolicy, LastSync,
+};
+use crate::ledger::EntryState;
+use crate::plan::{self, Identity, Plan, PlanPolicy, RemoveItem, RemoveReason};
+use crate::providers::factory::build_provider_with;
+use crate::providers::{
+    AccountKey, AnyProvider, ErrorClass, Provider, ProviderError, SecretCredentials, TaskRef,
+};
+use crate::sync::{self, WireFormat};
+
+/// Why a reconcile failed; failures are retried with per-object backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    #[error("{message}")]
+    Transient {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+impl ReconcileError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "KubernetesError",
+            Self::Finalizer(_) => "FinalizerError",
+            Self::Transient { reason, .. } => reason,
+        }
+    }
+}
+
+/// Entry point for kube's Controller.
+pub async fn reconcile(task: Arc<CallTask>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let namespace = task.namespace().unwrap_or_default();
+    let api: Api<CallTask> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, CLEANUP_FINALIZER, task.clone(), |event| async {
+        match event {
+            Finalizer::Apply(task) => apply(&task, &ctx).await,
+            Finalizer::Cleanup(task) => cleanup(&task, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => ReconcileError::Finalizer(other.to_string()),
+    });
+    let (outcome, reason) = match &result {
+        Ok(_) => (MetricOutcome::Success, "Ok"),
+        Err(e) => (MetricOutcome::Error, e.reason()),
+    };
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&ReconcileLabels {
+            outcome,
+            reason: reason.into(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    let key = ObjectRef::from_obj(task.as_ref());
+    if result.is_ok() {
+        ctx.failures.reset(&key);
+    }
+    result
+}
+
+/// After a failed reconcile: exponential backoff per object, capped.
+pub fn error_policy(task: Arc<CallTask>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let failures = ctx
+        .failures
+        .record_failure(&ObjectRef::from_obj(task.as_ref()));
+    let delay = ctx.settings.backoff.delay(failures, rand::random::<f64>());
+    tracing::warn!(calltask = %task.name_any(), namespace = ?task.namespace(), %error, failures, ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+fn resync_interval(task: &CallTask) -> Duration {
+    parse_duration(&task.spec.resync_interval).unwrap_or(Duration::from_secs(600))
+}
+
+/// Go-style durations (`90s`, `10m`, `1h30m`, `1.5h`), as the schema's pattern allows.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                0.001
+            }
+            ('s', _) => 1.0,
+            ('m', _) => 60.0,
+            ('h', _) => 3600.0,
+            _ => return None,
+        };
+        total += number.parse::<f64>().ok()? * unit;
+        number.clear();
+    }
+    (number.is_empty() && total > 0.0).then(|| Duration::from_secs_f64(total))
+}
+
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn task_labels(task: &CallTask) -> TaskLabels {
+    TaskLabels {
+        namespace: task.namespace().unwrap_or_default(),
+        calltask: task.name_any(),
+    }
+}
+
+/// Builds the provider client of a task's account. Credentials are read from the Secret at
+/// call time, so a rotated Secret takes effect without a restart.
+fn provider_for(
+    task: &CallTask,
+    provider: &crate::api::CallProvider,
+    ctx: &Context,
+) -> Result<AnyProvider, ProviderError> {
+    let namespace = provider.namespace().unwrap_or_default();
+    let account = AccountKey::new(
+        namespace.clone(),
+        provider.name_any(),
+        provider.uid().unwrap_or_default(),
+    );
+    let credentials =
+        SecretCredentials::for_provider(ctx.client.clone(), &namespace, &provider.spec)?;
+    build_provider_with(
+        &account,
+        &provider.spec,
+        task.spec.longlonglong.as_ref(),
+        Arc::new(credentials),
+        &ctx.limiters,
+        &ctx.settings.clients,
+    )
+}
+
+fn provider_phase(error: &ProviderError) -> Phase {
+    let message = error.to_string();
+    match error.class() {
+        ErrorClass::Retryable => Phase::Progressing {
+            reason: match error {
+                ProviderError::Unreachable { .. }
+                | ProviderError::Timeout { .. }
+                | ProviderError::ServerError { .. } => "ProviderUnreachable",
+                other => other.reason(),
+            },
+            message,
+        },
+        ErrorClass::Terminal => Phase::Stalled {
+            reason: match error {
+                ProviderError::SignatureRejected { .. }
+                | ProviderError::CredentialsMissing { .. } => "CredentialsRejected",
+                other => other.reason(),
+            },
+            message,
+        },
+    }
+}
+
+/// Reports a phase and decides the next action: retryable problems back off, terminal ones wait
+/// for a change (with a slow recheck, since a fix at the provider sends no watch event).
+async fn settle(
+    task: &CallTask,
+    ctx: &Context,
+    phase: Phase,
+    outcome: Outcome,
+) -> Result<Action, ReconcileError> {
+    report(task, ctx, &phase, outcome).await?;
+    match phase {
+        Phase::Progressing { reason, message } => {
+            Err(ReconcileError::Transient { reason, message })
+        }
+        Phase::Stalled { .. } => Ok(Action::requeue(
+            resync_interval(task).max(Duration::from_secs(300)),
+        )),
+        Phase::Suspended => Ok(Action::await_change()),
+        Phase::InSync { .. } => Ok(Action::requeue(resync_interval(task))),
+    }
+}
+
+async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError> {
+    if task.spec.suspend {
+        return settle(task, ctx, Phase::Suspended, Outcome::default()).await;
+    }
+    let started = Instant::now();
+    let loaded = match load::load(task, ctx).await {
+        Ok(loaded) => loaded,
+        Err(error) if error.is_transient() => {
+            let phase = Phase::Progressing {
+                reason: error.reason(),
+                message: error.to_string(),
+            };
+            return settle(task, ctx, phase, Outcome::default()).await;
+        }
+        Err(error) => {
+            let phase = Phase::Stalled {
+                reason: error.reason(),
+                message: error.to_string(),
+            };
+            return settle(task, ctx, phase, Outcome::default()).await;
+        }
+    };
+    let desired = desired::build(&loaded.lists);
+    desired::report_lists(&ctx.client, &loaded.lists, &desired).await?;
+
+    let provider = match provider_for(task, &loaded.provider, ctx) {
+        Ok(provider) => provider,
+        Err(error) => return settle(task, ctx, provider_phase(&error), Outcome::default()).await,
+    };
+    let wire = WireFormat::of(&loaded.provider.spec);
+    let task_ref = TaskRef::new(task.spec.task_id.clone());
+    let mut ledger = loaded.ledger;
+
+    let observation = match sync::observe(&provider, &task_ref, &wire, &mut ledger).await {
+        Ok(observation) => observation,
+        Err(error) => return settle(task, ctx, provider_phase(&error), Outcome::default()).await,
+    };
+    if observation.settled.drift_removed > 0 {
+        ctx.metrics
+            .drift_found
+            .get_or_create(&task_labels(task))
+            .inc_by(observation.settled.drift_removed);
+    }
+    let caps = provider.capabilities();
+    let plan_caps = plan::Capabilities {
+        max_add: caps.max_add,
+        max_remove: caps.max_remove,
+        can_list: caps.can_list,
+        identity: match caps.identity {
+            crate::providers::Identity::Phone => Identity::Phone,
+            crate::providers::Identity::RemoteId => Identity::RemoteId,
+        },
+    };
+    let policy = PlanPolicy::from(&task.spec.policy);
+    let plan = plan::plan(
+        desired.keys(),
+        &observation.observed,
+        &ledger,
+        &policy,
+        &plan_caps,
+    );
+
+    let api: Api<CallTask> =
+        Api::namespaced(ctx.client.clone(), &task.namespace().unwrap_or_default());
+    let mut progress_status = task.status.clone().unwrap_or_default();
+    progress_status.contacts = Some(counts(
+        &plan,
+        &ledger,
+        &observation,
+        desired.len() as u64,
+        0,
+        0,
+    ));
+    let mut sink = SecretSink {
+        store: &loaded.ledger_store,
+        version: loaded.ledger_version,
+        api,
+        name: task.name_any(),
+        status: progress_status,
+        interval: ctx.settings.progress_interval,
+        last_progress: Instant::now(),
+        ledger_bytes: 0,
+        saves: 0,
+    };
+    // Settled in-flight entries must reach the Secret even when the plan is empty.
+    if observation.settled != Default::default() {
+        sink.save_ledger_now(&ledger).await?;
+    }
+    let executed = sync::execute(
+        &provider,
+        &task_ref,
+        &wire,
+        &desired,
+        &plan,
+        &mut ledger,
+        &mut sink,
+    )
+    .await
+    .map_err(|e| ReconcileError::Transient {
+        reason: e.reason,
+        message: e.message,
+    })?;
+
+    let labels = task_labels(task);
+    ctx.metrics
+        .contacts_added
+        .get_or_create(&labels)
+        .inc_by(executed.added);
+    ctx.metrics
+        .contacts_removed
+        .get_or_create(&labels)
+        .inc_by(executed.removed);
+    if sink.saves > 0 {
+        ctx.metrics
+            .ledger_bytes
+            .get_or_create(&labels)
+            .set(i64::try_from(sink.ledger_bytes).unwrap_or(i64::MAX));
+    }
+
+    let invalid = desired.invalid_count() + executed.failed;
+    let contact_counts = counts(
+        &plan,
+        &ledger,
+        &observation,
+        desired.len() as u64,
+        executed.added,
+        executed.removed,
+    );
+    for (state, value) in [
+        ("desired", contact_counts.desired),
+        ("present", contact_counts.present),
+        ("pending_add", contact_counts.pending_add),
+        ("pending_remove", contact_counts.pending_remove),
+        ("failed", contact_counts.failed),
+        ("not_removable", contact_counts.not_removable),
+    ] {
+        ctx.metrics
+            .contacts
+            .get_or_create(&ContactLabels {
+                namespace: labels.namespace.clone(),
+                calltask: labels.calltask.clone(),
+                state: state.into(),
+            })
+            .set(value);
+    }
+    let changed = executed.added + executed.removed > 0;
+    let first = task
+        .status
+        .as_ref()
+        .and_then(|s| s.last_sync.as_ref())
+        .is_none();
+    let outcome = Outcome {
+        counts: Some(ContactCounts {
+            failed: count(executed.failed + desired.invalid_count()),
+            ..contact_counts
+        }),
+        failures: executed
+            .failures
+            .iter()
+            .map(|f| ContactFailure {
+                phone: f.phone.clone(),
+                reason: f.reason.clone(),
+            })
+            .collect(),
+        last_sync: (changed || first).then(|| LastSync {
+            time: Utc::now(),
+            added: count(executed.added),
+            removed: count(executed.removed),
+            api_calls: count(observation.requests + executed.requests),
+            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        }),
+        desired_digest: Some(desired.digest.clone()),
+    };
+    if let Some(alert) = &executed.alert {
+        publish(
+            ctx,
+            task,
+            EventType::Warning,
+            alert.reason(),
+            "Sync",
+            Some(alert.to_string()),
+        )
+        .await;
+    }
+    if changed {
+        publish(
+            ctx,
+            task,
+            EventType::Normal,
+            "Synced",
+            "Sync",
+            Some(format!(
+                "added {}, removed {}",
+                executed.added, executed.removed
+            )),
+        )
+        .await;
+    }
+
+    let phase = if let Some(error) = &executed.stopped_by {
+        provider_phase(error)
+    } else if let plan::GuardDecision::Tripped { removes, limit, .. } = plan.guard {
+        Phase::Stalled {
+            reason: "DeletionGuard",
+            message: format!(
+                "the sync would remove {removes} contacts, more than maxDeletePercent allows ({limit}); removals are blocked, adds continue. Raise spec.policy.maxDeletePercent or change the ContactLists"
+            ),
+        }
+    } else if executed.unknown > 0 {
+        Phase::Progressing {
+            reason: "Progressing",
+            message: format!(
+                "{} contacts await confirmation from the provider",
+                executed.unknown
+            ),
+        }
+    } else if let Some(alert) = &executed.alert {
+        Phase::Stalled {
+            reason: alert.reason(),
+            message: alert.to_string(),
+        }
+    } else if invalid > 0 {
+        Phase::InSync {
+            reason: "InvalidContacts",
+            message: format!(
+                "{} contacts in sync; {invalid} invalid or refused contacts are left out (see status.failures and the ContactLists' status)",
+                desired.len() as u64 - executed.failed
+            ),
+        }
+    } else {
+        Phase::InSync {
+            reason: "InSync",
+            message: format!("{} contacts in sync", desired.len()),
+        }
+    };
+    if executed.unknown > 0 && matches!(phase, Phase::Progressing { .. }) {
+        report(task, ctx, &phase, outcome).await?;
+        return Ok(Action::requeue(ctx.settings.settle_delay));
+    }
+    settle(task, ctx, phase, outcome).await
+}
+
+/// Contact counts after a sync: what the plan found, minus what execution did.
+fn counts(
+    plan: &Plan,
+    ledger: &crate::ledger::Ledger,
+    observation: &sync::Observation,
+    desired: u64,
+    added: u64,
+    removed: u64,
+) -> ContactCounts {
+    let remote = plan.counts.remote;
+    let present = match &observation.observed {
+        Some(_) => (remote + added).saturating_sub(removed),
+        None => ledger
+            .iter()
+            .filter(|e| e.state == EntryState::Present)
+            .count() as u64,
+    };
+    let pending_add = plan.counts.missing.saturating_sub(added);
+    let pending_remove = plan.counts.unwanted.saturating_sub(removed);
+    ContactCounts {
+        desired: count(desired),
+        present: count(present),
+        pending: count(pending_add + pending_remove),
+        pending_add: count(pending_add),
+        pending_remove: count(pending_remove),
+        failed: 0,
+        not_removable: count(plan.not_removable.len() as u64),
+    }
+}
+
+/// Lets a deleted CallTask go although its contacts could not all be removed, and says so.
+async fn give_up(
+    ctx: &Context,
+    task: &CallTask,
+    store: &crate::controller::ledger_store::LedgerStore,
+    message: String,
+) -> Result<Action, ReconcileError> {
+    publish(
+        ctx,
+        task,
+        EventType::Warning,
+        "CleanupIncomplete",
+        "Cleanup",
+        Some(message),
+    )
+    .await;
+    store.delete().await.ok();
+    Ok(Action::await_change())
+}
+
+/// `deletion: Orphan` releases; `deletion: Delete` removes every removable contact of the ledger
+/// first. It never hangs: a provider that keeps failing is reported and let go after the
+/// cleanup deadline, a missing CallProvider at once.
+async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError> {
+    let store = load::ledger_store(task, ctx);
+    if task.spec.policy.deletion == DeletionPolicy::Orphan {
+        store
+            .delete()
+            .await
+            .map_err(|e| ReconcileError::Transient {
+                reason: e.reason(),
+                message: e.to_string(),
+            })?;
+        publish(
+            ctx,
+            task,
+            EventType::Normal,
+            "Orphaned",
+            "Cleanup",
+            Some("remote contacts left in place (deletion: Orphan)".into()),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let deadline_passed = task.metadata.deletion_timestamp.as_ref().is_some_and(|t| {
+        let deleted_for = Utc::now().timestamp() - t.0.as_second();
+        u64::try_from(deleted_for).unwrap_or(0) > ctx.settings.cleanup_deadline.as_secs()
+    });
+    let provider_obj = match load::provider_of(task, ctx) {
+        Ok(p) => p,
+        Err(e) => {
+            return give_up(
+                ctx,
+                task,
+                &store,
+                format!("{e}; remote contacts were left in place"),
+            )
+            .await;
+        }
+    };
+    let (mut ledger, version) =
+        load::load_ledger(task, &store)
+            .await
+            .map_err(|e| ReconcileError::Transient {
+                reason: e.reason(),
+                message: e.to_string(),
+            })?;
+    let provider = match provider_for(task, &provider_obj, ctx) {
+        Ok(p) => p,
+        Err(e) => {
+            return give_up(
+                ctx,
+                task,
+                &store,
+                format!("{e}; remote contacts were left in place"),
+            )
+            .await;
+        }
+    };
+    let caps = provider.capabilities();
+    let items: Vec<RemoveItem> = ledger
+        .iter()
+        .filter(|e| e.removable)
+        .map(|e| RemoveItem {
+            phone: e.phone,
+            remote_id: Some(e.remote_id.to_string()),
+            reason: RemoveReason::NotDesired,
+        })
+        .collect();
+    let not_removable = ledger.iter().filter(|e| !e.removable).count();
+    let plan = Plan {
+        adds: Vec::new(),
+        removes: plan::split(items, caps.max_remove),
+        not_removable: Vec::new(),
+        content_changes: Vec::new(),
+        guard: plan::GuardDecision::Disabled,
+        counts: Default::default(),
+    };
+    let api: Api<CallTask> =
+        Api::namespaced(ctx.client.clone(), &task.namespace().unwrap_or_default());
+    let mut sink = SecretSink {
+        store: &store,
+        version,
+        api,
+        name: task.name_any(),
+        status: task.status.clone().unwrap_or_default(),
+        interval: ctx.settings.progress_interval,
+        last_progress: Instant::now(),
+        ledger_bytes: 0,
+        saves: 0,
+    };
+    let wire = WireFormat::of(&provider_obj.spec);
+    let executed = sync::execute(
+        &provider,
+        &TaskRef::new(task.spec.task_id.clone()),
+        &wire,
+        &Default::default(),
+        &plan,
+        &mut ledger,
+        &mut sink,
+    )
+    .await
+    .map_err(|e| ReconcileError::Transient {
+        reason: e.reason,
+        message: e.message,
+    })?;
+    if let Some(error) = executed.stopped_by {
+        if error.class() == ErrorClass::Terminal || deadline_passed {
+            return give_up(
+                ctx,
+                task,
+                &store,
+                format!(
+                    "removing contacts failed: {error}; {} contacts may remain at the provider",
+                    ledger.len()
+                ),
+            )
+            .await;
+        }
+        return Err(ReconcileError::Transient {
+            reason: error.reason(),
+            message: error.to_string(),
+        });
+    }
+    let left = not_removable + executed.failed as usize;
+    publish(
+        ctx,
+        task,
+        if left > 0 {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        "Cleaned",
+        "Cleanup",
+        Some(format!(
+            "removed {} contacts; {left} could not be removed (already called)",
+            executed.removed
+        )),
+    )
+    .await;
+    store
+        .delete()
+        .await
+        .map_err(|e| ReconcileError::Transient {
+            reason: e.reason(),
+            message: e.to_string(),
+        })?;
+    Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_go_durations() {
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("0s"), None);
+    }
+}

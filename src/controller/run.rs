@@ -1,0 +1,335 @@
+//! The running controller: reflector stores, watches mapped to the CallTasks they concern,
+//! leader election, the health/metrics server and graceful shutdown.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+
+use super::context::{Context, Settings};
+use super::leader::{Leadership, LeaseTiming};
+use super::mapping::{lists_for_source, providers_for_secret, tasks_for_list, tasks_for_provider};
+use super::metrics::Metrics;
+use super::reconcile::{error_policy, reconcile};
+use super::server::{ServerState, serve};
+use crate::api::{CallProvider, CallTask, ContactList};
+use crate::providers::RateLimiters;
+
+/// Leader election settings.
+#[derive(Clone, Debug)]
+pub struct LeaderSettings {
+    /// Namespace of the Lease (the controller's own).
+    pub namespace: String,
+    /// Name of the Lease.
+    pub lease_name: String,
+    /// This replica's identity (the pod name).
+    pub identity: String,
+    pub timing: LeaseTiming,
+}
+
+/// How to run the controller.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Watch only this namespace (`None`: all namespaces).
+    pub namespace: Option<String>,
+    /// CallTasks reconciled at once.
+    pub concurrency: u16,
+    /// Where `/healthz`, `/readyz` and `/metrics` listen.
+    pub metrics_addr: SocketAddr,
+    /// `None`: no election, this process reconciles (one replica, or tests).
+    pub leader: Option<LeaderSettings>,
+    /// Name in Events' `reportingInstance`.
+    pub instance: String,
+    pub settings: Settings,
+}
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Leader(#[from] super::leader::LeaderElectionError),
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Server {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("lost the leader lease; exiting so that a fresh process rejoins the election")]
+    LostLeadership,
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Metadata-only access: Secrets are watched for changes, never held in memory with their data.
+fn metadata_api<K>(client: &Client, namespace: Option<&str>) -> Api<PartialObjectMeta<K>>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+fn refs<'a>(tasks: impl IntoIterator<Item = &'a CallTask>) -> Vec<ObjectRef<CallTask>> {
+    tasks.into_iter().map(ObjectRef::from_obj).collect()
+}
+
+/// Tasks whose CallProvider credentials or ContactList sources live in this Secret/ConfigMap.
+fn tasks_for_object(
+    namespace: &str,
+    name: &str,
+    tasks: &Store<CallTask>,
+    providers: &Store<CallProvider>,
+    lists: &Store<ContactList>,
+) -> Vec<ObjectRef<CallTask>> {
+    let tasks = tasks.state();
+    let providers = providers.state();
+    let lists = lists.state();
+    let mut out = Vec::new();
+    for provider in providers_for_secret(providers.iter().map(|p| p.as_ref()), namespace, name) {
+        out.extend(refs(tasks_for_provider(
+            tasks.iter().map(|t| t.as_ref()),
+            provider,
+        )));
+    }
+    for list in lists_for_source(lists.iter().map(|l| l.as_ref()), namespace, name) {
+        out.extend(refs(tasks_for_list(tasks.iter().map(|t| t.as_ref()), list)));
+    }
+    out
+}
+
+/// Runs until `shutdown` resolves (then finishes the reconciles in flight) or the lease is lost.
+pub async fn run(
+    client: Client,
+    config: RunConfig,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), RunError> {
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = shutdown.shared();
+    let server_state = ServerState {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.metrics_addr)
+        .await
+        .map_err(|source| RunError::Server {
+            addr: config.metrics_addr,
+            source,
+        })?;
+    let addr = config.metrics_addr;
+    let mut server_stop = stop_rx.clone();
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = server_stop.wait_for(|s| *s).await;
+        };
+        if let Err(error) = serve(listener, server_state, stopped).await {
+            tracing::error!(%error, %addr, "metrics server failed");
+        }
+    });
+
+    let mut leadership = match &config.leader {
+        Some(leader) => {
+            let mut leadership = Leadership::join(
+                client.clone(),
+                &leader.namespace,
+                &leader.lease_name,
+                &leader.identity,
+                leader.timing,
+            )
+            .await?;
+            // A standby is ready: it can take over at once.
+            ready.store(true, Ordering::Relaxed);
+            tracing::info!(identity = %leader.identity, "waiting for the leader lease");
+            tokio::select! {
+                _ = leadership.acquired() => tracing::info!("acquired the leader lease"),
+                _ = shutdown.clone() => {
+                    leadership.release().await;
+                    let _ = stop_tx.send(true);
+                    return Ok(());
+                }
+            }
+            Some(leadership)
+        }
+        None => None,
+    };
+    ready.store(false, Ordering::Relaxed);
+
+    let namespace = config.namespace.as_deref();
+    let watch_config = watcher::Config::default().any_semantic();
+    let (lists, lists_writer) = reflector::store();
+    let lists_stream = reflector::reflector(
+        lists_writer,
+        watcher(api::<ContactList>(&client, namespace), watch_config.clone()),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (providers, providers_writer) = reflector::store();
+    let providers_stream = reflector::reflector(
+        providers_writer,
+        watcher(
+            api::<CallProvider>(&client, namespace),
+            watch_config.clone(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let secrets_stream = watcher(
+        metadata_api::<Secret>(&client, namespace),
+        watch_config.clone(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let config_maps_stream = watcher(
+        metadata_api::<ConfigMap>(&client, namespace),
+        watch_config.clone(),
+    )
+    .default_backoff()
+    .touched_objects();
+
+    let controller = Controller::new(api::<CallTask>(&client, namespace), watch_config)
+        .with_config(ControllerConfig::default().concurrency(config.concurrency));
+    let tasks = controller.store();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        tasks: tasks.clone(),
+        lists: lists.clone(),
+        providers: providers.clone(),
+        limiters: RateLimiters::new(),
+        metrics,
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "callsync".into(),
+                instance: Some(config.instance.clone()),
+            },
+        ),
+        failures: Default::default(),
+        settings: config.settings.clone(),
+    });
+
+    let (t1, t2, t3) = (tasks.clone(), tasks.clone(), tasks.clone());
+    let (p1, p2, l1, l2) = (
+        providers.clone(),
+        providers.clone(),
+        lists.clone(),
+        lists.clone(),
+    );
+    let controller = controller
+        .watches_stream(lists_stream, move |list: ContactList| {
+            refs(tasks_for_list(t1.state().iter().map(|t| t.as_ref()), &list))
+        })
+        .watches_stream(providers_stream, move |provider: CallProvider| {
+            refs(tasks_for_provider(
+                t2.state().iter().map(|t| t.as_ref()),
+                &provider,
+            ))
+        })
+        .watches_stream(secrets_stream, {
+            let (tasks, providers, lists) = (t3.clone(), p1, l1);
+            move |secret: PartialObjectMeta<Secret>| {
+                tasks_for_object(
+                    &secret.namespace().unwrap_or_default(),
+                    &secret.name_any(),
+                    &tasks,
+                    &providers,
+                    &lists,
+                )
+            }
+        })
+        .watches_stream(
+            config_maps_stream,
+            move |map: PartialObjectMeta<ConfigMap>| {
+                tasks_for_object(
+                    &map.namespace().unwrap_or_default(),
+                    &map.name_any(),
+                    &t3,
+                    &p2,
+                    &l2,
+                )
+            },
+        );
+
+    // Ready once every store has its first full listing.
+    {
+        let (ready, tasks, lists, providers) = (
+            ready.clone(),
+            tasks.clone(),
+            lists.clone(),
+            providers.clone(),
+        );
+        tokio::spawn(async move {
+            let synced = tasks.wait_until_ready().await.is_ok()
+                && lists.wait_until_ready().await.is_ok()
+                && providers.wait_until_ready().await.is_ok();
+            if synced {
+                ready.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+
+    let lost = async {
+        match leadership.as_mut() {
+            Some(leadership) => leadership.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = {
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = lost_rx => {}
+            }
+        }
+    };
+    let running = controller
+        .graceful_shutdown_on(stop)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "reconcile error");
+            }
+        });
+    let mut lost_leadership = false;
+    tokio::pin!(running);
+    tokio::select! {
+        _ = &mut running => {}
+        _ = lost => {
+            lost_leadership = true;
+            let _ = lost_tx.send(());
+            running.await;
+        }
+    }
+    let _ = stop_tx.send(true);
+    if let Some(leadership) = leadership {
+        leadership.release().await;
+    }
+    if lost_leadership {
+        return Err(RunError::LostLeadership);
+    }
+    Ok(())
+}

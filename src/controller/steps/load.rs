@@ -1,0 +1,244 @@
+//! Load: everything a sync of one CallTask reads from Kubernetes — its CallProvider, the
+//! ContactLists it selects (with their CSV sources), and its ledger. Stores, not LIST calls:
+//! only CSV sources and the ledger are read from the API server.
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+
+use crate::api::{CallProvider, CallTask, ContactList};
+use crate::contacts::csv::{CsvData, parse_csv};
+use crate::controller::context::Context;
+use crate::controller::ledger_store::{LedgerStore, LedgerStoreError, LedgerVersion};
+use crate::controller::mapping::{list_selector, task_selects_list};
+use crate::ledger::{Ledger, codec};
+
+/// Why a CallTask cannot be loaded. Each variant is a condition reason a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("CallProvider {0} not found in this namespace")]
+    ProviderNotFound(String),
+    #[error(
+        "CallProvider {0} is invalid: exactly one of longlonglong, callbot or nxlink must be set"
+    )]
+    ProviderInvalid(String),
+    #[error("{0}")]
+    InvalidSelector(String),
+    #[error(
+        "remote task {task_id} of CallProvider {provider} is already managed by CallTask {owner}"
+    )]
+    DuplicateTask {
+        task_id: String,
+        provider: String,
+        owner: String,
+    },
+    #[error("ContactList {list}: {detail}")]
+    SourceUnreadable { list: String, detail: String },
+    #[error("cannot read source of ContactList {list}: {source}")]
+    SourceFetch {
+        list: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(transparent)]
+    Ledger(#[from] LedgerStoreError),
+    #[error("the ledger of CallTask {task} cannot be decoded: {detail}")]
+    LedgerDecode { task: String, detail: String },
+}
+
+impl LoadError {
+    /// Condition reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::ProviderNotFound(_) => "ProviderNotFound",
+            Self::ProviderInvalid(_) => "ProviderInvalid",
+            Self::InvalidSelector(_) => "InvalidSelector",
+            Self::DuplicateTask { .. } => "DuplicateTask",
+            Self::SourceUnreadable { .. } | Self::SourceFetch { .. } => "ContactListUnreadable",
+            Self::Ledger(e) => e.reason(),
+            Self::LedgerDecode { .. } => "LedgerCorrupt",
+        }
+    }
+
+    /// Whether waiting may fix it without a change by a person (API server hiccups).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::SourceFetch { .. }
+                | Self::Ledger(LedgerStoreError::Kube { .. } | LedgerStoreError::Conflict { .. })
+        )
+    }
+}
+
+/// One selected ContactList with its contacts ready for the desired-set builder.
+pub struct LoadedList {
+    pub list: Arc<ContactList>,
+    /// Parsed CSV when the list has a `source`.
+    pub csv: Option<CsvData>,
+}
+
+/// What a sync works from.
+pub struct Loaded {
+    pub provider: Arc<CallProvider>,
+    pub lists: Vec<LoadedList>,
+    pub ledger: Ledger,
+    pub ledger_version: Option<LedgerVersion>,
+    pub ledger_store: LedgerStore,
+}
+
+/// The CallProvider a task names, from the store.
+pub fn provider_of(task: &CallTask, ctx: &Context) -> Result<Arc<CallProvider>, LoadError> {
+    let namespace = task.namespace().unwrap_or_default();
+    let name = &task.spec.provider_ref.name;
+    let provider = ctx
+        .providers
+        .get(&ObjectRef::new(name).within(&namespace))
+        .ok_or_else(|| LoadError::ProviderNotFound(name.clone()))?;
+    if provider.spec.provider_type().is_none() {
+        return Err(LoadError::ProviderInvalid(name.clone()));
+    }
+    Ok(provider)
+}
+
+/// Refuses a CallTask when an older one manages the same remote task of the same account.
+/// Older = earlier creationTimestamp, then name: the first owner keeps it.
+fn check_unique(task: &CallTask, ctx: &Context) -> Result<(), LoadError> {
+    let key = |t: &CallTask| {
+        (
+            t.metadata.creation_timestamp.clone().map(|c| c.0),
+            t.name_any(),
+        )
+    };
+    let owner = ctx
+        .tasks
+        .state()
+        .into_iter()
+        .filter(|other| {
+            other.namespace() == task.namespace()
+                && other.uid() != task.uid()
+                && other.spec.provider_ref.name == task.spec.provider_ref.name
+                && other.spec.task_id == task.spec.task_id
+                && other.metadata.deletion_timestamp.is_none()
+        })
+        .filter(|other| key(other) < key(task))
+        .min_by_key(|other| key(other));
+    match owner {
+        Some(owner) => Err(LoadError::DuplicateTask {
+            task_id: task.spec.task_id.clone(),
+            provider: task.spec.provider_ref.name.clone(),
+            owner: owner.name_any(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The ledger store of a task.
+pub fn ledger_store(task: &CallTask, ctx: &Context) -> LedgerStore {
+    let owner = task.controller_owner_ref(&()).unwrap_or_else(|| {
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "callsync.io/v1alpha1".into(),
+            kind: "CallTask".into(),
+            name: task.name_any(),
+            uid: task.uid().unwrap_or_default(),
+            ..Default::default()
+        }
+    });
+    LedgerStore::new(
+        ctx.client.clone(),
+        &task.namespace().unwrap_or_default(),
+        owner,
+    )
+}
+
+/// Reads the ledger, or starts an empty one.
+pub async fn load_ledger(
+    task: &CallTask,
+    store: &LedgerStore,
+) -> Result<(Ledger, Option<LedgerVersion>), LoadError> {
+    match store.load().await? {
+        Some(stored) => {
+            let ledger = codec::decode(&stored.bytes).map_err(|e| LoadError::LedgerDecode {
+                task: task.name_any(),
+                detail: e.to_string(),
+            })?;
+            Ok((ledger, Some(stored.version)))
+        }
+        None => Ok((Ledger::new(task.uid().unwrap_or_default()), None)),
+    }
+}
+
+async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData>, LoadError> {
+    let Some(source) = &list.spec.source else {
+        return Ok(None);
+    };
+    let namespace = list.namespace().unwrap_or_default();
+    let list_name = list.name_any();
+    let fetch_err = |source| LoadError::SourceFetch {
+        list: list_name.clone(),
+        source,
+    };
+    let unreadable = |detail: String| LoadError::SourceUnreadable {
+        list: list_name.clone(),
+        detail,
+    };
+    let text = if let Some(r) = &source.secret_ref {
+        let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+            .get_opt(&r.name)
+            .await
+            .map_err(fetch_err)?
+            .ok_or_else(|| unreadable(format!("Secret {} not found", r.name)))?;
+        let bytes = secret
+            .data
+            .and_then(|mut d| d.remove(&r.key))
+            .ok_or_else(|| unreadable(format!("Secret {} has no key {}", r.name, r.key)))?;
+        String::from_utf8(bytes.0)
+            .map_err(|_| unreadable(format!("Secret {} key {} is not UTF-8", r.name, r.key)))?
+    } else if let Some(r) = &source.config_map_ref {
+        let map = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
+            .get_opt(&r.name)
+            .await
+            .map_err(fetch_err)?
+            .ok_or_else(|| unreadable(format!("ConfigMap {} not found", r.name)))?;
+        map.data
+            .and_then(|mut d| d.remove(&r.key))
+            .ok_or_else(|| unreadable(format!("ConfigMap {} has no key {}", r.name, r.key)))?
+    } else {
+        return Err(unreadable(
+            "source names neither a Secret nor a ConfigMap".into(),
+        ));
+    };
+    parse_csv(&text)
+        .map(Some)
+        .map_err(|e| unreadable(format!("CSV: {e}")))
+}
+
+/// Loads everything a sync of `task` needs.
+pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
+    let provider = provider_of(task, ctx)?;
+    check_unique(task, ctx)?;
+    list_selector(task).map_err(|e| LoadError::InvalidSelector(e.to_string()))?;
+    // Sorted by name: the desired set's conflict rule relies on a stable order.
+    let mut selected: Vec<Arc<ContactList>> = ctx
+        .lists
+        .state()
+        .into_iter()
+        .filter(|list| task_selects_list(task, list))
+        .collect();
+    selected.sort_by_key(|list| list.name_any());
+    let mut lists = Vec::with_capacity(selected.len());
+    for list in selected {
+        let csv = read_source(&list, ctx).await?;
+        lists.push(LoadedList { list, csv });
+    }
+    let ledger_store = ledger_store(task, ctx);
+    let (ledger, ledger_version) = load_ledger(task, &ledger_store).await?;
+    Ok(Loaded {
+        provider,
+        lists,
+        ledger,
+        ledger_version,
+        ledger_store,
+    })
+}

@@ -1,0 +1,79 @@
+//! The controller's [`SyncSink`]: the ledger goes to the CallTask's Secrets (conditional on the
+//! version it was loaded at), progress goes to its status at most every few seconds.
+use std::time::{Duration, Instant};
+
+use kube::api::Api;
+
+use super::report::apply_status;
+use crate::api::{CallTask, CallTaskStatus};
+use crate::controller::ledger_store::{LedgerStore, LedgerVersion};
+use crate::ledger::{Ledger, codec};
+use crate::sync::{SinkError, SyncSink};
+
+/// Persists one CallTask's ledger and progress.
+pub struct SecretSink<'a> {
+    pub store: &'a LedgerStore,
+    pub version: Option<LedgerVersion>,
+    pub api: Api<CallTask>,
+    pub name: String,
+    /// The status to publish progress in (counts are updated in place).
+    pub status: CallTaskStatus,
+    pub interval: Duration,
+    pub last_progress: Instant,
+    /// Bytes of the last saved ledger, for the metric.
+    pub ledger_bytes: usize,
+    /// Ledger saves made.
+    pub saves: u64,
+}
+
+impl SecretSink<'_> {
+    /// Saves outside of a sync's batches (settled in-flight entries).
+    pub async fn save_ledger_now(
+        &mut self,
+        ledger: &Ledger,
+    ) -> Result<(), crate::controller::reconcile::ReconcileError> {
+        self.save_ledger(ledger).await.map_err(|e| {
+            crate::controller::reconcile::ReconcileError::Transient {
+                reason: e.reason,
+                message: e.message,
+            }
+        })
+    }
+}
+
+impl SyncSink for SecretSink<'_> {
+    async fn save_ledger(&mut self, ledger: &Ledger) -> Result<(), SinkError> {
+        let bytes = codec::encode(ledger).map_err(|e| SinkError {
+            message: e.to_string(),
+            reason: "LedgerEncode",
+        })?;
+        let version = self
+            .store
+            .save(&bytes, self.version.as_ref())
+            .await
+            .map_err(|e| SinkError {
+                message: e.to_string(),
+                reason: e.reason(),
+            })?;
+        self.version = Some(version);
+        self.ledger_bytes = bytes.len();
+        self.saves += 1;
+        Ok(())
+    }
+
+    async fn progress(&mut self, pending_add: u64, pending_remove: u64) {
+        if self.last_progress.elapsed() < self.interval {
+            return;
+        }
+        self.last_progress = Instant::now();
+        let contacts = self.status.contacts.get_or_insert_default();
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        contacts.pending_add = count(pending_add);
+        contacts.pending_remove = count(pending_remove);
+        contacts.pending = contacts.pending_add + contacts.pending_remove;
+        // Progress is best effort: the final report writes the status that counts.
+        if let Err(error) = apply_status(&self.api, &self.name, &self.status).await {
+            tracing::debug!(%error, calltask = %self.name, "progress status not written");
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! One sync of one task, generic over where the ledger lives: observe → plan → execute. The
+//! controller stores the ledger in Secrets; `callsync apply` in a file. Both call this.
+//!
+//! ```text
+//! observe (provider list or ledger) ─▶ plan (pure core) ─▶ execute (batches; ledger intent
+//!                                                                 before, outcome after each)
+//! ```
+mod execute;
+mod observe;
+mod wire;
+
+pub use execute::{ExecuteReport, Failure, execute};
+pub use observe::{Observation, observe};
+pub use wire::{WireFormat, WireRefusal};
+
+use std::future::Future;
+
+use crate::ledger::Ledger;
+
+/// Where a sync persists its ledger and reports progress. Every save must be durable before it
+/// returns: a batch is only sent after its intent is saved.
+pub trait SyncSink: Send {
+    /// Persists the ledger.
+    fn save_ledger(
+        &mut self,
+        ledger: &Ledger,
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Pending work left, after each batch (implementations throttle what they write).
+    fn progress(
+        &mut self,
+        pending_add: u64,
+        pending_remove: u64,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// The ledger could not be saved. The sync stops before sending anything more.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot save the ledger: {message}")]
+pub struct SinkError {
+    /// What went wrong, without phones or secrets.
+    pub message: String,
+    /// A CamelCase reason for conditions and metrics.
+    pub reason: &'static str,
+}

@@ -1,0 +1,571 @@
+//! End to end: the controller (in process) against a real kube-apiserver and `callsync
+//! simulate` (in process, real HTTP, real signatures). Create → converge, edit → converge with
+//! only the needed calls, the deletion guard, suspend, deletion policies, bad credentials.
+#[path = "providers_support/mod.rs"]
+mod sim;
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use callsync::api::{
+    CallProvider, CallTask, ConditionStatus, ConditionType, ContactList, find_condition,
+};
+use callsync::controller::backoff::BackoffPolicy;
+use callsync::controller::context::Settings;
+use callsync::controller::run::{RunConfig, run};
+use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::wait::await_condition;
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+const TASK: &str = "task-1";
+
+/// One provider under test: its simulator account and the Kubernetes objects that reach it.
+#[derive(Clone, Copy)]
+enum Kind {
+    Longlonglong,
+    Callbot,
+    Nxlink,
+}
+
+impl Kind {
+    fn sim(self) -> (ProviderKind, &'static str, &'static str, &'static str) {
+        match self {
+            Kind::Longlonglong => (
+                ProviderKind::Longlonglong,
+                "longlonglong",
+                sim::LLL_USER,
+                sim::LLL_TOKEN,
+            ),
+            Kind::Callbot => (
+                ProviderKind::Callbot,
+                "callbot",
+                sim::CB_UUID,
+                sim::CB_SECRET,
+            ),
+            Kind::Nxlink => (ProviderKind::Nxlink, "nxlink", sim::NX_KEY, sim::NX_SECRET),
+        }
+    }
+
+    /// Secret data and the CallProvider spec.
+    fn objects(self, endpoint: &str) -> (Value, Value) {
+        match self {
+            Kind::Longlonglong => (
+                json!({"token": sim::LLL_TOKEN}),
+                json!({"longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
+                        "tokenSecretRef": {"name": "creds", "key": "token"}}}),
+            ),
+            Kind::Callbot => (
+                json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
+                json!({"callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
+                        "orderCallbackUrl": "https://hooks.example.com/order",
+                        "callCallbackUrl": "https://hooks.example.com/call"}}),
+            ),
+            Kind::Nxlink => (
+                json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
+                json!({"nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
+            ),
+        }
+    }
+
+    /// The simulator's key of the add endpoint in its counters.
+    fn add_route(self) -> &'static str {
+        match self {
+            Kind::Longlonglong => "POST /agent-api/user/{user_id}/task/{task_id}/number",
+            Kind::Callbot => "POST /callcentre/api/v3/addBatchCall",
+            Kind::Nxlink => "POST /openapi/aiagent/call/append",
+        }
+    }
+
+    fn remove_route(self) -> &'static str {
+        match self {
+            Kind::Longlonglong => {
+                "DELETE /agent-api/user/{user_id}/task/{task_id}/number-batch-delete"
+            }
+            Kind::Callbot => "POST /callcentre/api/v3/stopOrder",
+            Kind::Nxlink => "POST /openapi/aiagent/order/delete",
+        }
+    }
+
+    /// How the simulator stores a CN mobile `138xxxxxxxx`.
+    fn wire(self, national: &str) -> String {
+        match self {
+            Kind::Longlonglong => national.to_string(),
+            _ => format!("86{national}"),
+        }
+    }
+}
+
+struct Env {
+    kind: Kind,
+    client: Client,
+    ns: String,
+    simulator: RunningSimulator,
+    admin: sim::Admin,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    controller: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    async fn start(kind: Kind, prefix: &str) -> Env {
+        let (client, ns) = support::control_plane().test_namespace(prefix).await;
+        let (provider, _, id, secret) = kind.sim();
+        let task = TaskConfig {
+            id: TASK.into(),
+            ..Default::default()
+        };
+        let simulator = sim::start(vec![sim::account(provider, id, secret, vec![task])]).await;
+        let admin = sim::Admin::new(&simulator);
+        let mut env = Env {
+            kind,
+            client,
+            ns,
+            simulator,
+            admin,
+            stop: None,
+            controller: None,
+        };
+        env.start_controller();
+        env
+    }
+
+    fn start_controller(&mut self) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = RunConfig {
+            namespace: Some(self.ns.clone()),
+            concurrency: 4,
+            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
+            leader: None,
+            instance: "e2e".into(),
+            settings: Settings {
+                backoff: BackoffPolicy {
+                    base: Duration::from_millis(200),
+                    cap: Duration::from_secs(3),
+                },
+                progress_interval: Duration::from_millis(500),
+                settle_delay: Duration::from_millis(300),
+                cleanup_deadline: Duration::from_secs(30),
+                clients: sim::settings(),
+            },
+        };
+        let client = self.client.clone();
+        self.controller = Some(tokio::spawn(async move {
+            run(client, config, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("controller runs");
+        }));
+        self.stop = Some(stop);
+    }
+
+    async fn stop_controller(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.controller.take() {
+            tokio::time::timeout(Duration::from_secs(30), handle)
+                .await
+                .expect("controller stops")
+                .expect("no panic");
+        }
+    }
+
+    async fn apply(&self, object: Value) {
+        let kind = object["kind"].as_str().expect("kind").to_string();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .expect("name")
+            .to_string();
+        let params = PatchParams::apply("e2e-test").force();
+        let result = match kind.as_str() {
+            "Secret" => Api::<Secret>::namespaced(self.client.clone(), &self.ns)
+                .patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .map(|_| ()),
+            "CallProvider" => Api::<CallProvider>::namespaced(self.client.clone(), &self.ns)
+                .patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .map(|_| ()),
+            "CallTask" => Api::<CallTask>::namespaced(self.client.clone(), &self.ns)
+                .patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .map(|_| ()),
+            "ContactList" => Api::<ContactList>::namespaced(self.client.clone(), &self.ns)
+                .patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .map(|_| ()),
+            other => panic!("unexpected kind {other}"),
+        };
+        result.unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+    }
+
+    async fn setup_provider(&self, secret_data: Option<Value>) {
+        let (data, spec) = self.kind.objects(&self.simulator.base_url());
+        let mut spec = spec;
+        spec["rateLimit"] = json!({"requestsPerSecond": 1000, "burst": 1000});
+        self.apply(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+                          "stringData": secret_data.unwrap_or(data)}),
+        )
+        .await;
+        self.apply(
+            json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
+                          "metadata": {"name": "acct"}, "spec": spec}),
+        )
+        .await;
+    }
+
+    async fn list(&self, name: &str, phones: &[String]) {
+        let contacts: Vec<Value> = phones
+            .iter()
+            .map(|p| json!({"phone": p, "name": format!("客户{}", &p[p.len()-4..])}))
+            .collect();
+        self.apply(
+            json!({"apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
+                          "metadata": {"name": name, "labels": {"campaign": "e2e"}},
+                          "spec": {"defaultRegion": "CN", "contacts": contacts}}),
+        )
+        .await;
+    }
+
+    async fn task(&self, policy: Value, suspend: bool) {
+        self.apply(json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
+                          "metadata": {"name": "campaign"},
+                          "spec": {"providerRef": {"name": "acct"}, "taskId": TASK,
+                                   "contactLists": {"selector": {"matchLabels": {"campaign": "e2e"}}},
+                                   "policy": policy, "suspend": suspend, "resyncInterval": "30s"}})).await;
+    }
+
+    fn tasks(&self) -> Api<CallTask> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// Waits until the CallTask's Ready condition has `reason` for its current generation.
+    async fn wait_reason(&self, reason: &str, within: Duration) -> CallTask {
+        let wanted = reason.to_string();
+        let cond = move |task: Option<&CallTask>| {
+            task.is_some_and(|t| {
+                let status = t.status.as_ref();
+                status.and_then(|s| s.observed_generation) == t.metadata.generation
+                    && status
+                        .and_then(|s| find_condition(&s.conditions, ConditionType::Ready))
+                        .is_some_and(|c| c.reason == wanted)
+            })
+        };
+        match tokio::time::timeout(within, await_condition(self.tasks(), "campaign", cond)).await {
+            Ok(Ok(Some(task))) => task,
+            other => {
+                let current = self
+                    .tasks()
+                    .get_opt("campaign")
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|t| t.status);
+                panic!(
+                    "CallTask not {reason} within {within:?} ({:?}); status: {current:#?}",
+                    other.map(|r| r.map(|_| ()))
+                );
+            }
+        }
+    }
+
+    async fn sim_phones(&self) -> BTreeSet<String> {
+        let (_, provider, id, _) = self.kind.sim();
+        self.admin
+            .phones(provider, id, TASK)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn calls(&self, route: &str) -> u64 {
+        let counters = self.admin.counters().await;
+        counters[route]["calls"].as_u64().unwrap_or(0)
+    }
+}
+
+/// `count` CN mobiles `138xxxxxxxx` starting at `from`.
+fn phones(from: u32, count: u32) -> Vec<String> {
+    (from..from + count).map(|i| format!("138{i:08}")).collect()
+}
+
+fn wire_set(kind: Kind, phones: &[String]) -> BTreeSet<String> {
+    phones.iter().map(|p| kind.wire(p)).collect()
+}
+
+async fn create_then_edit(kind: Kind, prefix: &str) {
+    let mut env = Env::start(kind, prefix).await;
+    env.setup_provider(None).await;
+    let (a, b, c) = (phones(0, 1000), phones(1000, 1000), phones(2000, 1000));
+    env.list("list-a", &a).await;
+    env.list("list-b", &b).await;
+    env.list("list-c", &c).await;
+    env.task(json!({"maxDeletePercent": 20}), false).await;
+
+    let task = env.wait_reason("InSync", Duration::from_secs(120)).await;
+    let all: Vec<String> = [a.clone(), b.clone(), c.clone()].concat();
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(kind, &all),
+        "the provider holds exactly the desired contacts"
+    );
+    let counts = task
+        .status
+        .as_ref()
+        .and_then(|s| s.contacts.clone())
+        .expect("counts");
+    assert_eq!(
+        (counts.desired, counts.present, counts.pending),
+        (3000, 3000, 0),
+        "{counts:?}"
+    );
+    let ready = find_condition(
+        &task.status.as_ref().expect("status").conditions,
+        ConditionType::Ready,
+    )
+    .expect("Ready");
+    assert_eq!(ready.status, ConditionStatus::True);
+    let max_add = match kind {
+        Kind::Longlonglong => 100,
+        Kind::Callbot | Kind::Nxlink => 0,
+    };
+    let adds = env.calls(kind.add_route()).await;
+    if max_add > 0 {
+        assert_eq!(
+            adds,
+            3000u64.div_ceil(max_add),
+            "write calls equal the lower bound"
+        );
+    }
+    assert!(adds > 0);
+
+    // Edit: list-a gains 50, list-b loses 30, list-c changes 5 names (policy Ignore).
+    let removes_before = env.calls(kind.remove_route()).await;
+    let a2: Vec<String> = [a.clone(), phones(5000, 50)].concat();
+    let b2: Vec<String> = b[30..].to_vec();
+    env.list("list-a", &a2).await;
+    env.list("list-b", &b2).await;
+    let generation_before = task.metadata.generation;
+    let _ = generation_before;
+    let expected: Vec<String> = [a2, b2, c].concat();
+    let want = wire_set(kind, &expected);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while env.sim_phones().await != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "edit did not converge"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let adds_after = env.calls(kind.add_route()).await;
+    assert!(
+        adds_after - adds <= 1,
+        "50 adds fit one batch: {} add calls",
+        adds_after - adds
+    );
+    let removes = env.calls(kind.remove_route()).await - removes_before;
+    if std::env::var("E2E_DEBUG").is_ok() {
+        let audit = env.admin.audit().await;
+        for entry in audit
+            .iter()
+            .filter(|e| {
+                e["operation"]
+                    .as_str()
+                    .is_some_and(|o| o.contains("remove") || o.contains("delete"))
+            })
+            .take(5)
+        {
+            eprintln!("AUDIT {entry}");
+        }
+        eprintln!("COUNTERS {}", env.admin.counters().await);
+    }
+    match kind {
+        Kind::Nxlink => assert_eq!(removes, 30, "NXLink deletes one contact per call"),
+        _ => assert_eq!(removes, 1, "30 removals fit one batch"),
+    }
+    env.stop_controller().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn longlonglong_create_and_edit_converge() {
+    create_then_edit(Kind::Longlonglong, "e2e-lll").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbot_create_and_edit_converge() {
+    create_then_edit(Kind::Callbot, "e2e-cb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nxlink_create_and_edit_converge() {
+    create_then_edit(Kind::Nxlink, "e2e-nx").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_guard_blocks_removals_until_raised() {
+    let mut env = Env::start(Kind::Callbot, "e2e-guard").await;
+    env.setup_provider(None).await;
+    let (big, small) = (phones(0, 600), phones(600, 400));
+    env.list("list-big", &big).await;
+    env.list("list-small", &small).await;
+    env.task(json!({"maxDeletePercent": 20}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(60)).await;
+
+    Api::<ContactList>::namespaced(env.client.clone(), &env.ns)
+        .delete("list-big", &DeleteParams::default())
+        .await
+        .expect("delete list");
+    let extra = phones(2000, 10);
+    env.list("list-extra", &extra).await;
+    let task = env
+        .wait_reason("DeletionGuard", Duration::from_secs(60))
+        .await;
+    let stalled = find_condition(
+        &task.status.as_ref().expect("status").conditions,
+        ConditionType::Stalled,
+    )
+    .expect("Stalled");
+    assert_eq!(stalled.status, ConditionStatus::True);
+    let held: Vec<String> = [big.clone(), small.clone(), extra.clone()].concat();
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(Kind::Callbot, &held),
+        "nothing removed, adds continue"
+    );
+
+    env.task(json!({"maxDeletePercent": 100}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(60)).await;
+    let kept: Vec<String> = [small, extra].concat();
+    assert_eq!(env.sim_phones().await, wire_set(Kind::Callbot, &kept));
+    env.stop_controller().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_stops_provider_calls() {
+    let mut env = Env::start(Kind::Longlonglong, "e2e-suspend").await;
+    env.setup_provider(None).await;
+    let contacts = phones(0, 20);
+    env.list("list-a", &contacts).await;
+    env.task(json!({}), true).await;
+    env.wait_reason("Suspended", Duration::from_secs(30)).await;
+    let counters = env.admin.counters().await;
+    let calls: u64 = counters
+        .as_object()
+        .map(|m| m.values().map(|v| v["calls"].as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0);
+    assert_eq!(
+        calls, 0,
+        "a suspended CallTask makes no provider call: {counters}"
+    );
+    env.task(json!({}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(Kind::Longlonglong, &contacts)
+    );
+    env.stop_controller().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_delete_removes_what_it_can_and_orphan_leaves_all() {
+    let mut env = Env::start(Kind::Nxlink, "e2e-delete").await;
+    env.setup_provider(None).await;
+    let contacts = phones(0, 40);
+    env.list("list-a", &contacts).await;
+    env.task(json!({"deletion": "Delete"}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    // Five contacts were called meanwhile: the provider refuses to delete them.
+    let called: Vec<String> = contacts[..5].iter().map(|p| Kind::Nxlink.wire(p)).collect();
+    env.admin
+        .mark(
+            "nxlink",
+            sim::NX_KEY,
+            TASK,
+            json!({"phones": called, "state": "finished"}),
+        )
+        .await;
+    env.tasks()
+        .delete("campaign", &DeleteParams::default())
+        .await
+        .expect("delete task");
+    let gone = await_condition(env.tasks(), "campaign", |t: Option<&CallTask>| t.is_none());
+    tokio::time::timeout(Duration::from_secs(60), gone)
+        .await
+        .expect("finalizer released")
+        .expect("watch");
+    assert_eq!(
+        env.sim_phones().await,
+        called.iter().cloned().collect::<BTreeSet<_>>(),
+        "only the called contacts remain"
+    );
+    let ledger = Api::<Secret>::namespaced(env.client.clone(), &env.ns)
+        .get_opt("campaign-ledger")
+        .await
+        .expect("get");
+    assert!(
+        ledger.is_none(),
+        "the ledger Secret is removed with the CallTask"
+    );
+
+    // Orphan: a new task on the same remote task leaves everything in place.
+    env.task(json!({"deletion": "Orphan"}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    let before = env.sim_phones().await;
+    env.tasks()
+        .delete("campaign", &DeleteParams::default())
+        .await
+        .expect("delete task");
+    let gone = await_condition(env.tasks(), "campaign", |t: Option<&CallTask>| t.is_none());
+    tokio::time::timeout(Duration::from_secs(60), gone)
+        .await
+        .expect("finalizer released")
+        .expect("watch");
+    assert_eq!(env.sim_phones().await, before);
+    env.stop_controller().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_stall_without_a_hot_loop_and_a_fixed_secret_converges() {
+    let mut env = Env::start(Kind::Callbot, "e2e-creds").await;
+    env.setup_provider(Some(
+        json!({"uuid": sim::CB_UUID, "secretKey": "wrong-secret"}),
+    ))
+    .await;
+    let contacts = phones(0, 10);
+    env.list("list-a", &contacts).await;
+    env.task(json!({}), false).await;
+    let task = env
+        .wait_reason("CredentialsRejected", Duration::from_secs(30))
+        .await;
+    let message = &find_condition(
+        &task.status.as_ref().expect("status").conditions,
+        ConditionType::Stalled,
+    )
+    .expect("Stalled")
+    .message;
+    assert!(
+        !message.contains("wrong-secret"),
+        "no secret in status: {message}"
+    );
+    let first = env.admin.counter_sum("calls").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later = env.admin.counter_sum("calls").await;
+    assert!(
+        later - first <= 2,
+        "a terminal error must not retry in a loop: {} calls in 3 s",
+        later - first
+    );
+
+    // Fix the Secret: the Secret watch requeues the task, no restart needed.
+    env.setup_provider(None).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    assert_eq!(env.sim_phones().await, wire_set(Kind::Callbot, &contacts));
+    let _ = env.simulator.base_url();
+    env.stop_controller().await;
+    let _ = env.tasks().get("campaign").await.map(|t| t.name_any());
+}
