@@ -6,6 +6,8 @@
     reason = "each test binary uses a different part of the fixture"
 )]
 
+pub mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
