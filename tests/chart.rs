@@ -565,6 +565,18 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
         !docs.iter().any(|d| d["kind"] == "ClusterRoleBinding"),
         "namespaced mode must not bind a ClusterRole"
     );
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("Deployment");
+    let watched = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "CALLSYNC_WATCH_NAMESPACES")
+        .expect("CALLSYNC_WATCH_NAMESPACES")["value"]
+        .clone();
+    assert_eq!(watched, json!(format!("{team_a},{team_b}")));
 }
 
 /// The pod the Deployment would create is admitted in a namespace that enforces the restricted

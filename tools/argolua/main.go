@@ -1,8 +1,10 @@
 // Command argolua runs an Argo CD resource health check written in Lua on each object of a
-// Kubernetes List read from standard input, the way Argo CD does: gopher-lua (the interpreter
-// Argo CD embeds), only the package, base and table libraries opened (Argo CD does not open
-// string, math or io for health scripts), the object as the global `obj`, and the returned table's
-// `status` and `message` as the result.
+// Kubernetes List read from standard input, the way Argo CD (util/lua) does: gopher-lua (the
+// interpreter Argo CD embeds), only the package, base and table libraries opened (Argo CD adds a
+// restricted os library, left out here: callsync's scripts do not use it; string, math and io are
+// not opened for user health scripts), a one-second limit, the object as the global `obj`, and
+// the returned table's `status` and `message` as the result. An invalid status is an error here
+// (Argo CD would show Unknown).
 //
 //	argolua SCRIPT.lua < list.json
 //
