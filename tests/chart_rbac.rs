@@ -16,24 +16,21 @@ use callsync::api::{CLEANUP_FINALIZER, CallProvider, CallTask, ContactList, FIEL
 use callsync::controller::leader::{Leadership, LeaseTiming};
 use callsync::controller::ledger_store::{LEDGER_SECRET_TYPE, LedgerStore};
 use futures::StreamExt;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use kube::api::{
     DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams, WatchParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
-use kube::{Api, Client, Config, Resource};
+use kube::{Api, Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use support::tools::{helm_template, run};
 
 /// Panics unless the call succeeded, naming the call.
 fn allowed<T>(what: &str, result: Result<T, kube::Error>) -> T {
@@ -62,70 +59,11 @@ where
     }
 }
 
-/// Installs the chart's ServiceAccount and RBAC as release `release` in namespace `release`
-/// (`helm template --show-only`, applied with the admin kubeconfig) and returns a client that
-/// holds only a TokenRequest token of that ServiceAccount.
-async fn install_rbac_and_mint_token(admin: &Client, release: &str, values: &[&str]) -> Client {
-    let cp = support::control_plane();
-    let mut args = vec![
-        "--show-only",
-        "templates/serviceaccount.yaml",
-        "--show-only",
-        "templates/rbac.yaml",
-    ];
-    args.extend(values);
-    let rendered = helm_template(release, release, &args).expect("render RBAC");
-    let kubectl = cp
-        .kubectl()
-        .expect("kubectl is built by scripts/build-controlplane.sh");
-    let output = run(
-        std::process::Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(&cp.kubeconfig)
-            .args(["apply", "-f", "-"]),
-        rendered.as_bytes(),
-    );
-    assert!(
-        output.status.success(),
-        "install the chart's RBAC: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-
-    let service_accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), release);
-    let sa_name = format!("{release}-callsync");
-    let token = service_accounts
-        .create_token_request(
-            &sa_name,
-            &PostParams::default(),
-            &TokenRequest {
-                metadata: ObjectMeta::default(),
-                spec: Some(TokenRequestSpec {
-                    expiration_seconds: Some(3600),
-                    ..Default::default()
-                }),
-                status: None,
-            },
-        )
-        .await
-        .expect("TokenRequest for the chart's ServiceAccount")
-        .status
-        .expect("token in status")
-        .token;
-
-    // The admin kubeconfig (server, CA) with the user's credentials replaced by the token.
-    let mut kubeconfig: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&cp.kubeconfig).expect("read kubeconfig"))
-            .expect("kubeconfig YAML");
-    kubeconfig["users"][0]["user"] = serde_yaml::to_value(json!({ "token": token })).expect("user");
-    let kubeconfig = Kubeconfig::from_yaml(&serde_yaml::to_string(&kubeconfig).expect("yaml"))
-        .expect("kubeconfig");
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    let client = Client::try_from(config).expect("client");
-
-    // The token really is the ServiceAccount's.
-    let review = Api::<SelfSubjectAccessReview>::all(client.clone())
+/// The chart's RBAC installed and a client holding only a token of its ServiceAccount
+/// (`support::chart`), checked to really be that ServiceAccount.
+async fn service_account_client(admin: &Client, release: &str, values: &[&str]) -> Client {
+    let sa = support::chart::install_rbac_and_mint_token(admin, release, values).await;
+    let review = Api::<SelfSubjectAccessReview>::all(sa.client.clone())
         .create(
             &PostParams::default(),
             &access_review("get", "", "pods", "", release),
@@ -133,7 +71,27 @@ async fn install_rbac_and_mint_token(admin: &Client, release: &str, values: &[&s
         .await
         .expect("SelfSubjectAccessReview");
     assert_eq!(review.status.map(|s| s.allowed), Some(false));
-    client
+    // The kubeconfig file authenticates as the ServiceAccount too (what `callsync controller`
+    // will be given).
+    let cp = support::control_plane();
+    let whoami = std::process::Command::new(cp.kubectl().expect("kubectl"))
+        .arg("--kubeconfig")
+        .arg(&sa.kubeconfig)
+        .args([
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ])
+        .output()
+        .expect("kubectl auth whoami");
+    assert_eq!(
+        String::from_utf8_lossy(&whoami.stdout),
+        format!("system:serviceaccount:{release}:{}", sa.name),
+        "{}",
+        String::from_utf8_lossy(&whoami.stderr)
+    );
+    sa.client
 }
 
 fn access_review(
@@ -548,7 +506,7 @@ async fn cluster_mode_token_allows_every_call_the_controller_makes() {
     let (admin, watched) = cp.test_namespace("rbac-watched").await;
     let release = format!("{watched}-rel");
     create_namespace(&admin, &release).await;
-    let sa = install_rbac_and_mint_token(&admin, &release, &[]).await;
+    let sa = service_account_client(&admin, &release, &[]).await;
 
     controller_calls_in_watched_namespace(&admin, &sa, &watched).await;
     leader_election_in_release_namespace(&sa, &release, &watched).await;
@@ -575,7 +533,7 @@ async fn namespaced_mode_token_is_refused_other_namespaces() {
     create_namespace(&admin, &other).await;
     create_namespace(&admin, &release).await;
     let watch_set = format!("watchNamespaces={{{watched}}}");
-    let sa = install_rbac_and_mint_token(&admin, &release, &["--set", &watch_set]).await;
+    let sa = service_account_client(&admin, &release, &["--set", &watch_set]).await;
 
     controller_calls_in_watched_namespace(&admin, &sa, &watched).await;
     leader_election_in_release_namespace(&sa, &release, &watched).await;

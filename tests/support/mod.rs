@@ -6,6 +6,7 @@
     reason = "each test binary uses a different part of the fixture"
 )]
 
+pub mod chart;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

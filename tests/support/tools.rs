@@ -17,7 +17,7 @@ pub fn tool(name: &str) -> PathBuf {
     let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     assert!(
         output.status.success() && path.is_file(),
-        "{name} is not built ({}). Build it with `scripts/build-tools.sh {name}` (or `make tools`).",
+        "{name} is not built: {} (the command is `scripts/build-tools.sh {name}`, or `make tools`)",
         String::from_utf8_lossy(&output.stderr).trim()
     );
     path
