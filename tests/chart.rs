@@ -627,3 +627,61 @@ async fn pod_template_meets_the_restricted_pod_security_standard() {
         .expect_err("a pod without a security context must be refused");
     assert!(err.to_string().contains("violates PodSecurity"), "{err}");
 }
+
+/// The rendered chart is committed (`tests/golden/`), so a change to a template shows up in review
+/// as a change to the objects it renders. Regenerate with
+/// `CALLSYNC_UPDATE_GOLDEN=1 cargo test --test chart rendered_chart_matches_the_golden_files`.
+#[test]
+fn rendered_chart_matches_the_golden_files() {
+    let mut all_on = ALL_ON.to_vec();
+    all_on.extend(["--set", "watchNamespaces={team-a,team-b}"]);
+    let update = std::env::var_os("CALLSYNC_UPDATE_GOLDEN").is_some();
+    let mut stale = Vec::new();
+    for (file, args) in [
+        ("chart-default.yaml", vec![]),
+        ("chart-all-on.yaml", all_on),
+    ] {
+        let rendered = helm_template("callsync", "callsync-system", &args).expect("render");
+        let path = support::repo_root().join("tests/golden").join(file);
+        if update {
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, &rendered).expect("write golden file");
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(rendered.as_str()) {
+            stale.push(file);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "tests/golden/{stale:?} differ from what the chart renders; review the change and run \
+         `CALLSYNC_UPDATE_GOLDEN=1 cargo test --test chart rendered_chart_matches_the_golden_files`"
+    );
+}
+
+/// The image's user is the one the chart's security context runs as.
+#[test]
+fn dockerfile_runs_as_the_user_the_chart_expects() {
+    let dockerfile =
+        std::fs::read_to_string(support::repo_root().join("Dockerfile")).expect("read Dockerfile");
+    let last_from = dockerfile
+        .lines()
+        .rfind(|l| l.starts_with("FROM "))
+        .expect("FROM");
+    assert!(
+        last_from.contains("distroless/static"),
+        "the final stage is distroless static: {last_from}"
+    );
+    let user = dockerfile
+        .lines()
+        .rfind(|l| l.starts_with("USER "))
+        .expect("USER")
+        .trim_start_matches("USER ")
+        .trim()
+        .to_string();
+    let docs = yaml_documents(&helm_template("callsync", "callsync-system", &[]).expect("render"));
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("Deployment");
+    let sc = &deployment["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(user, format!("{}:{}", sc["runAsUser"], sc["runAsGroup"]));
+}
