@@ -409,6 +409,19 @@ async fn kubectl_wait_for_ready_waits_for_the_ready_condition() {
         String::from_utf8_lossy(&ready.stderr)
     );
     assert!(String::from_utf8_lossy(&ready.stdout).contains("condition met"));
+    // The docs' recipe for noticing a Stalled task from a script.
+    let stalled = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&cp.kubeconfig)
+        .args(["wait", "calltask/stalled", "-n", &ns, "--timeout=10s"])
+        .arg(r#"--for=jsonpath={.status.conditions[?(@.type=="Stalled")].status}=True"#)
+        .output()
+        .expect("kubectl wait");
+    assert!(
+        stalled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stalled.stderr)
+    );
     for name in ["syncing", "stalled", "new"] {
         let output = wait(name, "1s");
         assert!(
