@@ -9,9 +9,20 @@
 //!
 //! - [`api`]: the three custom resources and their conditions.
 //! - [`cli`]: the `callsync` command line.
+//! - [`controller`]: the operator's IO edges (ledger Secrets, watches, metrics, leader election).
+//! - [`contacts`]: phone normalization, the contact model, CSV sources, the desired set.
+//! - [`plan`]: the pure planner (diff, policy, deletion guard, batching).
+//! - [`ledger`]: the ledger model, its transitions and its stored form.
+//! - [`providers`]: the provider trait and its longlonglong, Callbot and NXLink clients.
 //! - [`signing`]: Callbot and NXLink request signatures.
+//! - [`simulator`]: `callsync simulate`, the three providers' APIs on loopback.
 pub mod api;
 pub mod cli;
+pub mod contacts;
 pub mod controller;
+pub mod ledger;
+pub mod plan;
+pub mod providers;
 pub mod signing;
+pub mod simulator;
 pub mod telemetry;

@@ -84,6 +84,16 @@ pub struct LonglonglongAccount {
     /// How phone numbers are written on the wire. longlonglong's examples use national digits.
     #[serde(default = "PhoneFormat::national")]
     pub phone_format: PhoneFormat,
+    /// The region whose numbers the account calls (ISO 3166, default `CN`). With the National
+    /// phone format the wire carries no country code: numbers are read back in this region, and
+    /// desired numbers of other countries are refused for this account.
+    #[serde(default = "default_longlonglong_region")]
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    pub region: String,
+}
+
+fn default_longlonglong_region() -> String {
+    "CN".into()
 }
 
 fn default_longlonglong_endpoint() -> String {

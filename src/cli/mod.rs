@@ -22,7 +22,7 @@ pub enum Command {
         dir: Option<std::path::PathBuf>,
     },
     /// Serve a simulator of the three providers' documented APIs on loopback.
-    Simulate,
+    Simulate(crate::simulator::cli::SimulateArgs),
     /// Show what a sync would change, from YAML files, without a cluster.
     Plan,
     /// Carry out a sync from YAML files, without a cluster.
@@ -47,6 +47,8 @@ pub enum CliError {
     },
     #[error("cannot write to standard output: {0}")]
     Stdout(#[from] std::io::Error),
+    #[error(transparent)]
+    Simulate(#[from] crate::simulator::cli::SimulateError),
 }
 
 /// Runs one parsed command line.
@@ -66,7 +68,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Controller => Err(CliError::NotBuilt("controller")),
-        Command::Simulate => Err(CliError::NotBuilt("simulate")),
+        Command::Simulate(args) => Ok(crate::simulator::cli::run(args).await?),
         Command::Plan => Err(CliError::NotBuilt("plan")),
         Command::Apply => Err(CliError::NotBuilt("apply")),
         Command::Import => Err(CliError::NotBuilt("import")),

@@ -1,0 +1,169 @@
+//! Load generator for `callsync simulate`: starts a simulator in-process on 127.0.0.1:0 and
+//! sends a bounded number of requests with bounded concurrency, then prints requests per second.
+//!
+//! ```text
+//! cargo run --release --example sim_load -- [REQUESTS] [CONCURRENCY] [MAX_SECONDS]
+//! ```
+//! Defaults: 20000 requests, 32 in flight, stop after 60 s whatever is left. The mix is one
+//! third each: longlonglong `GET …/number` (Bearer), Callbot `addBatchCall` with one order
+//! (signed, a write), NXLink `task/list` (signed).
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use callsync::api::SignatureAlgorithm;
+use callsync::simulator::{
+    AccountConfig, ProviderKind, Simulator, SimulatorConfig, TaskConfig, TaskState,
+};
+use tokio::sync::Semaphore;
+
+fn arg(n: usize, default: u64) -> u64 {
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}
+
+fn account(provider: ProviderKind, id: &str, secret: &str, task: &str) -> AccountConfig {
+    AccountConfig {
+        provider,
+        id: id.into(),
+        secret: secret.into(),
+        rate_limit: None,
+        faults: None,
+        tasks: vec![TaskConfig {
+            id: task.into(),
+            state: TaskState::Running,
+            ..TaskConfig::default()
+        }],
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let total = arg(1, 20_000);
+    let concurrency = arg(2, 32) as usize;
+    let max = Duration::from_secs(arg(3, 60));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let sim = Simulator::start(SimulatorConfig {
+        accounts: vec![
+            account(ProviderKind::Longlonglong, "u", "tok", "t"),
+            account(ProviderKind::Callbot, "cb", "cbsecret", "ut"),
+            account(ProviderKind::Nxlink, "AK-1", "nxsecret", "nt"),
+        ],
+        ..SimulatorConfig::default()
+    })
+    .await?;
+    let base = sim.base_url();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut sent = 0u64;
+    while sent < total && started.elapsed() < max {
+        let permit = permits.clone().acquire_owned().await?;
+        let (http, base, ok, failed) = (http.clone(), base.clone(), ok.clone(), failed.clone());
+        let n = sent;
+        tasks.spawn(async move {
+            let result = match n % 3 {
+                0 => {
+                    http.get(format!("{base}/agent-api/user/u/task/t/number?page=1&per_page=15"))
+                        .bearer_auth("tok")
+                        .send()
+                        .await
+                }
+                1 => {
+                    let body = format!(
+                        r#"{{"productID":"callbot","userTaskID":"ut","callInfoList":{{"orderCallbackUrl":"http://x","callCallbackUrl":"http://x","callList":[{{"orderID":"o{n}","userPhone":"86{}","other":"","userName":"","customerName":"","params":[]}}]}}}}"#,
+                        13_000_000_000u64 + n
+                    );
+                    let ts = (now_ms() / 1000).to_string();
+                    let rid = format!("r{n}");
+                    let sign = callsync::signing::callbot_sign(
+                        SignatureAlgorithm::Md5,
+                        "cbsecret",
+                        body.as_bytes(),
+                        &ts,
+                        &rid,
+                        "cb",
+                    );
+                    http.post(format!("{base}/callcentre/api/v3/addBatchCall"))
+                        .header("content-type", "application/json")
+                        .header("requestID", rid)
+                        .header("uuid", "cb")
+                        .header("createTs", ts)
+                        .header("sign", sign)
+                        .body(body)
+                        .send()
+                        .await
+                }
+                _ => {
+                    let body = r#"{"pageNumber":1,"pageSize":10}"#;
+                    let ts = now_ms().to_string();
+                    let sign = callsync::signing::nxlink_sign(
+                        "AK-1",
+                        "nxai",
+                        "100",
+                        &ts,
+                        body.as_bytes(),
+                        "nxsecret",
+                    );
+                    http.post(format!("{base}/openapi/aiagent/task/list"))
+                        .header("content-type", "application/json")
+                        .header("accessKey", "AK-1")
+                        .header("ts", ts)
+                        .header("bizType", "100")
+                        .header("action", "nxai")
+                        .header("sign", sign)
+                        .body(body)
+                        .send()
+                        .await
+                }
+            };
+            let good = match result {
+                Ok(response) => {
+                    response.status().is_success()
+                        && response
+                            .text()
+                            .await
+                            .is_ok_and(|t| t.contains(r#""code":200"#) || t.contains(r#""retCode":0"#) || t.contains(r#""code":0"#))
+                }
+                Err(_) => false,
+            };
+            if good {
+                ok.fetch_add(1, Ordering::Relaxed);
+            } else {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        });
+        sent += 1;
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = ok.load(Ordering::Relaxed);
+    let failed = failed.load(Ordering::Relaxed);
+    println!(
+        "requests={sent} ok={ok} failed={failed} concurrency={concurrency} seconds={elapsed:.2} rate={:.0} req/s",
+        ok as f64 / elapsed
+    );
+    sim.shutdown().await;
+    if failed > 0 {
+        return Err(format!("{failed} requests failed").into());
+    }
+    Ok(())
+}

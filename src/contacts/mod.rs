@@ -1,0 +1,12 @@
+//! Contacts: canonical phone numbers, the normalised contact, CSV sources and the desired set.
+//! Everything here is pure: plain data in, plain data out.
+pub mod csv;
+pub mod desired;
+mod mask;
+pub mod model;
+pub mod phone;
+
+pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};
+pub use mask::mask_phone;
+pub use model::{ContentDigest, NormalizedContact};
+pub use phone::{Phone, PhoneError};

@@ -1,0 +1,353 @@
+//! Ledger entries, their states and transitions.
+//!
+//! ```text
+//!            add intent                add outcome: accepted / duplicate
+//!   (none) ─────────────▶ Adding ──────────────────────────────────────▶ Present
+//!                           │  outcome rejected ─▶ (dropped)              │ remove intent
+//!                           │  outcome unknown  ─▶ stays Adding           ▼
+//!                           │  (retried with the same attempt, so     Removing
+//!                           │   the same remote id)                      │ accepted / not found ─▶ (dropped)
+//!                                                                        │ not removable ─▶ Present (removable = false)
+//!                                                                        │ other rejection ─▶ Present
+//!                                                                        │ unknown ─▶ stays Removing
+//! ```
+//! `reconcile` settles in-flight entries against what a provider that can list reports.
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::contacts::{ContentDigest, Phone};
+use crate::plan::ObservedContact;
+
+/// Namespace of every remote id callsync derives (UUIDv5). Fixed forever: changing it would
+/// make every in-flight retry look like a new contact.
+pub const REMOTE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6361_6c6c_7379_6e63_8000_0000_0000_0001);
+
+/// The remote id (Callbot `orderID`, NXLink `contactId`) of `phone`'s `attempt` in a CallTask.
+/// Deterministic, so a retried batch carries the same ids and the provider recognises it.
+pub fn remote_id(task_uid: &str, phone: Phone, attempt: u32) -> Uuid {
+    let name = format!("{task_uid}|{}|{attempt}", phone.as_u64());
+    Uuid::new_v5(&REMOTE_ID_NAMESPACE, name.as_bytes())
+}
+
+/// Where a contact is in its life at the provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EntryState {
+    /// An add was sent; its outcome is not known yet.
+    Adding,
+    /// The provider has it.
+    Present,
+    /// A removal was sent; its outcome is not known yet.
+    Removing,
+}
+
+/// What callsync knows of one contact it put at the provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Canonical phone.
+    pub phone: Phone,
+    /// Remote id of this attempt (derived from task UID, phone and attempt).
+    pub remote_id: Uuid,
+    /// Digest of the content that was sent.
+    pub content_digest: ContentDigest,
+    /// State.
+    pub state: EntryState,
+    /// Attempt number: the ledger's batch counter when the add was first sent, so a phone added
+    /// again after removal gets a fresh remote id (providers want them globally unique).
+    pub attempt: u32,
+    /// False once the provider refused to remove it (already called).
+    pub removable: bool,
+}
+
+/// Why a provider refused one item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Add: the provider already has the contact (counts as present).
+    Duplicate,
+    /// Remove: the provider does not have it (counts as removed).
+    NotFound,
+    /// Remove: not allowed any more (already called).
+    NotRemovable,
+    /// Invalid number or other refusal of this item.
+    Other,
+}
+
+/// Outcome of one item of a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Done.
+    Accepted,
+    /// Refused, for this reason.
+    Rejected(Rejection),
+    /// The response was lost (timeout, commit-then-drop): the next sync settles it.
+    Unknown,
+}
+
+/// What `reconcile` changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// In-flight adds the provider shows: now Present.
+    pub adds_confirmed: u64,
+    /// In-flight adds the provider does not show: dropped (the planner adds them again).
+    pub adds_lost: u64,
+    /// In-flight removals the provider no longer shows: dropped.
+    pub removes_confirmed: u64,
+    /// In-flight removals the provider still shows: back to Present.
+    pub removes_undone: u64,
+    /// Present entries the provider no longer shows (removed by hand): dropped.
+    pub drift_removed: u64,
+}
+
+/// The ledger of one CallTask.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ledger {
+    task_uid: String,
+    /// Attempt number the next add batch gets.
+    next_attempt: u32,
+    entries: BTreeMap<Phone, LedgerEntry>,
+}
+
+impl Ledger {
+    /// An empty ledger for the CallTask with this UID.
+    pub fn new(task_uid: impl Into<String>) -> Self {
+        Ledger {
+            task_uid: task_uid.into(),
+            next_attempt: 0,
+            entries: BTreeMap::new(),
+        }
+    }
+
+    /// Rebuilds a ledger from its parts (codec).
+    pub(crate) fn from_parts(
+        task_uid: String,
+        next_attempt: u32,
+        entries: BTreeMap<Phone, LedgerEntry>,
+    ) -> Self {
+        Ledger {
+            task_uid,
+            next_attempt,
+            entries,
+        }
+    }
+
+    /// The CallTask UID remote ids derive from.
+    pub fn task_uid(&self) -> &str {
+        &self.task_uid
+    }
+
+    /// Attempt number of the next add batch.
+    pub fn next_attempt(&self) -> u32 {
+        self.next_attempt
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry of `phone`.
+    pub fn get(&self, phone: Phone) -> Option<&LedgerEntry> {
+        self.entries.get(&phone)
+    }
+
+    /// Entries sorted by phone.
+    pub fn iter(&self) -> std::collections::btree_map::Values<'_, Phone, LedgerEntry> {
+        self.entries.values()
+    }
+
+    /// Records the intent to add a batch, before it is sent. Returns the remote id to send
+    /// for each item. An item still `Adding` with the same content is a retry and keeps its
+    /// attempt (same remote id); anything else gets this batch's new attempt number.
+    pub fn record_add_intent(&mut self, items: &[(Phone, ContentDigest)]) -> Vec<Uuid> {
+        let attempt = self.next_attempt;
+        self.next_attempt = self.next_attempt.wrapping_add(1);
+        let uid = &self.task_uid;
+        items
+            .iter()
+            .map(|&(phone, digest)| {
+                let e = self.entries.entry(phone).or_insert_with(|| LedgerEntry {
+                    phone,
+                    remote_id: remote_id(uid, phone, attempt),
+                    content_digest: digest,
+                    state: EntryState::Adding,
+                    attempt,
+                    removable: true,
+                });
+                let retry = e.state == EntryState::Adding && e.content_digest == digest;
+                if !retry {
+                    e.attempt = attempt;
+                    e.remote_id = remote_id(uid, phone, attempt);
+                    e.content_digest = digest;
+                    e.state = EntryState::Adding;
+                    e.removable = true;
+                }
+                e.remote_id
+            })
+            .collect()
+    }
+
+    /// Records the intent to remove, before the batch is sent. Phones callsync never added
+    /// (adopted or hand-added) have no entry and stay without one.
+    pub fn record_remove_intent(&mut self, phones: &[Phone]) {
+        for p in phones {
+            if let Some(e) = self.entries.get_mut(p) {
+                e.state = EntryState::Removing;
+            }
+        }
+    }
+
+    /// Records the outcome of one add.
+    pub fn record_add_outcome(&mut self, phone: Phone, outcome: ItemOutcome) {
+        match outcome {
+            ItemOutcome::Accepted | ItemOutcome::Rejected(Rejection::Duplicate) => {
+                if let Some(e) = self.entries.get_mut(&phone) {
+                    e.state = EntryState::Present;
+                }
+            }
+            ItemOutcome::Rejected(_) => {
+                self.entries.remove(&phone);
+            }
+            ItemOutcome::Unknown => {}
+        }
+    }
+
+    /// Records the outcome of one removal.
+    pub fn record_remove_outcome(&mut self, phone: Phone, outcome: ItemOutcome) {
+        match outcome {
+            ItemOutcome::Accepted | ItemOutcome::Rejected(Rejection::NotFound) => {
+                self.entries.remove(&phone);
+            }
+            ItemOutcome::Rejected(r) => {
+                if let Some(e) = self.entries.get_mut(&phone) {
+                    e.state = EntryState::Present;
+                    e.removable &= r != Rejection::NotRemovable;
+                }
+            }
+            ItemOutcome::Unknown => {}
+        }
+    }
+
+    /// Settles the ledger against a provider's full listing (only for providers that can
+    /// list). Observed contacts without an entry are not adopted: the ledger records only what
+    /// callsync added, which is what `deletion: Delete` may remove.
+    pub fn reconcile(&mut self, observed: &[ObservedContact]) -> ReconcileReport {
+        let mut seen: Vec<(Phone, bool)> =
+            observed.iter().map(|o| (o.phone, o.removable)).collect();
+        seen.sort_unstable();
+        let mut report = ReconcileReport::default();
+        self.entries.retain(|phone, e| {
+            let i = seen.partition_point(|(p, _)| p < phone);
+            let found = seen.get(i).filter(|(p, _)| p == phone);
+            match (e.state, found) {
+                (EntryState::Adding, Some(_)) => {
+                    report.adds_confirmed += 1;
+                    e.state = EntryState::Present;
+                }
+                (EntryState::Adding, None) => report.adds_lost += 1,
+                (EntryState::Removing, Some(_)) => {
+                    report.removes_undone += 1;
+                    e.state = EntryState::Present;
+                }
+                (EntryState::Removing, None) => report.removes_confirmed += 1,
+                (EntryState::Present, Some(_)) => {}
+                (EntryState::Present, None) => report.drift_removed += 1,
+            }
+            if let Some(&(_, removable)) = found {
+                // Any one listed copy that cannot be removed makes the phone not removable.
+                e.removable = removable
+                    && seen[i..]
+                        .iter()
+                        .take_while(|(p, _)| p == phone)
+                        .all(|(_, r)| *r);
+            }
+            found.is_some()
+        });
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ph(n: u64) -> Phone {
+        Phone::from_u64_unchecked(8613000000000 + n)
+    }
+
+    #[test]
+    fn remote_ids_are_deterministic_and_attempt_specific() {
+        assert_eq!(remote_id("uid", ph(1), 0), remote_id("uid", ph(1), 0));
+        assert_ne!(remote_id("uid", ph(1), 0), remote_id("uid", ph(1), 1));
+        assert_ne!(remote_id("uid", ph(1), 0), remote_id("uid2", ph(1), 0));
+        assert_eq!(remote_id("uid", ph(1), 0).get_version_num(), 5);
+    }
+
+    #[test]
+    fn unknown_add_is_retried_with_the_same_id() {
+        let mut l = Ledger::new("uid");
+        let d = ContentDigest(7);
+        let first = l.record_add_intent(&[(ph(1), d)]);
+        l.record_add_outcome(ph(1), ItemOutcome::Unknown);
+        let retry = l.record_add_intent(&[(ph(1), d)]);
+        assert_eq!(first, retry);
+        l.record_add_outcome(ph(1), ItemOutcome::Rejected(Rejection::Duplicate));
+        assert_eq!(l.get(ph(1)).expect("test input").state, EntryState::Present);
+    }
+
+    #[test]
+    fn re_add_after_removal_gets_a_new_id() {
+        let mut l = Ledger::new("uid");
+        let d = ContentDigest(7);
+        let first = l.record_add_intent(&[(ph(1), d)]);
+        l.record_add_outcome(ph(1), ItemOutcome::Accepted);
+        l.record_remove_intent(&[ph(1)]);
+        l.record_remove_outcome(ph(1), ItemOutcome::Accepted);
+        assert!(l.is_empty());
+        let again = l.record_add_intent(&[(ph(1), d)]);
+        assert_ne!(first, again);
+    }
+
+    #[test]
+    fn not_removable_rejection_sticks() {
+        let mut l = Ledger::new("uid");
+        l.record_add_intent(&[(ph(1), ContentDigest(1))]);
+        l.record_add_outcome(ph(1), ItemOutcome::Accepted);
+        l.record_remove_intent(&[ph(1)]);
+        l.record_remove_outcome(ph(1), ItemOutcome::Rejected(Rejection::NotRemovable));
+        let e = l.get(ph(1)).expect("test input");
+        assert_eq!((e.state, e.removable), (EntryState::Present, false));
+    }
+
+    #[test]
+    fn reconcile_settles_in_flight_entries() {
+        let mut l = Ledger::new("uid");
+        l.record_add_intent(&[(ph(1), ContentDigest(1)), (ph(2), ContentDigest(1))]);
+        l.record_add_intent(&[(ph(3), ContentDigest(1)), (ph(4), ContentDigest(1))]);
+        l.record_add_outcome(ph(3), ItemOutcome::Accepted);
+        l.record_add_outcome(ph(4), ItemOutcome::Accepted);
+        l.record_remove_intent(&[ph(4)]);
+        let obs = |n| ObservedContact {
+            phone: ph(n),
+            remote_id: None,
+            removable: true,
+            content_digest: None,
+        };
+        let r = l.reconcile(&[obs(1), obs(4)]);
+        assert_eq!(
+            r,
+            ReconcileReport {
+                adds_confirmed: 1,
+                adds_lost: 1,
+                removes_confirmed: 0,
+                removes_undone: 1,
+                drift_removed: 1,
+            }
+        );
+        assert_eq!(l.len(), 2);
+    }
+}

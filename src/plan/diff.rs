@@ -1,0 +1,331 @@
+//! The diff: one merge pass over the sorted desired keys and the sorted remote contacts.
+use std::collections::btree_map;
+use std::iter::Peekable;
+
+use super::{
+    AddItem, AddReason, ContentAction, ContentChange, Identity, NotRemovable, NotRemovableReason,
+    ObservedContact, PlanCounts, PlanPolicy, RemoveItem, RemoveReason,
+};
+use crate::api::ContentChangePolicy;
+use crate::contacts::{ContentDigest, DesiredKey, Phone};
+use crate::ledger::{EntryState, Ledger, LedgerEntry};
+
+/// A removal and an add of the same phone that only make sense together.
+pub(crate) struct Pair {
+    pub remove: RemoveItem,
+    pub add: AddItem,
+    /// Set when the pair replaces changed content (reported as a content change).
+    pub content_change: Option<Phone>,
+}
+
+/// Everything the diff found, before management policy and the guard.
+pub(crate) struct Diff {
+    pub adds: Vec<AddItem>,
+    pub removes: Vec<RemoveItem>,
+    pub pairs: Vec<Pair>,
+    pub not_removable: Vec<NotRemovable>,
+    pub content_ignored_or_blocked: Vec<ContentChange>,
+    pub counts: PlanCounts,
+}
+
+/// One contact at the provider, from the listing (with its ledger entry) or from the ledger.
+#[derive(Clone, Copy)]
+struct Remote<'a> {
+    phone: Phone,
+    observed_id: Option<&'a str>,
+    entry: Option<&'a LedgerEntry>,
+    removable: bool,
+    digest: Option<ContentDigest>,
+    /// In-flight state; only meaningful when the ledger is the record.
+    state: EntryState,
+}
+
+impl Remote<'_> {
+    fn remote_id(&self) -> Option<String> {
+        match self.observed_id {
+            Some(id) => Some(id.to_string()),
+            None => self.entry.map(|e| e.remote_id.to_string()),
+        }
+    }
+
+    /// Order inside a run of one phone: the copy to keep comes first. Keep one that cannot be
+    /// removed anyway, then callsync's own, then the smallest id — content, not input order.
+    fn keep_order(&self) -> (bool, bool, Option<&str>, Option<ContentDigest>) {
+        (
+            self.removable,
+            self.entry.is_none(),
+            self.observed_id,
+            self.digest,
+        )
+    }
+}
+
+/// Yields remote contacts in phone order.
+enum Stream<'a> {
+    Listing {
+        obs: &'a [ObservedContact],
+        /// Sorted (phone, index) when the listing was not sorted; else the listing's order.
+        order: Option<Vec<(u64, u32)>>,
+        pos: usize,
+        ledger: Peekable<btree_map::Values<'a, Phone, LedgerEntry>>,
+    },
+    Ledger(btree_map::Values<'a, Phone, LedgerEntry>),
+}
+
+impl<'a> Stream<'a> {
+    fn new(observed: Option<&'a [ObservedContact]>, ledger: &'a Ledger) -> Self {
+        match observed {
+            None => Stream::Ledger(ledger.iter()),
+            Some(obs) => {
+                let sorted = obs.windows(2).all(|w| w[0].phone <= w[1].phone);
+                let order = (!sorted).then(|| {
+                    let mut v: Vec<(u64, u32)> = obs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, o)| (o.phone.as_u64(), i as u32))
+                        .collect();
+                    v.sort_unstable();
+                    v
+                });
+                Stream::Listing {
+                    obs,
+                    order,
+                    pos: 0,
+                    ledger: ledger.iter().peekable(),
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Stream<'a> {
+    type Item = Remote<'a>;
+
+    fn next(&mut self) -> Option<Remote<'a>> {
+        match self {
+            Stream::Ledger(it) => it.next().map(|e| Remote {
+                phone: e.phone,
+                observed_id: None,
+                entry: Some(e),
+                removable: e.removable,
+                digest: Some(e.content_digest),
+                state: e.state,
+            }),
+            Stream::Listing {
+                obs,
+                order,
+                pos,
+                ledger,
+            } => {
+                let idx = match order {
+                    Some(v) => v.get(*pos)?.1 as usize,
+                    None => *pos,
+                };
+                let o = obs.get(idx)?;
+                *pos += 1;
+                while ledger.next_if(|e| e.phone < o.phone).is_some() {}
+                let entry = ledger.peek().copied().filter(|e| e.phone == o.phone);
+                Some(Remote {
+                    phone: o.phone,
+                    observed_id: o.remote_id.as_deref(),
+                    entry,
+                    removable: o.removable,
+                    digest: o.content_digest.or(entry.map(|e| e.content_digest)),
+                    // The listing is the truth: a listed contact is present.
+                    state: EntryState::Present,
+                })
+            }
+        }
+    }
+}
+
+struct Builder {
+    identity: Identity,
+    content_change: ContentChangePolicy,
+    out: Diff,
+}
+
+impl Builder {
+    fn add(&mut self, key: &DesiredKey, index: usize, reason: AddReason) -> AddItem {
+        AddItem {
+            phone: key.phone,
+            desired_index: index as u32,
+            digest: key.digest,
+            reason,
+        }
+    }
+
+    /// A removal item for `r`, or `None` (recorded as not removable) when it cannot be removed.
+    fn removal(&mut self, r: &Remote<'_>, reason: RemoveReason) -> Option<RemoveItem> {
+        let remote_id = r.remote_id();
+        let why = if !r.removable {
+            Some(NotRemovableReason::AlreadyCalled)
+        } else if self.identity == Identity::RemoteId && remote_id.is_none() {
+            Some(NotRemovableReason::NoRemoteId)
+        } else {
+            None
+        };
+        if let Some(reason) = why {
+            self.out.not_removable.push(NotRemovable {
+                phone: r.phone,
+                reason,
+            });
+            return None;
+        }
+        self.out.counts.unwanted += 1;
+        Some(RemoveItem {
+            phone: r.phone,
+            remote_id,
+            reason,
+        })
+    }
+
+    fn remove(&mut self, r: &Remote<'_>, reason: RemoveReason) {
+        if let Some(item) = self.removal(r, reason) {
+            self.out.removes.push(item);
+        }
+    }
+
+    /// A desired phone that the provider has (possibly several copies).
+    fn both(&mut self, key: &DesiredKey, index: usize, group: &mut [Remote<'_>]) {
+        if group.len() > 1 {
+            group.sort_unstable_by(|a, b| a.keep_order().cmp(&b.keep_order()));
+            self.out.counts.remote_duplicates += group.len() as u64 - 1;
+        }
+        let keep = group[0];
+        for extra in &group[1..] {
+            self.remove(extra, RemoveReason::Duplicate);
+        }
+        match keep.state {
+            EntryState::Adding => {
+                self.out.counts.missing += 1;
+                let add = self.add(key, index, AddReason::Retry);
+                self.out.adds.push(add);
+            }
+            EntryState::Removing => {
+                // The removal may or may not have happened: finish it, then add again.
+                self.out.counts.missing += 1;
+                let add = self.add(key, index, AddReason::Replace);
+                let remove = self.removal(&keep, RemoveReason::Retry);
+                match remove {
+                    Some(remove) => self.out.pairs.push(Pair {
+                        remove,
+                        add,
+                        content_change: None,
+                    }),
+                    None => self.out.adds.push(add),
+                }
+            }
+            EntryState::Present => match keep.digest {
+                Some(d) if d != key.digest => self.changed(key, index, &keep),
+                _ => self.out.counts.in_sync += 1,
+            },
+        }
+    }
+
+    fn changed(&mut self, key: &DesiredKey, index: usize, keep: &Remote<'_>) {
+        self.out.counts.content_changed += 1;
+        let blocked = |b: &mut Self, action| {
+            b.out.content_ignored_or_blocked.push(ContentChange {
+                phone: key.phone,
+                action,
+            });
+        };
+        if self.content_change == ContentChangePolicy::Ignore {
+            return blocked(self, ContentAction::Ignored);
+        }
+        let unwanted_before = self.out.counts.unwanted;
+        let not_removable_before = self.out.not_removable.len();
+        match self.removal(keep, RemoveReason::Replace) {
+            Some(remove) => {
+                // A replaced contact is not unwanted: undo the count `removal` made.
+                self.out.counts.unwanted = unwanted_before;
+                let add = self.add(key, index, AddReason::Replace);
+                self.out.pairs.push(Pair {
+                    remove,
+                    add,
+                    content_change: Some(key.phone),
+                });
+            }
+            None => {
+                // Desired and present: not an unwanted contact either.
+                self.out.not_removable.truncate(not_removable_before);
+                blocked(self, ContentAction::Blocked);
+            }
+        }
+    }
+}
+
+/// Diffs desired (sorted, unique) against the listing, or the ledger when there is none.
+pub(crate) fn diff(
+    desired: &[DesiredKey],
+    observed: Option<&[ObservedContact]>,
+    ledger: &Ledger,
+    policy: &PlanPolicy,
+    identity: Identity,
+) -> Diff {
+    let remote = observed.map_or(ledger.len(), <[_]>::len) as u64;
+    let mut b = Builder {
+        identity,
+        content_change: policy.content_change,
+        out: Diff {
+            adds: Vec::new(),
+            removes: Vec::new(),
+            pairs: Vec::new(),
+            not_removable: Vec::new(),
+            content_ignored_or_blocked: Vec::new(),
+            counts: PlanCounts {
+                desired: desired.len() as u64,
+                remote,
+                ..PlanCounts::default()
+            },
+        },
+    };
+    let mut stream = Stream::new(observed, ledger).peekable();
+    let mut group: Vec<Remote<'_>> = Vec::new();
+    let mut di = 0;
+    loop {
+        let key = desired.get(di);
+        let next_remote = stream.peek().map(|r| r.phone);
+        match (key, next_remote) {
+            (None, None) => break,
+            (Some(k), None) => {
+                b.out.counts.missing += 1;
+                let add = b.add(k, di, AddReason::Missing);
+                b.out.adds.push(add);
+                di += 1;
+            }
+            (Some(k), Some(p)) if k.phone < p => {
+                b.out.counts.missing += 1;
+                let add = b.add(k, di, AddReason::Missing);
+                b.out.adds.push(add);
+                di += 1;
+            }
+            (k, Some(p)) => {
+                group.clear();
+                while let Some(r) = stream.next_if(|r| r.phone == p) {
+                    group.push(r);
+                }
+                match k {
+                    Some(k) if k.phone == p => {
+                        b.both(k, di, &mut group);
+                        di += 1;
+                    }
+                    _ => {
+                        if group.len() > 1 {
+                            group.sort_unstable_by(|a, b| a.keep_order().cmp(&b.keep_order()));
+                        }
+                        for r in &group {
+                            let reason = match r.state {
+                                EntryState::Removing => RemoveReason::Retry,
+                                _ => RemoveReason::NotDesired,
+                            };
+                            b.remove(r, reason);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    b.out
+}

@@ -1,0 +1,233 @@
+//! Provider errors and their two classes.
+//!
+//! Every failure of a provider request is either **retryable** (the same request may succeed
+//! later: timeouts, connection errors, 5xx, 429, "system busy") or **terminal** (nothing changes
+//! until a person changes something: credentials, signatures, a running task, a malformed
+//! request). Per-item rejections (invalid number, duplicate, not deletable) are not errors at all:
+//! they are [`ItemResult::Rejected`](super::ItemResult) in a [`BatchOutcome`](super::BatchOutcome).
+//!
+//! Messages never contain a secret or a full phone number: provider messages are passed through
+//! [`sanitize`] before they are stored.
+use std::time::Duration;
+
+/// Whether retrying the same request can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Transient: retry with backoff.
+    Retryable,
+    /// Needs a change (credentials, configuration, task state): do not retry the same request.
+    Terminal,
+}
+
+/// A provider request that failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Connection refused, reset or closed without an answer (also after a commit).
+    #[error("cannot reach {endpoint}: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    /// No answer within the per-request timeout.
+    #[error("no answer from {endpoint} within {timeout:?}")]
+    Timeout { endpoint: String, timeout: Duration },
+    /// HTTP 5xx.
+    #[error("{endpoint} answered HTTP {status}")]
+    ServerError { endpoint: String, status: u16 },
+    /// HTTP 429 (or a provider's own "too many requests").
+    #[error("rate limited by the provider (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    /// The provider says it is busy or in maintenance (Callbot 5/5001/7, longlonglong busy).
+    #[error("provider busy (code {code}): {message}")]
+    Busy { code: i64, message: String },
+    /// Callbot 1001: a batch import is running on the task; imports and exports wait.
+    #[error("a batch import is still running on the task (code {code}): {message}")]
+    ImportRunning { code: i64, message: String },
+    /// The provider refused the credentials (HTTP 401/403, Callbot 6002/6003, NXLink 1005).
+    #[error("credentials rejected (code {code}): {message}")]
+    CredentialsRejected { code: i64, message: String },
+    /// The provider refused the request signature (Callbot 6/6001, NXLink 1001/1003).
+    #[error("request signature rejected (code {code}): {message}")]
+    SignatureRejected { code: i64, message: String },
+    /// NXLink 1004: the timestamp is outside the accepted window; the node clock is off.
+    #[error("request timestamp rejected, check the node clock (code {code}): {message}")]
+    ClockSkew { code: i64, message: String },
+    /// Callbot 4001: too many items in one request; lower `maxBatchSize`.
+    #[error("batch too large for the provider (code {code}): {message}; lower spec.maxBatchSize")]
+    BatchTooLarge { code: i64, message: String },
+    /// The provider refused the request as malformed or invalid (Callbot 1/2/3/4, NXLink 1002,
+    /// any other documented or unknown error code).
+    #[error("request refused by the provider (code {code}): {message}")]
+    Rejected { code: i64, message: String },
+    /// longlonglong 6007: a started 2.0 task refuses number changes.
+    #[error(
+        "task {task} is running; pause it or set spec.longlonglong.pauseTaskDuringSync (code 6007)"
+    )]
+    TaskRunning { task: String },
+    /// The task was paused for a change and could not be started again. Loud on purpose: a
+    /// campaign is not dialling because of callsync.
+    #[error(
+        "task {task} was paused by callsync for a change and could NOT be resumed: {detail}; \
+         start it in the provider console"
+    )]
+    ResumeFailed { task: String, detail: String },
+    /// The provider does not know the task.
+    #[error("task {task} not found at the provider: {message}")]
+    TaskNotFound { task: String, message: String },
+    /// The Secret or one of its keys is missing or empty.
+    #[error("Secret {secret} has no usable key {key}")]
+    CredentialsMissing { secret: String, key: String },
+    /// The Secret could not be read right now (API server unreachable, …).
+    #[error("cannot read Secret {secret}: {detail}")]
+    CredentialsUnavailable { secret: String, detail: String },
+    /// The provider answered something this client cannot read.
+    #[error("unexpected answer from {endpoint}: {detail}")]
+    InvalidResponse { endpoint: String, detail: String },
+    /// The CallProvider or its credentials do not fit the provider (wrong kind, bad URL).
+    #[error("invalid provider configuration: {0}")]
+    Config(String),
+}
+
+impl ProviderError {
+    /// Retryable or terminal.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Unreachable { .. }
+            | Self::Timeout { .. }
+            | Self::ServerError { .. }
+            | Self::RateLimited { .. }
+            | Self::Busy { .. }
+            | Self::ImportRunning { .. }
+            | Self::CredentialsUnavailable { .. }
+            | Self::InvalidResponse { .. } => ErrorClass::Retryable,
+            Self::CredentialsRejected { .. }
+            | Self::SignatureRejected { .. }
+            | Self::ClockSkew { .. }
+            | Self::BatchTooLarge { .. }
+            | Self::Rejected { .. }
+            | Self::TaskRunning { .. }
+            | Self::ResumeFailed { .. }
+            | Self::TaskNotFound { .. }
+            | Self::CredentialsMissing { .. }
+            | Self::Config(_) => ErrorClass::Terminal,
+        }
+    }
+
+    /// True for [`ErrorClass::Retryable`].
+    pub fn is_retryable(&self) -> bool {
+        self.class() == ErrorClass::Retryable
+    }
+
+    /// A stable CamelCase word for metric labels, condition reasons and Event reasons.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unreachable { .. } => "ProviderUnreachable",
+            Self::Timeout { .. } => "ProviderTimeout",
+            Self::ServerError { .. } => "ProviderServerError",
+            Self::RateLimited { .. } => "RateLimited",
+            Self::Busy { .. } => "ProviderBusy",
+            Self::ImportRunning { .. } => "ImportRunning",
+            Self::CredentialsRejected { .. } => "CredentialsRejected",
+            Self::SignatureRejected { .. } => "SignatureRejected",
+            Self::ClockSkew { .. } => "ClockSkew",
+            Self::BatchTooLarge { .. } => "BatchTooLarge",
+            Self::Rejected { .. } => "RequestRejected",
+            Self::TaskRunning { .. } => "TaskRunning",
+            Self::ResumeFailed { .. } => "TaskLeftPaused",
+            Self::TaskNotFound { .. } => "TaskNotFound",
+            Self::CredentialsMissing { .. } => "CredentialsMissing",
+            Self::CredentialsUnavailable { .. } => "CredentialsUnavailable",
+            Self::InvalidResponse { .. } => "InvalidResponse",
+            Self::Config(_) => "InvalidProviderConfig",
+        }
+    }
+
+    /// How long the provider asked to wait before the next request, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// Masks a phone number for logs, Events and status: the first 5 and the last 4 digits stay,
+/// the rest becomes `****` (`+8613012121211` → `+86130****1211`). Short numbers keep only their
+/// last 2 digits.
+pub fn mask_phone(phone: &str) -> String {
+    let (plus, digits) = match phone.strip_prefix('+') {
+        Some(rest) => ("+", rest),
+        None => ("", phone),
+    };
+    let chars: Vec<char> = digits.chars().collect();
+    if chars.len() > 9 {
+        let head: String = chars[..5].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{plus}{head}****{tail}")
+    } else {
+        let tail: String = chars[chars.len().saturating_sub(2)..].iter().collect();
+        format!("{plus}****{tail}")
+    }
+}
+
+/// Makes a provider message safe to store: every run of 7 or more digits (a phone number, in
+/// any format) is masked, and the message is cut to 300 characters.
+pub fn sanitize(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().filter(char::is_ascii_digit).count() >= 7 {
+            out.push_str(&mask_phone(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    if out.chars().count() > 300 {
+        out = out.chars().take(300).collect::<String>() + "…";
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_phones() {
+        assert_eq!(mask_phone("+8613012121211"), "+86130****1211");
+        assert_eq!(mask_phone("8613012121211"), "86130****1211");
+        assert_eq!(mask_phone("13012121211"), "13012****1211");
+        assert_eq!(mask_phone("12345"), "****45");
+        assert_eq!(mask_phone(""), "****");
+    }
+
+    #[test]
+    fn sanitizes_messages() {
+        assert_eq!(
+            sanitize("phone 8613012121211 is invalid, code 4001"),
+            "phone 86130****1211 is invalid, code 4001"
+        );
+        assert_eq!(sanitize("号码13012121211重复"), "号码13012****1211重复");
+        assert_eq!(sanitize("x+8613012121211"), "x+86130****1211");
+    }
+
+    #[test]
+    fn classes_and_reasons() {
+        let running = ProviderError::TaskRunning { task: "t".into() };
+        assert_eq!(running.class(), ErrorClass::Terminal);
+        assert_eq!(running.reason(), "TaskRunning");
+        assert!(running.to_string().contains("pauseTaskDuringSync"));
+        let busy = ProviderError::Busy {
+            code: 7,
+            message: "busy".into(),
+        };
+        assert!(busy.is_retryable());
+    }
+}

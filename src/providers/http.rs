@@ -1,0 +1,297 @@
+//! The one way provider clients talk HTTP: a shared connection pool, a per-request timeout, the
+//! account's rate limiter before every attempt, and retries with exponential backoff and full
+//! jitter for retryable errors only, honouring `Retry-After`.
+//!
+//! Requests are rebuilt for every attempt (signatures carry a timestamp and a request id), from
+//! the same body bytes: the body that is signed is the body that is sent, and a retry sends the
+//! same caller-chosen ids, so a retry after a lost answer is recognised by the provider.
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+
+use super::ProviderError;
+use super::ratelimit::Limiter;
+
+/// When and how often a retryable failure is retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first one included.
+    pub max_attempts: u32,
+    /// Backoff ceiling of the first retry; doubles with every retry.
+    pub initial_backoff: Duration,
+    /// Backoff ceiling.
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (1-based): full jitter over
+    /// `min(max_backoff, initial × 2^(retry-1))`, but never less than the provider's
+    /// `Retry-After` (capped at `max_retry_after`).
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
+            .min(self.max_backoff);
+        let ceiling = u64::try_from(exp.as_millis()).unwrap_or(u64::MAX);
+        let jittered = Duration::from_millis(rand::rng().random_range(0..=ceiling));
+        match retry_after {
+            Some(after) => jittered.max(after.min(self.max_retry_after)),
+            None => jittered,
+        }
+    }
+}
+
+/// An answer that passed the transport checks (not 429, not 5xx).
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// A parsed answer and the attempts it took (more than 1: an earlier attempt may have been
+/// applied by the provider although its answer was lost).
+#[derive(Debug)]
+pub struct Sent<T> {
+    pub value: T,
+    pub attempts: u32,
+}
+
+/// Per-account HTTP: base URL, timeout, limiter, retry policy.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    client: reqwest::Client,
+    base: String,
+    limiter: Arc<Limiter>,
+    timeout: Duration,
+    retry: RetryPolicy,
+}
+
+static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+
+/// The process-wide HTTP client: one connection pool for every provider client (reqwest keys
+/// its pool by host, so accounts on one host reuse connections).
+pub fn shared_client() -> Result<reqwest::Client, ProviderError> {
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    // kube and reqwest both use rustls with ring; install it once (an error = already installed).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("callsync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
+    Ok(CLIENT.get_or_init(|| client).clone())
+}
+
+impl Transport {
+    pub fn new(
+        client: reqwest::Client,
+        base: &str,
+        limiter: Arc<Limiter>,
+        timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<Self, ProviderError> {
+        let parsed = reqwest::Url::parse(base)
+            .map_err(|e| ProviderError::Config(format!("endpoint {base:?} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ProviderError::Config(format!(
+                "endpoint {base:?} must be http or https"
+            )));
+        }
+        Ok(Self {
+            client,
+            base: base.trim_end_matches('/').to_owned(),
+            limiter,
+            timeout,
+            retry,
+        })
+    }
+
+    /// `base + path` (`path` starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.base
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Sends a request built by `build` (called once per attempt), retrying retryable failures;
+    /// `parse` turns an answer into a value or an error, and a retryable error from `parse` is
+    /// retried too. `op` names the endpoint in logs.
+    pub async fn execute<T>(
+        &self,
+        op: &'static str,
+        mut build: impl FnMut(&reqwest::Client) -> Result<RequestBuilder, ProviderError>,
+        mut parse: impl FnMut(Response) -> Result<T, ProviderError>,
+    ) -> Result<Sent<T>, ProviderError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.acquire().await;
+            let request = build(&self.client)?.timeout(self.timeout);
+            let result = match self.send(request).await {
+                Ok(response) => parse(response),
+                Err(err) => Err(err),
+            };
+            match result {
+                Ok(value) => {
+                    return Ok(Sent {
+                        value,
+                        attempts: attempt,
+                    });
+                }
+                Err(err) if err.is_retryable() && attempt < self.retry.max_attempts => {
+                    let delay = self.retry.delay(attempt, err.retry_after());
+                    tracing::debug!(
+                        op,
+                        attempt,
+                        reason = err.reason(),
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        error = %err,
+                        "provider request failed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Err(err) => {
+                    tracing::debug!(op, attempt, reason = err.reason(), error = %err, "provider request failed");
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ProviderError> {
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ProviderError::RateLimited {
+                retry_after: retry_after(&headers),
+            });
+        }
+        if status.is_server_error() {
+            return Err(ProviderError::ServerError {
+                endpoint: self.base.clone(),
+                status: status.as_u16(),
+            });
+        }
+        Ok(Response {
+            status,
+            headers,
+            body: body.to_vec(),
+        })
+    }
+
+    fn transport_error(&self, err: reqwest::Error) -> ProviderError {
+        if err.is_timeout() {
+            return ProviderError::Timeout {
+                endpoint: self.base.clone(),
+                timeout: self.timeout,
+            };
+        }
+        // The URL is left out: paths hold account and task ids, which belong in no message.
+        // reqwest's Display shows only the top level ("error sending request"): add the causes.
+        let err = err.without_url();
+        let mut detail = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(inner) = source {
+            detail.push_str(": ");
+            detail.push_str(&inner.to_string());
+            source = inner.source();
+        }
+        ProviderError::Unreachable {
+            endpoint: self.base.clone(),
+            detail,
+        }
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(400),
+            max_retry_after: Duration::from_secs(2),
+        };
+        for _ in 0..50 {
+            assert!(policy.delay(1, None) <= Duration::from_millis(100));
+            assert!(policy.delay(5, None) <= Duration::from_millis(400));
+            let d = policy.delay(1, Some(Duration::from_secs(1)));
+            assert!(d >= Duration::from_secs(1));
+            let capped = policy.delay(1, Some(Duration::from_secs(60)));
+            assert_eq!(capped, Duration::from_secs(2));
+        }
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("0.5"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(500)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,157 @@
+//! The provider layer: one trait, three implementations (longlonglong, NXtele Callbot v3, NXLink
+//! AI Agent), and what they share (HTTP with retries, a rate limiter per account, credentials
+//! read at call time).
+//!
+//! The layer speaks **wire-format phone strings**: the controller converts canonical phones with
+//! the CallProvider's `phoneFormat` before calling and back after `list`. Remote ids (Callbot
+//! `orderID`, NXLink `contactId`) are chosen by the caller, deterministically; clients send exactly
+//! the ids they are given, so a retried request is recognised by the provider, not doubled.
+//!
+//! ```text
+//! factory::build_provider ─▶ AnyProvider ─▶ {longlonglong, callbot, nxlink}
+//!                                              │  credentials: CredentialSource (Secret, per call)
+//!                                              └─ http::Transport ─ ratelimit::Limiter (per account)
+//! ```
+//!
+//! **Dispatch**: the trait uses `async fn`-style methods returning `impl Future + Send` (Rust 2024,
+//! no `async_trait`), and [`AnyProvider`] is an enum over the three clients. The set is closed
+//! (three documented APIs), an enum costs no allocation per call, its futures are `Send` so the
+//! controller can spawn them, and the compiler checks every match when a fourth appears. Tests
+//! and the controller can still be generic over `P: Provider` to use a fake.
+mod batching;
+pub mod callbot;
+pub mod credentials;
+pub mod error;
+pub mod factory;
+pub mod http;
+pub mod longlonglong;
+pub mod nxlink;
+pub mod ratelimit;
+pub mod types;
+mod wire;
+
+use std::future::Future;
+
+pub use callbot::CallbotClient;
+pub use credentials::{
+    CredentialSource, Credentials, SecretCredentials, SecretString, SharedCredentials,
+    StaticCredentials,
+};
+pub use error::{ErrorClass, ProviderError, mask_phone, sanitize};
+pub use factory::{ClientSettings, build_provider};
+pub use http::RetryPolicy;
+pub use longlonglong::LonglonglongClient;
+pub use nxlink::NxlinkClient;
+pub use ratelimit::{AccountKey, Limiter, RateLimiters};
+pub use types::{
+    BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, DriftHint, Identity, ItemOutcome,
+    ItemResult, RejectReason, RemoteContact, RemoteState, TaskRef,
+};
+
+/// One provider account, as the controller uses it.
+///
+/// `add` and `remove` take any number of items and split them into requests of at most
+/// `capabilities().max_add` / `max_remove`; the outcome has one [`ItemOutcome`] per input item.
+/// They return `Err` only when nothing was applied as far as the client knows (the first request
+/// failed); a failure after a first request went through is reported in
+/// [`BatchOutcome::interrupted`].
+pub trait Provider: Send + Sync {
+    /// `longlonglong`, `callbot` or `nxlink`.
+    fn kind(&self) -> &'static str;
+
+    /// Batch limits and what the provider can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Every contact of the task, or `None` when the provider cannot list (NXLink: the ledger is
+    /// the record).
+    fn list(
+        &self,
+        task: &TaskRef,
+    ) -> impl Future<Output = Result<Option<Vec<RemoteContact>>, ProviderError>> + Send;
+
+    /// Adds contacts.
+    fn add(
+        &self,
+        task: &TaskRef,
+        batch: &[ContactToAdd],
+    ) -> impl Future<Output = Result<BatchOutcome, ProviderError>> + Send;
+
+    /// Removes contacts.
+    fn remove(
+        &self,
+        task: &TaskRef,
+        batch: &[ContactToRemove],
+    ) -> impl Future<Output = Result<BatchOutcome, ProviderError>> + Send;
+
+    /// A provider-side count to compare with the ledger, where the provider has one and cannot
+    /// list (NXLink `statInfo.totalOrderCount`); `None` elsewhere.
+    fn drift_hint(
+        &self,
+        task: &TaskRef,
+    ) -> impl Future<Output = Result<Option<DriftHint>, ProviderError>> + Send;
+
+    /// One cheap authenticated request, for the CallProvider's `Ready` condition.
+    fn check_credentials(&self) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}
+
+/// The three clients behind one type (see the module doc for why an enum).
+#[derive(Clone)]
+pub enum AnyProvider {
+    Longlonglong(LonglonglongClient),
+    Callbot(CallbotClient),
+    Nxlink(NxlinkClient),
+}
+
+impl std::fmt::Debug for AnyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AnyProvider").field(&self.kind()).finish()
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $client:ident => $body:expr) => {
+        match $self {
+            AnyProvider::Longlonglong($client) => $body,
+            AnyProvider::Callbot($client) => $body,
+            AnyProvider::Nxlink($client) => $body,
+        }
+    };
+}
+
+impl Provider for AnyProvider {
+    fn kind(&self) -> &'static str {
+        dispatch!(self, c => c.kind())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        dispatch!(self, c => c.capabilities())
+    }
+
+    async fn list(&self, task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
+        dispatch!(self, c => c.list(task).await)
+    }
+
+    async fn add(
+        &self,
+        task: &TaskRef,
+        batch: &[ContactToAdd],
+    ) -> Result<BatchOutcome, ProviderError> {
+        dispatch!(self, c => c.add(task, batch).await)
+    }
+
+    async fn remove(
+        &self,
+        task: &TaskRef,
+        batch: &[ContactToRemove],
+    ) -> Result<BatchOutcome, ProviderError> {
+        dispatch!(self, c => c.remove(task, batch).await)
+    }
+
+    async fn drift_hint(&self, task: &TaskRef) -> Result<Option<DriftHint>, ProviderError> {
+        dispatch!(self, c => c.drift_hint(task).await)
+    }
+
+    async fn check_credentials(&self) -> Result<(), ProviderError> {
+        dispatch!(self, c => c.check_credentials().await)
+    }
+}

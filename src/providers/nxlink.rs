@@ -1,0 +1,631 @@
+//! NXLink AI Agent client (`/openapi/aiagent/*`, signed requests, millisecond timestamps).
+//!
+//! - Every request is `POST` JSON with headers `accessKey`, `ts` (milliseconds), `bizType`,
+//!   `action` and `sign` = lowercase hex MD5 of
+//!   `accessKey=…&action=…&bizType=…&ts=…&body=<exact body>&accessSecret=…`. The body is
+//!   serialised once; those bytes are signed and sent.
+//! - add: `call/append` with the caller's `contactId`s. The API reports no per-contact result and
+//!   refuses a request as a whole (code 20000): the client then isolates the refused contact
+//!   (the `list[i]` the message names, else by halving) and sends the others again, so one bad
+//!   number does not block its batch. A `contactId` already used is the caller's own contact from
+//!   an earlier attempt (ids are deterministic): accepted; after a retried request (a lost answer),
+//!   such a refusal means the whole earlier request was applied.
+//! - remove: `order/delete`, one contact per request, `remove_concurrency` in parallel; "does not
+//!   exist" = already gone (accepted); "only Pending / Not Started" = not deletable.
+//! - list: none (the ledger is the record); `task/list` `statInfo.totalOrderCount` is the drift
+//!   hint.
+//! - code: 0 (or 200) ok; 1001/1003 signature, 1002 refused, 1004 clock, 1005 credentials
+//!   (terminal); 20000 business error (per item, or "too many requests" = rate limited).
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::batching::in_chunks;
+use super::callbot::Param;
+use super::factory::limit;
+use super::http::{Response, Transport};
+use super::wire::{ItemMessage, classify_item_message, to_json, value_string};
+use super::{
+    BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,
+    ItemResult, ProviderError, RejectReason, RemoteContact, RemoteState, SecretString,
+    SharedCredentials, TaskRef, sanitize,
+};
+use crate::api::NxlinkAccount;
+use crate::signing::nxlink_sign;
+
+/// Not documented; the third-party tool sends one per request, the spec's reading is ≤100.
+pub const MAX_ADD: usize = 100;
+/// `order/delete` takes one contact.
+pub const MAX_REMOVE: usize = 1;
+/// Deletes in flight at once (each still takes a token from the account's limiter).
+pub const REMOVE_CONCURRENCY: usize = 4;
+/// `task/list` page size while looking for the task.
+pub const TASK_PAGE_SIZE: u64 = 100;
+
+const REMOVABLE: &[RemoteState] = &[RemoteState::Pending];
+
+/// One removal: the item's index and its result with the attempts it took.
+type Removal = (usize, Result<(ItemResult, u32), ProviderError>);
+
+/// An NXLink client for one account.
+#[derive(Clone)]
+pub struct NxlinkClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    credentials: SharedCredentials,
+    biz_type: String,
+    action: String,
+    max_add: usize,
+}
+
+struct Keys {
+    access_key: String,
+    access_secret: SecretString,
+}
+
+/// A checked answer: success, or a business refusal (20000) to be read per item.
+#[derive(Debug)]
+enum Answer {
+    Ok(Value),
+    Refused(String),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppendReq<'a> {
+    task_id: &'a str,
+    list: Vec<AppendItem<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppendItem<'a> {
+    contact_id: &'a str,
+    name: &'a str,
+    phone_number: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    params: Vec<Param<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteReq<'a> {
+    task_id: &'a str,
+    contact_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskListReq {
+    page_number: u64,
+    page_size: u64,
+}
+
+impl NxlinkClient {
+    pub(crate) fn new(
+        transport: Transport,
+        credentials: SharedCredentials,
+        account: &NxlinkAccount,
+        add_override: Option<usize>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                transport,
+                credentials,
+                biz_type: account.biz_type.clone(),
+                action: account.action.clone(),
+                max_add: limit(MAX_ADD, add_override),
+            }),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        "nxlink"
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            max_add: self.inner.max_add,
+            max_remove: MAX_REMOVE,
+            can_list: false,
+            async_add: false,
+            removable_states: REMOVABLE,
+            identity: Identity::RemoteId,
+            remove_concurrency: REMOVE_CONCURRENCY,
+        }
+    }
+
+    async fn keys(&self) -> Result<Keys, ProviderError> {
+        match self.inner.credentials.get().await? {
+            Credentials::Nxlink {
+                access_key,
+                access_secret,
+            } => Ok(Keys {
+                access_key,
+                access_secret,
+            }),
+            other => Err(ProviderError::Config(format!(
+                "nxlink needs accessKey and accessSecret, got {} credentials",
+                other.kind()
+            ))),
+        }
+    }
+
+    /// One signed request; returns the answer and the attempts it took.
+    async fn call(
+        &self,
+        op: &'static str,
+        path: &str,
+        body: Vec<u8>,
+        keys: &Keys,
+        task: Option<&TaskRef>,
+    ) -> Result<(Answer, u32), ProviderError> {
+        let url = self.inner.transport.url(path);
+        let endpoint = self.inner.transport.endpoint().to_owned();
+        let sent = self
+            .inner
+            .transport
+            .execute(
+                op,
+                |client| {
+                    let ts = chrono::Utc::now().timestamp_millis().to_string();
+                    let sign = nxlink_sign(
+                        &keys.access_key,
+                        &self.inner.action,
+                        &self.inner.biz_type,
+                        &ts,
+                        &body,
+                        keys.access_secret.expose(),
+                    );
+                    Ok(client
+                        .post(&url)
+                        .header(CONTENT_TYPE, "application/json")
+                        .header(ACCEPT, "application/json")
+                        .header("accessKey", &keys.access_key)
+                        .header("ts", ts)
+                        .header("bizType", &self.inner.biz_type)
+                        .header("action", &self.inner.action)
+                        .header("sign", sign)
+                        .body(body.clone()))
+                },
+                |response| parse_answer(&endpoint, response, task),
+            )
+            .await?;
+        Ok((sent.value, sent.attempts))
+    }
+
+    pub async fn check_credentials(&self) -> Result<(), ProviderError> {
+        let keys = self.keys().await?;
+        let body = to_json(&TaskListReq {
+            page_number: 1,
+            page_size: 1,
+        })?;
+        match self
+            .call("task/list", "/openapi/aiagent/task/list", body, &keys, None)
+            .await?
+        {
+            (Answer::Ok(_), _) => Ok(()),
+            (Answer::Refused(message), _) => Err(ProviderError::Rejected {
+                code: 20000,
+                message,
+            }),
+        }
+    }
+
+    pub async fn list(&self, _task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
+        Ok(None)
+    }
+
+    /// `statInfo.totalOrderCount` of the task (found by `taskId` or `userTaskId` in `task/list`).
+    pub async fn drift_hint(&self, task: &TaskRef) -> Result<Option<DriftHint>, ProviderError> {
+        let keys = self.keys().await?;
+        let mut page = 1;
+        loop {
+            let body = to_json(&TaskListReq {
+                page_number: page,
+                page_size: TASK_PAGE_SIZE,
+            })?;
+            let data = match self
+                .call("task/list", "/openapi/aiagent/task/list", body, &keys, None)
+                .await?
+            {
+                (Answer::Ok(data), _) => data,
+                (Answer::Refused(message), _) => {
+                    return Err(ProviderError::Rejected {
+                        code: 20000,
+                        message,
+                    });
+                }
+            };
+            let rows = data
+                .get("list")
+                .or_else(|| data.get("records"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let found = rows.iter().find(|row| {
+                row.get("taskId").map(value_string).as_deref() == Some(task.id.as_str())
+                    || row.get("userTaskId").map(value_string).as_deref() == Some(task.id.as_str())
+            });
+            if let Some(row) = found {
+                let count = row
+                    .get("statInfo")
+                    .and_then(|s| s.get("totalOrderCount"))
+                    .and_then(|c| {
+                        c.as_u64()
+                            .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+                    });
+                return Ok(count.map(|total_order_count| DriftHint { total_order_count }));
+            }
+            let total = data.get("total").and_then(Value::as_u64);
+            let seen = (page - 1) * TASK_PAGE_SIZE + u64::try_from(rows.len()).unwrap_or(0);
+            if rows.is_empty() || total.is_some_and(|t| seen >= t) {
+                return Err(ProviderError::TaskNotFound {
+                    task: task.id.clone(),
+                    message: "not in task/list".into(),
+                });
+            }
+            page += 1;
+        }
+    }
+
+    // ---- add ---------------------------------------------------------------------------------
+
+    pub async fn add(
+        &self,
+        task: &TaskRef,
+        batch: &[ContactToAdd],
+    ) -> Result<BatchOutcome, ProviderError> {
+        if batch.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        let keys = self.keys().await?;
+        in_chunks(batch, self.inner.max_add, |chunk| {
+            self.add_chunk(task, chunk, &keys)
+        })
+        .await
+    }
+
+    /// Appends a chunk, isolating refused contacts: a queue of index groups, each sent as one
+    /// request; a refusal that names `list[i]` rejects that item and requeues the others, an
+    /// unnamed refusal splits the group in halves, a refused single item is rejected.
+    async fn add_chunk(
+        &self,
+        task: &TaskRef,
+        chunk: &[ContactToAdd],
+        keys: &Keys,
+    ) -> Result<BatchOutcome, ProviderError> {
+        let mut results: Vec<Option<ItemResult>> = vec![None; chunk.len()];
+        let mut queue: VecDeque<Vec<usize>> = VecDeque::from([(0..chunk.len()).collect()]);
+        let mut requests = 0;
+        let mut first = true;
+        while let Some(group) = queue.pop_front() {
+            let request = AppendReq {
+                task_id: &task.id,
+                list: group
+                    .iter()
+                    .map(|i| {
+                        let c = &chunk[*i];
+                        AppendItem {
+                            contact_id: &c.remote_id,
+                            // Required; the phone stands in when there is no name, as the
+                            // providers' own tool does.
+                            name: c
+                                .name
+                                .as_deref()
+                                .filter(|n| !n.is_empty())
+                                .unwrap_or(&c.phone),
+                            phone_number: &c.phone,
+                            params: c
+                                .variables
+                                .iter()
+                                .map(|(name, value)| Param { name, value })
+                                .collect(),
+                            other: c.extra.as_deref(),
+                        }
+                    })
+                    .collect(),
+            };
+            let sent = self
+                .call(
+                    "call/append",
+                    "/openapi/aiagent/call/append",
+                    to_json(&request)?,
+                    keys,
+                    Some(task),
+                )
+                .await;
+            let (answer, attempts) = match sent {
+                Ok(sent) => sent,
+                Err(err) if first => return Err(err),
+                Err(err) => {
+                    // Items already settled keep their result; the rest are unknown.
+                    let mut outcome = finish(results);
+                    outcome.requests = requests;
+                    outcome.interrupted = Some(err);
+                    return Ok(outcome);
+                }
+            };
+            first = false;
+            requests += attempts;
+            let message = match answer {
+                Answer::Ok(_) => {
+                    for i in group {
+                        results[i] = Some(ItemResult::Accepted);
+                    }
+                    continue;
+                }
+                Answer::Refused(message) => message,
+            };
+            let named = item_index(&message).filter(|n| *n < group.len());
+            let kind = classify_item_message(&message);
+            if kind == ItemMessage::IdInUse && attempts > 1 {
+                // A lost answer to an applied request: all of it is there (append is all or
+                // nothing).
+                for i in group {
+                    results[i] = Some(ItemResult::Accepted);
+                }
+                continue;
+            }
+            match named {
+                Some(position) => {
+                    let item = group[position];
+                    results[item] = Some(item_result(&kind, &message));
+                    let rest: Vec<usize> = group.iter().copied().filter(|i| *i != item).collect();
+                    if !rest.is_empty() {
+                        queue.push_front(rest);
+                    }
+                }
+                None if group.len() > 1 => {
+                    let (left, right) = group.split_at(group.len() / 2);
+                    queue.push_front(right.to_vec());
+                    queue.push_front(left.to_vec());
+                }
+                None => {
+                    if is_request_level(&message) {
+                        return Err(ProviderError::Rejected {
+                            code: 20000,
+                            message: sanitize(&message),
+                        });
+                    }
+                    results[group[0]] = Some(item_result(&kind, &message));
+                }
+            }
+        }
+        let mut outcome = finish(results);
+        outcome.requests = requests;
+        Ok(outcome)
+    }
+
+    // ---- remove ------------------------------------------------------------------------------
+
+    pub async fn remove(
+        &self,
+        task: &TaskRef,
+        batch: &[ContactToRemove],
+    ) -> Result<BatchOutcome, ProviderError> {
+        if batch.is_empty() {
+            return Ok(BatchOutcome::default());
+        }
+        let keys = self.keys().await?;
+        // Futures made up front (a closure inside the stream trips the compiler's
+        // higher-ranked lifetime check for `Send` futures).
+        let pending: Vec<_> = batch
+            .iter()
+            .enumerate()
+            .map(|(index, contact)| self.remove_indexed(task, index, contact, &keys))
+            .collect();
+        let results: Vec<Removal> = futures::stream::iter(pending)
+            .buffer_unordered(REMOVE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut outcome = BatchOutcome::default();
+        let mut first_error = None;
+        for (index, result) in results {
+            match result {
+                Ok((item, attempts)) => {
+                    outcome.requests += attempts;
+                    outcome.push(index, item);
+                }
+                Err(err) => {
+                    outcome.push(index, ItemResult::Unknown);
+                    if first_error.is_none() {
+                        first_error = Some(err);
+                    }
+                }
+            }
+        }
+        outcome.sort();
+        if let Some(err) = first_error {
+            if outcome.unknown() == batch.len() {
+                return Err(err);
+            }
+            outcome.interrupted = Some(err);
+        }
+        Ok(outcome)
+    }
+
+    async fn remove_indexed(
+        &self,
+        task: &TaskRef,
+        index: usize,
+        contact: &ContactToRemove,
+        keys: &Keys,
+    ) -> Removal {
+        (index, self.remove_one(task, contact, keys).await)
+    }
+
+    async fn remove_one(
+        &self,
+        task: &TaskRef,
+        contact: &ContactToRemove,
+        keys: &Keys,
+    ) -> Result<(ItemResult, u32), ProviderError> {
+        let Some(contact_id) = contact.remote_id.as_deref().filter(|id| !id.is_empty()) else {
+            return Ok((
+                ItemResult::Rejected {
+                    reason: RejectReason::Other(
+                        "NXLink removes by contactId and none is known".into(),
+                    ),
+                },
+                0,
+            ));
+        };
+        let body = to_json(&DeleteReq {
+            task_id: &task.id,
+            contact_id,
+        })?;
+        let (answer, attempts) = self
+            .call(
+                "order/delete",
+                "/openapi/aiagent/order/delete",
+                body,
+                keys,
+                Some(task),
+            )
+            .await?;
+        let result = match answer {
+            Answer::Ok(_) => ItemResult::Accepted,
+            Answer::Refused(message) => match classify_item_message(&message) {
+                // Gone already (also: deleted by an earlier attempt whose answer was lost).
+                ItemMessage::NotFound => ItemResult::Accepted,
+                ItemMessage::NotDeletable => ItemResult::Rejected {
+                    reason: RejectReason::NotDeletable,
+                },
+                ItemMessage::Rejected(reason) => ItemResult::Rejected { reason },
+                ItemMessage::IdInUse => ItemResult::Rejected {
+                    reason: RejectReason::Other(sanitize(&message)),
+                },
+            },
+        };
+        Ok((result, attempts))
+    }
+}
+
+fn finish(results: Vec<Option<ItemResult>>) -> BatchOutcome {
+    let mut outcome = BatchOutcome::default();
+    for (index, result) in results.into_iter().enumerate() {
+        outcome.push(index, result.unwrap_or(ItemResult::Unknown));
+    }
+    outcome
+}
+
+fn item_result(kind: &ItemMessage, message: &str) -> ItemResult {
+    match kind {
+        // The id is ours (deterministic) and in use: our contact is there.
+        ItemMessage::IdInUse => ItemResult::Accepted,
+        ItemMessage::Rejected(reason) => ItemResult::Rejected {
+            reason: reason.clone(),
+        },
+        _ => ItemResult::Rejected {
+            reason: RejectReason::Other(sanitize(message)),
+        },
+    }
+}
+
+/// `list[3]: …` → 3.
+fn item_index(message: &str) -> Option<usize> {
+    let start = message.find("list[")? + "list[".len();
+    let end = message[start..].find(']')? + start;
+    message[start..end].parse().ok()
+}
+
+/// A refusal about the request, not an item: no use isolating items.
+fn is_request_level(message: &str) -> bool {
+    let lower = message.to_lowercase();
+    lower.contains("taskid")
+        || lower.contains("task is")
+        || lower.contains("list is required")
+        || lower.contains("more than")
+        || lower.contains("countrycode")
+}
+
+/// Checks `code`: 0/200 ok; 20000 is read per item unless it is about the task or the rate.
+fn parse_answer(
+    endpoint: &str,
+    response: Response,
+    task: Option<&TaskRef>,
+) -> Result<Answer, ProviderError> {
+    let body: Value = serde_json::from_slice(&response.body).map_err(|e| {
+        if response.status.is_success() {
+            ProviderError::InvalidResponse {
+                endpoint: endpoint.to_owned(),
+                detail: format!("not JSON: {e}"),
+            }
+        } else {
+            ProviderError::Rejected {
+                code: i64::from(response.status.as_u16()),
+                message: format!("HTTP {}", response.status),
+            }
+        }
+    })?;
+    let code = body.get("code").and_then(|c| {
+        c.as_i64()
+            .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+    });
+    let raw_message = body
+        .get("message")
+        .or_else(|| body.get("msg"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let message = sanitize(&raw_message);
+    let Some(code) = code else {
+        return Err(ProviderError::InvalidResponse {
+            endpoint: endpoint.to_owned(),
+            detail: "no code".into(),
+        });
+    };
+    let lower = raw_message.to_lowercase();
+    match code {
+        0 | 200 => Ok(Answer::Ok(body.get("data").cloned().unwrap_or(Value::Null))),
+        1001 | 1003 => Err(ProviderError::SignatureRejected { code, message }),
+        1004 => Err(ProviderError::ClockSkew { code, message }),
+        1005 => Err(ProviderError::CredentialsRejected { code, message }),
+        1002 => Err(ProviderError::Rejected { code, message }),
+        20000
+            if lower.contains("too many")
+                || lower.contains("rate limit")
+                || raw_message.contains("频繁") =>
+        {
+            Err(ProviderError::RateLimited { retry_after: None })
+        }
+        20000 if lower.contains("busy") || raw_message.contains("繁忙") => {
+            Err(ProviderError::Busy { code, message })
+        }
+        20000
+            if task.is_some()
+                && lower.contains("task")
+                && (lower.contains("not exist") || lower.contains("not found")) =>
+        {
+            Err(ProviderError::TaskNotFound {
+                task: task.map_or_else(String::new, |t| t.id.clone()),
+                message,
+            })
+        }
+        20000 => Ok(Answer::Refused(raw_message)),
+        500..=599 => Err(ProviderError::Busy { code, message }),
+        _ => Err(ProviderError::Rejected { code, message }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_item_index() {
+        assert_eq!(item_index("list[3]: id already used"), Some(3));
+        assert_eq!(item_index("list[x]: y"), None);
+        assert_eq!(item_index("no index"), None);
+    }
+}

@@ -1,0 +1,275 @@
+//! Shared helpers of the simulator tests: start an in-process simulator on 127.0.0.1:0 and talk
+//! to it over real HTTP. Signing here uses `callsync::signing`; `simulator_signatures.rs`
+//! checks the simulator against an independent implementation.
+#![allow(dead_code)] // each test crate uses a different part
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use callsync::api::SignatureAlgorithm;
+use callsync::simulator::{
+    AccountConfig, ProviderKind, RunningSimulator, Simulator, SimulatorConfig, TaskConfig,
+    TaskGeneration, TaskState,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub const LLL_USER: &str = "user-1";
+pub const LLL_TOKEN: &str = "token-1";
+pub const CB_UUID: &str = "Vh71ym3yQwWSYZFpqkFwTskGXUbSxDtR";
+pub const CB_SECRET: &str = "u7Mf3zUNOkg4lMV9a0E6cHSgIkK22GSr";
+pub const NX_KEY: &str = "AK-6230339248928541113-2133";
+pub const NX_SECRET: &str = "EXAMPLESECRET";
+
+/// One account per provider; tasks: longlonglong `t1` (1.0 running) and `t2` (2.0 running),
+/// Callbot `ut-1` (running, script variable `name`), NXLink `task-1` / `EXT-1` (running).
+pub fn config() -> SimulatorConfig {
+    SimulatorConfig {
+        async_delay_ms: 100,
+        accounts: vec![
+            AccountConfig {
+                provider: ProviderKind::Longlonglong,
+                id: LLL_USER.into(),
+                secret: LLL_TOKEN.into(),
+                rate_limit: None,
+                faults: None,
+                tasks: vec![
+                    TaskConfig {
+                        id: "t1".into(),
+                        state: TaskState::Running,
+                        ..TaskConfig::default()
+                    },
+                    TaskConfig {
+                        id: "t2".into(),
+                        generation: TaskGeneration::V2,
+                        state: TaskState::Running,
+                        ..TaskConfig::default()
+                    },
+                ],
+            },
+            AccountConfig {
+                provider: ProviderKind::Callbot,
+                id: CB_UUID.into(),
+                secret: CB_SECRET.into(),
+                rate_limit: None,
+                faults: None,
+                tasks: vec![TaskConfig {
+                    id: "ut-1".into(),
+                    state: TaskState::Running,
+                    variables: vec!["name".into()],
+                    ..TaskConfig::default()
+                }],
+            },
+            AccountConfig {
+                provider: ProviderKind::Nxlink,
+                id: NX_KEY.into(),
+                secret: NX_SECRET.into(),
+                rate_limit: None,
+                faults: None,
+                tasks: vec![TaskConfig {
+                    id: "task-1".into(),
+                    user_task_id: Some("EXT-1".into()),
+                    state: TaskState::Running,
+                    ..TaskConfig::default()
+                }],
+            },
+        ],
+        ..SimulatorConfig::default()
+    }
+}
+
+pub async fn start(config: SimulatorConfig) -> RunningSimulator {
+    match Simulator::start(config).await {
+        Ok(sim) => sim,
+        Err(err) => panic!("simulator must start: {err}"),
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("http client")
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({"raw": text}));
+    (status, value)
+}
+
+/// Talks to the simulator: one helper per provider plus the admin API.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(sim: &RunningSimulator) -> Self {
+        Self {
+            base: sim.base_url(),
+            http: client(),
+        }
+    }
+
+    // longlonglong
+    pub fn lll_url(&self, rest: &str) -> String {
+        format!("{}/agent-api/user/{LLL_USER}/{rest}", self.base)
+    }
+
+    pub async fn lll(
+        &self,
+        method: reqwest::Method,
+        rest: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.lll_as(LLL_TOKEN, method, &self.lll_url(rest), body)
+            .await
+    }
+
+    pub async fn lll_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_of(request.send().await.expect("request")).await
+    }
+
+    // Callbot
+    pub async fn cb(&self, endpoint: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .cb_send(
+                endpoint,
+                body.to_string().into_bytes(),
+                SignatureAlgorithm::Md5,
+            )
+            .await;
+        json_of(response).await
+    }
+
+    pub async fn cb_send(
+        &self,
+        endpoint: &str,
+        body: Vec<u8>,
+        algorithm: SignatureAlgorithm,
+    ) -> reqwest::Response {
+        let ts = now_secs().to_string();
+        let request_id = uuid::Uuid::new_v4().simple().to_string();
+        let sign =
+            callsync::signing::callbot_sign(algorithm, CB_SECRET, &body, &ts, &request_id, CB_UUID);
+        let algorithm = match algorithm {
+            SignatureAlgorithm::Md5 => "MD5",
+            SignatureAlgorithm::Sha256 => "SHA256",
+        };
+        self.http
+            .post(format!("{}/callcentre/api/v3/{endpoint}", self.base))
+            .header("content-type", "application/json")
+            .header("requestID", request_id)
+            .header("uuid", CB_UUID)
+            .header("createTs", ts)
+            .header("sign", sign)
+            .header("algorithm", algorithm)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    // NXLink
+    pub async fn nx(&self, endpoint: &str, body: Value) -> (StatusCode, Value) {
+        let body = body.to_string();
+        let ts = now_ms().to_string();
+        let sign =
+            callsync::signing::nxlink_sign(NX_KEY, "nxai", "100", &ts, body.as_bytes(), NX_SECRET);
+        let response = self
+            .http
+            .post(format!("{}/openapi/aiagent/{endpoint}", self.base))
+            .header("content-type", "application/json")
+            .header("accessKey", NX_KEY)
+            .header("ts", ts)
+            .header("bizType", "100")
+            .header("action", "nxai")
+            .header("sign", sign)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+
+    // admin
+    pub async fn admin_get(&self, path: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/_sim/{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await.1
+    }
+
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .request(method, format!("{}/_sim/{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        json_of(response).await
+    }
+
+    /// Phones of a task's contacts, in order.
+    pub async fn phones(&self, provider: &str, account: &str, task: &str) -> Vec<String> {
+        let contacts = self
+            .admin_get(&format!(
+                "accounts/{provider}/{account}/tasks/{task}/contacts"
+            ))
+            .await;
+        contacts
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["phone"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub async fn mark(&self, provider: &str, account: &str, task: &str, body: Value) -> Value {
+        self.admin(
+            reqwest::Method::POST,
+            &format!("accounts/{provider}/{account}/tasks/{task}/contacts/mark"),
+            body,
+        )
+        .await
+        .1
+    }
+}
