@@ -15,6 +15,7 @@ use std::time::Duration;
 use callsync::api::{CLEANUP_FINALIZER, CallProvider, CallTask, ContactList, FIELD_MANAGER};
 use callsync::controller::leader::{Leadership, LeaseTiming};
 use callsync::controller::ledger_store::{LEDGER_SECRET_TYPE, LedgerStore};
+use callsync::providers::{CredentialSource, SecretCredentials};
 use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -354,7 +355,22 @@ async fn controller_calls_in_watched_namespace(admin: &Client, sa: &Client, ns: 
             .await
             .map_err(|e| kube::Error::Service(e.into())),
     );
-    // Provider credentials: read and watched.
+    // Provider credentials, read by the provider layer's own code, and watched.
+    let provider = allowed(
+        "get CallProvider",
+        Api::<CallProvider>::namespaced(sa.clone(), ns)
+            .get("callbot")
+            .await,
+    );
+    let credentials = SecretCredentials::for_provider(sa.clone(), ns, &provider.spec)
+        .expect("credentials source");
+    allowed(
+        "read provider credentials",
+        credentials
+            .get()
+            .await
+            .map_err(|e| kube::Error::Service(e.to_string().into())),
+    );
     allowed(
         "get a credentials Secret",
         secrets.get("callbot-credentials").await,
@@ -544,6 +560,17 @@ async fn namespaced_mode_token_is_refused_other_namespaces() {
     refused(
         "get a Secret of another namespace",
         secrets.get("callbot-credentials").await,
+    );
+    let other_provider = Api::<CallProvider>::namespaced(admin.clone(), &other)
+        .get("callbot")
+        .await
+        .expect("provider");
+    let other_credentials =
+        SecretCredentials::for_provider(sa.clone(), &other, &other_provider.spec)
+            .expect("credentials source");
+    assert!(
+        other_credentials.get().await.is_err(),
+        "provider credentials of another namespace were readable"
     );
     refused(
         "list Secrets of another namespace",
