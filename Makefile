@@ -2,15 +2,19 @@
 # it builds the test control plane first when the cache does not hold it yet.
 CARGO ?= cargo
 
-.PHONY: test lint fmt controlplane crds ci
+.PHONY: test lint fmt controlplane tools crds ci
 
-## The whole test suite (unit, property, simulator, real-apiserver tests).
-test: controlplane
+## The whole test suite (unit, property, simulator, real-apiserver, chart and GitOps tests).
+test: controlplane tools
 	$(CARGO) test --all-features --locked
 
 ## kube-apiserver, etcd and kubectl, built once into ~/.cache/callsync/controlplane/v<version>.
 controlplane:
 	scripts/build-controlplane.sh > /dev/null
+
+## helm, tools/kstatus and tools/argolua, built once into ~/.cache/callsync/tools.
+tools:
+	scripts/build-tools.sh > /dev/null
 
 ## Formatting and lints, as CI runs them.
 lint:
@@ -20,8 +24,10 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-## Regenerate crds/ from the Rust types.
+## Regenerate crds/ from the Rust types, and the chart's copy (Helm installs charts/callsync/crds/).
 crds:
 	$(CARGO) run --quiet -- crds --dir crds
+	rm -f charts/callsync/crds/*.yaml
+	cp crds/*.yaml charts/callsync/crds/
 
 ci: lint test

@@ -6,6 +6,9 @@
     reason = "each test binary uses a different part of the fixture"
 )]
 
+pub mod chart;
+pub mod tools;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

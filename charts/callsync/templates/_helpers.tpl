@@ -1,0 +1,88 @@
+{{/* The chart's name, truncated to a DNS label. */}}
+{{- define "callsync.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: release-chart, or the release name when it already holds the chart name. */}}
+{{- define "callsync.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "callsync.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "callsync.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "callsync.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "callsync.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: callsync
+{{- end }}
+
+{{- define "callsync.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "callsync.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "callsync.leaseName" -}}
+{{- default (include "callsync.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{- define "callsync.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+What the controller may do to callsync's own resources, Secrets (ledger shards it owns and the
+credentials CallProviders reference), ConfigMaps (ContactList sources) and Events, in the
+namespaces it watches. One list, used by the ClusterRole (all namespaces) or by each Role
+(namespaced mode), so the two modes cannot drift apart.
+*/}}
+{{- define "callsync.watchedRules" -}}
+- apiGroups: ["callsync.io"]
+  resources: ["calltasks", "contactlists", "callproviders"]
+  verbs: ["get", "list", "watch"]
+# The cleanup finalizer is added and removed with a JSON patch of the CallTask.
+- apiGroups: ["callsync.io"]
+  resources: ["calltasks"]
+  verbs: ["patch"]
+# Status is written with server-side apply (a patch) on the status subresource.
+- apiGroups: ["callsync.io"]
+  resources: ["calltasks/status", "contactlists/status", "callproviders/status"]
+  verbs: ["get", "patch", "update"]
+# Ledger Secrets carry a controller ownerReference to their CallTask; with
+# OwnerReferencesPermissionEnforcement that needs update on the owner's finalizers.
+- apiGroups: ["callsync.io"]
+  resources: ["calltasks/finalizers"]
+  verbs: ["update"]
+# Ledger Secrets (type callsync.io/ledger) are created, replaced and deleted; provider credential
+# Secrets are read and watched. RBAC cannot select by Secret type, so this covers both.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create", "update", "delete", "deletecollection"]
+# ContactList sources (configMapRef).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
