@@ -135,7 +135,7 @@ impl Env {
     fn start_controller(&mut self) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let config = RunConfig {
-            namespace: Some(self.ns.clone()),
+            namespaces: vec![self.ns.clone()],
             concurrency: 4,
             metrics_addr: "127.0.0.1:0".parse().expect("addr"),
             leader: None,

@@ -12,20 +12,30 @@ use crate::telemetry::{self, LogFormat};
 /// Flags of `callsync controller`. Each has an environment variable, for the Helm chart.
 #[derive(Args, Debug)]
 pub struct ControllerArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "CALLSYNC_NAMESPACE")]
-    pub namespace: Option<String>,
+    /// Watch only these namespaces, comma-separated (default: all namespaces).
+    #[arg(
+        long = "watch-namespaces",
+        alias = "namespace",
+        env = "CALLSYNC_WATCH_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub watch_namespaces: Vec<String>,
     /// CallTasks reconciled at the same time.
     #[arg(long, env = "CALLSYNC_CONCURRENCY", default_value_t = 4)]
     pub concurrency: u16,
     /// Address of /healthz, /readyz and /metrics.
-    #[arg(long, env = "CALLSYNC_METRICS_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long = "listen-addr",
+        alias = "metrics-addr",
+        env = "CALLSYNC_LISTEN_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub metrics_addr: SocketAddr,
     /// Take part in leader election (run two replicas or more with this on).
     #[arg(long, env = "CALLSYNC_LEADER_ELECTION", default_value_t = false)]
     pub leader_election: bool,
-    /// Namespace of the leader Lease (usually the controller's own).
-    #[arg(long, env = "CALLSYNC_LEASE_NAMESPACE", default_value = "default")]
+    /// Namespace of the leader Lease (the controller's own; the chart passes the pod's).
+    #[arg(long, env = "CALLSYNC_POD_NAMESPACE", default_value = "default")]
     pub lease_namespace: String,
     /// Name of the leader Lease.
     #[arg(
@@ -35,11 +45,14 @@ pub struct ControllerArgs {
     )]
     pub lease_name: String,
     /// Seconds a leader lease stays valid without renewal.
-    #[arg(long, env = "CALLSYNC_LEASE_SECONDS", default_value_t = 15)]
+    #[arg(long, env = "CALLSYNC_LEASE_DURATION_SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
+    /// Seconds before expiry at which the leader renews its lease.
+    #[arg(long, env = "CALLSYNC_LEASE_GRACE_SECONDS", default_value_t = 5)]
+    pub lease_grace_seconds: u64,
     /// This replica's identity in the election and in Events (default: the host name, which is
     /// the pod name in Kubernetes).
-    #[arg(long, env = "CALLSYNC_IDENTITY")]
+    #[arg(long, env = "CALLSYNC_POD_NAME")]
     pub identity: Option<String>,
     /// Least seconds between progress updates of a CallTask's status during a long sync.
     #[arg(long, env = "CALLSYNC_PROGRESS_SECONDS", default_value_t = 3)]
@@ -123,7 +136,12 @@ pub async fn execute(args: ControllerArgs) -> Result<(), ControllerError> {
         ..Settings::default()
     };
     let config = RunConfig {
-        namespace: args.namespace.clone(),
+        namespaces: args
+            .watch_namespaces
+            .iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect(),
         concurrency: args.concurrency.max(1),
         metrics_addr: args.metrics_addr,
         leader: args.leader_election.then(|| LeaderSettings {
@@ -132,13 +150,15 @@ pub async fn execute(args: ControllerArgs) -> Result<(), ControllerError> {
             identity: identity.clone(),
             timing: LeaseTiming {
                 duration_seconds: args.lease_seconds.max(2),
-                grace_seconds: (args.lease_seconds / 3).max(1),
+                grace_seconds: args
+                    .lease_grace_seconds
+                    .clamp(1, args.lease_seconds.max(2) - 1),
             },
         }),
         instance: identity,
         settings,
     };
-    tracing::info!(namespace = ?config.namespace, leader_election = args.leader_election, "starting callsync controller");
+    tracing::info!(namespaces = ?config.namespaces, leader_election = args.leader_election, "starting callsync controller");
     run(client, config, terminated()).await?;
     tracing::info!("callsync controller stopped");
     Ok(())

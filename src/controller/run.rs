@@ -38,8 +38,8 @@ pub struct LeaderSettings {
 /// How to run the controller.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// Watch only this namespace (`None`: all namespaces).
-    pub namespace: Option<String>,
+    /// Watch only these namespaces (empty: all namespaces).
+    pub namespaces: Vec<String>,
     /// CallTasks reconciled at once.
     pub concurrency: u16,
     /// Where `/healthz`, `/readyz` and `/metrics` listen.
@@ -119,6 +119,132 @@ fn tasks_for_object(
     out
 }
 
+/// What the controllers of all watched namespaces share: one rate limiter per account, one
+/// metrics registry, one Event recorder.
+struct Shared {
+    client: Client,
+    limiters: RateLimiters,
+    metrics: Arc<Metrics>,
+    recorder: Recorder,
+    settings: Settings,
+    concurrency: u16,
+}
+
+/// The controller of one scope (a namespace, or all) and a future that tells when its stores
+/// are synced.
+fn controller_for(
+    namespace: Option<&str>,
+    shared: &Shared,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) -> (
+    futures::future::BoxFuture<'static, ()>,
+    futures::future::BoxFuture<'static, bool>,
+) {
+    let client = &shared.client;
+    let watch_config = watcher::Config::default().any_semantic();
+    let (lists, lists_writer) = reflector::store();
+    let lists_stream = reflector::reflector(
+        lists_writer,
+        watcher(api::<ContactList>(&client, namespace), watch_config.clone()),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (providers, providers_writer) = reflector::store();
+    let providers_stream = reflector::reflector(
+        providers_writer,
+        watcher(
+            api::<CallProvider>(&client, namespace),
+            watch_config.clone(),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+    let secrets_stream = watcher(
+        metadata_api::<Secret>(&client, namespace),
+        watch_config.clone(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let config_maps_stream = watcher(
+        metadata_api::<ConfigMap>(&client, namespace),
+        watch_config.clone(),
+    )
+    .default_backoff()
+    .touched_objects();
+
+    let controller = Controller::new(api::<CallTask>(&client, namespace), watch_config)
+        .with_config(ControllerConfig::default().concurrency(shared.concurrency));
+    let tasks = controller.store();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        tasks: tasks.clone(),
+        lists: lists.clone(),
+        providers: providers.clone(),
+        limiters: shared.limiters.clone(),
+        metrics: shared.metrics.clone(),
+        recorder: shared.recorder.clone(),
+        failures: Default::default(),
+        settings: shared.settings.clone(),
+    });
+
+    let (t1, t2, t3) = (tasks.clone(), tasks.clone(), tasks.clone());
+    let (p1, p2, l1, l2) = (
+        providers.clone(),
+        providers.clone(),
+        lists.clone(),
+        lists.clone(),
+    );
+    let controller = controller
+        .watches_stream(lists_stream, move |list: ContactList| {
+            refs(tasks_for_list(t1.state().iter().map(|t| t.as_ref()), &list))
+        })
+        .watches_stream(providers_stream, move |provider: CallProvider| {
+            refs(tasks_for_provider(
+                t2.state().iter().map(|t| t.as_ref()),
+                &provider,
+            ))
+        })
+        .watches_stream(secrets_stream, {
+            let (tasks, providers, lists) = (t3.clone(), p1, l1);
+            move |secret: PartialObjectMeta<Secret>| {
+                tasks_for_object(
+                    &secret.namespace().unwrap_or_default(),
+                    &secret.name_any(),
+                    &tasks,
+                    &providers,
+                    &lists,
+                )
+            }
+        })
+        .watches_stream(
+            config_maps_stream,
+            move |map: PartialObjectMeta<ConfigMap>| {
+                tasks_for_object(
+                    &map.namespace().unwrap_or_default(),
+                    &map.name_any(),
+                    &t3,
+                    &p2,
+                    &l2,
+                )
+            },
+        );
+
+    let synced = async move {
+        tasks.wait_until_ready().await.is_ok()
+            && lists.wait_until_ready().await.is_ok()
+            && providers.wait_until_ready().await.is_ok()
+    };
+    let running = controller
+        .graceful_shutdown_on(stop)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "reconcile error");
+            }
+        });
+    (running.boxed(), synced.boxed())
+}
+
 /// Runs until `shutdown` resolves (then finishes the reconciles in flight) or the lease is lost.
 pub async fn run(
     client: Client,
@@ -177,46 +303,8 @@ pub async fn run(
     };
     ready.store(false, Ordering::Relaxed);
 
-    let namespace = config.namespace.as_deref();
-    let watch_config = watcher::Config::default().any_semantic();
-    let (lists, lists_writer) = reflector::store();
-    let lists_stream = reflector::reflector(
-        lists_writer,
-        watcher(api::<ContactList>(&client, namespace), watch_config.clone()),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (providers, providers_writer) = reflector::store();
-    let providers_stream = reflector::reflector(
-        providers_writer,
-        watcher(
-            api::<CallProvider>(&client, namespace),
-            watch_config.clone(),
-        ),
-    )
-    .default_backoff()
-    .touched_objects();
-    let secrets_stream = watcher(
-        metadata_api::<Secret>(&client, namespace),
-        watch_config.clone(),
-    )
-    .default_backoff()
-    .touched_objects();
-    let config_maps_stream = watcher(
-        metadata_api::<ConfigMap>(&client, namespace),
-        watch_config.clone(),
-    )
-    .default_backoff()
-    .touched_objects();
-
-    let controller = Controller::new(api::<CallTask>(&client, namespace), watch_config)
-        .with_config(ControllerConfig::default().concurrency(config.concurrency));
-    let tasks = controller.store();
-    let ctx = Arc::new(Context {
+    let shared = Shared {
         client: client.clone(),
-        tasks: tasks.clone(),
-        lists: lists.clone(),
-        providers: providers.clone(),
         limiters: RateLimiters::new(),
         metrics,
         recorder: Recorder::new(
@@ -226,69 +314,44 @@ pub async fn run(
                 instance: Some(config.instance.clone()),
             },
         ),
-        failures: Default::default(),
         settings: config.settings.clone(),
-    });
-
-    let (t1, t2, t3) = (tasks.clone(), tasks.clone(), tasks.clone());
-    let (p1, p2, l1, l2) = (
-        providers.clone(),
-        providers.clone(),
-        lists.clone(),
-        lists.clone(),
-    );
-    let controller = controller
-        .watches_stream(lists_stream, move |list: ContactList| {
-            refs(tasks_for_list(t1.state().iter().map(|t| t.as_ref()), &list))
-        })
-        .watches_stream(providers_stream, move |provider: CallProvider| {
-            refs(tasks_for_provider(
-                t2.state().iter().map(|t| t.as_ref()),
-                &provider,
-            ))
-        })
-        .watches_stream(secrets_stream, {
-            let (tasks, providers, lists) = (t3.clone(), p1, l1);
-            move |secret: PartialObjectMeta<Secret>| {
-                tasks_for_object(
-                    &secret.namespace().unwrap_or_default(),
-                    &secret.name_any(),
-                    &tasks,
-                    &providers,
-                    &lists,
-                )
+        concurrency: config.concurrency,
+    };
+    let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        config.namespaces.iter().cloned().map(Some).collect()
+    };
+    let (lost_tx, lost_rx) = tokio::sync::watch::channel(false);
+    let mut controllers = Vec::new();
+    let mut readiness = Vec::new();
+    for scope in &scopes {
+        let mut lost_rx = lost_rx.clone();
+        let shutdown = shutdown.clone();
+        let stop = async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = lost_rx.wait_for(|lost| *lost) => {}
             }
-        })
-        .watches_stream(
-            config_maps_stream,
-            move |map: PartialObjectMeta<ConfigMap>| {
-                tasks_for_object(
-                    &map.namespace().unwrap_or_default(),
-                    &map.name_any(),
-                    &t3,
-                    &p2,
-                    &l2,
-                )
-            },
-        );
-
-    // Ready once every store has its first full listing.
+        };
+        let (running, synced) = controller_for(scope.as_deref(), &shared, stop);
+        controllers.push(running);
+        readiness.push(synced);
+    }
+    // Ready once every store of every scope has its first full listing.
     {
-        let (ready, tasks, lists, providers) = (
-            ready.clone(),
-            tasks.clone(),
-            lists.clone(),
-            providers.clone(),
-        );
+        let ready = ready.clone();
         tokio::spawn(async move {
-            let synced = tasks.wait_until_ready().await.is_ok()
-                && lists.wait_until_ready().await.is_ok()
-                && providers.wait_until_ready().await.is_ok();
-            if synced {
+            if futures::future::join_all(readiness)
+                .await
+                .into_iter()
+                .all(|ok| ok)
+            {
                 ready.store(true, Ordering::Relaxed);
             }
         });
     }
+    let running = futures::future::join_all(controllers);
 
     let lost = async {
         match leadership.as_mut() {
@@ -296,31 +359,13 @@ pub async fn run(
             None => std::future::pending().await,
         }
     };
-    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop = {
-        let shutdown = shutdown.clone();
-        async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = lost_rx => {}
-            }
-        }
-    };
-    let running = controller
-        .graceful_shutdown_on(stop)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "reconcile error");
-            }
-        });
     let mut lost_leadership = false;
     tokio::pin!(running);
     tokio::select! {
         _ = &mut running => {}
         _ = lost => {
             lost_leadership = true;
-            let _ = lost_tx.send(());
+            let _ = lost_tx.send(true);
             running.await;
         }
     }
