@@ -156,3 +156,41 @@ pub async fn run(args: SimulateArgs) -> Result<(), SimulateError> {
     running.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_defaults() {
+        let args = SimulateArgs {
+            demo: true,
+            seed: Some(9),
+            rate_limit_rps: Some(2.5),
+            drop_after_commit_rate: Some(0.5),
+            ..SimulateArgs::default()
+        };
+        let config = args.to_config().ok();
+        let config = config.as_ref();
+        assert_eq!(config.map(|c| c.listen.port()), Some(8089));
+        assert_eq!(config.map(|c| c.seed), Some(9));
+        assert_eq!(config.map(|c| c.accounts.len()), Some(3));
+        assert_eq!(
+            config.and_then(|c| c.rate_limit),
+            Some(RateLimitConfig {
+                requests_per_second: 2.5,
+                burst: 3
+            })
+        );
+        assert_eq!(config.map(|c| c.faults.drop_after_commit_rate), Some(0.5));
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        let args = SimulateArgs {
+            error_rate: Some(1.5),
+            ..SimulateArgs::default()
+        };
+        assert!(args.to_config().is_err());
+    }
+}
