@@ -122,6 +122,13 @@ impl SimulateArgs {
 
 /// Runs the simulator until Ctrl-C.
 pub async fn run(args: SimulateArgs) -> Result<(), SimulateError> {
+    // Logs to stderr (RUST_LOG, default info); a no-op when the binary already set a subscriber.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let config = args.to_config()?;
     if !config.listen.ip().is_loopback() {
         tracing::warn!(listen = %config.listen, "the simulator is listening beyond loopback; it has no real security");
