@@ -128,6 +128,16 @@ pub fn callbot_verify(
     if !signatures_equal(&expected, sign) {
         return Err(fail(6, "签名不正确"));
     }
+    // requestID is "unique per request": a signed request sent again is refused.
+    let fresh = sim.lock().remember_request_id(
+        uuid,
+        req_id,
+        now_ms() / 1000,
+        sim.timing.callbot_ts_window_secs,
+    );
+    if !fresh {
+        return Err(fail(4, "参数值错误: requestID already used"));
+    }
     Ok(CallbotCaller {
         key: (ProviderKind::Callbot, uuid.to_owned()),
         secret,
@@ -276,11 +286,18 @@ mod tests {
         };
         let md5 = with("B13974D77A7E6B91FF2952D1938AACCE", None);
         assert!(callbot_verify(&state, &md5, body.clone()).is_ok());
+        assert_eq!(
+            callbot_verify(&state, &md5, body.clone())
+                .map_err(|e| e.ret_code)
+                .err(),
+            Some(4),
+            "a replayed requestID"
+        );
         let sha = with(
             "3D3F8D612D5A8AAB93E94328222B944BDE093168B2CE766973E597D373C057AA",
             Some("SHA256"),
         );
-        assert!(callbot_verify(&state, &sha, body.clone()).is_ok());
+        assert!(callbot_verify(&self::state(), &sha, body.clone()).is_ok());
         let refused = callbot_verify(&state, &md5, Bytes::from_static(br#"{"data":"pong"}"#));
         assert_eq!(refused.map_err(|e| e.ret_code).err(), Some(6));
         let missing = headers(&base);
