@@ -1,5 +1,5 @@
 //! The one way provider clients talk HTTP: a shared connection pool, a per-request timeout, the
-//! account's rate limiter before every attempt, and retries with exponential backoff and full
+//! account's rate limiter before every attempt, and retries with exponential backoff and
 //! jitter for retryable errors only, honouring `Retry-After`.
 //!
 //! Requests are rebuilt for every attempt (signatures carry a timestamp and a request id), from
@@ -18,7 +18,8 @@ use super::ratelimit::Limiter;
 /// When and how often a retryable failure is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first one included.
+    /// Attempts in total, the first one included, for failures (timeouts, connection errors,
+    /// 5xx); answers that only say "too many requests" / "busy" may take three times as many.
     pub max_attempts: u32,
     /// Backoff ceiling of the first retry; doubles with every retry.
     pub initial_backoff: Duration,
@@ -40,16 +41,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry number `retry` (1-based): full jitter over
-    /// `min(max_backoff, initial × 2^(retry-1))`, but never less than the provider's
-    /// `Retry-After` (capped at `max_retry_after`).
+    /// The wait before retry number `retry` (1-based): "equal jitter" over
+    /// `exp = min(max_backoff, initial × 2^(retry-1))`, i.e. `exp/2 + random(0..=exp/2)` (never
+    /// near zero, so a busy provider is not hammered, yet spread out), and never less than the
+    /// provider's `Retry-After` (capped at `max_retry_after`).
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self
             .initial_backoff
             .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
             .min(self.max_backoff);
-        let ceiling = u64::try_from(exp.as_millis()).unwrap_or(u64::MAX);
-        let jittered = Duration::from_millis(rand::rng().random_range(0..=ceiling));
+        let half = u64::try_from(exp.as_millis() / 2).unwrap_or(u64::MAX / 2);
+        let jittered = Duration::from_millis(half + rand::rng().random_range(0..=half));
         match retry_after {
             Some(after) => jittered.max(after.min(self.max_retry_after)),
             None => jittered,
@@ -153,6 +155,10 @@ impl Transport {
         mut parse: impl FnMut(Response) -> Result<T, ProviderError>,
     ) -> Result<Sent<T>, ProviderError> {
         let mut attempt = 0;
+        // Answers that only say "too fast" (429, busy) have a budget of their own: the
+        // provider asks to wait, which is no sign that the request is bad.
+        let mut failures = 0;
+        let mut throttled = 0;
         loop {
             attempt += 1;
             self.limiter.acquire().await;
@@ -161,30 +167,48 @@ impl Transport {
                 Ok(response) => parse(response),
                 Err(err) => Err(err),
             };
-            match result {
+            let err = match result {
                 Ok(value) => {
                     return Ok(Sent {
                         value,
                         attempts: attempt,
                     });
                 }
-                Err(err) if err.is_retryable() && attempt < self.retry.max_attempts => {
-                    let delay = self.retry.delay(attempt, err.retry_after());
-                    tracing::debug!(
-                        op,
-                        attempt,
-                        reason = err.reason(),
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        error = %err,
-                        "provider request failed; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Err(err) => {
-                    tracing::debug!(op, attempt, reason = err.reason(), error = %err, "provider request failed");
-                    return Err(err);
-                }
+                Err(err) => err,
+            };
+            let overloaded = matches!(
+                err,
+                ProviderError::RateLimited { .. } | ProviderError::Busy { .. }
+            );
+            if overloaded {
+                throttled += 1;
+            } else {
+                failures += 1;
             }
+            let budget_left = if overloaded {
+                throttled < self.retry.max_attempts.saturating_mul(3)
+            } else {
+                failures < self.retry.max_attempts
+            };
+            if !err.is_retryable() || !budget_left {
+                tracing::debug!(op, attempt, reason = err.reason(), error = %err, "provider request failed");
+                return Err(err);
+            }
+            let retry = if overloaded { throttled } else { failures };
+            let delay = self.retry.delay(retry, err.retry_after());
+            if overloaded {
+                // The provider is overloaded: the whole account waits, not only this request.
+                self.limiter.back_off(delay);
+            }
+            tracing::debug!(
+                op,
+                attempt,
+                reason = err.reason(),
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %err,
+                "provider request failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
         }
     }
 
@@ -270,8 +294,10 @@ mod tests {
             max_retry_after: Duration::from_secs(2),
         };
         for _ in 0..50 {
-            assert!(policy.delay(1, None) <= Duration::from_millis(100));
-            assert!(policy.delay(5, None) <= Duration::from_millis(400));
+            let first = policy.delay(1, None);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let fifth = policy.delay(5, None);
+            assert!(fifth >= Duration::from_millis(200) && fifth <= Duration::from_millis(400));
             let d = policy.delay(1, Some(Duration::from_secs(1)));
             assert!(d >= Duration::from_secs(1));
             let capped = policy.delay(1, Some(Duration::from_secs(60)));

@@ -71,9 +71,9 @@ pub async fn start(accounts: Vec<AccountConfig>) -> RunningSimulator {
 pub fn settings() -> ClientSettings {
     ClientSettings {
         retry: RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(100),
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(1),
         },
         async_confirm_timeout: Duration::from_secs(5),
