@@ -528,3 +528,96 @@ async fn shared_rate_limit_is_never_exceeded() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_failed_resume_is_reported_loudly() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        // the provider lets exactly three requests through: the refused add (6007), the pause
+        // and the add; the resume is rate limited for good
+        admin
+            .set_rate_limit(
+                "longlonglong",
+                LLL_USER,
+                json!({"requestsPerSecond": 0.001, "burst": 3}),
+            )
+            .await;
+        let mut settings = settings();
+        settings.retry.max_attempts = 2;
+        let client = build_with(
+            &lll_spec(&sim),
+            Some(&options(AddMode::Sync, true)),
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+            &settings,
+        );
+        let outcome = client
+            .add(&TaskRef::new("t2"), &numbers(0, 2))
+            .await
+            .expect("add");
+        assert_eq!(outcome.accepted(), 2, "the change went through");
+        let alert = outcome.alert.expect("resume failure reported");
+        assert!(
+            matches!(alert, ProviderError::ResumeFailed { .. }),
+            "{alert}"
+        );
+        assert_eq!(alert.reason(), "TaskLeftPaused");
+        assert!(
+            alert.to_string().contains("could NOT be resumed"),
+            "{alert}"
+        );
+        assert_eq!(
+            admin.task("longlonglong", LLL_USER, "t2").await["state"],
+            "paused"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_cancelled_while_paused_still_resumes_the_task() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        admin
+            .set_faults("longlonglong", LLL_USER, json!({"latencyMs": 300}))
+            .await;
+        let client = build(
+            &lll_spec(&sim),
+            Some(&options(AddMode::Sync, true)),
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        let task = TaskRef::new("t2");
+        let batch = numbers(0, 2);
+        // refused add ≈ 300 ms, pause ≈ 600 ms, the add would answer at ≈ 900 ms: cancel between
+        let cancelled = tokio::time::timeout(
+            std::time::Duration::from_millis(750),
+            client.add(&task, &batch),
+        )
+        .await;
+        assert!(cancelled.is_err(), "the change was cancelled");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let state = admin.task("longlonglong", LLL_USER, "t2").await["state"].clone();
+            if state == "running" {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "task left {state}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // it was paused by the change and resumed by the guard
+        let states: Vec<String> = admin
+            .audit()
+            .await
+            .iter()
+            .filter(|e| e["task"] == "t2" && e["operation"] == "task-status")
+            .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(states, ["paused", "running"]);
+    })
+    .await;
+}

@@ -192,13 +192,24 @@ pub fn build(
     limiters: &RateLimiters,
     account: &AccountKey,
 ) -> AnyProvider {
+    build_with(spec, options, credentials, limiters, account, &settings())
+}
+
+pub fn build_with(
+    spec: &CallProviderSpec,
+    options: Option<&LonglonglongTaskOptions>,
+    credentials: Credentials,
+    limiters: &RateLimiters,
+    account: &AccountKey,
+    settings: &ClientSettings,
+) -> AnyProvider {
     match build_provider_with(
         account,
         spec,
         options,
         Arc::new(StaticCredentials(credentials)),
         limiters,
-        &settings(),
+        settings,
     ) {
         Ok(provider) => provider,
         Err(err) => panic!("provider must build: {err}"),
