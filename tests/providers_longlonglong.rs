@@ -621,3 +621,33 @@ async fn a_change_cancelled_while_paused_still_resumes_the_task() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn requests_that_time_out_are_retried() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        admin
+            .set_faults(
+                "longlonglong",
+                LLL_USER,
+                json!({"timeoutRate": 0.4, "timeoutHoldMs": 3000}),
+            )
+            .await;
+        let mut spec = with_batch(lll_spec(&sim), Some(5), None);
+        spec.timeout_seconds = 1;
+        let client = build(
+            &spec,
+            Some(&options(AddMode::Sync, false)),
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        let task = TaskRef::new("t1");
+        let outcome = client.add(&task, &numbers(0, 15)).await.expect("add");
+        assert_eq!(outcome.accepted(), 15, "{outcome:?}");
+        assert!(admin.counter_sum("injectedTimeouts").await > 0);
+        assert_eq!(admin.phones("longlonglong", LLL_USER, "t1").await.len(), 15);
+    })
+    .await;
+}

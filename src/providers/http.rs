@@ -281,9 +281,89 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::http::StatusCode as AxumStatus;
+    use axum::response::IntoResponse;
     use reqwest::header::HeaderValue;
 
     use super::*;
+
+    /// A server that answers 429 with `Retry-After: 1` once, then 200.
+    async fn throttling_server() -> (String, Arc<AtomicU32>) {
+        let hits = Arc::new(AtomicU32::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/x",
+            axum::routing::get(move || {
+                let counter = counter.clone();
+                async move {
+                    if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                        (
+                            AxumStatus::TOO_MANY_REQUESTS,
+                            [("retry-after", "1")],
+                            "slow down",
+                        )
+                            .into_response()
+                    } else {
+                        (AxumStatus::OK, "ok").into_response()
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}"), hits)
+    }
+
+    #[tokio::test]
+    async fn honours_retry_after_and_retries_only_retryable_errors() {
+        let (base, hits) = throttling_server().await;
+        let limiter = Arc::new(Limiter::new(100, 100));
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(5),
+        };
+        let client = shared_client().expect("client");
+        let transport = Transport::new(client, &base, limiter, Duration::from_secs(5), policy)
+            .expect("transport");
+        let url = transport.url("/x");
+        let start = std::time::Instant::now();
+        let sent = transport
+            .execute("x", |c| Ok(c.get(&url)), |r| Ok(r.status))
+            .await
+            .expect("second attempt succeeds");
+        assert_eq!(sent.attempts, 2);
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "waited Retry-After"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+        // a terminal error from `parse` is not retried
+        let err = transport
+            .execute(
+                "x",
+                |c| Ok(c.get(&url)),
+                |_| -> Result<(), ProviderError> {
+                    Err(ProviderError::CredentialsRejected {
+                        code: 401,
+                        message: "no".into(),
+                    })
+                },
+            )
+            .await
+            .expect_err("terminal");
+        assert_eq!(err.reason(), "CredentialsRejected");
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn backoff_grows_and_honours_retry_after() {
