@@ -4,17 +4,16 @@
 //! ```text
 //! cargo run --release --example sim_load -- [REQUESTS] [CONCURRENCY] [MAX_SECONDS]
 //! ```
-//! Defaults: 20000 requests, 32 in flight, stop after 60 s whatever is left. The mix is one
-//! third each: longlonglong `GET …/number` (Bearer), Callbot `addBatchCall` with one order
+//! Defaults: 20000 requests, 32 in flight, stop after 60 s whatever is left. With `SIM_URL` set
+//! (e.g. `SIM_URL=http://127.0.0.1:8089` against `callsync simulate --demo`) it loads that
+//! simulator instead of starting one; it uses the `--demo` credentials. The mix is one third each: longlonglong `GET …/number` (Bearer), Callbot `addBatchCall` with one order
 //! (signed, a write), NXLink `task/list` (signed).
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use callsync::api::SignatureAlgorithm;
-use callsync::simulator::{
-    AccountConfig, ProviderKind, Simulator, SimulatorConfig, TaskConfig, TaskState,
-};
+use callsync::simulator::{Simulator, SimulatorConfig};
 use tokio::sync::Semaphore;
 
 fn arg(n: usize, default: u64) -> u64 {
@@ -22,21 +21,6 @@ fn arg(n: usize, default: u64) -> u64 {
         .nth(n)
         .and_then(|a| a.parse().ok())
         .unwrap_or(default)
-}
-
-fn account(provider: ProviderKind, id: &str, secret: &str, task: &str) -> AccountConfig {
-    AccountConfig {
-        provider,
-        id: id.into(),
-        secret: secret.into(),
-        rate_limit: None,
-        faults: None,
-        tasks: vec![TaskConfig {
-            id: task.into(),
-            state: TaskState::Running,
-            ..TaskConfig::default()
-        }],
-    }
 }
 
 fn now_ms() -> i64 {
@@ -53,16 +37,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let max = Duration::from_secs(arg(3, 60));
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let sim = Simulator::start(SimulatorConfig {
-        accounts: vec![
-            account(ProviderKind::Longlonglong, "u", "tok", "t"),
-            account(ProviderKind::Callbot, "cb", "cbsecret", "ut"),
-            account(ProviderKind::Nxlink, "AK-1", "nxsecret", "nt"),
-        ],
-        ..SimulatorConfig::default()
-    })
-    .await?;
-    let base = sim.base_url();
+    let sim = match std::env::var("SIM_URL") {
+        Ok(_) => None,
+        Err(_) => Some(Simulator::start(SimulatorConfig::demo()).await?),
+    };
+    let base = match &sim {
+        Some(sim) => sim.base_url(),
+        None => std::env::var("SIM_URL")?,
+    };
+    let run = now_ms();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(10))
@@ -80,30 +63,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tasks.spawn(async move {
             let result = match n % 3 {
                 0 => {
-                    http.get(format!("{base}/agent-api/user/u/task/t/number?page=1&per_page=15"))
-                        .bearer_auth("tok")
+                    http.get(format!("{base}/agent-api/user/demo-lll-user/task/demo-lll-task/number?page=1&per_page=15"))
+                        .bearer_auth("demo-lll-token")
                         .send()
                         .await
                 }
                 1 => {
                     let body = format!(
-                        r#"{{"productID":"callbot","userTaskID":"ut","callInfoList":{{"orderCallbackUrl":"http://x","callCallbackUrl":"http://x","callList":[{{"orderID":"o{n}","userPhone":"86{}","other":"","userName":"","customerName":"","params":[]}}]}}}}"#,
+                        r#"{{"productID":"callbot","userTaskID":"demo-callbot-task","callInfoList":{{"orderCallbackUrl":"http://x","callCallbackUrl":"http://x","callList":[{{"orderID":"o{run}-{n}","userPhone":"86{}","other":"","userName":"","customerName":"","params":[]}}]}}}}"#,
                         13_000_000_000u64 + n
                     );
                     let ts = (now_ms() / 1000).to_string();
                     let rid = format!("r{n}");
                     let sign = callsync::signing::callbot_sign(
                         SignatureAlgorithm::Md5,
-                        "cbsecret",
+                        "demo-callbot-secret",
                         body.as_bytes(),
                         &ts,
                         &rid,
-                        "cb",
+                        "demo-callbot-uuid",
                     );
                     http.post(format!("{base}/callcentre/api/v3/addBatchCall"))
                         .header("content-type", "application/json")
                         .header("requestID", rid)
-                        .header("uuid", "cb")
+                        .header("uuid", "demo-callbot-uuid")
                         .header("createTs", ts)
                         .header("sign", sign)
                         .body(body)
@@ -114,16 +97,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let body = r#"{"pageNumber":1,"pageSize":10}"#;
                     let ts = now_ms().to_string();
                     let sign = callsync::signing::nxlink_sign(
-                        "AK-1",
+                        "AK-demo-nxlink",
                         "nxai",
                         "100",
                         &ts,
                         body.as_bytes(),
-                        "nxsecret",
+                        "demo-nxlink-secret",
                     );
                     http.post(format!("{base}/openapi/aiagent/task/list"))
                         .header("content-type", "application/json")
-                        .header("accessKey", "AK-1")
+                        .header("accessKey", "AK-demo-nxlink")
                         .header("ts", ts)
                         .header("bizType", "100")
                         .header("action", "nxai")
@@ -161,7 +144,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "requests={sent} ok={ok} failed={failed} concurrency={concurrency} seconds={elapsed:.2} rate={:.0} req/s",
         ok as f64 / elapsed
     );
-    sim.shutdown().await;
+    if let Some(sim) = sim {
+        sim.shutdown().await;
+    }
     if failed > 0 {
         return Err(format!("{failed} requests failed").into());
     }

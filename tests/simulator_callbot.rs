@@ -354,6 +354,53 @@ async fn import_replaces_undialled_orders_and_blocks_while_running() {
     assert_eq!(export["callList"][0]["orderID"], "b3");
     assert_eq!(export["batchID"], "3");
 
+    // exportBatchCall answers gzip when asked (the signature covers the uncompressed JSON)
+    let body = json!({"productID": "callbot", "userTaskID": "ut-1"}).to_string();
+    let ts = now_secs().to_string();
+    let sign = callsync::signing::callbot_sign(
+        SignatureAlgorithm::Md5,
+        CB_SECRET,
+        body.as_bytes(),
+        &ts,
+        "req-export",
+        CB_UUID,
+    );
+    let raw_client = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .expect("client");
+    let response = raw_client
+        .post(format!("{}/callcentre/api/v3/exportBatchCall", api.base))
+        .header("content-type", "application/json")
+        .header("accept-encoding", "gzip")
+        .header("requestID", "req-export")
+        .header("uuid", CB_UUID)
+        .header("createTs", ts)
+        .header("sign", sign)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let headers = response.headers().clone();
+    let compressed = response.bytes().await.expect("body");
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut text,
+    )
+    .expect("gunzip");
+    assert!(text.contains("\"batchID\":\"3\""), "{text}");
+    let expected = callsync::signing::callbot_sign(
+        SignatureAlgorithm::Md5,
+        CB_SECRET,
+        text.as_bytes(),
+        headers["createTs"].to_str().unwrap_or_default(),
+        "req-export",
+        CB_UUID,
+    );
+    assert_eq!(headers["sign"].to_str().ok(), Some(expected.as_str()));
+
     let audit = api.admin_get("audit").await;
     let replaced: Vec<&str> = audit
         .as_array()

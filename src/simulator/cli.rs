@@ -122,6 +122,13 @@ impl SimulateArgs {
 
 /// Runs the simulator until Ctrl-C.
 pub async fn run(args: SimulateArgs) -> Result<(), SimulateError> {
+    // Logs to stderr (RUST_LOG, default info); a no-op when the binary already set a subscriber.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let config = args.to_config()?;
     if !config.listen.ip().is_loopback() {
         tracing::warn!(listen = %config.listen, "the simulator is listening beyond loopback; it has no real security");
@@ -155,4 +162,42 @@ pub async fn run(args: SimulateArgs) -> Result<(), SimulateError> {
     }
     running.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_defaults() {
+        let args = SimulateArgs {
+            demo: true,
+            seed: Some(9),
+            rate_limit_rps: Some(2.5),
+            drop_after_commit_rate: Some(0.5),
+            ..SimulateArgs::default()
+        };
+        let config = args.to_config().ok();
+        let config = config.as_ref();
+        assert_eq!(config.map(|c| c.listen.port()), Some(8089));
+        assert_eq!(config.map(|c| c.seed), Some(9));
+        assert_eq!(config.map(|c| c.accounts.len()), Some(3));
+        assert_eq!(
+            config.and_then(|c| c.rate_limit),
+            Some(RateLimitConfig {
+                requests_per_second: 2.5,
+                burst: 3
+            })
+        );
+        assert_eq!(config.map(|c| c.faults.drop_after_commit_rate), Some(0.5));
+    }
+
+    #[test]
+    fn bad_rates_are_refused() {
+        let args = SimulateArgs {
+            error_rate: Some(1.5),
+            ..SimulateArgs::default()
+        };
+        assert!(args.to_config().is_err());
+    }
 }

@@ -145,10 +145,15 @@ fn authenticate(
     sub_user_id: Option<&str>,
 ) -> Result<AccountKey, Response> {
     let key = lll_verify(sim, headers, Some(user_id)).map_err(auth_error)?;
+    no_sub_account(sub_user_id)?;
+    Ok(key)
+}
+
+fn no_sub_account(sub_user_id: Option<&str>) -> Result<(), Response> {
     if sub_user_id.is_some_and(|s| !s.is_empty()) {
         return Err(error(403, "子账号不存在"));
     }
-    Ok(key)
+    Ok(())
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -363,8 +368,8 @@ async fn sync_number(
         Ok(add) => add,
         Err(response) => return response,
     };
-    if let Err(response) = authenticate(&sim, &headers, &user_id, add.sub_user_id.as_deref())
-        .and_then(|_| writable_task(&sim, &key, &task_id))
+    if let Err(response) = no_sub_account(add.sub_user_id.as_deref())
+        .and_then(|()| writable_task(&sim, &key, &task_id))
     {
         return response;
     }
@@ -410,8 +415,8 @@ async fn async_number(
         Ok(add) => add,
         Err(response) => return response,
     };
-    if let Err(response) = authenticate(&sim, &headers, &user_id, add.sub_user_id.as_deref())
-        .and_then(|_| writable_task(&sim, &key, &task_id))
+    if let Err(response) = no_sub_account(add.sub_user_id.as_deref())
+        .and_then(|()| writable_task(&sim, &key, &task_id))
     {
         return response;
     }
@@ -492,9 +497,10 @@ async fn batch_delete(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(err) = lll_verify(&sim, &headers, Some(&user_id)) {
-        return auth_error(err);
-    }
+    let key = match lll_verify(&sim, &headers, Some(&user_id)) {
+        Ok(key) => key,
+        Err(err) => return auth_error(err),
+    };
     let parsed: DeleteBody = match serde_json::from_slice(&body) {
         Ok(parsed) => parsed,
         Err(e) => return error(422, &format!("参数错误: {e}")),
@@ -508,11 +514,9 @@ async fn batch_delete(
             &format!("customer_info_list 最多 {MAX_DELETE_ROWS} 条"),
         );
     }
-    let key = match authenticate(&sim, &headers, &user_id, parsed.sub_user_id.as_deref()) {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
-    if let Err(response) = writable_task(&sim, &key, &task_id) {
+    if let Err(response) = no_sub_account(parsed.sub_user_id.as_deref())
+        .and_then(|()| writable_task(&sim, &key, &task_id))
+    {
         return response;
     }
     let mut inner = sim.lock();
