@@ -67,12 +67,16 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// A parsed answer and the attempts it took (more than 1: an earlier attempt may have been
-/// applied by the provider although its answer was lost).
+/// A parsed answer, the attempts it took, and whether an earlier attempt may have been applied
+/// by the provider although its answer was lost.
 #[derive(Debug)]
 pub struct Sent<T> {
     pub value: T,
     pub attempts: u32,
+    /// An earlier attempt was sent and got no answer (timeout, connection closed): the provider
+    /// may have applied it. Errors answered by the provider (5xx, 429, busy) and connections
+    /// never made do not count.
+    pub in_doubt: bool,
 }
 
 /// Per-account HTTP: base URL, timeout, limiter, retry policy.
@@ -159,19 +163,24 @@ impl Transport {
         // provider asks to wait, which is no sign that the request is bad.
         let mut failures = 0;
         let mut throttled = 0;
+        let mut in_doubt = false;
         loop {
             attempt += 1;
             self.limiter.acquire().await;
             let request = build(&self.client)?.timeout(self.timeout);
             let result = match self.send(request).await {
                 Ok(response) => parse(response),
-                Err(err) => Err(err),
+                Err((err, doubt)) => {
+                    in_doubt |= doubt;
+                    Err(err)
+                }
             };
             let err = match result {
                 Ok(value) => {
                     return Ok(Sent {
                         value,
                         attempts: attempt,
+                        in_doubt,
                     });
                 }
                 Err(err) => err,
@@ -212,24 +221,31 @@ impl Transport {
         }
     }
 
-    async fn send(&self, request: RequestBuilder) -> Result<Response, ProviderError> {
-        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+    /// Sends one attempt. A transport error comes with "in doubt": the request may have
+    /// reached the provider (anything but a failed connect).
+    async fn send(&self, request: RequestBuilder) -> Result<Response, (ProviderError, bool)> {
+        let response = request.send().await.map_err(|e| {
+            let doubt = !e.is_connect();
+            (self.transport_error(e), doubt)
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| (self.transport_error(e), true))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(ProviderError::RateLimited {
+            let err = ProviderError::RateLimited {
                 retry_after: retry_after(&headers),
-            });
+            };
+            return Err((err, false));
         }
         if status.is_server_error() {
-            return Err(ProviderError::ServerError {
+            let err = ProviderError::ServerError {
                 endpoint: self.base.clone(),
                 status: status.as_u16(),
-            });
+            };
+            return Err((err, false));
         }
         Ok(Response {
             status,

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::batching::in_chunks;
 use super::factory::{ClientSettings, limit};
-use super::http::{Response, Transport};
+use super::http::{Response, Sent, Transport};
 use super::wire::{KeyIndex, seg, to_json, value_string};
 use super::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,
@@ -247,7 +247,7 @@ impl LonglonglongClient {
         req: Req,
         token: &SecretString,
         task: Option<&TaskRef>,
-    ) -> Result<(Envelope, u32), ProviderError> {
+    ) -> Result<Sent<Envelope>, ProviderError> {
         let Req {
             op,
             method,
@@ -281,7 +281,7 @@ impl LonglonglongClient {
                 |response| parse_envelope(&endpoint, response, task),
             )
             .await?;
-        Ok((sent.value, sent.attempts))
+        Ok(sent)
     }
 
     pub async fn check_credentials(&self) -> Result<(), ProviderError> {
@@ -318,7 +318,9 @@ impl LonglonglongClient {
             if let Some(sub) = self.sub_user() {
                 query.push(("sub_user_id", sub.to_owned()));
             }
-            let (envelope, _) = self
+            let Sent {
+                value: envelope, ..
+            } = self
                 .call(
                     Req::get("number-list", path.clone()).query(query),
                     token,
@@ -398,12 +400,16 @@ impl LonglonglongClient {
         } else {
             ("number", self.task_path(task, "/number"))
         };
-        let (envelope, attempts) = self
+        let Sent {
+            value: envelope,
+            attempts,
+            in_doubt,
+        } = self
             .call(Req::send(op, Method::POST, path, bytes), token, Some(task))
             .await?;
-        // More than one attempt: an earlier one may have been applied although its answer was
-        // lost; its rows then come back as duplicates of themselves.
-        let retried = attempts > 1;
+        // An earlier attempt may have been applied although its answer was lost: its rows then
+        // come back as duplicates of themselves.
+        let retried = in_doubt;
         let mut outcome = if async_mode {
             let unique_id = envelope
                 .data
@@ -449,7 +455,11 @@ impl LonglonglongClient {
                 )
                 .await;
             match result {
-                Ok((envelope, attempts)) => {
+                Ok(Sent {
+                    value: envelope,
+                    attempts,
+                    ..
+                }) => {
                     requests += attempts;
                     let status = envelope.data.get("status").and_then(Value::as_str);
                     let finished = match status {
@@ -556,7 +566,7 @@ impl LonglonglongClient {
             sub_user_id: self.sub_user(),
         };
         let path = self.task_path(task, "/number-batch-delete");
-        let (_, attempts) = self
+        let Sent { attempts, .. } = self
             .call(
                 Req::send("number-batch-delete", Method::DELETE, path, to_json(&body)?),
                 token,

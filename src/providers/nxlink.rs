@@ -8,8 +8,7 @@
 //!   refuses a request as a whole (code 20000): the client then isolates the refused contact
 //!   (the `list[i]` the message names, else by halving) and sends the others again, so one bad
 //!   number does not block its batch. A `contactId` already used is the caller's own contact from
-//!   an earlier attempt (ids are deterministic): accepted; after a retried request (a lost answer),
-//!   such a refusal means the whole earlier request was applied.
+//!   an earlier attempt (ids are deterministic): accepted.
 //! - remove: `order/delete`, one contact per request, `remove_concurrency` in parallel; "does not
 //!   exist" = already gone (accepted); "only Pending / Not Started" = not deletable.
 //! - list: none (the ledger is the record); `task/list` `statInfo.totalOrderCount` is the drift
@@ -368,14 +367,11 @@ impl NxlinkClient {
             };
             let named = item_index(&message).filter(|n| *n < group.len());
             let kind = classify_item_message(&message);
-            if kind == ItemMessage::IdInUse && attempts > 1 {
-                // A lost answer to an applied request: all of it is there (append is all or
-                // nothing).
-                for i in group {
-                    results[i] = Some(ItemResult::Accepted);
-                }
-                continue;
-            }
+            // No shortcut after a lost answer: "list[0]: id already used" on a retry may mean
+            // that the lost attempt was applied (all of it), or only that item 0 was there
+            // before. NXLink cannot be asked, so the others are sent again; each one already
+            // there comes back as its own "id already used" (accepted). Correct, at the cost
+            // of one request per item after a lost answer.
             match named {
                 Some(position) => {
                     let item = group[position];
