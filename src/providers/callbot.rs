@@ -728,6 +728,48 @@ mod tests {
         assert!(order_contact(&json!({"orderID": "o3"})).is_none());
     }
 
+    fn answer(body: serde_json::Value) -> Result<Answer, ProviderError> {
+        let response = Response {
+            status: reqwest::StatusCode::OK,
+            headers: reqwest::header::HeaderMap::new(),
+            body: serde_json::to_vec(&body).expect("json"),
+        };
+        parse_answer("http://x", response, Some(&TaskRef::new("t")))
+    }
+
+    #[test]
+    fn ret_codes_map_to_the_documented_classes() {
+        use crate::providers::ErrorClass::{Retryable, Terminal};
+        let cases = [
+            (5, "ProviderBusy", Retryable),
+            (5001, "ProviderBusy", Retryable),
+            (7, "ProviderBusy", Retryable),
+            (1001, "ImportRunning", Retryable),
+            (6, "SignatureRejected", Terminal),
+            (6001, "SignatureRejected", Terminal),
+            (6002, "CredentialsRejected", Terminal),
+            (6003, "CredentialsRejected", Terminal),
+            (4001, "BatchTooLarge", Terminal),
+            (1, "RequestRejected", Terminal),
+            (2, "RequestRejected", Terminal),
+            (3, "RequestRejected", Terminal),
+            (4, "RequestRejected", Terminal),
+        ];
+        for (code, reason, class) in cases {
+            let err = answer(json!({"retCode": code, "retMsg": "m"})).expect_err("error");
+            assert_eq!(
+                (err.reason(), err.class()),
+                (reason, class),
+                "retCode {code}"
+            );
+        }
+        assert!(answer(json!({"retCode": 0, "errList": []})).is_ok());
+        assert!(answer(json!({"code": 0, "data": "ping"})).is_ok());
+        let err = answer(json!({"retCode": 4, "retMsg": "参数值错误: userTaskID does not exist"}))
+            .expect_err("unknown task");
+        assert_eq!(err.reason(), "TaskNotFound");
+    }
+
     #[test]
     fn gzip_round_trips() {
         use std::io::Read;

@@ -731,10 +731,7 @@ fn parse_envelope(
         Ok(envelope) => (envelope.code, sanitize(&envelope.message)),
         Err(_) => (
             i64::from(response.status.as_u16()),
-            String::from_utf8_lossy(&response.body)
-                .chars()
-                .take(200)
-                .collect(),
+            sanitize(&String::from_utf8_lossy(&response.body)),
         ),
     };
     if matches!(
@@ -818,6 +815,77 @@ mod tests {
             None,
         );
         assert_eq!(retried.result(0), Some(&ItemResult::Accepted));
+    }
+
+    fn envelope(status: u16, body: Value) -> Result<Envelope, ProviderError> {
+        let response = Response {
+            status: StatusCode::from_u16(status).expect("status"),
+            headers: reqwest::header::HeaderMap::new(),
+            body: serde_json::to_vec(&body).expect("json"),
+        };
+        parse_envelope("http://x", response, Some(&TaskRef::new("t")))
+    }
+
+    #[test]
+    fn codes_map_to_classes() {
+        use crate::providers::ErrorClass::{Retryable, Terminal};
+        let cases = [
+            (
+                401,
+                json!({"code": 401, "message": "Unauthenticated."}),
+                "CredentialsRejected",
+                Terminal,
+            ),
+            (
+                200,
+                json!({"code": 403, "message": "no"}),
+                "CredentialsRejected",
+                Terminal,
+            ),
+            (
+                200,
+                json!({"code": 6007, "message": "2.0任务启动中,请先停止任务"}),
+                "TaskRunning",
+                Terminal,
+            ),
+            (
+                200,
+                json!({"code": 404, "message": "任务不存在"}),
+                "TaskNotFound",
+                Terminal,
+            ),
+            (
+                200,
+                json!({"code": 422, "message": "data 最多 100 条"}),
+                "RequestRejected",
+                Terminal,
+            ),
+            (
+                200,
+                json!({"code": 429, "message": "Too Many Attempts."}),
+                "RateLimited",
+                Retryable,
+            ),
+            (
+                200,
+                json!({"code": 503, "message": "x"}),
+                "ProviderBusy",
+                Retryable,
+            ),
+            (
+                200,
+                json!({"code": 1, "message": "系统繁忙"}),
+                "ProviderBusy",
+                Retryable,
+            ),
+        ];
+        for (status, body, reason, class) in cases {
+            let err = envelope(status, body.clone()).expect_err("error");
+            assert_eq!((err.reason(), err.class()), (reason, class), "{body}");
+        }
+        assert!(envelope(200, json!({"code": 200, "data": []})).is_ok());
+        let err = envelope(200, json!("not an envelope")).expect_err("garbage");
+        assert_eq!(err.reason(), "InvalidResponse");
     }
 
     #[test]

@@ -616,7 +616,44 @@ fn parse_answer(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn answer(body: Value) -> Result<Answer, ProviderError> {
+        let response = Response {
+            status: reqwest::StatusCode::OK,
+            headers: reqwest::header::HeaderMap::new(),
+            body: serde_json::to_vec(&body).expect("json"),
+        };
+        parse_answer("http://x", response, Some(&TaskRef::new("t")))
+    }
+
+    #[test]
+    fn codes_map_to_the_documented_classes() {
+        use crate::providers::ErrorClass::{Retryable, Terminal};
+        let cases = [
+            (1001, "m", "SignatureRejected", Terminal),
+            (1002, "m", "RequestRejected", Terminal),
+            (1003, "m", "SignatureRejected", Terminal),
+            (1004, "m", "ClockSkew", Terminal),
+            (1005, "m", "CredentialsRejected", Terminal),
+            (20000, "too many requests", "RateLimited", Retryable),
+            (20000, "task does not exist", "TaskNotFound", Terminal),
+        ];
+        for (code, message, reason, class) in cases {
+            let err = answer(json!({"code": code, "message": message})).expect_err("error");
+            assert_eq!((err.reason(), err.class()), (reason, class), "code {code}");
+        }
+        assert!(matches!(
+            answer(json!({"code": 20000, "message": "list[1]: bad"})),
+            Ok(Answer::Refused(_))
+        ));
+        assert!(matches!(
+            answer(json!({"code": 200, "data": {}})),
+            Ok(Answer::Ok(_))
+        ));
+    }
 
     #[test]
     fn reads_item_index() {

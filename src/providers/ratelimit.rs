@@ -51,11 +51,6 @@ impl Limiter {
         Self::new(rate, burst)
     }
 
-    /// An unlimited limiter (CLI dry runs against a local simulator).
-    pub fn unlimited() -> Self {
-        Self::new(u32::MAX / 2, u32::MAX / 2)
-    }
-
     /// Waits until a request may be sent (after any account-wide back-off), and takes its
     /// token.
     pub async fn acquire(&self) {
