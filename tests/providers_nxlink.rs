@@ -403,3 +403,33 @@ async fn concurrent_deletes_of_many_tasks_share_the_account_limit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_refusal_of_the_whole_request_is_an_error_without_isolation() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        admin
+            .set_state("nxlink", NX_KEY, "task-1", "completed")
+            .await;
+        let client = build(
+            &nxlink_spec(&sim),
+            None,
+            nx_creds(NX_KEY, NX_SECRET),
+            &RateLimiters::new(),
+            &key("nx"),
+        );
+        let err = client
+            .add(&TaskRef::new("task-1"), &people(0, 8, "c"))
+            .await
+            .expect_err("completed task");
+        assert_eq!(err.reason(), "RequestRejected", "{err}");
+        assert_eq!(err.class(), ErrorClass::Terminal);
+        assert_eq!(
+            admin.calls("/call/append").await,
+            1,
+            "no isolation requests"
+        );
+    })
+    .await;
+}

@@ -372,6 +372,20 @@ impl NxlinkClient {
             // before. NXLink cannot be asked, so the others are sent again; each one already
             // there comes back as its own "id already used" (accepted). Correct, at the cost
             // of one request per item after a lost answer.
+            if named.is_none() && is_request_level(&message) {
+                // About the request, not an item: isolating items cannot help.
+                let err = ProviderError::Rejected {
+                    code: 20000,
+                    message: sanitize(&message),
+                };
+                if results.iter().all(Option::is_none) {
+                    return Err(err);
+                }
+                let mut outcome = finish(results);
+                outcome.requests = requests;
+                outcome.interrupted = Some(err);
+                return Ok(outcome);
+            }
             match named {
                 Some(position) => {
                     let item = group[position];
@@ -387,12 +401,6 @@ impl NxlinkClient {
                     queue.push_front(left.to_vec());
                 }
                 None => {
-                    if is_request_level(&message) {
-                        return Err(ProviderError::Rejected {
-                            code: 20000,
-                            message: sanitize(&message),
-                        });
-                    }
                     results[group[0]] = Some(item_result(&kind, &message));
                 }
             }

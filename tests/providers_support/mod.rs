@@ -294,6 +294,15 @@ impl Admin {
             .clone()
     }
 
+    pub async fn set_state(&self, provider: &str, account: &str, task: &str, state: &str) {
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/accounts/{provider}/{account}/tasks/{task}/state"),
+            Some(json!({ "state": state })),
+        )
+        .await;
+    }
+
     pub async fn mark(&self, provider: &str, account: &str, task: &str, body: Value) -> Value {
         self.send(
             reqwest::Method::POST,
