@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         13_000_000_000u64 + n
                     );
                     let ts = (now_ms() / 1000).to_string();
-                    let rid = format!("r{n}");
+                    let rid = format!("r{run}-{n}");
                     let sign = callsync::signing::callbot_sign(
                         SignatureAlgorithm::Md5,
                         "demo-callbot-secret",

@@ -278,6 +278,19 @@ async fn signature_failures_get_6_6001_6002() {
     )
     .await;
     assert_eq!(wrong_alg["retCode"], 6);
+    // the first, accepted request sent again: requestID must be unique per request
+    let (_, replay) = json_of(
+        send(vec![
+            ("requestID", "r1".into()),
+            ("uuid", CB_UUID.into()),
+            ("createTs", ts.clone()),
+            ("sign", good.clone()),
+        ])
+        .await
+        .expect("send"),
+    )
+    .await;
+    assert_eq!(replay["retCode"], 4, "{replay}");
 }
 
 #[tokio::test]

@@ -104,6 +104,17 @@ async fn auth_errors_1001_to_1005() {
         1004,
         "seconds are not milliseconds"
     );
+    let hostile = i64::MIN.to_string();
+    assert_eq!(
+        signed_post(
+            &api,
+            body,
+            headers(&hostile, sign(&hostile, NX_SECRET)),
+            "application/json"
+        )
+        .await["code"],
+        1004
+    );
     let mut other_key = headers(&ts, sign(&ts, NX_SECRET));
     other_key[0].1 = "AK-unknown".into();
     assert_eq!(

@@ -120,12 +120,23 @@ pub fn callbot_verify(
     let ts: i64 = create_ts
         .parse()
         .map_err(|_| fail(6, "签名不正确: createTs must be seconds"))?;
-    if (now_ms() / 1000 - ts).abs() > sim.timing.callbot_ts_window_secs {
+    // abs_diff: a hostile createTs cannot overflow the subtraction.
+    if (now_ms() / 1000).abs_diff(ts) > sim.timing.callbot_ts_window_secs.unsigned_abs() {
         return Err(fail(6, "签名不正确: createTs outside the allowed window"));
     }
     let expected = callbot_sign(algorithm, &secret, &body, create_ts, req_id, uuid);
     if !signatures_equal(&expected, sign) {
         return Err(fail(6, "签名不正确"));
+    }
+    // requestID is "unique per request": a signed request sent again is refused.
+    let fresh = sim.lock().remember_request_id(
+        uuid,
+        req_id,
+        now_ms() / 1000,
+        sim.timing.callbot_ts_window_secs,
+    );
+    if !fresh {
+        return Err(fail(4, "参数值错误: requestID already used"));
     }
     Ok(CallbotCaller {
         key: (ProviderKind::Callbot, uuid.to_owned()),
@@ -187,7 +198,7 @@ pub fn nxlink_verify(
     let ts_ms: i64 = ts
         .parse()
         .map_err(|_| fail(1004, "Authentication failed (timestamp expired)"))?;
-    if (now_ms() - ts_ms).abs() > sim.timing.nxlink_ts_window_ms {
+    if now_ms().abs_diff(ts_ms) > sim.timing.nxlink_ts_window_ms.unsigned_abs() {
         return Err(fail(1004, "Authentication failed (timestamp expired)"));
     }
     let json = header(headers, CONTENT_TYPE.as_str())
@@ -203,4 +214,129 @@ pub fn nxlink_verify(
         return Err(fail(1003, "Authentication failed (invalid signature)"));
     }
     Ok((ProviderKind::Nxlink, access_key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::simulator::config::{AccountConfig, SimulatorConfig};
+
+    /// The worked examples of providers.md §2.2 and §3.2, with their fixed timestamps: the
+    /// windows are opened wide so the old timestamps pass.
+    fn state() -> SimState {
+        let account = |provider, id: &str, secret: &str| AccountConfig {
+            provider,
+            id: id.into(),
+            secret: secret.into(),
+            rate_limit: None,
+            faults: None,
+            tasks: vec![],
+        };
+        let config = SimulatorConfig {
+            callbot_ts_window_secs: i64::MAX,
+            nxlink_ts_window_ms: i64::MAX,
+            accounts: vec![
+                account(
+                    ProviderKind::Callbot,
+                    "Vh71ym3yQwWSYZFpqkFwTskGXUbSxDtR",
+                    "u7Mf3zUNOkg4lMV9a0E6cHSgIkK22GSr",
+                ),
+                account(
+                    ProviderKind::Nxlink,
+                    "AK-6230339248928541113-2133",
+                    "EXAMPLESECRET",
+                ),
+            ],
+            ..SimulatorConfig::default()
+        };
+        match SimState::new(&config) {
+            Ok(state) => state,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                map.insert(*name, value);
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn callbot_worked_example_is_accepted_and_tampering_is_not() {
+        let state = state();
+        let base = [
+            ("requestid", "0123456789abcdef0123456789abcdef"),
+            ("uuid", "Vh71ym3yQwWSYZFpqkFwTskGXUbSxDtR"),
+            ("createts", "1700000000"),
+        ];
+        let body = Bytes::from_static(br#"{"data":"ping"}"#);
+        let with = |sign: &'static str, algorithm: Option<&'static str>| {
+            let mut pairs = base.to_vec();
+            pairs.push(("sign", sign));
+            if let Some(algorithm) = algorithm {
+                pairs.push(("algorithm", algorithm));
+            }
+            headers(&pairs)
+        };
+        let md5 = with("B13974D77A7E6B91FF2952D1938AACCE", None);
+        assert!(callbot_verify(&state, &md5, body.clone()).is_ok());
+        assert_eq!(
+            callbot_verify(&state, &md5, body.clone())
+                .map_err(|e| e.ret_code)
+                .err(),
+            Some(4),
+            "a replayed requestID"
+        );
+        let sha = with(
+            "3D3F8D612D5A8AAB93E94328222B944BDE093168B2CE766973E597D373C057AA",
+            Some("SHA256"),
+        );
+        assert!(callbot_verify(&self::state(), &sha, body.clone()).is_ok());
+        let refused = callbot_verify(&state, &md5, Bytes::from_static(br#"{"data":"pong"}"#));
+        assert_eq!(refused.map_err(|e| e.ret_code).err(), Some(6));
+        let missing = headers(&base);
+        assert_eq!(
+            callbot_verify(&state, &missing, body)
+                .map_err(|e| e.ret_code)
+                .err(),
+            Some(6001)
+        );
+    }
+
+    #[test]
+    fn nxlink_worked_example_is_accepted_and_tampering_is_not() {
+        let state = state();
+        let body = br#"{"userTaskId":"EXT-TASK-202603250001","contactId":"52145b00-abc9-4a87-94c2-ed1e1e42ec1c"}"#;
+        let with = |sign: &'static str| {
+            headers(&[
+                ("accesskey", "AK-6230339248928541113-2133"),
+                ("ts", "1655710885431"),
+                ("biztype", "100"),
+                ("action", "nxai"),
+                ("sign", sign),
+                ("content-type", "application/json"),
+            ])
+        };
+        let good = with("99df5488e51999be3eed2b67e5567bdd");
+        assert!(nxlink_verify(&state, &good, body).is_ok());
+        let upper = with("99DF5488E51999BE3EED2B67E5567BDD");
+        assert_eq!(
+            nxlink_verify(&state, &upper, body)
+                .map_err(|e| e.code)
+                .err(),
+            Some(1003)
+        );
+        assert_eq!(
+            nxlink_verify(&state, &good, b"{}")
+                .map_err(|e| e.code)
+                .err(),
+            Some(1003)
+        );
+    }
 }

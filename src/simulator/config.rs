@@ -198,6 +198,35 @@ pub struct AccountConfig {
     pub tasks: Vec<TaskConfig>,
 }
 
+impl AccountConfig {
+    /// An account with no tasks, no own rate limit and no own faults.
+    pub fn new(provider: ProviderKind, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            provider,
+            id: id.into(),
+            secret: secret.into(),
+            rate_limit: None,
+            faults: None,
+            tasks: Vec::new(),
+        }
+    }
+
+    pub fn with_task(mut self, task: TaskConfig) -> Self {
+        self.tasks.push(task);
+        self
+    }
+
+    pub fn with_rate_limit(mut self, limit: RateLimitConfig) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    pub fn with_faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+}
+
 /// A provider task.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -215,6 +244,36 @@ pub struct TaskConfig {
     pub variables: Vec<String>,
     /// Display name.
     pub name: String,
+}
+
+impl TaskConfig {
+    /// A paused 1.0 task named after its id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn with_state(mut self, state: TaskState) -> Self {
+        self.state = state;
+        self
+    }
+
+    pub fn with_generation(mut self, generation: TaskGeneration) -> Self {
+        self.generation = generation;
+        self
+    }
+
+    pub fn with_user_task_id(mut self, user_task_id: impl Into<String>) -> Self {
+        self.user_task_id = Some(user_task_id.into());
+        self
+    }
+
+    pub fn with_variables(mut self, variables: &[&str]) -> Self {
+        self.variables = variables.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
 }
 
 /// longlonglong task generation.
@@ -350,6 +409,18 @@ accounts:
         let config = config.unwrap_or_default();
         assert_eq!(config.accounts.len(), 3);
         assert!(SimState::new(&config).is_ok());
+    }
+
+    #[test]
+    fn builders() {
+        let account = AccountConfig::new(ProviderKind::Nxlink, "AK", "s").with_task(
+            TaskConfig::new("t")
+                .with_user_task_id("EXT")
+                .with_state(TaskState::Running),
+        );
+        assert_eq!(account.tasks[0].user_task_id.as_deref(), Some("EXT"));
+        assert_eq!(account.tasks[0].state, TaskState::Running);
+        assert_eq!(account.tasks[0].generation, TaskGeneration::V1);
     }
 
     #[test]

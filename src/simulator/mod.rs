@@ -121,6 +121,67 @@ impl RunningSimulator {
         &self.state
     }
 
+    /// A task's contacts in insertion order (empty when the account or task does not exist).
+    pub fn contacts(
+        &self,
+        provider: ProviderKind,
+        account: &str,
+        task: &str,
+    ) -> Vec<state::Contact> {
+        let inner = self.state.lock();
+        inner
+            .account(&(provider, account.to_owned()))
+            .and_then(|a| a.task(task))
+            .map(|t| t.contacts.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The audit log (every attempted change), oldest first.
+    pub fn audit(&self) -> Vec<audit::AuditEntry> {
+        self.state.lock().audit.entries_since(0).to_vec()
+    }
+
+    /// Marks contacts of a task (by phone) as calling / finished / pending; returns how many.
+    pub fn mark(
+        &self,
+        provider: ProviderKind,
+        account: &str,
+        task: &str,
+        phones: &[&str],
+        new_state: state::ContactState,
+    ) -> usize {
+        let key = (provider, account.to_owned());
+        let mut inner = self.state.lock();
+        let Some(t) = inner.task_mut(&key, task) else {
+            return 0;
+        };
+        let mut marked = Vec::new();
+        for phone in phones {
+            if let Some(contact) = t
+                .by_phone
+                .get(*phone)
+                .copied()
+                .and_then(|seq| t.contacts.get_mut(&seq))
+            {
+                contact.state = new_state;
+                marked.push((contact.phone.clone(), contact.remote_id.clone()));
+            }
+        }
+        let detail = format!("{new_state:?}").to_lowercase();
+        for (phone, remote_id) in &marked {
+            inner.audit_item(
+                &key,
+                task,
+                audit::AuditOp::Mark,
+                phone,
+                remote_id.as_deref(),
+                audit::AuditOutcome::Applied,
+                Some(&detail),
+            );
+        }
+        marked.len()
+    }
+
     /// Stops accepting, closes open connections and waits for the server task.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);

@@ -47,6 +47,8 @@ impl SimState {
             faults: config.faults,
             rate_limit: config.rate_limit,
             async_jobs: HashMap::new(),
+            seen_request_ids: HashMap::new(),
+            prune_request_ids_at: 1024,
             next_seq: 1,
         };
         for account in &config.accounts {
@@ -371,6 +373,9 @@ pub struct Inner {
     /// Rate limit of accounts without their own.
     pub rate_limit: Option<RateLimitConfig>,
     pub async_jobs: HashMap<String, AsyncJob>,
+    /// Callbot (uuid, requestID) seen recently → until when (seconds) it stays remembered.
+    seen_request_ids: HashMap<(String, String), i64>,
+    prune_request_ids_at: usize,
     next_seq: u64,
 }
 
@@ -614,6 +619,30 @@ impl Inner {
                 let ok = bucket.try_take(now);
                 *slot = Some((limit, bucket));
                 ok
+            }
+        }
+    }
+
+    /// Remembers a Callbot `requestID` for as long as its `createTs` would be accepted; false
+    /// when the account used it already in that time (a replay).
+    pub fn remember_request_id(
+        &mut self,
+        uuid: &str,
+        request_id: &str,
+        now_secs: i64,
+        window_secs: i64,
+    ) -> bool {
+        if self.seen_request_ids.len() >= self.prune_request_ids_at {
+            self.seen_request_ids.retain(|_, until| *until >= now_secs);
+            self.prune_request_ids_at = (self.seen_request_ids.len() * 2).max(1024);
+        }
+        let key = (uuid.to_owned(), request_id.to_owned());
+        match self.seen_request_ids.get(&key) {
+            Some(until) if *until >= now_secs => false,
+            _ => {
+                self.seen_request_ids
+                    .insert(key, now_secs.saturating_add(window_secs.saturating_mul(2)));
+                true
             }
         }
     }
