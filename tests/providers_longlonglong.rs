@@ -651,3 +651,40 @@ async fn requests_that_time_out_are_retried() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sub_user_id_is_sent_on_every_request() {
+    bounded(async {
+        let sim = sim().await;
+        // the simulator has no sub-accounts: a request that carries sub_user_id is refused (403),
+        // which proves the client sends it (query for reads, body for writes)
+        let mut spec = lll_spec(&sim);
+        if let Some(account) = spec.longlonglong.as_mut() {
+            account.sub_user_id = Some("sub-7".into());
+        }
+        let client = build(
+            &spec,
+            None,
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        let task = TaskRef::new("t1");
+        let read = client.list(&task).await.expect_err("list with sub_user_id");
+        let write = client
+            .add(&task, &numbers(0, 1))
+            .await
+            .expect_err("add with sub_user_id");
+        let delete = client
+            .remove(&task, &removals(&numbers(0, 1)))
+            .await
+            .expect_err("remove with sub_user_id");
+        for err in [read, write, delete] {
+            assert!(
+                matches!(err, ProviderError::CredentialsRejected { code: 403, .. }),
+                "{err}"
+            );
+        }
+    })
+    .await;
+}
