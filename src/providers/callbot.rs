@@ -12,19 +12,22 @@
 //! - remove: `stopOrder` with `delCall=1`; an order not found is already gone (accepted); an
 //!   order still present afterwards (`listOrderDetail`) was dialled: stopped, not deletable.
 //! - list: `listOrder`, paged; `exportBatchCall` for the latest batch.
-//! - retCode: 0 ok; 5/5001/7 busy and 1001 import running (retryable); 6/6001 signature,
+//! - retCode (see `answers`): 0 ok; 5/5001/7 busy and 1001 import running (retryable); 6/6001 signature,
 //!   6002/6003 credentials, 4001 batch too large, 1/2/3/4 refused (terminal).
+mod answers;
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
 
 use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
+use self::answers::{Answer, err_list, order_contact, parse_answer};
 use super::batching::in_chunks;
 use super::factory::limit;
-use super::http::{Response, Transport};
+use super::http::Transport;
 use super::wire::{ItemMessage, KeyIndex, classify_item_message, to_json, value_string};
 use super::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,
@@ -66,12 +69,6 @@ struct Inner {
 struct Keys {
     uuid: String,
     secret: SecretString,
-}
-
-/// `{retCode, retMsg, responseID, …}`; the rest is read per endpoint.
-#[derive(Debug)]
-struct Answer {
-    body: Value,
 }
 
 #[derive(Serialize)]
@@ -160,17 +157,6 @@ struct ExportReq<'a> {
     product_id: &'a str,
     #[serde(rename = "userTaskID")]
     user_task_id: &'a str,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrItem {
-    #[serde(default)]
-    phone: Value,
-    #[serde(rename = "orderID", default)]
-    order_id: Value,
-    #[serde(default)]
-    err_msg: String,
 }
 
 impl CallbotClient {
@@ -609,41 +595,6 @@ fn params(variables: &std::collections::BTreeMap<String, String>) -> Vec<Param<'
         .collect()
 }
 
-fn err_list(body: &Value) -> Vec<ErrItem> {
-    body.get("errList")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default()
-}
-
-/// An order row: `finish` true = finished; `callStatus` 0 not dialled, 1 dialling, 2 dialled
-/// (the simulator's reading; the real enum is not documented).
-fn order_contact(row: &Value) -> Option<RemoteContact> {
-    let phone = row
-        .get("userPhone")
-        .map(value_string)
-        .filter(|p| !p.is_empty())?;
-    let remote_id = row
-        .get("orderID")
-        .map(value_string)
-        .filter(|id| !id.is_empty());
-    let finish = row
-        .get("finish")
-        .and_then(|f| f.as_bool().or_else(|| f.as_i64().map(|n| n == 1)));
-    let state = match (finish, row.get("callStatus").and_then(Value::as_i64)) {
-        (Some(true), _) => RemoteState::Finished,
-        (_, Some(0)) => RemoteState::Pending,
-        (_, Some(1 | 2)) => RemoteState::InProgress,
-        _ => RemoteState::Unknown,
-    };
-    Some(RemoteContact {
-        phone,
-        remote_id,
-        state,
-        removable: state == RemoteState::Pending,
-    })
-}
-
 fn gzip(body: &[u8]) -> Result<Vec<u8>, ProviderError> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder
@@ -652,81 +603,9 @@ fn gzip(body: &[u8]) -> Result<Vec<u8>, ProviderError> {
         .map_err(|e| ProviderError::Config(format!("cannot gzip a request body: {e}")))
 }
 
-/// Checks `retCode` (or `code` for `ping`).
-fn parse_answer(
-    endpoint: &str,
-    response: Response,
-    task: Option<&TaskRef>,
-) -> Result<Answer, ProviderError> {
-    let body: Value = serde_json::from_slice(&response.body).map_err(|e| {
-        if response.status.is_success() {
-            ProviderError::InvalidResponse {
-                endpoint: endpoint.to_owned(),
-                detail: format!("not JSON: {e}"),
-            }
-        } else {
-            ProviderError::Rejected {
-                code: i64::from(response.status.as_u16()),
-                message: format!("HTTP {}", response.status),
-            }
-        }
-    })?;
-    let code = body
-        .get("retCode")
-        .or_else(|| body.get("code"))
-        .and_then(|c| {
-            c.as_i64()
-                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
-        });
-    let message = sanitize(
-        body.get("retMsg")
-            .or_else(|| body.get("msg"))
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-    );
-    let Some(code) = code else {
-        return Err(ProviderError::InvalidResponse {
-            endpoint: endpoint.to_owned(),
-            detail: "no retCode".into(),
-        });
-    };
-    match code {
-        0 => Ok(Answer { body }),
-        5 | 5001 | 7 => Err(ProviderError::Busy { code, message }),
-        1001 => Err(ProviderError::ImportRunning { code, message }),
-        6 | 6001 => Err(ProviderError::SignatureRejected { code, message }),
-        6002 | 6003 => Err(ProviderError::CredentialsRejected { code, message }),
-        4001 => Err(ProviderError::BatchTooLarge { code, message }),
-        4 if task.is_some()
-            && message.contains("userTaskID")
-            && (message.contains("not exist") || message.contains("不存在")) =>
-        {
-            Err(ProviderError::TaskNotFound {
-                task: task.map_or_else(String::new, |t| t.id.clone()),
-                message,
-            })
-        }
-        _ => Err(ProviderError::Rejected { code, message }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    #[test]
-    fn reads_order_rows() {
-        let row = json!({"orderID": "o1", "userPhone": "8613012121211", "finish": false, "callStatus": 0});
-        let contact = order_contact(&row).expect("a row");
-        assert_eq!(contact.state, RemoteState::Pending);
-        assert!(contact.removable);
-        let done = order_contact(&json!({"orderID": "o2", "userPhone": "86130", "finish": true}))
-            .expect("a row");
-        assert_eq!(done.state, RemoteState::Finished);
-        assert!(order_contact(&json!({"orderID": "o3"})).is_none());
-    }
 
     #[test]
     fn gzip_round_trips() {

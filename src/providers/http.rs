@@ -1,5 +1,5 @@
 //! The one way provider clients talk HTTP: a shared connection pool, a per-request timeout, the
-//! account's rate limiter before every attempt, and retries with exponential backoff and full
+//! account's rate limiter before every attempt, and retries with exponential backoff and
 //! jitter for retryable errors only, honouring `Retry-After`.
 //!
 //! Requests are rebuilt for every attempt (signatures carry a timestamp and a request id), from
@@ -18,7 +18,8 @@ use super::ratelimit::Limiter;
 /// When and how often a retryable failure is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first one included.
+    /// Attempts in total, the first one included, for failures (timeouts, connection errors,
+    /// 5xx); answers that only say "too many requests" / "busy" may take three times as many.
     pub max_attempts: u32,
     /// Backoff ceiling of the first retry; doubles with every retry.
     pub initial_backoff: Duration,
@@ -40,16 +41,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry number `retry` (1-based): full jitter over
-    /// `min(max_backoff, initial × 2^(retry-1))`, but never less than the provider's
-    /// `Retry-After` (capped at `max_retry_after`).
+    /// The wait before retry number `retry` (1-based): "equal jitter" over
+    /// `exp = min(max_backoff, initial × 2^(retry-1))`, i.e. `exp/2 + random(0..=exp/2)` (never
+    /// near zero, so a busy provider is not hammered, yet spread out), and never less than the
+    /// provider's `Retry-After` (capped at `max_retry_after`).
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self
             .initial_backoff
             .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
             .min(self.max_backoff);
-        let ceiling = u64::try_from(exp.as_millis()).unwrap_or(u64::MAX);
-        let jittered = Duration::from_millis(rand::rng().random_range(0..=ceiling));
+        let half = u64::try_from(exp.as_millis() / 2).unwrap_or(u64::MAX / 2);
+        let jittered = Duration::from_millis(half + rand::rng().random_range(0..=half));
         match retry_after {
             Some(after) => jittered.max(after.min(self.max_retry_after)),
             None => jittered,
@@ -65,12 +67,16 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// A parsed answer and the attempts it took (more than 1: an earlier attempt may have been
-/// applied by the provider although its answer was lost).
+/// A parsed answer, the attempts it took, and whether an earlier attempt may have been applied
+/// by the provider although its answer was lost.
 #[derive(Debug)]
 pub struct Sent<T> {
     pub value: T,
     pub attempts: u32,
+    /// An earlier attempt was sent and got no answer (timeout, connection closed): the provider
+    /// may have applied it. Errors answered by the provider (5xx, 429, busy) and connections
+    /// never made do not count.
+    pub in_doubt: bool,
 }
 
 /// Per-account HTTP: base URL, timeout, limiter, retry policy.
@@ -153,59 +159,93 @@ impl Transport {
         mut parse: impl FnMut(Response) -> Result<T, ProviderError>,
     ) -> Result<Sent<T>, ProviderError> {
         let mut attempt = 0;
+        // Answers that only say "too fast" (429, busy) have a budget of their own: the
+        // provider asks to wait, which is no sign that the request is bad.
+        let mut failures = 0;
+        let mut throttled = 0;
+        let mut in_doubt = false;
         loop {
             attempt += 1;
             self.limiter.acquire().await;
             let request = build(&self.client)?.timeout(self.timeout);
             let result = match self.send(request).await {
                 Ok(response) => parse(response),
-                Err(err) => Err(err),
+                Err((err, doubt)) => {
+                    in_doubt |= doubt;
+                    Err(err)
+                }
             };
-            match result {
+            let err = match result {
                 Ok(value) => {
                     return Ok(Sent {
                         value,
                         attempts: attempt,
+                        in_doubt,
                     });
                 }
-                Err(err) if err.is_retryable() && attempt < self.retry.max_attempts => {
-                    let delay = self.retry.delay(attempt, err.retry_after());
-                    tracing::debug!(
-                        op,
-                        attempt,
-                        reason = err.reason(),
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        error = %err,
-                        "provider request failed; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Err(err) => {
-                    tracing::debug!(op, attempt, reason = err.reason(), error = %err, "provider request failed");
-                    return Err(err);
-                }
+                Err(err) => err,
+            };
+            let overloaded = matches!(
+                err,
+                ProviderError::RateLimited { .. } | ProviderError::Busy { .. }
+            );
+            if overloaded {
+                throttled += 1;
+            } else {
+                failures += 1;
             }
+            let budget_left = if overloaded {
+                throttled < self.retry.max_attempts.saturating_mul(3)
+            } else {
+                failures < self.retry.max_attempts
+            };
+            if !err.is_retryable() || !budget_left {
+                tracing::debug!(op, attempt, reason = err.reason(), error = %err, "provider request failed");
+                return Err(err);
+            }
+            let retry = if overloaded { throttled } else { failures };
+            let delay = self.retry.delay(retry, err.retry_after());
+            if overloaded {
+                // The provider is overloaded: the whole account waits, not only this request.
+                self.limiter.back_off(delay);
+            }
+            tracing::debug!(
+                op,
+                attempt,
+                reason = err.reason(),
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %err,
+                "provider request failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
         }
     }
 
-    async fn send(&self, request: RequestBuilder) -> Result<Response, ProviderError> {
-        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+    /// Sends one attempt. A transport error comes with "in doubt": the request may have
+    /// reached the provider (anything but a failed connect).
+    async fn send(&self, request: RequestBuilder) -> Result<Response, (ProviderError, bool)> {
+        let response = request.send().await.map_err(|e| {
+            let doubt = !e.is_connect();
+            (self.transport_error(e), doubt)
+        })?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| (self.transport_error(e), true))?;
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(ProviderError::RateLimited {
+            let err = ProviderError::RateLimited {
                 retry_after: retry_after(&headers),
-            });
+            };
+            return Err((err, false));
         }
         if status.is_server_error() {
-            return Err(ProviderError::ServerError {
+            let err = ProviderError::ServerError {
                 endpoint: self.base.clone(),
                 status: status.as_u16(),
-            });
+            };
+            return Err((err, false));
         }
         Ok(Response {
             status,
@@ -257,9 +297,89 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::http::StatusCode as AxumStatus;
+    use axum::response::IntoResponse;
     use reqwest::header::HeaderValue;
 
     use super::*;
+
+    /// A server that answers 429 with `Retry-After: 1` once, then 200.
+    async fn throttling_server() -> (String, Arc<AtomicU32>) {
+        let hits = Arc::new(AtomicU32::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/x",
+            axum::routing::get(move || {
+                let counter = counter.clone();
+                async move {
+                    if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                        (
+                            AxumStatus::TOO_MANY_REQUESTS,
+                            [("retry-after", "1")],
+                            "slow down",
+                        )
+                            .into_response()
+                    } else {
+                        (AxumStatus::OK, "ok").into_response()
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (format!("http://{addr}"), hits)
+    }
+
+    #[tokio::test]
+    async fn honours_retry_after_and_retries_only_retryable_errors() {
+        let (base, hits) = throttling_server().await;
+        let limiter = Arc::new(Limiter::new(100, 100));
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(5),
+        };
+        let client = shared_client().expect("client");
+        let transport = Transport::new(client, &base, limiter, Duration::from_secs(5), policy)
+            .expect("transport");
+        let url = transport.url("/x");
+        let start = std::time::Instant::now();
+        let sent = transport
+            .execute("x", |c| Ok(c.get(&url)), |r| Ok(r.status))
+            .await
+            .expect("second attempt succeeds");
+        assert_eq!(sent.attempts, 2);
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "waited Retry-After"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+        // a terminal error from `parse` is not retried
+        let err = transport
+            .execute(
+                "x",
+                |c| Ok(c.get(&url)),
+                |_| -> Result<(), ProviderError> {
+                    Err(ProviderError::CredentialsRejected {
+                        code: 401,
+                        message: "no".into(),
+                    })
+                },
+            )
+            .await
+            .expect_err("terminal");
+        assert_eq!(err.reason(), "CredentialsRejected");
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
 
     #[test]
     fn backoff_grows_and_honours_retry_after() {
@@ -270,8 +390,10 @@ mod tests {
             max_retry_after: Duration::from_secs(2),
         };
         for _ in 0..50 {
-            assert!(policy.delay(1, None) <= Duration::from_millis(100));
-            assert!(policy.delay(5, None) <= Duration::from_millis(400));
+            let first = policy.delay(1, None);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let fifth = policy.delay(5, None);
+            assert!(fifth >= Duration::from_millis(200) && fifth <= Duration::from_millis(400));
             let d = policy.delay(1, Some(Duration::from_secs(1)));
             assert!(d >= Duration::from_secs(1));
             let capped = policy.delay(1, Some(Duration::from_secs(60)));

@@ -9,25 +9,27 @@
 //! - 6007 (a started 2.0 task refuses changes) is [`ProviderError::TaskRunning`]; with
 //!   `pauseTaskDuringSync` the change runs inside [`pause::with_pause`].
 //! - Envelope `{code,status,message,data}`: `code != 200` is a failure whatever the HTTP status.
+mod answers;
 mod pause;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
+use self::answers::{Envelope, parse_envelope, remote_contact, rows_outcome, unknown_outcome};
 use super::batching::in_chunks;
 use super::factory::{ClientSettings, limit};
-use super::http::{Response, Transport};
-use super::wire::{KeyIndex, seg, to_json, value_string};
+use super::http::{Sent, Transport};
+use super::wire::{seg, to_json, value_string};
 use super::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,
-    ItemResult, ProviderError, RejectReason, RemoteContact, RemoteState, SecretString,
-    SharedCredentials, TaskRef, sanitize,
+    ItemResult, ProviderError, RemoteContact, RemoteState, SecretString, SharedCredentials,
+    TaskRef,
 };
 use crate::api::{AddMode, LonglonglongAccount, LonglonglongTaskOptions};
 
@@ -59,24 +61,6 @@ struct Inner {
     async_confirm_timeout: Duration,
     async_poll_interval: Duration,
     resume_rounds: u32,
-}
-
-/// `{code, status, message, data, meta}`.
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    code: i64,
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    data: Value,
-    #[serde(default)]
-    meta: Option<Meta>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Meta {
-    #[serde(default)]
-    last_page: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -159,15 +143,6 @@ impl Req {
     }
 }
 
-/// One refused row, as the sync add and the async result report them.
-#[derive(Debug, Deserialize)]
-struct RowFailure {
-    #[serde(default)]
-    phone: Value,
-    #[serde(default, alias = "message", alias = "msg", alias = "errMsg")]
-    reason: String,
-}
-
 impl LonglonglongClient {
     pub(crate) fn new(
         transport: Transport,
@@ -247,7 +222,7 @@ impl LonglonglongClient {
         req: Req,
         token: &SecretString,
         task: Option<&TaskRef>,
-    ) -> Result<(Envelope, u32), ProviderError> {
+    ) -> Result<Sent<Envelope>, ProviderError> {
         let Req {
             op,
             method,
@@ -281,7 +256,7 @@ impl LonglonglongClient {
                 |response| parse_envelope(&endpoint, response, task),
             )
             .await?;
-        Ok((sent.value, sent.attempts))
+        Ok(sent)
     }
 
     pub async fn check_credentials(&self) -> Result<(), ProviderError> {
@@ -318,7 +293,9 @@ impl LonglonglongClient {
             if let Some(sub) = self.sub_user() {
                 query.push(("sub_user_id", sub.to_owned()));
             }
-            let (envelope, _) = self
+            let Sent {
+                value: envelope, ..
+            } = self
                 .call(
                     Req::get("number-list", path.clone()).query(query),
                     token,
@@ -398,12 +375,16 @@ impl LonglonglongClient {
         } else {
             ("number", self.task_path(task, "/number"))
         };
-        let (envelope, attempts) = self
+        let Sent {
+            value: envelope,
+            attempts,
+            in_doubt,
+        } = self
             .call(Req::send(op, Method::POST, path, bytes), token, Some(task))
             .await?;
-        // More than one attempt: an earlier one may have been applied although its answer was
-        // lost; its rows then come back as duplicates of themselves.
-        let retried = attempts > 1;
+        // An earlier attempt may have been applied although its answer was lost: its rows then
+        // come back as duplicates of themselves.
+        let retried = in_doubt;
         let mut outcome = if async_mode {
             let unique_id = envelope
                 .data
@@ -449,7 +430,11 @@ impl LonglonglongClient {
                 )
                 .await;
             match result {
-                Ok((envelope, attempts)) => {
+                Ok(Sent {
+                    value: envelope,
+                    attempts,
+                    ..
+                }) => {
                     requests += attempts;
                     let status = envelope.data.get("status").and_then(Value::as_str);
                     let finished = match status {
@@ -556,7 +541,7 @@ impl LonglonglongClient {
             sub_user_id: self.sub_user(),
         };
         let path = self.task_path(task, "/number-batch-delete");
-        let (_, attempts) = self
+        let Sent { attempts, .. } = self
             .call(
                 Req::send("number-batch-delete", Method::DELETE, path, to_json(&body)?),
                 token,
@@ -597,228 +582,5 @@ impl LonglonglongClient {
         self.call(Req::send(op, Method::PUT, path, body), token, Some(task))
             .await
             .map(|_| ())
-    }
-}
-
-/// Per-row outcome from a `{fail: [{phone, reason}]}` report. With `imported` (async result),
-/// rows neither imported nor refused are `Unknown`; without it, unreported rows are accepted.
-fn rows_outcome(
-    chunk: &[ContactToAdd],
-    data: &Value,
-    retried: bool,
-    imported: Option<&HashSet<String>>,
-) -> BatchOutcome {
-    let failures: Vec<RowFailure> = data
-        .get("fail")
-        .or_else(|| data.get("fail_list"))
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    let mut results: Vec<Option<ItemResult>> = vec![None; chunk.len()];
-    // A phone given twice is refused once per report, latest rows first.
-    let mut by_phone = KeyIndex::new(chunk.iter().map(|c| c.phone.as_str()));
-    for failure in &failures {
-        let phone = value_string(&failure.phone);
-        let Some((index, only)) = by_phone.take(&phone) else {
-            continue;
-        };
-        let reason = classify_row_reason(&failure.reason);
-        // A retried add whose first attempt was applied sees its own rows as duplicates.
-        let result = if retried && reason == RejectReason::Duplicate && only {
-            ItemResult::Accepted
-        } else {
-            ItemResult::Rejected { reason }
-        };
-        if let Some(slot) = results.get_mut(index) {
-            *slot = Some(result);
-        }
-    }
-    let mut outcome = BatchOutcome::default();
-    for (index, result) in results.into_iter().enumerate() {
-        let result = result.unwrap_or_else(|| match imported {
-            Some(imported) if !imported.contains(&chunk[index].phone) => ItemResult::Unknown,
-            _ => ItemResult::Accepted,
-        });
-        outcome.push(index, result);
-    }
-    outcome
-}
-
-fn unknown_outcome(len: usize) -> BatchOutcome {
-    let mut outcome = BatchOutcome::default();
-    for index in 0..len {
-        outcome.push(index, ItemResult::Unknown);
-    }
-    outcome
-}
-
-/// Maps a row failure message to a reason.
-fn classify_row_reason(reason: &str) -> RejectReason {
-    let lower = reason.to_lowercase();
-    if reason.contains("重复") || lower.contains("duplicate") || lower.contains("exist") {
-        RejectReason::Duplicate
-    } else if reason.contains("格式")
-        || reason.contains("号码错误")
-        || reason.contains("无效")
-        || lower.contains("invalid")
-        || lower.contains("format")
-    {
-        RejectReason::InvalidNumber
-    } else {
-        RejectReason::Other(sanitize(reason))
-    }
-}
-
-/// A listed row: `phone` and the number `status` (0 not called, 1 calling, 2 called — the
-/// simulator's reading; the real enum is not documented, so other values are `Unknown`).
-fn remote_contact(row: &Value) -> Option<RemoteContact> {
-    let raw = row
-        .get("phone")
-        .or_else(|| row.get("number"))
-        .map(value_string)
-        .filter(|p| !p.is_empty())?;
-    let state = match row.get("status").and_then(Value::as_i64) {
-        Some(0) => RemoteState::Pending,
-        Some(1) => RemoteState::InProgress,
-        Some(2) => RemoteState::Finished,
-        _ => RemoteState::Unknown,
-    };
-    // `13012121211_x7k2` is a copy made by `number_add_suffix`: report it under its phone, with
-    // the raw value as remote id so that a removal targets exactly that copy.
-    let (phone, remote_id) = match split_suffix(&raw) {
-        Some(base) => (base.to_owned(), Some(raw.clone())),
-        None => (raw, None),
-    };
-    Some(RemoteContact {
-        phone,
-        remote_id,
-        state,
-        removable: state == RemoteState::Pending,
-    })
-}
-
-/// `^(\d+)_[a-z0-9]+$` → the digits.
-fn split_suffix(raw: &str) -> Option<&str> {
-    let (base, suffix) = raw.split_once('_')?;
-    let base_ok = !base.is_empty() && base.bytes().all(|b| b.is_ascii_digit());
-    let suffix_ok = !suffix.is_empty()
-        && suffix
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    (base_ok && suffix_ok).then_some(base)
-}
-
-/// Reads the envelope: HTTP 401/403 and `code` 401/403 are rejected credentials, 6007 is a
-/// running task, 404 with a task is an unknown task, 429 and 5xx-like codes are retryable, any
-/// other `code != 200` is a terminal refusal.
-fn parse_envelope(
-    endpoint: &str,
-    response: Response,
-    task: Option<&TaskRef>,
-) -> Result<Envelope, ProviderError> {
-    let parsed: Result<Envelope, _> = serde_json::from_slice(&response.body);
-    let (code, message) = match &parsed {
-        Ok(envelope) => (envelope.code, sanitize(&envelope.message)),
-        Err(_) => (
-            i64::from(response.status.as_u16()),
-            String::from_utf8_lossy(&response.body)
-                .chars()
-                .take(200)
-                .collect(),
-        ),
-    };
-    if matches!(
-        response.status,
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-    ) || matches!(code, 401 | 403)
-    {
-        return Err(ProviderError::CredentialsRejected { code, message });
-    }
-    let envelope = match parsed {
-        Ok(envelope) => envelope,
-        Err(err) if response.status.is_success() => {
-            return Err(ProviderError::InvalidResponse {
-                endpoint: endpoint.to_owned(),
-                detail: format!("not the documented envelope: {err}"),
-            });
-        }
-        Err(_) => return Err(ProviderError::Rejected { code, message }),
-    };
-    match envelope.code {
-        200 => Ok(envelope),
-        6007 => Err(ProviderError::TaskRunning {
-            task: task.map_or_else(String::new, |t| t.id.clone()),
-        }),
-        429 => Err(ProviderError::RateLimited { retry_after: None }),
-        500..=599 => Err(ProviderError::Busy { code, message }),
-        404 if task.is_some() => Err(ProviderError::TaskNotFound {
-            task: task.map_or_else(String::new, |t| t.id.clone()),
-            message,
-        }),
-        _ if message.contains("繁忙") || message.to_lowercase().contains("busy") => {
-            Err(ProviderError::Busy { code, message })
-        }
-        _ => Err(ProviderError::Rejected { code, message }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    fn contact(phone: &str) -> ContactToAdd {
-        ContactToAdd {
-            phone: phone.into(),
-            ..ContactToAdd::default()
-        }
-    }
-
-    #[test]
-    fn maps_row_failures_by_phone() {
-        let chunk = [
-            contact("13000000001"),
-            contact("bad"),
-            contact("13000000001"),
-        ];
-        let data = json!({"fail": [
-            {"phone": "bad", "reason": "号码格式错误"},
-            {"phone": "13000000001", "reason": "重复号码"},
-        ]});
-        let outcome = rows_outcome(&chunk, &data, false, None);
-        assert_eq!(outcome.result(0), Some(&ItemResult::Accepted));
-        assert_eq!(
-            outcome.result(1),
-            Some(&ItemResult::Rejected {
-                reason: RejectReason::InvalidNumber
-            })
-        );
-        assert_eq!(
-            outcome.result(2),
-            Some(&ItemResult::Rejected {
-                reason: RejectReason::Duplicate
-            })
-        );
-        // after a retry, a lone duplicate is the row's own earlier attempt
-        let retried = rows_outcome(
-            &[contact("13000000001")],
-            &json!({"fail": [{"phone": "13000000001", "reason": "重复号码"}]}),
-            true,
-            None,
-        );
-        assert_eq!(retried.result(0), Some(&ItemResult::Accepted));
-    }
-
-    #[test]
-    fn reads_suffixed_copies() {
-        assert_eq!(split_suffix("13012121211_x7k2"), Some("13012121211"));
-        assert_eq!(split_suffix("13012121211"), None);
-        assert_eq!(split_suffix("1301_X"), None);
-        let row = remote_contact(&json!({"phone": "13012121211_ab1", "status": 0}));
-        assert_eq!(
-            row.map(|r| (r.phone, r.remote_id)),
-            Some(("13012121211".into(), Some("13012121211_ab1".into())))
-        );
     }
 }

@@ -8,8 +8,7 @@
 //!   refuses a request as a whole (code 20000): the client then isolates the refused contact
 //!   (the `list[i]` the message names, else by halving) and sends the others again, so one bad
 //!   number does not block its batch. A `contactId` already used is the caller's own contact from
-//!   an earlier attempt (ids are deterministic): accepted; after a retried request (a lost answer),
-//!   such a refusal means the whole earlier request was applied.
+//!   an earlier attempt (ids are deterministic): accepted.
 //! - remove: `order/delete`, one contact per request, `remove_concurrency` in parallel; "does not
 //!   exist" = already gone (accepted); "only Pending / Not Started" = not deletable.
 //! - list: none (the ledger is the record); `task/list` `statInfo.totalOrderCount` is the drift
@@ -368,13 +367,24 @@ impl NxlinkClient {
             };
             let named = item_index(&message).filter(|n| *n < group.len());
             let kind = classify_item_message(&message);
-            if kind == ItemMessage::IdInUse && attempts > 1 {
-                // A lost answer to an applied request: all of it is there (append is all or
-                // nothing).
-                for i in group {
-                    results[i] = Some(ItemResult::Accepted);
+            // No shortcut after a lost answer: "list[0]: id already used" on a retry may mean
+            // that the lost attempt was applied (all of it), or only that item 0 was there
+            // before. NXLink cannot be asked, so the others are sent again; each one already
+            // there comes back as its own "id already used" (accepted). Correct, at the cost
+            // of one request per item after a lost answer.
+            if named.is_none() && is_request_level(&message) {
+                // About the request, not an item: isolating items cannot help.
+                let err = ProviderError::Rejected {
+                    code: 20000,
+                    message: sanitize(&message),
+                };
+                if results.iter().all(Option::is_none) {
+                    return Err(err);
                 }
-                continue;
+                let mut outcome = finish(results);
+                outcome.requests = requests;
+                outcome.interrupted = Some(err);
+                return Ok(outcome);
             }
             match named {
                 Some(position) => {
@@ -391,12 +401,6 @@ impl NxlinkClient {
                     queue.push_front(left.to_vec());
                 }
                 None => {
-                    if is_request_level(&message) {
-                        return Err(ProviderError::Rejected {
-                            code: 20000,
-                            message: sanitize(&message),
-                        });
-                    }
                     results[group[0]] = Some(item_result(&kind, &message));
                 }
             }
@@ -620,7 +624,44 @@ fn parse_answer(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn answer(body: Value) -> Result<Answer, ProviderError> {
+        let response = Response {
+            status: reqwest::StatusCode::OK,
+            headers: reqwest::header::HeaderMap::new(),
+            body: serde_json::to_vec(&body).expect("json"),
+        };
+        parse_answer("http://x", response, Some(&TaskRef::new("t")))
+    }
+
+    #[test]
+    fn codes_map_to_the_documented_classes() {
+        use crate::providers::ErrorClass::{Retryable, Terminal};
+        let cases = [
+            (1001, "m", "SignatureRejected", Terminal),
+            (1002, "m", "RequestRejected", Terminal),
+            (1003, "m", "SignatureRejected", Terminal),
+            (1004, "m", "ClockSkew", Terminal),
+            (1005, "m", "CredentialsRejected", Terminal),
+            (20000, "too many requests", "RateLimited", Retryable),
+            (20000, "task does not exist", "TaskNotFound", Terminal),
+        ];
+        for (code, message, reason, class) in cases {
+            let err = answer(json!({"code": code, "message": message})).expect_err("error");
+            assert_eq!((err.reason(), err.class()), (reason, class), "code {code}");
+        }
+        assert!(matches!(
+            answer(json!({"code": 20000, "message": "list[1]: bad"})),
+            Ok(Answer::Refused(_))
+        ));
+        assert!(matches!(
+            answer(json!({"code": 200, "data": {}})),
+            Ok(Answer::Ok(_))
+        ));
+    }
 
     #[test]
     fn reads_item_index() {

@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota};
+use tokio::time::Instant;
 
 use crate::api::RateLimit;
 
@@ -18,11 +20,16 @@ pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 5;
 pub const DEFAULT_BURST: u32 = 5;
 
 /// A GCRA token bucket: at most `burst + rate × t` requests in any window of length `t`.
+///
+/// When the provider says it is overloaded (429, "too many requests", "system busy"), the whole
+/// account backs off: [`Limiter::back_off`] holds every client of the account until then, not
+/// only the request that was refused.
 #[derive(Debug)]
 pub struct Limiter {
     inner: DefaultDirectRateLimiter,
     requests_per_second: u32,
     burst: u32,
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl Limiter {
@@ -34,6 +41,7 @@ impl Limiter {
             inner: DefaultDirectRateLimiter::direct(Quota::per_second(rate).allow_burst(burst_nz)),
             requests_per_second: rate.get(),
             burst: burst_nz.get(),
+            paused_until: Mutex::new(None),
         }
     }
 
@@ -43,14 +51,33 @@ impl Limiter {
         Self::new(rate, burst)
     }
 
-    /// An unlimited limiter (CLI dry runs against a local simulator).
-    pub fn unlimited() -> Self {
-        Self::new(u32::MAX / 2, u32::MAX / 2)
+    /// Waits until a request may be sent (after any account-wide back-off), and takes its
+    /// token.
+    pub async fn acquire(&self) {
+        loop {
+            let until = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => break,
+            }
+        }
+        self.inner.until_ready().await;
     }
 
-    /// Waits until a request may be sent, and takes its token.
-    pub async fn acquire(&self) {
-        self.inner.until_ready().await;
+    /// Holds every request of the account for `wait` (extends, never shortens, a running
+    /// back-off).
+    pub fn back_off(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
     }
 
     pub fn requests_per_second(&self) -> u32 {
@@ -181,6 +208,16 @@ mod tests {
         let l = Limiter::from_spec(None);
         assert_eq!(l.requests_per_second(), DEFAULT_REQUESTS_PER_SECOND);
         assert_eq!(l.burst(), DEFAULT_BURST);
+    }
+
+    #[tokio::test]
+    async fn back_off_holds_everyone() {
+        let l = Limiter::new(1000, 1000);
+        l.back_off(Duration::from_millis(120));
+        l.back_off(Duration::from_millis(10)); // does not shorten it
+        let start = std::time::Instant::now();
+        l.acquire().await;
+        assert!(start.elapsed() >= Duration::from_millis(110));
     }
 
     #[tokio::test]

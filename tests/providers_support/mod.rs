@@ -71,9 +71,9 @@ pub async fn start(accounts: Vec<AccountConfig>) -> RunningSimulator {
 pub fn settings() -> ClientSettings {
     ClientSettings {
         retry: RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(100),
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(1),
         },
         async_confirm_timeout: Duration::from_secs(5),
@@ -193,13 +193,24 @@ pub fn build(
     limiters: &RateLimiters,
     account: &AccountKey,
 ) -> AnyProvider {
+    build_with(spec, options, credentials, limiters, account, &settings())
+}
+
+pub fn build_with(
+    spec: &CallProviderSpec,
+    options: Option<&LonglonglongTaskOptions>,
+    credentials: Credentials,
+    limiters: &RateLimiters,
+    account: &AccountKey,
+    settings: &ClientSettings,
+) -> AnyProvider {
     match build_provider_with(
         account,
         spec,
         options,
         Arc::new(StaticCredentials(credentials)),
         limiters,
-        &settings(),
+        settings,
     ) {
         Ok(provider) => provider,
         Err(err) => panic!("provider must build: {err}"),
@@ -282,6 +293,15 @@ impl Admin {
         )
         .await["task"]
             .clone()
+    }
+
+    pub async fn set_state(&self, provider: &str, account: &str, task: &str, state: &str) {
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/accounts/{provider}/{account}/tasks/{task}/state"),
+            Some(json!({ "state": state })),
+        )
+        .await;
     }
 
     pub async fn mark(&self, provider: &str, account: &str, task: &str, body: Value) -> Value {
