@@ -145,34 +145,31 @@ fn controller_for(
     let (lists, lists_writer) = reflector::store();
     let lists_stream = reflector::reflector(
         lists_writer,
-        watcher(api::<ContactList>(&client, namespace), watch_config.clone()),
+        watcher(api::<ContactList>(client, namespace), watch_config.clone()),
     )
     .default_backoff()
     .touched_objects();
     let (providers, providers_writer) = reflector::store();
     let providers_stream = reflector::reflector(
         providers_writer,
-        watcher(
-            api::<CallProvider>(&client, namespace),
-            watch_config.clone(),
-        ),
+        watcher(api::<CallProvider>(client, namespace), watch_config.clone()),
     )
     .default_backoff()
     .touched_objects();
     let secrets_stream = watcher(
-        metadata_api::<Secret>(&client, namespace),
+        metadata_api::<Secret>(client, namespace),
         watch_config.clone(),
     )
     .default_backoff()
     .touched_objects();
     let config_maps_stream = watcher(
-        metadata_api::<ConfigMap>(&client, namespace),
+        metadata_api::<ConfigMap>(client, namespace),
         watch_config.clone(),
     )
     .default_backoff()
     .touched_objects();
 
-    let controller = Controller::new(api::<CallTask>(&client, namespace), watch_config)
+    let controller = Controller::new(api::<CallTask>(client, namespace), watch_config)
         .with_config(ControllerConfig::default().concurrency(shared.concurrency));
     let tasks = controller.store();
     let ctx = Arc::new(Context {
