@@ -1,5 +1,5 @@
 //! One 1M-contact plan, for peak-memory measurement:
-//! `/usr/bin/time -v target/release/examples/plan_1m [listing|sorted|ledger|inputs-only|ledger-inputs-only]`.
+//! `/usr/bin/time -v target/release/examples/plan_1m [listing|sorted|ledger|inputs-only|ledger-inputs-only] [repeat]`.
 //! `inputs-only` (or `ledger-inputs-only`) builds the same inputs without planning, so the plan's own share of the peak
 //! is the difference.
 use std::time::Instant;

@@ -21,11 +21,18 @@ impl Rng {
     }
 }
 
-/// `n` distinct CN mobile numbers (+86 13x–19x), sorted.
+/// `n` distinct valid CN mobile numbers (+86 13x, 150–153, 155–159, 18x), sorted.
 pub fn mobiles(n: usize, seed: u64) -> Vec<u64> {
+    const PREFIXES: [u64; 28] = [
+        130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158,
+        159, 180, 181, 182, 183, 184, 185, 186, 187, 188,
+    ];
     let mut rng = Rng::new(seed);
     let mut v: Vec<u64> = (0..n + n / 50 + 16)
-        .map(|_| 8_613_000_000_000 + rng.next() % 7_000_000_000)
+        .map(|_| {
+            let prefix = PREFIXES[(rng.next() % PREFIXES.len() as u64) as usize];
+            8_600_000_000_000 + prefix * 100_000_000 + rng.next() % 100_000_000
+        })
         .collect();
     v.sort_unstable();
     v.dedup();
@@ -118,20 +125,20 @@ pub fn contact_lists(lists: usize, per_list: usize) -> Vec<(String, Vec<Contact>
                 .map(|i| {
                     let mut p = phones[l * per_list + i];
                     if i % 100 == 1 && l > 0 {
-                        p = phones[(l - 1) * per_list + i]; // repeated in the previous list
+                        p = phones[(l - 1) * per_list + i + 1]; // also in the previous list
                     }
                     let national = p - 8_600_000_000_000;
                     let phone = match rng.next() % 4 {
                         0 => format!("+{p}"),
                         1 => format!("{national}"),
                         2 => format!(
-                            "+86 {} {} {}",
+                            "+86 {} {:04} {:04}",
                             national / 100_000_000,
                             national / 10_000 % 10_000,
                             national % 10_000
                         ),
                         _ => format!(
-                            "{}-{}-{}",
+                            "{}-{:04}-{:04}",
                             national / 100_000_000,
                             national / 10_000 % 10_000,
                             national % 10_000

@@ -90,7 +90,6 @@ impl<'a> Stream<'a> {
                     .enumerate()
                     .map(|(i, o)| Proj {
                         phone: o.phone.as_u64(),
-                        digest: o.content_digest.map_or(0, |d| d.0),
                         idx: i as u32,
                         removable: o.removable,
                         has_digest: o.content_digest.is_some(),
@@ -134,14 +133,15 @@ impl<'a> Iterator for Stream<'a> {
                 let phone = Phone::from_u64_unchecked(p.phone);
                 while ledger.next_if(|e| e.phone < phone).is_some() {}
                 let entry = ledger.peek().copied().filter(|e| e.phone == phone);
+                let listed = obs.get(p.idx as usize);
                 let digest = if p.has_digest {
-                    Some(ContentDigest(p.digest))
+                    listed.and_then(|o| o.content_digest)
                 } else {
                     entry.map(|e| e.content_digest)
                 };
                 Some(Remote {
                     phone,
-                    listed: obs.get(p.idx as usize),
+                    listed,
                     entry,
                     removable: p.removable,
                     digest,

@@ -1,6 +1,6 @@
 //! LSD radix sort of listing projections by phone.
 //!
-//! A provider lists contacts in its own order. Sorting a million 24-byte projections with a
+//! A provider lists contacts in its own order. Sorting a million 16-byte projections with a
 //! comparison sort costs more than the whole merge; counting passes over 11-bit digits of the
 //! offset from the smallest phone cost less (one country's numbers span about 33 bits, so three
 //! passes; passes whose digit is the same everywhere are skipped). The sort is stable, which
@@ -8,9 +8,10 @@
 
 /// What the merge needs of one listed contact, without touching the listing again.
 #[derive(Clone, Copy, Default)]
+/// 16 bytes: the content digest stays in the listing (providers rarely return one) and is
+/// read from there only when `has_digest` is set.
 pub(crate) struct Proj {
     pub phone: u64,
-    pub digest: u64,
     pub idx: u32,
     pub removable: bool,
     pub has_digest: bool,
