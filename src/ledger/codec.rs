@@ -168,16 +168,24 @@ mod tests {
     use super::*;
     use crate::ledger::ItemOutcome;
 
-    /// A ledger of `n` CN mobiles, spread over the number space like real lists.
-    pub(crate) fn sample(n: u64) -> Ledger {
+    /// A ledger of `n` random CN mobiles (as spread as real lists) with random digests,
+    /// added in batches of 200 — the steady state of a task.
+    pub(crate) fn sample(n: usize) -> Ledger {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
         let mut l = Ledger::new("0b8f6a8e-6f0e-4a57-9d55-3c1f4f1f2a10");
-        let items: Vec<_> = (0..n)
-            .map(|i| {
-                let p = Phone::from_u64_unchecked(
-                    8613000000000 + i * 7_919 % 900_000_000 * 10 + i % 10,
-                );
-                (p, ContentDigest(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
-            })
+        let mut phones = std::collections::BTreeSet::new();
+        while phones.len() < n {
+            phones.insert(8_613_000_000_000 + next() % 7_000_000_000);
+        }
+        let items: Vec<_> = phones
+            .into_iter()
+            .map(|p| (Phone::from_u64_unchecked(p), ContentDigest(next())))
             .collect();
         for chunk in items.chunks(200) {
             l.record_add_intent(chunk);

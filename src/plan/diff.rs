@@ -2,6 +2,7 @@
 use std::collections::btree_map;
 use std::iter::Peekable;
 
+use super::radix::{self, Proj};
 use super::{
     AddItem, AddReason, ContentAction, ContentChange, Identity, NotRemovable, NotRemovableReason,
     ObservedContact, PlanCounts, PlanPolicy, RemoveItem, RemoveReason,
@@ -32,7 +33,8 @@ pub(crate) struct Diff {
 #[derive(Clone, Copy)]
 struct Remote<'a> {
     phone: Phone,
-    observed_id: Option<&'a str>,
+    /// The listed contact (looked up only when its id is needed: few are).
+    listed: Option<&'a ObservedContact>,
     entry: Option<&'a LedgerEntry>,
     removable: bool,
     digest: Option<ContentDigest>,
@@ -45,11 +47,15 @@ impl Remote<'_> {
     /// NXLink `contactId`); a provider that identifies contacts by phone never saw it, so only
     /// an id from its own listing (a suffixed copy's raw value) is passed on there.
     fn remote_id(&self, identity: Identity) -> Option<String> {
-        match (self.observed_id, identity) {
+        match (self.observed_id(), identity) {
             (Some(id), _) => Some(id.to_string()),
             (None, Identity::RemoteId) => self.entry.map(|e| e.remote_id.to_string()),
             (None, Identity::Phone) => None,
         }
+    }
+
+    fn observed_id(&self) -> Option<&str> {
+        self.listed.and_then(|o| o.remote_id.as_deref())
     }
 
     /// Order inside a run of one phone: the copy to keep comes first. Keep one that cannot be
@@ -58,7 +64,7 @@ impl Remote<'_> {
         (
             self.removable,
             self.entry.is_none(),
-            self.observed_id,
+            self.observed_id(),
             self.digest,
         )
     }
@@ -68,8 +74,8 @@ impl Remote<'_> {
 enum Stream<'a> {
     Listing {
         obs: &'a [ObservedContact],
-        /// Sorted (phone, index) when the listing was not sorted; else the listing's order.
-        order: Option<Vec<(u64, u32)>>,
+        /// The listing projected and sorted by phone.
+        sorted: Vec<Proj>,
         pos: usize,
         ledger: Peekable<btree_map::Values<'a, Phone, LedgerEntry>>,
     },
@@ -81,19 +87,24 @@ impl<'a> Stream<'a> {
         match observed {
             None => Stream::Ledger(ledger.iter()),
             Some(obs) => {
-                let sorted = obs.windows(2).all(|w| w[0].phone <= w[1].phone);
-                let order = (!sorted).then(|| {
-                    let mut v: Vec<(u64, u32)> = obs
-                        .iter()
-                        .enumerate()
-                        .map(|(i, o)| (o.phone.as_u64(), i as u32))
-                        .collect();
-                    v.sort_unstable();
-                    v
-                });
+                // One sequential pass copies what the merge needs; sorting the copy avoids a
+                // cache miss a contact from reading the listing in phone order.
+                let mut sorted: Vec<Proj> = obs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| Proj {
+                        phone: o.phone.as_u64(),
+                        idx: i as u32,
+                        removable: o.removable,
+                        has_digest: o.content_digest.is_some(),
+                    })
+                    .collect();
+                if !sorted.windows(2).all(|w| w[0].phone <= w[1].phone) {
+                    radix::sort_by_phone(&mut sorted);
+                }
                 Stream::Listing {
                     obs,
-                    order,
+                    sorted,
                     pos: 0,
                     ledger: ledger.iter().peekable(),
                 }
@@ -109,7 +120,7 @@ impl<'a> Iterator for Stream<'a> {
         match self {
             Stream::Ledger(it) => it.next().map(|e| Remote {
                 phone: e.phone,
-                observed_id: None,
+                listed: None,
                 entry: Some(e),
                 removable: e.removable,
                 digest: Some(e.content_digest),
@@ -117,24 +128,27 @@ impl<'a> Iterator for Stream<'a> {
             }),
             Stream::Listing {
                 obs,
-                order,
+                sorted,
                 pos,
                 ledger,
             } => {
-                let idx = match order {
-                    Some(v) => v.get(*pos)?.1 as usize,
-                    None => *pos,
-                };
-                let o = obs.get(idx)?;
+                let p = *sorted.get(*pos)?;
                 *pos += 1;
-                while ledger.next_if(|e| e.phone < o.phone).is_some() {}
-                let entry = ledger.peek().copied().filter(|e| e.phone == o.phone);
+                let phone = Phone::from_u64_unchecked(p.phone);
+                while ledger.next_if(|e| e.phone < phone).is_some() {}
+                let entry = ledger.peek().copied().filter(|e| e.phone == phone);
+                let listed = obs.get(p.idx as usize);
+                let digest = if p.has_digest {
+                    listed.and_then(|o| o.content_digest)
+                } else {
+                    entry.map(|e| e.content_digest)
+                };
                 Some(Remote {
-                    phone: o.phone,
-                    observed_id: o.remote_id.as_deref(),
+                    phone,
+                    listed,
                     entry,
-                    removable: o.removable,
-                    digest: o.content_digest.or(entry.map(|e| e.content_digest)),
+                    removable: p.removable,
+                    digest,
                     // The listing is the truth: a listed contact is present.
                     state: EntryState::Present,
                 })

@@ -13,6 +13,7 @@ mod batch;
 mod diff;
 mod guard;
 mod policy;
+mod radix;
 
 pub use batch::{Batch, split};
 pub use guard::{GuardDecision, check as guard_check, limit as guard_limit};
