@@ -78,7 +78,8 @@ pub enum AddReason {
 pub struct AddItem {
     /// Phone.
     pub phone: Phone,
-    /// Index into the desired keys (and [`crate::contacts::DesiredSet::contacts`]).
+    /// Index into the desired keys as sorted by phone (for a [`crate::contacts::DesiredSet`]
+    /// that is `keys()`, which are sorted, and `contacts()`).
     pub desired_index: u32,
     /// Digest of the content to send.
     pub digest: ContentDigest,
