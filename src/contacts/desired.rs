@@ -105,8 +105,16 @@ impl DesiredSet {
         let mut order: Vec<&ListInput<'_>> = inputs.iter().collect();
         order.sort_by(|a, b| a.name.cmp(b.name));
         let mut lists = Vec::with_capacity(order.len());
-        let mut cands = Vec::new();
-        let mut contacts = Vec::new();
+        // Reserve once: growing by doubling would briefly hold two copies of a million contacts.
+        let total: usize = order
+            .iter()
+            .map(|l| match l.contacts {
+                ListContacts::Inline(cs) => cs.len(),
+                ListContacts::Csv(d) => d.rows.len(),
+            })
+            .sum();
+        let mut cands = Vec::with_capacity(total);
+        let mut contacts = Vec::with_capacity(total);
         for (li, input) in order.iter().enumerate() {
             let mut stats = ListStats {
                 name: input.name.to_string(),
@@ -161,6 +169,9 @@ impl DesiredSet {
         let mut list_hash: Vec<Sha256> = lists.iter().map(|_| Sha256::new()).collect();
         let mut set_hash = Sha256::new();
         let mut out = DesiredSet::default();
+        out.keys.reserve(cands.len());
+        out.contacts.reserve(cands.len());
+        out.sources.reserve(cands.len());
         let mut i = 0;
         while i < cands.len() {
             let first = &cands[i];

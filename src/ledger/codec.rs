@@ -215,7 +215,7 @@ mod tests {
     }
 
     /// Prints the stored size per 100k contacts (recorded in BENCHMARKS.md):
-    /// `cargo test --release --lib ledger::codec -- --nocapture size`
+    /// `cargo test --lib size_per_100k -- --nocapture`
     #[test]
     fn size_per_100k_contacts() {
         let l = sample(100_000);

@@ -78,7 +78,8 @@ pub enum AddReason {
 pub struct AddItem {
     /// Phone.
     pub phone: Phone,
-    /// Index into the desired keys (and [`crate::contacts::DesiredSet::contacts`]).
+    /// Index into the desired keys as sorted by phone (for a [`crate::contacts::DesiredSet`]
+    /// that is `keys()`, which are sorted, and `contacts()`).
     pub desired_index: u32,
     /// Digest of the content to send.
     pub digest: ContentDigest,
@@ -272,5 +273,97 @@ pub fn plan(
         content_changes,
         guard,
         counts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ContentChangePolicy, ManagementPolicy};
+
+    fn key(n: u64, d: u64) -> DesiredKey {
+        DesiredKey {
+            phone: Phone::from_u64_unchecked(8_613_000_000_000 + n),
+            digest: ContentDigest(d),
+        }
+    }
+
+    fn listed(n: u64, d: Option<u64>, removable: bool) -> ObservedContact {
+        ObservedContact {
+            phone: Phone::from_u64_unchecked(8_613_000_000_000 + n),
+            remote_id: Some(format!("id{n}")),
+            removable,
+            content_digest: d.map(ContentDigest),
+        }
+    }
+
+    const CAPS: Capabilities = Capabilities {
+        max_add: 2,
+        max_remove: 2,
+        can_list: true,
+        identity: Identity::RemoteId,
+    };
+
+    #[test]
+    fn tripped_guard_blocks_removals_and_replacements_but_not_adds() {
+        let desired = [key(1, 1), key(2, 9), key(5, 1)];
+        let observed = Some(vec![
+            listed(1, Some(1), true),
+            listed(2, Some(2), true), // content changed
+            listed(3, None, true),    // unwanted
+            listed(4, None, false),   // unwanted, already called
+        ]);
+        let policy = PlanPolicy {
+            management: ManagementPolicy::Full,
+            max_delete_percent: 25, // limit floor(4 * 25 / 100) = 1 < 2 wanted
+            content_change: ContentChangePolicy::Replace,
+        };
+        let p = plan(&desired, &observed, &Ledger::new("uid"), &policy, &CAPS);
+        assert_eq!(
+            p.guard,
+            GuardDecision::Tripped {
+                removes: 2,
+                limit: 1,
+                remote: 4
+            }
+        );
+        assert!(p.removes.is_empty());
+        let adds: Vec<_> = p
+            .adds
+            .iter()
+            .flat_map(|b| &b.items)
+            .map(|a| a.phone)
+            .collect();
+        assert_eq!(adds, [desired[2].phone]);
+        assert_eq!(p.content_changes[0].action, ContentAction::Blocked);
+        assert_eq!(p.not_removable[0].reason, NotRemovableReason::AlreadyCalled);
+
+        let open = PlanPolicy {
+            max_delete_percent: 100,
+            ..policy
+        };
+        let p = plan(&desired, &observed, &Ledger::new("uid"), &open, &CAPS);
+        let removes: Vec<_> = p
+            .removes
+            .iter()
+            .flat_map(|b| &b.items)
+            .map(|r| r.reason)
+            .collect();
+        assert_eq!(removes, [RemoveReason::Replace, RemoveReason::NotDesired]);
+        assert_eq!(p.content_changes[0].action, ContentAction::Replaced);
+        assert_eq!(p.write_calls(), 2); // 2 adds (5, and 2 again) + 2 removals, 2 a batch
+    }
+
+    #[test]
+    fn observe_only_reports_without_writing() {
+        let desired = [key(1, 1)];
+        let observed = Some(vec![listed(2, None, true)]);
+        let policy = PlanPolicy {
+            management: ManagementPolicy::ObserveOnly,
+            ..PlanPolicy::default()
+        };
+        let p = plan(&desired, &observed, &Ledger::new("uid"), &policy, &CAPS);
+        assert!(p.is_empty());
+        assert_eq!((p.counts.missing, p.counts.unwanted), (1, 1));
     }
 }
