@@ -12,7 +12,9 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
 
 use super::context::Context;
-use super::metrics::{ContactLabels, Outcome as MetricOutcome, ReconcileLabels, TaskLabels};
+use super::metrics::{
+    ContactLabels, Outcome as MetricOutcome, ReconcileLabels, RequestLabels, TaskLabels,
+};
 use super::steps::report::{Outcome, Phase, publish, report};
 use super::steps::sink::SecretSink;
 use super::steps::{desired, load};
@@ -241,7 +243,10 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
 
     let observation = match sync::observe(&provider, &task_ref, &wire, &mut ledger).await {
         Ok(observation) => observation,
-        Err(error) => return settle(task, ctx, provider_phase(&error), Outcome::default()).await,
+        Err(error) => {
+            record_requests(ctx, provider.kind(), "list", 1, Some(&error));
+            return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
+        }
     };
     if observation.settled.drift_removed > 0 {
         ctx.metrics
@@ -446,6 +451,33 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         return Ok(Action::requeue(ctx.settings.settle_delay));
     }
     settle(task, ctx, phase, outcome).await
+}
+
+/// Counts provider requests for `callsync_provider_requests_total`: `count` requests of
+/// `operation`, successful unless `error` says how it failed.
+fn record_requests(
+    ctx: &Context,
+    provider: &str,
+    operation: &str,
+    count: u64,
+    error: Option<&ProviderError>,
+) {
+    if count == 0 {
+        return;
+    }
+    let outcome = match error.map(ProviderError::class) {
+        None => "ok",
+        Some(ErrorClass::Retryable) => "retryable",
+        Some(ErrorClass::Terminal) => "terminal",
+    };
+    ctx.metrics
+        .provider_requests
+        .get_or_create(&RequestLabels {
+            provider: provider.into(),
+            operation: operation.into(),
+            outcome: outcome.into(),
+        })
+        .inc_by(count);
 }
 
 /// Contact counts after a sync: what the plan found, minus what execution did.

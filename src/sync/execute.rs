@@ -34,8 +34,12 @@ pub struct ExecuteReport {
     pub failures: Vec<Failure>,
     /// Provider requests made.
     pub requests: u64,
+    /// Of those, by remove batches.
+    pub remove_requests: u64,
     /// The provider error that stopped execution early, if any.
     pub stopped_by: Option<ProviderError>,
+    /// `"add"` or `"remove"`: which operation failed when `stopped_by` is set.
+    pub stopped_in: Option<&'static str>,
     /// A problem that did not stop execution but needs a person (longlonglong left a task
     /// paused).
     pub alert: Option<ProviderError>,
@@ -159,17 +163,21 @@ async fn remove_batch<P: Provider, S: SyncSink>(
             remote_id: item.remote_id.clone(),
         })
         .collect();
+    let before = report.requests;
     let mut outcome = match provider.remove(task, &requests).await {
         Ok(outcome) => outcome,
         Err(error) => {
             // Nothing applied as far as the client knows; the entries stay Removing and the
             // next sync settles them.
             report.requests += 1;
+            report.remove_requests += 1;
             report.stopped_by = Some(error);
+            report.stopped_in = Some("remove");
             return Ok(true);
         }
     };
     report.absorb(&mut outcome);
+    report.remove_requests += report.requests - before;
     for (index, item) in items.iter().enumerate() {
         let result = outcome.result(index);
         match result {
@@ -182,6 +190,7 @@ async fn remove_batch<P: Provider, S: SyncSink>(
     sink.save_ledger(ledger).await?;
     if let Some(error) = outcome.interrupted.take() {
         report.stopped_by = Some(error);
+        report.stopped_in = Some("remove");
         return Ok(true);
     }
     Ok(false)
@@ -240,6 +249,7 @@ async fn add_batch<P: Provider, S: SyncSink>(
             // The entries stay Adding with their remote ids: the next sync sends the same ids.
             report.requests += 1;
             report.stopped_by = Some(error);
+            report.stopped_in = Some("add");
             return Ok(true);
         }
     };
@@ -259,6 +269,7 @@ async fn add_batch<P: Provider, S: SyncSink>(
     sink.save_ledger(ledger).await?;
     if let Some(error) = outcome.interrupted.take() {
         report.stopped_by = Some(error);
+        report.stopped_in = Some("add");
         return Ok(true);
     }
     Ok(false)
