@@ -370,11 +370,24 @@ async fn create_then_edit(kind: Kind, prefix: &str) {
 
     let task = env.wait_reason("InSync", Duration::from_secs(30)).await;
     let all: Vec<String> = [a.clone(), b.clone(), c.clone()].concat();
-    assert_eq!(
-        env.sim_phones().await,
-        wire_set(kind, &all),
-        "the provider holds exactly the desired contacts"
-    );
+    let held = env.sim_phones().await;
+    let want = wire_set(kind, &all);
+    if held != want {
+        let missing = want.difference(&held).count();
+        let extra = held.difference(&want).count();
+        let audit = env.admin.audit().await;
+        let rejected: Vec<_> = audit
+            .iter()
+            .filter(|e| e["outcome"] != "applied")
+            .take(5)
+            .collect();
+        panic!(
+            "the provider does not hold exactly the desired contacts: {missing} missing, {extra} extra; \
+             status {:?}; first non-applied audit rows: {rejected:?}; counters {}",
+            task.status,
+            env.admin.counters().await
+        );
+    }
     let counts = task
         .status
         .as_ref()

@@ -118,6 +118,11 @@ impl LedgerStore {
         self
     }
 
+    /// The client the store writes with.
+    pub fn client(&self) -> kube::Client {
+        self.api.clone().into_client()
+    }
+
     /// Name of the head Secret.
     pub fn head_name(&self) -> String {
         secret_name(&self.task, "ledger")

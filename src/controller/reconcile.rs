@@ -273,8 +273,6 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         &plan_caps,
     );
 
-    let api: Api<CallTask> =
-        Api::namespaced(ctx.client.clone(), &task.namespace().unwrap_or_default());
     let mut progress_status = task.status.clone().unwrap_or_default();
     progress_status.contacts = Some(counts(
         &plan,
@@ -284,17 +282,13 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         0,
         0,
     ));
-    let mut sink = SecretSink {
-        store: &loaded.ledger_store,
-        version: loaded.ledger_version,
-        api,
-        name: task.name_any(),
-        status: progress_status,
-        interval: ctx.settings.progress_interval,
-        last_progress: Instant::now(),
-        ledger_bytes: 0,
-        saves: 0,
-    };
+    let mut sink = SecretSink::new(
+        &loaded.ledger_store,
+        loaded.ledger_version,
+        task,
+        progress_status,
+        ctx.settings.progress_interval,
+    );
     // Settled in-flight entries must reach the Secret even when the plan is empty.
     if observation.settled != Default::default() {
         sink.save_ledger_now(&ledger).await?;
@@ -558,6 +552,12 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         let deleted_for = Utc::now().timestamp() - t.0.as_second();
         u64::try_from(deleted_for).unwrap_or(0) > ctx.settings.cleanup_deadline.as_secs()
     });
+    load::stores_ready(ctx)
+        .await
+        .map_err(|e| ReconcileError::Transient {
+            reason: e.reason(),
+            message: e.to_string(),
+        })?;
     let provider_obj = match load::provider_of(task, ctx) {
         Ok(p) => p,
         Err(e) => {
@@ -608,19 +608,13 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         guard: plan::GuardDecision::Disabled,
         counts: Default::default(),
     };
-    let api: Api<CallTask> =
-        Api::namespaced(ctx.client.clone(), &task.namespace().unwrap_or_default());
-    let mut sink = SecretSink {
-        store: &store,
+    let mut sink = SecretSink::new(
+        &store,
         version,
-        api,
-        name: task.name_any(),
-        status: task.status.clone().unwrap_or_default(),
-        interval: ctx.settings.progress_interval,
-        last_progress: Instant::now(),
-        ledger_bytes: 0,
-        saves: 0,
-    };
+        task,
+        task.status.clone().unwrap_or_default(),
+        ctx.settings.progress_interval,
+    );
     let wire = WireFormat::of(&provider_obj.spec);
     let executed = sync::execute(
         &provider,

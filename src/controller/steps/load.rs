@@ -42,6 +42,8 @@ pub enum LoadError {
         #[source]
         source: kube::Error,
     },
+    #[error("the controller's caches stopped before they were filled")]
+    CachesClosed,
     #[error(transparent)]
     Ledger(#[from] LedgerStoreError),
     #[error("the ledger of CallTask {task} cannot be decoded: {detail}")]
@@ -57,6 +59,7 @@ impl LoadError {
             Self::InvalidSelector(_) => "InvalidSelector",
             Self::DuplicateTask { .. } => "DuplicateTask",
             Self::SourceUnreadable { .. } | Self::SourceFetch { .. } => "ContactListUnreadable",
+            Self::CachesClosed => "CachesNotReady",
             Self::Ledger(e) => e.reason(),
             Self::LedgerDecode { .. } => "LedgerCorrupt",
         }
@@ -67,6 +70,7 @@ impl LoadError {
         matches!(
             self,
             Self::SourceFetch { .. }
+                | Self::CachesClosed
                 | Self::Ledger(LedgerStoreError::Kube { .. } | LedgerStoreError::Conflict { .. })
         )
     }
@@ -86,6 +90,20 @@ pub struct Loaded {
     pub ledger: Ledger,
     pub ledger_version: Option<LedgerVersion>,
     pub ledger_store: LedgerStore,
+}
+
+/// Waits until the ContactList and CallProvider stores hold their first full listing. Before
+/// that a sync would see no ContactLists — an empty desired set, a plan to remove every contact —
+/// and a cleanup would see no CallProvider.
+pub async fn stores_ready(ctx: &Context) -> Result<(), LoadError> {
+    ctx.lists
+        .wait_until_ready()
+        .await
+        .map_err(|_| LoadError::CachesClosed)?;
+    ctx.providers
+        .wait_until_ready()
+        .await
+        .map_err(|_| LoadError::CachesClosed)
 }
 
 /// The CallProvider a task names, from the store.
@@ -216,6 +234,7 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData
 
 /// Loads everything a sync of `task` needs.
 pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
+    stores_ready(ctx).await?;
     let provider = provider_of(task, ctx)?;
     check_unique(task, ctx)?;
     list_selector(task).map_err(|e| LoadError::InvalidSelector(e.to_string()))?;

@@ -26,7 +26,29 @@ pub struct SecretSink<'a> {
     pub saves: u64,
 }
 
-impl SecretSink<'_> {
+impl<'a> SecretSink<'a> {
+    /// A sink for `task`'s ledger (loaded at `version`), publishing progress in `status`.
+    pub fn new(
+        store: &'a LedgerStore,
+        version: Option<LedgerVersion>,
+        task: &CallTask,
+        status: CallTaskStatus,
+        interval: Duration,
+    ) -> Self {
+        use kube::ResourceExt;
+        Self {
+            store,
+            version,
+            api: Api::namespaced(store.client(), &task.namespace().unwrap_or_default()),
+            name: task.name_any(),
+            status,
+            interval,
+            last_progress: Instant::now(),
+            ledger_bytes: 0,
+            saves: 0,
+        }
+    }
+
     /// Saves outside of a sync's batches (settled in-flight entries).
     pub async fn save_ledger_now(
         &mut self,
