@@ -229,14 +229,69 @@ fn contacts_of(phones: &[String]) -> Vec<Value> {
         .collect()
 }
 
-/// Proof 8: 20,000 contacts, rate-limited to ~17 s of adds; SIGKILL at five points (by how many
-/// contacts the provider holds), one ContactList edit (−100) between a kill and the restart.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_sync_five_times_converges_without_duplicates() {
-    let env = Env::start("proc-crash", lll_account(sim::LLL_TOKEN)).await;
-    env.secret(json!({"token": sim::LLL_TOKEN})).await;
-    // 100 numbers per add call, 12 calls/s: 200 add calls ≈ 17 s without interruption.
-    env.provider(lll_spec(&env.simulator, 12)).await;
+/// A provider of the crash test: the simulator's name and account, how it stores a phone.
+#[derive(Clone, Copy)]
+enum Crash {
+    Longlonglong,
+    Callbot,
+}
+
+impl Crash {
+    fn provider(self) -> &'static str {
+        match self {
+            Crash::Longlonglong => "longlonglong",
+            Crash::Callbot => "callbot",
+        }
+    }
+
+    fn account_id(self) -> &'static str {
+        match self {
+            Crash::Longlonglong => sim::LLL_USER,
+            Crash::Callbot => sim::CB_UUID,
+        }
+    }
+
+    fn wire(self, national: &str) -> String {
+        match self {
+            Crash::Longlonglong => national.to_string(),
+            Crash::Callbot => format!("86{national}"),
+        }
+    }
+}
+
+/// Proof 8: 20,000 contacts, 100 per add call at 12 calls/s (≈ 17 s of adds uninterrupted);
+/// SIGKILL at five points (by how many contacts the provider holds), one ContactList edit (−100)
+/// between a kill and the restart.
+async fn crash_safety(kind: Crash, prefix: &str) {
+    let env = match kind {
+        Crash::Longlonglong => {
+            let env = Env::start(prefix, lll_account(sim::LLL_TOKEN)).await;
+            env.secret(json!({"token": sim::LLL_TOKEN})).await;
+            env.provider(lll_spec(&env.simulator, 12)).await;
+            env
+        }
+        Crash::Callbot => {
+            let account = sim::account(
+                ProviderKind::Callbot,
+                sim::CB_UUID,
+                sim::CB_SECRET,
+                vec![TaskConfig::new(TASK)],
+            );
+            let env = Env::start(prefix, account).await;
+            env.secret(json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}))
+                .await;
+            // Callbot takes 500 per call; 100 keeps the same pace as longlonglong.
+            env.provider(json!({"callbot": {"endpoint": env.simulator.base_url(),
+                                "credentialsSecretRef": {"name": "creds"},
+                                "orderCallbackUrl": "https://hooks.example.com/order",
+                                "callCallbackUrl": "https://hooks.example.com/call"},
+                                "rateLimit": {"requestsPerSecond": 12, "burst": 12},
+                                "maxBatchSize": {"add": 100}}))
+                .await;
+            env
+        }
+    };
+    let (provider, account) = (kind.provider(), kind.account_id());
     // Four lists of 5,000 CN mobiles 137{list}{7 digits}: list-0 sorts first.
     let lists: Vec<Vec<String>> = (0..4)
         .map(|l| (0..5000).map(|i| format!("137{l}{i:07}")).collect())
@@ -247,7 +302,7 @@ async fn sigkill_mid_sync_five_times_converges_without_duplicates() {
     env.task(json!({"maxDeletePercent": 20})).await;
 
     let started = Instant::now();
-    let mut process = env.controller("crash-0", &[], &[]);
+    let mut process = env.controller(&format!("crash-{provider}-0"), &[], &[]);
     let kill_points = [2000usize, 5000, 8000, 11000, 14000];
     let removed: Vec<String> = lists[0][..100].to_vec();
     let mut figures = Vec::new();
@@ -255,7 +310,7 @@ async fn sigkill_mid_sync_five_times_converges_without_duplicates() {
         poll(
             &format!("the provider to hold {at} contacts (round {round})"),
             Duration::from_secs(90),
-            || async { env.held("longlonglong", sim::LLL_USER).await.len() >= *at },
+            || async { env.held(provider, account).await.len() >= *at },
         )
         .await;
         assert!(
@@ -264,7 +319,7 @@ async fn sigkill_mid_sync_five_times_converges_without_duplicates() {
             process.log_text()
         );
         process.kill();
-        let held = env.held("longlonglong", sim::LLL_USER).await.len();
+        let held = env.held(provider, account).await.len();
         figures.push(format!(
             "kill {round} at {:.1}s holding {held}",
             started.elapsed().as_secs_f64()
@@ -274,22 +329,22 @@ async fn sigkill_mid_sync_five_times_converges_without_duplicates() {
             // controller runs.
             env.list("list-0", contacts_of(&lists[0][100..])).await;
         }
-        process = env.controller(&format!("crash-{}", round + 1), &[], &[]);
+        process = env.controller(&format!("crash-{provider}-{}", round + 1), &[], &[]);
     }
     let task = env
         .wait_reason("InSync", Duration::from_secs(150), &[&process])
         .await;
     figures.push(format!("InSync at {:.1}s", started.elapsed().as_secs_f64()));
-    eprintln!("crash safety: {}", figures.join("; "));
+    eprintln!("crash safety {provider}: {}", figures.join("; "));
 
     let desired: BTreeSet<String> = lists
         .iter()
         .flatten()
         .filter(|p| !removed.contains(p))
-        .cloned()
+        .map(|p| kind.wire(p))
         .collect();
     assert_eq!(desired.len(), 19_900);
-    let held: Vec<String> = env.held("longlonglong", sim::LLL_USER).await;
+    let held: Vec<String> = env.held(provider, account).await;
     assert_eq!(held.len(), 19_900, "no duplicate rows at the provider");
     assert!(
         held.iter().cloned().collect::<BTreeSet<_>>() == desired,
@@ -309,12 +364,15 @@ async fn sigkill_mid_sync_five_times_converges_without_duplicates() {
     let removed_set: BTreeSet<String> = removes.iter().cloned().collect();
     assert_eq!(
         removed_set,
-        removed.iter().cloned().collect::<BTreeSet<_>>(),
+        removed
+            .iter()
+            .map(|p| kind.wire(p))
+            .collect::<BTreeSet<_>>(),
         "exactly the 100 contacts cut from list-0 were removed"
     );
     assert_eq!(removes.len(), 100, "each removed once");
     eprintln!(
-        "crash safety: {} adds applied, {rejected_adds} adds rejected, {} removes applied, {} audit rows",
+        "crash safety {provider}: {} adds applied, {rejected_adds} adds rejected, {} removes applied, {} audit rows",
         adds.len(),
         removes.len(),
         audit.len()
@@ -335,6 +393,16 @@ async fn sigkill_mid_sync_five_times_converges_without_duplicates() {
         (19_900, 19_900, 0, 0),
         "{counts:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn longlonglong_sigkill_mid_sync_five_times_converges_without_duplicates() {
+    crash_safety(Crash::Longlonglong, "proc-crash-lll").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbot_sigkill_mid_sync_five_times_converges_without_duplicates() {
+    crash_safety(Crash::Callbot, "proc-crash-cb").await;
 }
 
 /// Proof 9: two processes on one Lease; only the leader syncs; SIGKILL it mid-sync, the standby
@@ -372,10 +440,13 @@ async fn leader_killed_mid_sync_standby_takes_over_and_finishes() {
     let a_args: Vec<&str> = a_args.iter().map(String::as_str).collect();
     let b_args: Vec<&str> = b_args.iter().map(String::as_str).collect();
     let started = Instant::now();
-    let mut a = env.controller("leader-a", &a_args, &[]);
+    // reqwest's connector logs each new connection: only the provider clients use reqwest (kube
+    // uses hyper), so a process that called the provider has such a line.
+    let probe = [("RUST_LOG", "info,reqwest::connect=debug")];
+    let mut a = env.controller("leader-a", &a_args, &probe);
     a.wait_log("acquired the leader lease", Duration::from_secs(30))
         .await;
-    let b = env.controller("leader-b", &b_args, &[]);
+    let b = env.controller("leader-b", &b_args, &probe);
     b.wait_log("waiting for the leader lease", Duration::from_secs(30))
         .await;
 
@@ -390,6 +461,15 @@ async fn leader_killed_mid_sync_standby_takes_over_and_finishes() {
     assert!(
         !b_before.contains("acquired the leader lease") && !b_before.contains("\"synced\""),
         "the standby acted while the leader ran:\n{b_before}"
+    );
+    let provider_call = "starting new connection";
+    assert!(
+        a.log_text().contains(provider_call),
+        "the probe sees the leader's provider calls"
+    );
+    assert!(
+        !b_before.contains(provider_call),
+        "the standby called the provider while the leader ran:\n{b_before}"
     );
     let (_, _, rejected_while_both) = audit_summary(&env.admin.audit().await);
     assert_eq!(
@@ -417,6 +497,10 @@ async fn leader_killed_mid_sync_standby_takes_over_and_finishes() {
         finished.as_secs_f64()
     );
     b.wait_log("\"synced\"", Duration::from_secs(10)).await;
+    assert!(
+        b.log_text().contains(provider_call),
+        "the new leader called the provider"
+    );
 
     let held: Vec<String> = env.held("longlonglong", sim::LLL_USER).await;
     assert_eq!(held.len(), phones.len());
