@@ -390,6 +390,13 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         .await;
     }
     if changed {
+        tracing::info!(
+            calltask = %task.name_any(),
+            namespace = ?task.namespace(),
+            added = executed.added,
+            removed = executed.removed,
+            "synced"
+        );
         publish(
             ctx,
             task,

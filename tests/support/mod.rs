@@ -7,6 +7,7 @@
 )]
 
 pub mod chart;
+pub mod process;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
