@@ -94,7 +94,7 @@ pub fn error_policy(task: Arc<CallTask>, error: &ReconcileError, ctx: Arc<Contex
         .failures
         .record_failure(&ObjectRef::from_obj(task.as_ref()));
     let delay = ctx.settings.backoff.delay(failures, rand::random::<f64>());
-    tracing::warn!(calltask = %task.name_any(), namespace = ?task.namespace(), %error, failures, ?delay, "reconcile failed");
+    tracing::warn!(calltask = %task.name_any(), namespace = %task.namespace().unwrap_or_default(), %error, failures, ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
@@ -392,7 +392,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     if changed {
         tracing::info!(
             calltask = %task.name_any(),
-            namespace = ?task.namespace(),
+            namespace = %task.namespace().unwrap_or_default(),
             added = executed.added,
             removed = executed.removed,
             "synced"
