@@ -438,7 +438,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             reason: "InvalidContacts",
             message: format!(
                 "{} contacts in sync; {invalid} invalid or refused contacts are left out (see status.failures and the ContactLists' status)",
-                desired.len() as u64 - executed.failed
+                (desired.len() as u64).saturating_sub(executed.failed)
             ),
         }
     } else {
