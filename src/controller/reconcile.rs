@@ -273,6 +273,15 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         &plan_caps,
     );
 
+    // Removing contacts, or finding nothing desired, on a lagging ContactList cache would be
+    // wrong in the one way that loses data: confirm the cache first.
+    if (plan.counts.planned_removes > 0 || desired.is_empty())
+        && !load::lists_are_current(task, &loaded.lists, ctx).await?
+    {
+        tracing::debug!(calltask = %task.name_any(), "ContactList cache lags the API server; waiting");
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+
     let mut progress_status = task.status.clone().unwrap_or_default();
     progress_status.contacts = Some(counts(
         &plan,

@@ -232,6 +232,50 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData
         .map_err(|e| unreadable(format!("CSV: {e}")))
 }
 
+/// Whether the store's view of the selected ContactLists is current: one consistent read from
+/// the API server, compared by name and resourceVersion. Watch streams of different kinds
+/// arrive independently, so a CallTask created right after its ContactLists can be reconciled
+/// before the lists reach the store; acting on that view would remove contacts still desired.
+/// The reconcile asks only when a plan removes contacts or finds nothing desired.
+pub async fn lists_are_current(
+    task: &CallTask,
+    loaded: &[LoadedList],
+    ctx: &Context,
+) -> Result<bool, kube::Error> {
+    let namespace = task.namespace().unwrap_or_default();
+    let api: Api<ContactList> = Api::namespaced(ctx.client.clone(), &namespace);
+    let fresh = api.list_metadata(&Default::default()).await?;
+    let mut fresh_selected: Vec<(String, Option<String>)> = fresh
+        .items
+        .into_iter()
+        .filter(|meta| {
+            let probe = ContactList {
+                metadata: meta.metadata.clone(),
+                spec: crate::api::ContactListSpec {
+                    default_region: None,
+                    contacts: Vec::new(),
+                    source: None,
+                },
+                status: None,
+            };
+            task_selects_list(task, &probe)
+        })
+        .map(|meta| {
+            (
+                meta.metadata.name.unwrap_or_default(),
+                meta.metadata.resource_version,
+            )
+        })
+        .collect();
+    fresh_selected.sort();
+    let mut cached: Vec<(String, Option<String>)> = loaded
+        .iter()
+        .map(|l| (l.list.name_any(), l.list.metadata.resource_version.clone()))
+        .collect();
+    cached.sort();
+    Ok(fresh_selected == cached)
+}
+
 /// Loads everything a sync of `task` needs.
 pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
     stores_ready(ctx).await?;
