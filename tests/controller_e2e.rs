@@ -557,20 +557,20 @@ async fn suspend_stops_provider_calls() {
     env.stop_controller().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deletion_policy_delete_removes_what_it_can_and_orphan_leaves_all() {
-    let mut env = Env::start(Kind::Nxlink, "e2e-delete").await;
+async fn delete_then_orphan(kind: Kind, prefix: &str) {
+    let (_, provider, account, _) = kind.sim();
+    let mut env = Env::start(kind, prefix).await;
     env.setup_provider(None).await;
     let contacts = phones(0, 40);
     env.list("list-a", &contacts).await;
     env.task(json!({"deletion": "Delete"}), false).await;
     env.wait_reason("InSync", Duration::from_secs(30)).await;
     // Five contacts were called meanwhile: the provider refuses to delete them.
-    let called: Vec<String> = contacts[..5].iter().map(|p| Kind::Nxlink.wire(p)).collect();
+    let called: Vec<String> = contacts[..5].iter().map(|p| kind.wire(p)).collect();
     env.admin
         .mark(
-            "nxlink",
-            sim::NX_KEY,
+            provider,
+            account,
             TASK,
             json!({"phones": called, "state": "finished"}),
         )
@@ -613,6 +613,17 @@ async fn deletion_policy_delete_removes_what_it_can_and_orphan_leaves_all() {
         .expect("watch");
     assert_eq!(env.sim_phones().await, before);
     env.stop_controller().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_delete_removes_what_it_can_and_orphan_leaves_all() {
+    delete_then_orphan(Kind::Nxlink, "e2e-delete-nx").await;
+}
+
+/// longlonglong removes by phone: cleanup must not send callsync's own ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_on_a_phone_identity_provider() {
+    delete_then_orphan(Kind::Longlonglong, "e2e-delete-lll").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

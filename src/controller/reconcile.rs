@@ -19,15 +19,16 @@ use super::steps::report::{Outcome, Phase, publish, report};
 use super::steps::sink::SecretSink;
 use super::steps::{desired, load};
 use crate::api::{
-    CLEANUP_FINALIZER, CallTask, ContactCounts, ContactFailure, DeletionPolicy, LastSync,
+    CLEANUP_FINALIZER, CallTask, ContactCounts, ContactFailure, ContentChangePolicy,
+    DeletionPolicy, LastSync, ManagementPolicy,
 };
 use crate::ledger::EntryState;
-use crate::plan::{self, Identity, Plan, PlanPolicy, RemoveItem, RemoveReason};
+use crate::plan::{self, Plan, PlanPolicy};
 use crate::providers::factory::build_provider_with;
 use crate::providers::{
     AccountKey, AnyProvider, ErrorClass, Provider, ProviderError, SecretCredentials, TaskRef,
 };
-use crate::sync::{self, WireFormat};
+use crate::sync::{self, SyncSink, WireFormat};
 
 /// Why a reconcile failed; failures are retried with per-object backoff.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,33 @@ pub enum ReconcileError {
         reason: &'static str,
         message: String,
     },
+}
+
+impl From<load::LoadError> for ReconcileError {
+    fn from(e: load::LoadError) -> Self {
+        Self::Transient {
+            reason: e.reason(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::controller::ledger_store::LedgerStoreError> for ReconcileError {
+    fn from(e: crate::controller::ledger_store::LedgerStoreError) -> Self {
+        Self::Transient {
+            reason: e.reason(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<sync::SinkError> for ReconcileError {
+    fn from(e: sync::SinkError) -> Self {
+        Self::Transient {
+            reason: e.reason,
+            message: e.message,
+        }
+    }
 }
 
 impl ReconcileError {
@@ -254,16 +282,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             .get_or_create(&task_labels(task))
             .inc_by(observation.settled.drift_removed);
     }
-    let caps = provider.capabilities();
-    let plan_caps = plan::Capabilities {
-        max_add: caps.max_add,
-        max_remove: caps.max_remove,
-        can_list: caps.can_list,
-        identity: match caps.identity {
-            crate::providers::Identity::Phone => Identity::Phone,
-            crate::providers::Identity::RemoteId => Identity::RemoteId,
-        },
-    };
+    let plan_caps = sync::plan_capabilities(&provider.capabilities());
     let policy = PlanPolicy::from(&task.spec.policy);
     let plan = plan::plan(
         desired.keys(),
@@ -300,7 +319,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     );
     // Settled in-flight entries must reach the Secret even when the plan is empty.
     if observation.settled != Default::default() {
-        sink.save_ledger_now(&ledger).await?;
+        sink.save_ledger(&ledger).await?;
     }
     let executed = sync::execute(
         &provider,
@@ -311,11 +330,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         &mut ledger,
         &mut sink,
     )
-    .await
-    .map_err(|e| ReconcileError::Transient {
-        reason: e.reason,
-        message: e.message,
-    })?;
+    .await?;
 
     let labels = task_labels(task);
     ctx.metrics
@@ -546,13 +561,7 @@ async fn give_up(
 async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError> {
     let store = load::ledger_store(task, ctx);
     if task.spec.policy.deletion == DeletionPolicy::Orphan {
-        store
-            .delete()
-            .await
-            .map_err(|e| ReconcileError::Transient {
-                reason: e.reason(),
-                message: e.to_string(),
-            })?;
+        store.delete().await?;
         publish(
             ctx,
             task,
@@ -568,12 +577,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         let deleted_for = Utc::now().timestamp() - t.0.as_second();
         u64::try_from(deleted_for).unwrap_or(0) > ctx.settings.cleanup_deadline.as_secs()
     });
-    load::stores_ready(ctx)
-        .await
-        .map_err(|e| ReconcileError::Transient {
-            reason: e.reason(),
-            message: e.to_string(),
-        })?;
+    load::stores_ready(ctx).await?;
     let provider_obj = match load::provider_of(task, ctx) {
         Ok(p) => p,
         Err(e) => {
@@ -586,13 +590,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
             .await;
         }
     };
-    let (mut ledger, version) =
-        load::load_ledger(task, &store)
-            .await
-            .map_err(|e| ReconcileError::Transient {
-                reason: e.reason(),
-                message: e.to_string(),
-            })?;
+    let (mut ledger, version) = load::load_ledger(task, &store).await?;
     let provider = match provider_for(task, &provider_obj, ctx) {
         Ok(p) => p,
         Err(e) => {
@@ -605,25 +603,16 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
             .await;
         }
     };
-    let caps = provider.capabilities();
-    let items: Vec<RemoveItem> = ledger
-        .iter()
-        .filter(|e| e.removable)
-        .map(|e| RemoveItem {
-            phone: e.phone,
-            remote_id: Some(e.remote_id.to_string()),
-            reason: RemoveReason::NotDesired,
-        })
-        .collect();
-    let not_removable = ledger.iter().filter(|e| !e.removable).count();
-    let plan = Plan {
-        adds: Vec::new(),
-        removes: plan::split(items, caps.max_remove),
-        not_removable: Vec::new(),
-        content_changes: Vec::new(),
-        guard: plan::GuardDecision::Disabled,
-        counts: Default::default(),
+    // Every removable contact of the ledger, planned like any removal (the ledger is the record,
+    // nothing is desired, no guard), so the identity rules of the planner apply here too.
+    let policy = PlanPolicy {
+        management: ManagementPolicy::Full,
+        max_delete_percent: 100,
+        content_change: ContentChangePolicy::Ignore,
     };
+    let caps = sync::plan_capabilities(&provider.capabilities());
+    let plan = plan::plan(&[], &None, &ledger, &policy, &caps);
+    let not_removable = plan.not_removable.len();
     let mut sink = SecretSink::new(
         &store,
         version,
@@ -641,11 +630,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         &mut ledger,
         &mut sink,
     )
-    .await
-    .map_err(|e| ReconcileError::Transient {
-        reason: e.reason,
-        message: e.message,
-    })?;
+    .await?;
     if let Some(error) = executed.stopped_by {
         if error.class() == ErrorClass::Terminal || deadline_passed {
             return give_up(
@@ -681,13 +666,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         )),
     )
     .await;
-    store
-        .delete()
-        .await
-        .map_err(|e| ReconcileError::Transient {
-            reason: e.reason(),
-            message: e.to_string(),
-        })?;
+    store.delete().await?;
     Ok(Action::await_change())
 }
 

@@ -17,14 +17,9 @@ impl TaskRef {
     }
 }
 
-/// How the provider identifies a contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Identity {
-    /// By phone number (longlonglong): one phone is at most once in a task.
-    Phone,
-    /// By a caller-chosen id (Callbot `orderID`, NXLink `contactId`).
-    RemoteId,
-}
+/// How the provider identifies a contact: the planner's type, so capabilities pass through
+/// unchanged.
+pub use crate::plan::Identity;
 
 /// What a provider can do, after `spec.maxBatchSize` overrides are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

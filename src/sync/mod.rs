@@ -16,6 +16,18 @@ pub use wire::{WireFormat, WireRefusal};
 use std::future::Future;
 
 use crate::ledger::Ledger;
+use crate::plan;
+use crate::providers;
+
+/// What the planner needs of a provider's capabilities.
+pub fn plan_capabilities(caps: &providers::Capabilities) -> plan::Capabilities {
+    plan::Capabilities {
+        max_add: caps.max_add,
+        max_remove: caps.max_remove,
+        can_list: caps.can_list,
+        identity: caps.identity,
+    }
+}
 
 /// Where a sync persists its ledger and reports progress. Every save must be durable before it
 /// returns: a batch is only sent after its intent is saved.

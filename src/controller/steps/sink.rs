@@ -48,19 +48,6 @@ impl<'a> SecretSink<'a> {
             saves: 0,
         }
     }
-
-    /// Saves outside of a sync's batches (settled in-flight entries).
-    pub async fn save_ledger_now(
-        &mut self,
-        ledger: &Ledger,
-    ) -> Result<(), crate::controller::reconcile::ReconcileError> {
-        self.save_ledger(ledger).await.map_err(|e| {
-            crate::controller::reconcile::ReconcileError::Transient {
-                reason: e.reason,
-                message: e.message,
-            }
-        })
-    }
 }
 
 impl SyncSink for SecretSink<'_> {
