@@ -512,11 +512,19 @@ async fn deletion_guard_blocks_removals_until_raised() {
     )
     .expect("Stalled");
     assert_eq!(stalled.status, ConditionStatus::True);
-    let events = env.events().await;
-    assert!(
-        events.iter().any(|(reason, _)| reason == "DeletionGuard"),
-        "a DeletionGuard Event: {events:?}"
-    );
+    // The Event follows the status write: poll for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let events = env.events().await;
+        if events.iter().any(|(reason, _)| reason == "DeletionGuard") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a DeletionGuard Event: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let held: Vec<String> = [big.clone(), small.clone(), extra.clone()].concat();
     assert_eq!(
         env.sim_phones().await,
