@@ -120,6 +120,10 @@ fn no_phone_number_and_no_secret_in_the_suites_logs_events_and_statuses() {
         "no status write in the audit logs"
     );
     assert!(
+        audit.contains("****"),
+        "no masked phone in the audit logs: the statuses with contacts were not recorded"
+    );
+    assert!(
         names
             .iter()
             .any(|n| n.starts_with("inprocess-controller_e2e")),
