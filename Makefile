@@ -4,9 +4,15 @@ CARGO ?= cargo
 
 .PHONY: test lint fmt controlplane tools crds ci
 
-## The whole test suite (unit, property, simulator, real-apiserver, chart and GitOps tests).
+## The whole test suite (unit, property, simulator, real-apiserver, chart and GitOps tests),
+## then the leak scan over everything the suite's runs logged (tests/log_scan.rs): controller
+## logs, Events and status writes (the test apiserver's audit log) in target/test-logs.
+TEST_LOG_DIR ?= $(CURDIR)/target/test-logs
+
 test: controlplane tools
-	$(CARGO) test --all-features --locked
+	rm -rf $(TEST_LOG_DIR) && mkdir -p $(TEST_LOG_DIR)
+	CALLSYNC_TEST_LOG_DIR=$(TEST_LOG_DIR) $(CARGO) test --all-features --locked
+	CALLSYNC_TEST_LOG_DIR=$(TEST_LOG_DIR) $(CARGO) test --all-features --locked --test log_scan -- --ignored
 
 ## kube-apiserver, etcd and kubectl, built once into ~/.cache/callsync/controlplane/v<version>.
 controlplane:

@@ -61,7 +61,38 @@ openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
   --unsafe-no-fsync --log-level=warn > "$dir/etcd.log" 2>&1 &
 echo $! > "$dir/pids"
 
-"$bin/kube-apiserver" --etcd-servers="http://127.0.0.1:$etcd_port" \
+# With CALLSYNC_TEST_LOG_DIR (set by `make test`), the apiserver keeps an audit log there of what
+# a person could read that callsync writes: Events and status writes, request bodies only.
+# Nothing about Secrets or ConfigMaps (their bodies hold credentials and contacts), nor spec
+# writes (tests put phone numbers there on purpose). tests/log_scan.rs scans it after the suite.
+audit_args=()
+if [ -n "${CALLSYNC_TEST_LOG_DIR:-}" ]; then
+  mkdir -p "$CALLSYNC_TEST_LOG_DIR"
+  cat > "$dir/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: None
+  resources:
+  - group: ""
+    resources: ["secrets", "configmaps"]
+- level: Request
+  verbs: ["create", "update", "patch"]
+  resources:
+  - group: ""
+    resources: ["events"]
+  - group: "events.k8s.io"
+    resources: ["events"]
+  - group: "callsync.io"
+    resources: ["calltasks/status", "contactlists/status", "callproviders/status"]
+- level: None
+POLICY
+  audit_args=(--audit-policy-file="$dir/audit-policy.yaml"
+    --audit-log-path="$CALLSYNC_TEST_LOG_DIR/audit-$(basename "$dir").log" --audit-log-format=json)
+fi
+
+"$bin/kube-apiserver" "${audit_args[@]}" --etcd-servers="http://127.0.0.1:$etcd_port" \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" --cert-dir="$dir/certs" \
   --service-cluster-ip-range=10.0.0.0/24 \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \

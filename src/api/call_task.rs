@@ -80,8 +80,11 @@ pub struct CallTaskSpec {
     pub suspend: bool,
     /// How often to compare with the provider when nothing changed in Kubernetes (drift
     /// detection), as a Go-style duration such as `10m` or `1h30m`.
+    /// Between 1s and 168h (7 days).
     #[serde(default = "default_resync_interval")]
-    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"))]
+    #[schemars(regex(pattern = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"), length(max = 32))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('1s') && duration(self) <= duration('168h')")
+        .message("resyncInterval must be between 1s and 168h (7 days)"))]
     pub resync_interval: String,
     /// Options that only longlonglong tasks understand.
     #[serde(default, skip_serializing_if = "Option::is_none")]

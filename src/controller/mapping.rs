@@ -10,15 +10,96 @@ use crate::api::{CallProvider, CallTask, ContactList};
 #[error("spec.contactLists.selector is not a valid label selector: {0}")]
 pub struct InvalidSelector(String);
 
-/// The parsed label selector of a CallTask, if it has one.
+/// The parsed label selector of a CallTask, if it has one. Checked first by the rules the API
+/// server applies to built-in selectors (a CRD's schema does not): kube would otherwise read
+/// `Exists` with values as `Exists` and `In` without values as "nothing", silently.
 pub fn list_selector(task: &CallTask) -> Result<Option<Selector>, InvalidSelector> {
-    task.spec
-        .contact_lists
-        .selector
-        .clone()
-        .map(Selector::try_from)
-        .transpose()
+    let Some(selector) = task.spec.contact_lists.selector.clone() else {
+        return Ok(None);
+    };
+    check_selector(&selector).map_err(InvalidSelector)?;
+    Selector::try_from(selector)
+        .map(Some)
         .map_err(|e| InvalidSelector(e.to_string()))
+}
+
+fn check_selector(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> Result<(), String> {
+    for (key, value) in selector.match_labels.iter().flatten() {
+        check_label_key(key)?;
+        check_label_value(key, value)?;
+    }
+    for expr in selector.match_expressions.iter().flatten() {
+        check_label_key(&expr.key)?;
+        let values = expr.values.as_deref().unwrap_or_default();
+        match expr.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                return Err(format!(
+                    "operator {} on key {:?} needs at least one value",
+                    expr.operator, expr.key
+                ));
+            }
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err(format!(
+                    "operator {} on key {:?} takes no values",
+                    expr.operator, expr.key
+                ));
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => {
+                return Err(format!(
+                    "unknown operator {other:?} on key {:?} (In, NotIn, Exists or DoesNotExist)",
+                    expr.key
+                ));
+            }
+        }
+        for value in values {
+            check_label_value(&expr.key, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// A label name part: at most 63 characters, alphanumeric at both ends, `-_.` inside.
+fn label_name_ok(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    name.len() <= 63
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name
+            .chars()
+            .all(|c| alnum(c) || matches!(c, '-' | '_' | '.'))
+}
+
+/// `[prefix/]name`: the prefix a DNS subdomain (lowercase), the name as [`label_name_ok`].
+fn check_label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let dns_label = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 63
+            && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    let prefix_ok = prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(dns_label));
+    if !prefix_ok || name.is_empty() || !label_name_ok(name) {
+        return Err(format!("{key:?} is not a valid label key"));
+    }
+    Ok(())
+}
+
+fn check_label_value(key: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() || label_name_ok(value) {
+        Ok(())
+    } else {
+        Err(format!("{value:?} is not a valid value for label {key:?}"))
+    }
 }
 
 /// Whether `task` selects `list`: same namespace, and named in `names` or matched by `selector`.
@@ -124,6 +205,32 @@ pub fn lists_for_source<'a>(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod selector_tests {
+    use super::*;
+
+    #[test]
+    fn label_keys_and_values() {
+        for key in ["case", "callsync.io/campaign", "a.b-c_d", "x"] {
+            assert!(check_label_key(key).is_ok(), "{key}");
+        }
+        for key in [
+            "bad key!",
+            "",
+            "-a",
+            "a/",
+            "/a",
+            "Exa mple.com/a",
+            &"k".repeat(64),
+        ] {
+            assert!(check_label_key(key).is_err(), "{key}");
+        }
+        assert!(check_label_value("k", "").is_ok());
+        assert!(check_label_value("k", "v1.2_3").is_ok());
+        assert!(check_label_value("k", "no spaces").is_err());
+    }
 }
 
 #[cfg(test)]

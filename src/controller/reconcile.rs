@@ -126,8 +126,14 @@ pub fn error_policy(task: Arc<CallTask>, error: &ReconcileError, ctx: Arc<Contex
     Action::requeue(delay)
 }
 
+/// The longest resync interval honoured. Longer values (the schema's pattern allows any number
+/// of digits) are clamped: a week without drift detection is already more than anyone means.
+pub const MAX_RESYNC_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 fn resync_interval(task: &CallTask) -> Duration {
-    parse_duration(&task.spec.resync_interval).unwrap_or(Duration::from_secs(600))
+    parse_duration(&task.spec.resync_interval)
+        .unwrap_or(Duration::from_secs(600))
+        .min(MAX_RESYNC_INTERVAL)
 }
 
 /// Go-style durations (`90s`, `10m`, `1h30m`, `1.5h`), as the schema's pattern allows.
@@ -153,7 +159,12 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         total += number.parse::<f64>().ok()? * unit;
         number.clear();
     }
-    (number.is_empty() && total > 0.0).then(|| Duration::from_secs_f64(total))
+    // `try_from`: a value with many digits overflows a Duration (or is infinite), which
+    // `from_secs_f64` would answer with a panic.
+    if !number.is_empty() || total <= 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(total).unwrap_or(Duration::MAX))
 }
 
 fn count(n: u64) -> i64 {
@@ -260,6 +271,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     };
     let desired = desired::build(&loaded.lists);
     desired::report_lists(&ctx.client, &loaded.lists, &desired).await?;
+    report_conflicts(task, ctx, &desired).await;
 
     let provider = match provider_for(task, &loaded.provider, ctx) {
         Ok(provider) => provider,
@@ -461,14 +473,19 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         Phase::InSync {
             reason: "InvalidContacts",
             message: format!(
-                "{} contacts in sync; {invalid} invalid or refused contacts are left out (see status.failures and the ContactLists' status)",
-                (desired.len() as u64).saturating_sub(executed.failed)
+                "{} contacts in sync; {invalid} invalid or refused contacts are left out (see status.failures and the ContactLists' status){}",
+                (desired.len() as u64).saturating_sub(executed.failed),
+                conflict_note(&desired)
             ),
         }
     } else {
         Phase::InSync {
             reason: "InSync",
-            message: format!("{} contacts in sync", desired.len()),
+            message: format!(
+                "{} contacts in sync{}",
+                desired.len(),
+                conflict_note(&desired)
+            ),
         }
     };
     if executed.unknown > 0 && matches!(phase, Phase::Progressing { .. }) {
@@ -476,6 +493,60 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         return Ok(Action::requeue(ctx.settings.settle_delay));
     }
     settle(task, ctx, phase, outcome).await
+}
+
+/// The sentence a Ready message gets when ContactLists disagree about some contacts.
+fn conflict_note(desired: &crate::contacts::DesiredSet) -> String {
+    match desired.conflict_count {
+        0 => String::new(),
+        n => format!(
+            "; {n} phones are given with different content by several entries (the ContactList whose name sorts first wins, see the ConflictingContacts Event)"
+        ),
+    }
+}
+
+/// A Warning Event naming (masked) the phones that ContactLists give with different content
+/// and which list won, once per desired set: only when the set differs from the one the last
+/// status recorded, so a resync does not repeat it.
+async fn report_conflicts(task: &CallTask, ctx: &Context, desired: &crate::contacts::DesiredSet) {
+    let recorded = task
+        .status
+        .as_ref()
+        .and_then(|s| s.desired_digest.as_deref());
+    if desired.conflict_count == 0 || recorded == Some(desired.digest.as_str()) {
+        return;
+    }
+    let sample: Vec<String> = desired
+        .conflicts
+        .iter()
+        .take(5)
+        .map(|c| {
+            if c.winner == c.loser {
+                format!(
+                    "{} twice in ContactList {} (first entry wins)",
+                    c.phone, c.winner
+                )
+            } else {
+                format!(
+                    "{} in {} and {} ({} wins)",
+                    c.phone, c.winner, c.loser, c.winner
+                )
+            }
+        })
+        .collect();
+    publish(
+        ctx,
+        task,
+        EventType::Warning,
+        "ConflictingContacts",
+        "Sync",
+        Some(format!(
+            "{} phones are given with different content: {}",
+            desired.conflict_count,
+            sample.join("; ")
+        )),
+    )
+    .await;
 }
 
 /// Counts provider requests for `callsync_provider_requests_total`: `count` requests of
@@ -683,5 +754,23 @@ mod tests {
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("0s"), None);
+    }
+
+    #[test]
+    fn huge_durations_neither_panic_nor_exceed_the_cap() {
+        let digits = "9".repeat(400);
+        assert_eq!(parse_duration(&format!("{digits}h")), Some(Duration::MAX));
+        assert_eq!(parse_duration("99999999999999999999h"), Some(Duration::MAX));
+        let mut task = CallTask::new(
+            "t",
+            serde_json::from_value(serde_json::json!({
+                "providerRef": {"name": "p"}, "taskId": "x",
+                "contactLists": {"names": ["a"]}, "resyncInterval": "99999999999999999999h"
+            }))
+            .expect("spec"),
+        );
+        assert_eq!(resync_interval(&task), MAX_RESYNC_INTERVAL);
+        task.spec.resync_interval = "0s".into();
+        assert_eq!(resync_interval(&task), Duration::from_secs(600));
     }
 }

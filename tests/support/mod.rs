@@ -7,7 +7,10 @@
 )]
 
 pub mod chart;
+pub mod leaks;
+pub mod logs;
 pub mod process;
+pub mod secrets;
 pub mod tools;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +44,7 @@ static NAMESPACE_COUNTER: AtomicU32 = AtomicU32::new(0);
 /// apiserver never passes without one.
 pub fn control_plane() -> &'static ControlPlane {
     let started = CONTROL_PLANE.get_or_init(|| {
+        logs::init_in_process_tracing();
         let dir = std::env::temp_dir().join(format!("callsync-cp-{}", std::process::id()));
         let output = Command::new(repo_root().join("scripts/controlplane.sh"))
             .arg("start")

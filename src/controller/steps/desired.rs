@@ -1,11 +1,15 @@
 //! Desired: the deduplicated contacts of the selected ContactLists (pure core), and the
 //! ContactList statuses that report each list's counts, invalid entries and digest.
+use chrono::{DateTime, Utc};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use super::load::LoadedList;
-use crate::api::{ContactList, ContactListStatus, FIELD_MANAGER};
+use crate::api::{
+    Condition, ConditionStatus, ConditionType, ContactList, ContactListStatus, FIELD_MANAGER,
+    set_condition,
+};
 use crate::contacts::{DesiredSet, ListContacts, ListInput, ListStats};
 
 /// Builds the desired set. Pure.
@@ -24,8 +28,33 @@ pub fn build(lists: &[LoadedList]) -> DesiredSet {
     DesiredSet::build(&inputs)
 }
 
-/// The status a list's figures give. Pure.
-pub fn list_status(list: &ContactList, stats: &ListStats) -> ContactListStatus {
+/// Ready=True once the list's contacts were read (inline, or a readable source). The message
+/// holds only counts, so it changes only when they do.
+fn ready_condition(list: &ContactList, stats: &ListStats, now: DateTime<Utc>) -> Vec<Condition> {
+    let mut conditions = list
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    set_condition(
+        &mut conditions,
+        Condition {
+            type_: ConditionType::Ready,
+            status: ConditionStatus::True,
+            reason: "ContactsRead".into(),
+            message: format!(
+                "{} valid contacts, {} invalid entries, {} duplicates",
+                stats.count, stats.invalid, stats.duplicates
+            ),
+            last_transition_time: now,
+            observed_generation: list.metadata.generation,
+        },
+    );
+    conditions
+}
+
+/// The status a list's figures give. Pure: `now` is the clock reading for a condition that flips.
+pub fn list_status(list: &ContactList, stats: &ListStats, now: DateTime<Utc>) -> ContactListStatus {
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     ContactListStatus {
         observed_generation: list.metadata.generation,
@@ -34,12 +63,65 @@ pub fn list_status(list: &ContactList, stats: &ListStats) -> ContactListStatus {
         invalid_sample: stats.invalid_sample.clone(),
         duplicates: count(stats.duplicates),
         digest: Some(stats.digest.clone()),
-        conditions: list
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default(),
+        conditions: ready_condition(list, stats, now),
     }
+}
+
+/// The status of a list whose source cannot be read: Ready=False with the reason (which names
+/// the Secret or ConfigMap and key, never its content); the old figures stay. Pure.
+pub fn unreadable_status(
+    list: &ContactList,
+    message: &str,
+    now: DateTime<Utc>,
+) -> ContactListStatus {
+    let mut status = list.status.clone().unwrap_or_default();
+    status.observed_generation = list.metadata.generation;
+    set_condition(
+        &mut status.conditions,
+        Condition {
+            type_: ConditionType::Ready,
+            status: ConditionStatus::False,
+            reason: "SourceUnreadable".into(),
+            message: message.into(),
+            last_transition_time: now,
+            observed_generation: list.metadata.generation,
+        },
+    );
+    status
+}
+
+/// Writes `status` when it differs from the list's current one.
+async fn apply_list_status(
+    client: &kube::Client,
+    list: &ContactList,
+    status: ContactListStatus,
+) -> Result<bool, kube::Error> {
+    if list.status.as_ref() == Some(&status) {
+        return Ok(false);
+    }
+    let api: Api<ContactList> =
+        Api::namespaced(client.clone(), &list.namespace().unwrap_or_default());
+    let patch = json!({
+        "apiVersion": "callsync.io/v1alpha1",
+        "kind": "ContactList",
+        "status": status,
+    });
+    api.patch_status(
+        &list.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Marks a list whose source cannot be read (Ready=False, reason SourceUnreadable).
+pub async fn report_unreadable(
+    client: &kube::Client,
+    list: &ContactList,
+    message: &str,
+) -> Result<bool, kube::Error> {
+    apply_list_status(client, list, unreadable_status(list, message, Utc::now())).await
 }
 
 /// Writes the status of each list whose figures changed (server-side apply, one field manager).
@@ -49,30 +131,16 @@ pub async fn report_lists(
     desired: &DesiredSet,
 ) -> Result<u32, kube::Error> {
     let mut writes = 0;
+    let now = Utc::now();
     for loaded in lists {
         let list = &loaded.list;
         let name = list.name_any();
         let Some(stats) = desired.lists.iter().find(|s| s.name == name) else {
             continue;
         };
-        let status = list_status(list, stats);
-        if list.status.as_ref() == Some(&status) {
-            continue;
+        if apply_list_status(client, list, list_status(list, stats, now)).await? {
+            writes += 1;
         }
-        let api: Api<ContactList> =
-            Api::namespaced(client.clone(), &list.namespace().unwrap_or_default());
-        let patch = json!({
-            "apiVersion": "callsync.io/v1alpha1",
-            "kind": "ContactList",
-            "status": status,
-        });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
-        writes += 1;
     }
     Ok(writes)
 }

@@ -219,9 +219,25 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData
             .await
             .map_err(fetch_err)?
             .ok_or_else(|| unreadable(format!("ConfigMap {} not found", r.name)))?;
-        map.data
-            .and_then(|mut d| d.remove(&r.key))
-            .ok_or_else(|| unreadable(format!("ConfigMap {} has no key {}", r.name, r.key)))?
+        // A file that is not UTF-8 lands in binaryData (kubectl create configmap --from-file
+        // puts it there): name the encoding problem rather than a missing key.
+        match map.data.and_then(|mut d| d.remove(&r.key)) {
+            Some(text) => text,
+            None => {
+                let bytes = map
+                    .binary_data
+                    .and_then(|mut d| d.remove(&r.key))
+                    .ok_or_else(|| {
+                        unreadable(format!("ConfigMap {} has no key {}", r.name, r.key))
+                    })?;
+                String::from_utf8(bytes.0).map_err(|_| {
+                    unreadable(format!(
+                        "ConfigMap {} key {} (binaryData) is not UTF-8",
+                        r.name, r.key
+                    ))
+                })?
+            }
+        }
     } else {
         return Err(unreadable(
             "source names neither a Secret nor a ConfigMap".into(),
@@ -229,7 +245,7 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData
     };
     parse_csv(&text)
         .map(Some)
-        .map_err(|e| unreadable(format!("CSV: {e}")))
+        .map_err(|e| unreadable(e.to_string()))
 }
 
 /// Whether the store's view of the selected ContactLists is current: one consistent read from
@@ -292,7 +308,20 @@ pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
     selected.sort_by_key(|list| list.name_any());
     let mut lists = Vec::with_capacity(selected.len());
     for list in selected {
-        let csv = read_source(&list, ctx).await?;
+        let csv = match read_source(&list, ctx).await {
+            Ok(csv) => csv,
+            Err(error @ LoadError::SourceUnreadable { .. }) => {
+                // Visible on the list itself too, not only on the CallTasks that select it.
+                let message = error.to_string();
+                if let Err(e) =
+                    super::desired::report_unreadable(&ctx.client, &list, &message).await
+                {
+                    tracing::warn!(contactlist = %list.name_any(), error = %e, "cannot write ContactList status");
+                }
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
         lists.push(LoadedList { list, csv });
     }
     let ledger_store = ledger_store(task, ctx);

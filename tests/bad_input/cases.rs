@@ -1,0 +1,422 @@
+//! Bad input the API server accepts and the controller must handle: each case is a CallTask
+//! (its own remote task at the simulator) with the objects it reads, and what a person must
+//! see — the CallTask's Ready reason and message, ContactList status, an Event — and which
+//! valid contacts reach the provider anyway.
+use serde_json::{Value, json};
+
+/// Where a case's CSV bytes live.
+#[derive(Clone, Copy)]
+pub enum Store {
+    Secret,
+    ConfigMap,
+    /// ConfigMap `binaryData` (what `kubectl create configmap --from-file` makes of a non-UTF-8 file).
+    ConfigMapBinary,
+}
+
+/// A Secret or ConfigMap holding CSV for a case.
+pub struct Source {
+    pub store: Store,
+    pub name: &'static str,
+    pub key: &'static str,
+    /// A file under tests/fixtures/bad_input/.
+    pub fixture: &'static str,
+}
+
+/// What a ContactList's status must say.
+pub struct ListExpect {
+    pub list: String,
+    pub invalid: i64,
+    pub duplicates: i64,
+    /// (index or CSV line, reason substring) of invalid_sample entries.
+    pub sample: Vec<(i64, &'static str)>,
+    /// Ready condition: (status, reason, message substring).
+    pub ready: (&'static str, &'static str, &'static str),
+}
+
+pub struct Case {
+    pub name: &'static str,
+    /// Name of the CallProvider the task uses (`acct` is the good shared one).
+    pub provider: &'static str,
+    pub task_id: String,
+    /// ContactLists (with label `case: <name>`), as (name, spec).
+    pub lists: Vec<(String, Value)>,
+    /// Extra objects (CallProviders, Secrets, ConfigMaps in this namespace).
+    pub objects: Vec<Value>,
+    pub sources: Vec<Source>,
+    /// The task selects lists with this (overrides the default `case` label selector).
+    pub selector: Option<Value>,
+    pub reason: &'static str,
+    pub message: Vec<&'static str>,
+    pub lists_expect: Vec<ListExpect>,
+    /// Wire phones (national) the provider must hold exactly, when the task reaches it.
+    pub synced: Option<Vec<&'static str>>,
+    /// (Event reason, note substring) about the task.
+    pub event: Option<(&'static str, &'static str)>,
+    /// Failures in status.failures: reason substrings.
+    pub failures: Vec<&'static str>,
+}
+
+impl Case {
+    fn new(name: &'static str, reason: &'static str) -> Case {
+        Case {
+            name,
+            provider: "acct",
+            task_id: format!("t-{name}"),
+            lists: Vec::new(),
+            objects: Vec::new(),
+            sources: Vec::new(),
+            selector: None,
+            reason,
+            message: Vec::new(),
+            lists_expect: Vec::new(),
+            synced: None,
+            event: None,
+            failures: Vec::new(),
+        }
+    }
+
+    fn list(mut self, suffix: &str, spec: Value) -> Self {
+        self.lists.push((format!("{}-{suffix}", self.name), spec));
+        self
+    }
+
+    fn expect_list(
+        mut self,
+        suffix: &str,
+        invalid: i64,
+        duplicates: i64,
+        sample: Vec<(i64, &'static str)>,
+        ready: (&'static str, &'static str, &'static str),
+    ) -> Self {
+        self.lists_expect.push(ListExpect {
+            list: format!("{}-{suffix}", self.name),
+            invalid,
+            duplicates,
+            sample,
+            ready,
+        });
+        self
+    }
+
+    fn csv(
+        mut self,
+        store: Store,
+        name: &'static str,
+        key: &'static str,
+        fixture: &'static str,
+    ) -> Self {
+        self.sources.push(Source {
+            store,
+            name,
+            key,
+            fixture,
+        });
+        self
+    }
+
+    fn message(mut self, parts: &[&'static str]) -> Self {
+        self.message.extend_from_slice(parts);
+        self
+    }
+
+    fn synced(mut self, phones: &[&'static str]) -> Self {
+        self.synced = Some(phones.to_vec());
+        self
+    }
+}
+
+/// Malformed phones, one per contact, with the reason the ContactList status must give.
+pub const MALFORMED: &[(&str, &str)] = &[
+    ("139abc00001", "unexpected character 'a'"),
+    ("13900", "too short for CN"),
+    ("1390000000123", "too long for CN"),
+    ("１３９ＡＢＣ", "unexpected character 'Ａ'"),
+    ("   ", "not a number"),
+    ("+", "not a number"),
+    ("1.39E+10", "spreadsheet scientific notation lost digits"),
+    ("+999 1234 5678", "country code 999 unknown"),
+    ("139 0000 0001 x12", "unexpected character 'x'"),
+    ("张伟 13900000001", "unexpected character '张'"),
+    // `00` is the international prefix: what follows must start with a country code.
+    ("0000000000", "country code 000 unknown"),
+    ("13900000001;ext=2", "unexpected character ';'"),
+    ("+86 139 0000 0001 0", "too long"),
+    ("tel:", "not a number"),
+];
+
+/// Valid numbers written the ways people and spreadsheets write them, all accepted.
+pub const WELL_FORMED: &[(&str, &str)] = &[
+    ("13900000101", "13900000101"),
+    ("+86 139-0000-0102", "13900000102"),
+    ("'13900000103", "13900000103"),
+    ("1.3900000104E10", "13900000104"),
+    ("１３９００００01０5", "13900000105"),
+    ("0086 139 0000 0106", "13900000106"),
+    ("(139) 0000.0107", "13900000107"),
+];
+
+fn contacts(phones: &[&str]) -> Value {
+    Value::Array(
+        phones
+            .iter()
+            .map(|p| json!({"phone": p, "name": "客户"}))
+            .collect(),
+    )
+}
+
+fn cn(phones: &[&str]) -> Value {
+    json!({"defaultRegion": "CN", "contacts": contacts(phones)})
+}
+
+fn secret(name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data})
+}
+
+fn lll_provider(name: &str, endpoint: &str, secret: &str, key: &str) -> Value {
+    json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
+           "metadata": {"name": name},
+           "spec": {"longlonglong": {"endpoint": endpoint, "userId": super::LLL_USER,
+                                     "tokenSecretRef": {"name": secret, "key": key}},
+                    "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}})
+}
+
+/// The table. `endpoint` is the simulator's base URL.
+pub fn cases(endpoint: &str) -> Vec<Case> {
+    let malformed: Vec<&str> = MALFORMED.iter().map(|(p, _)| *p).collect();
+    let well: Vec<&str> = WELL_FORMED.iter().map(|(p, _)| *p).collect();
+    let mut mixed: Vec<&str> = Vec::new();
+    for (i, w) in well.iter().enumerate() {
+        mixed.push(w);
+        if let Some(m) = malformed.get(i * 2) {
+            mixed.push(m);
+        }
+        if let Some(m) = malformed.get(i * 2 + 1) {
+            mixed.push(m);
+        }
+    }
+    let sample: Vec<(i64, &'static str)> = mixed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            MALFORMED
+                .iter()
+                .find(|(m, _)| m == p)
+                .map(|(_, reason)| (i as i64, *reason))
+        })
+        .collect();
+    let wire: Vec<&'static str> = WELL_FORMED.iter().map(|(_, w)| *w).collect();
+    vec![
+        Case::new("phones", "InvalidContacts")
+            .list("mixed", cn(&mixed))
+            .expect_list("mixed", MALFORMED.len() as i64, 0, sample, ("True", "ContactsRead", "7 valid contacts, 14 invalid entries"))
+            .message(&["7 contacts in sync", "14 invalid or refused contacts are left out"])
+            .synced(&wire),
+        Case::new("no-region", "InvalidContacts")
+            .list("a", json!({"contacts": contacts(&["13900000201", "+8613900000202"])}))
+            .expect_list("a", 1, 0, vec![(0, "has no country code and no defaultRegion is set")], ("True", "ContactsRead", "1 valid"))
+            .synced(&["13900000202"]),
+        Case::new("unknown-region", "InvalidContacts")
+            .list("a", json!({"defaultRegion": "ZZ", "contacts": contacts(&["13900000211", "+8613900000212"])}))
+            .expect_list("a", 1, 0, vec![(0, "defaultRegion \"ZZ\" unknown")], ("True", "ContactsRead", "1 valid"))
+            .synced(&["13900000212"]),
+        Case::new("wrong-country", "InvalidContacts")
+            .list("us", json!({"defaultRegion": "US", "contacts": contacts(&["13900000221", "2025550123"])}))
+            .list("cn", cn(&["13900000222"]))
+            .expect_list("us", 1, 0, vec![(0, "139****0221 is not a valid number for +1")], ("True", "ContactsRead", "1 valid"))
+            // +1 202… is valid, but this longlonglong account writes CN national numbers.
+            .message(&["1 contacts in sync; 2 invalid or refused"])
+            .synced(&["13900000222"]),
+        Case {
+            failures: vec!["outside region CN"],
+            ..Case::new("outside-account-region", "InvalidContacts")
+                .list("a", cn(&["+12025550124", "13900000231"]))
+                .synced(&["13900000231"])
+        },
+        Case::new("duplicates", "InSync")
+            .list("a", cn(&["13900000301", "+8613900000301", "8613900000301", "13900000302", "13900000302"]))
+            .expect_list("a", 0, 3, vec![], ("True", "ContactsRead", "2 valid contacts, 0 invalid entries, 3 duplicates"))
+            .message(&["2 contacts in sync"])
+            .synced(&["13900000301", "13900000302"]),
+        Case {
+            event: Some(("ConflictingContacts", "+86139****0311 in conflicts-a and conflicts-b (conflicts-a wins)")),
+            ..Case::new("conflicts", "InSync")
+                .list("a", json!({"defaultRegion": "CN", "contacts": [{"phone": "13900000311", "name": "Alice"}]}))
+                .list("b", json!({"defaultRegion": "CN", "contacts": [{"phone": "+8613900000311", "name": "Bob"},
+                                                                      {"phone": "13900000312", "name": "Carol"}]}))
+                .message(&["2 contacts in sync", "1 phones are given with different content"])
+                .synced(&["13900000311", "13900000312"])
+        },
+        Case {
+            event: Some(("ConflictingContacts", "twice in ContactList conflict-in-list-a (first entry wins)")),
+            ..Case::new("conflict-in-list", "InSync")
+                .list("a", json!({"defaultRegion": "CN", "contacts": [{"phone": "13900000321", "name": "Dan"},
+                                                                      {"phone": "13900000321", "name": "Eve"}]}))
+                .expect_list("a", 0, 1, vec![], ("True", "ContactsRead", "1 valid contacts"))
+                .synced(&["13900000321"])
+        },
+        Case::new("only-invalid", "InvalidContacts")
+            .list("a", cn(&["abc", "123"]))
+            .expect_list("a", 2, 0, vec![(0, "unexpected character 'a'"), (1, "*** is not a valid number for CN")], ("True", "ContactsRead", "0 valid"))
+            .message(&["0 contacts in sync"])
+            .synced(&[]),
+        // CSV sources.
+        Case::new("csv-secret-missing", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "no-such-secret", "key": "contacts.csv"}}}))
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "Secret no-such-secret not found"))
+            .message(&["ContactList csv-secret-missing-a: Secret no-such-secret not found"]),
+        Case::new("csv-secret-key-missing", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-gbk", "key": "nope.csv"}}}))
+            .csv(Store::Secret, "csv-gbk", "contacts.csv", "gbk.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "Secret csv-gbk has no key nope.csv"))
+            .message(&["Secret csv-gbk has no key nope.csv"]),
+        Case::new("csv-configmap-missing", "ContactListUnreadable")
+            .list("a", json!({"source": {"configMapRef": {"name": "no-such-map", "key": "contacts.csv"}}}))
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "ConfigMap no-such-map not found"))
+            .message(&["ConfigMap no-such-map not found"]),
+        Case::new("csv-configmap-key-missing", "ContactListUnreadable")
+            .list("a", json!({"source": {"configMapRef": {"name": "csv-quote", "key": "nope.csv"}}}))
+            .csv(Store::ConfigMap, "csv-quote", "contacts.csv", "truncated-quote.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "ConfigMap csv-quote has no key nope.csv"))
+            .message(&["ConfigMap csv-quote has no key nope.csv"]),
+        Case::new("csv-gbk-secret", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-gbk", "key": "contacts.csv"}}}))
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "Secret csv-gbk key contacts.csv is not UTF-8"))
+            .message(&["is not UTF-8"]),
+        Case::new("csv-gbk-configmap", "ContactListUnreadable")
+            .list("a", json!({"source": {"configMapRef": {"name": "csv-gbk-bin", "key": "contacts.csv"}}}))
+            .csv(Store::ConfigMapBinary, "csv-gbk-bin", "contacts.csv", "gbk.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "ConfigMap csv-gbk-bin key contacts.csv (binaryData) is not UTF-8"))
+            .message(&["(binaryData) is not UTF-8"]),
+        Case::new("csv-binary", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-binary", "key": "contacts.csv"}}}))
+            .csv(Store::Secret, "csv-binary", "contacts.csv", "binary.bin")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "is not UTF-8"))
+            .message(&["is not UTF-8"]),
+        Case::new("csv-control-chars", "ContactListUnreadable")
+            .list("a", json!({"source": {"configMapRef": {"name": "csv-control", "key": "contacts.csv"}}}))
+            .csv(Store::ConfigMap, "csv-control", "contacts.csv", "control-chars.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "CSV header has no `phone` column"))
+            .message(&["CSV header has no `phone` column"]),
+        Case::new("csv-empty", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-empty", "key": "contacts.csv"}}}))
+            .csv(Store::Secret, "csv-empty", "contacts.csv", "empty.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "CSV source is empty"))
+            .message(&["CSV source is empty"]),
+        Case::new("csv-no-phone-column", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-nophone", "key": "contacts.csv"}}}))
+            .csv(Store::Secret, "csv-nophone", "contacts.csv", "no-phone-column.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "no `phone` column"))
+            .message(&["no `phone` column"]),
+        Case::new("csv-duplicate-header", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-duphead", "key": "contacts.csv"}}}))
+            .csv(Store::Secret, "csv-duphead", "contacts.csv", "duplicate-header.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "names column \"Phone\" twice"))
+            .message(&["twice"]),
+        Case::new("csv-truncated-quote", "InvalidContacts")
+            .list("a", json!({"defaultRegion": "CN", "source": {"configMapRef": {"name": "csv-quote", "key": "contacts.csv"}}}))
+            .expect_list("a", 1, 0, vec![(3, "unterminated quoted field")], ("True", "ContactsRead", "1 valid"))
+            .synced(&["13900000011"]),
+        Case::new("csv-truncated-row", "InvalidContacts")
+            .list("a", json!({"defaultRegion": "CN", "source": {"secretRef": {"name": "csv-row", "key": "contacts.csv"}}}))
+            .csv(Store::Secret, "csv-row", "contacts.csv", "truncated-row.csv")
+            .expect_list("a", 1, 0, vec![(3, "expected 3 fields, found 2")], ("True", "ContactsRead", "1 valid"))
+            .synced(&["13900000021"]),
+        Case::new("csv-excel", "InvalidContacts")
+            .list("a", json!({"defaultRegion": "CN", "source": {"secretRef": {"name": "csv-excel", "key": "contacts.csv"}}}))
+            .csv(Store::Secret, "csv-excel", "contacts.csv", "excel.csv")
+            .expect_list("a", 1, 0, vec![(2, "spreadsheet scientific notation lost digits")], ("True", "ContactsRead", "2 valid"))
+            .synced(&["13900000051", "13900000052"]),
+        // Credentials and references.
+        Case {
+            provider: "p-no-secret",
+            objects: vec![lll_provider("p-no-secret", endpoint, "no-such-creds", "token")],
+            ..Case::new("credentials-secret-missing", "CredentialsRejected")
+                .list("a", cn(&["13900000401"]))
+                .message(&["no-such-creds"])
+        },
+        Case {
+            provider: "p-no-key",
+            objects: vec![lll_provider("p-no-key", endpoint, "creds", "no-such-key")],
+            ..Case::new("credentials-key-missing", "CredentialsRejected")
+                .list("a", cn(&["13900000411"]))
+                .message(&["no-such-key"])
+        },
+        Case {
+            provider: "p-wrong-token",
+            objects: vec![
+                secret("wrong-creds", json!({"token": super::WRONG_TOKEN})),
+                lll_provider("p-wrong-token", endpoint, "wrong-creds", "token"),
+            ],
+            ..Case::new("credentials-wrong", "CredentialsRejected").list("a", cn(&["13900000421"]))
+        },
+        Case {
+            provider: "no-such-provider",
+            ..Case::new("provider-missing", "ProviderNotFound")
+                .list("a", cn(&["13900000431"]))
+                .message(&["CallProvider no-such-provider not found in this namespace"])
+        },
+        Case {
+            provider: "acct-other",
+            ..Case::new("provider-other-namespace", "ProviderNotFound")
+                .list("a", cn(&["13900000441"]))
+                .message(&["CallProvider acct-other not found in this namespace"])
+        },
+        Case {
+            provider: "p-other-secret",
+            objects: vec![lll_provider("p-other-secret", endpoint, "creds-other", "token")],
+            ..Case::new("credentials-other-namespace", "CredentialsRejected")
+                .list("a", cn(&["13900000451"]))
+                .message(&["creds-other"])
+        },
+        Case::new("csv-other-namespace", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-other", "key": "contacts.csv"}}}))
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "Secret csv-other not found"))
+            .message(&["Secret csv-other not found"]),
+        // The label `shared: yes` is on a list here and on one in the other namespace.
+        Case {
+            selector: Some(json!({"matchLabels": {"shared": "yes"}})),
+            ..Case::new("lists-other-namespace", "InSync")
+                .list("a", cn(&["13900000461"]))
+                .synced(&["13900000461"])
+        },
+        Case {
+            selector: Some(json!({"matchExpressions": [{"key": "case", "operator": "Contains", "values": ["x"]}]})),
+            ..Case::new("selector-bad-operator", "InvalidSelector")
+                .list("a", cn(&["13900000471"]))
+                .message(&["unknown operator \"Contains\""])
+        },
+        Case {
+            selector: Some(json!({"matchExpressions": [{"key": "case", "operator": "In", "values": []}]})),
+            ..Case::new("selector-in-without-values", "InvalidSelector")
+                .list("a", cn(&["13900000481"]))
+                .message(&["operator In on key \"case\" needs at least one value"])
+        },
+        Case {
+            selector: Some(json!({"matchExpressions": [{"key": "case", "operator": "Exists", "values": ["x"]}]})),
+            ..Case::new("selector-exists-with-values", "InvalidSelector")
+                .list("a", cn(&["13900000491"]))
+                .message(&["operator Exists on key \"case\" takes no values"])
+        },
+        Case {
+            selector: Some(json!({"matchLabels": {"bad key!": "x"}})),
+            ..Case::new("selector-bad-key", "InvalidSelector")
+                .list("a", cn(&["13900000492"]))
+                .message(&["\"bad key!\" is not a valid label key"])
+        },
+        Case {
+            selector: Some(json!({"matchLabels": {"case": "two words"}})),
+            ..Case::new("selector-bad-value", "InvalidSelector")
+                .list("a", cn(&["13900000493"]))
+                .message(&["\"two words\" is not a valid value for label \"case\""])
+        },
+        Case {
+            provider: "p-unreachable",
+            objects: vec![lll_provider("p-unreachable", "http://127.0.0.1:9", "creds", "token")],
+            ..Case::new("provider-unreachable", "ProviderUnreachable").list("a", cn(&["13900000501"]))
+        },
+        Case {
+            task_id: "no-such-remote-task".into(),
+            ..Case::new("remote-task-missing", "TaskNotFound").list("a", cn(&["13900000511"]))
+        },
+    ]
+}
