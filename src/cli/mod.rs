@@ -5,7 +5,7 @@ mod apply;
 pub mod controller;
 pub mod files;
 mod plan;
-mod simulated;
+pub mod simulated;
 pub mod sync;
 mod validate;
 pub mod workspace;

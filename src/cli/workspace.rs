@@ -2,7 +2,7 @@
 //! files, printing findings, where the state lives, and their errors.
 use std::path::{Path, PathBuf};
 
-use super::files::{self, Bundle, Diagnostics, ResolvedTask, Severity};
+use super::files::{self, Bundle, Diagnostics, ResolvedTask};
 use super::sync::TaskError;
 use super::sync::state::StateError;
 
@@ -75,12 +75,7 @@ pub fn print_diagnostics(diagnostics: &Diagnostics, warning_limit: usize) {
     for d in diagnostics.errors() {
         eprintln!("error: {d}");
     }
-    let mut shown = 0;
-    for d in diagnostics
-        .items
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-    {
+    for (shown, d) in diagnostics.warnings().enumerate() {
         if shown == warning_limit {
             eprintln!(
                 "warning: … and {} more (`callsync validate` lists them all)",
@@ -89,7 +84,6 @@ pub fn print_diagnostics(diagnostics: &Diagnostics, warning_limit: usize) {
             break;
         }
         eprintln!("warning: {d}");
-        shown += 1;
     }
 }
 

@@ -41,6 +41,18 @@ pub struct Bundle {
     pub lists: Vec<Loaded<ContactList>>,
     pub secrets: Vec<Loaded<Secret>>,
     pub config_maps: Vec<Loaded<ConfigMap>>,
+    /// `(kind, namespace, name)` of objects left out because of errors, so that references
+    /// to them say "has errors" rather than "not found".
+    pub rejected: Vec<(String, String, String)>,
+}
+
+impl Bundle {
+    /// Whether an object of this kind and name was found but has errors.
+    pub fn is_rejected(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.rejected
+            .iter()
+            .any(|(k, ns, n)| k == kind && ns == namespace && n == name)
+    }
 }
 
 /// Reads and parses every document of the `-f` paths. Objects with errors are left out of the
@@ -137,6 +149,7 @@ fn parse(
         }
     }
     if diagnostics.error_count() > errors_before {
+        bundle.rejected.push((kind, namespace, name));
         return;
     }
     if let Some((_, _, _, first)) = seen
@@ -153,13 +166,21 @@ fn parse(
         );
         return;
     }
-    seen.push((kind.clone(), namespace, name, origin.clone()));
-    match kind.as_str() {
+    seen.push((
+        kind.clone(),
+        namespace.clone(),
+        name.clone(),
+        origin.clone(),
+    ));
+    let parsed = match kind.as_str() {
         "CallProvider" => typed(value, origin, &mut bundle.providers, diagnostics),
         "CallTask" => typed(value, origin, &mut bundle.tasks, diagnostics),
         "ContactList" => typed(value, origin, &mut bundle.lists, diagnostics),
         "Secret" => typed(value, origin, &mut bundle.secrets, diagnostics),
         _ => typed(value, origin, &mut bundle.config_maps, diagnostics),
+    };
+    if !parsed {
+        bundle.rejected.push((kind, namespace, name));
     }
 }
 
@@ -169,13 +190,17 @@ fn typed<T: DeserializeOwned>(
     origin: Origin,
     out: &mut Vec<Loaded<T>>,
     diagnostics: &mut Diagnostics,
-) {
+) -> bool {
     match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(object) => out.push(Loaded { origin, object }),
+        Ok(object) => {
+            out.push(Loaded { origin, object });
+            true
+        }
         Err(e) => {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
             diagnostics.error(&origin, path, e.into_inner().to_string());
+            false
         }
     }
 }

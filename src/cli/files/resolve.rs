@@ -54,6 +54,29 @@ fn find<'a, T: kube::Resource>(items: &'a [Loaded<T>], key: &Key) -> Option<&'a 
     items.iter().find(|l| key_of(&l.object) == *key)
 }
 
+/// `Kind "name" not found in namespace "ns"`, or `… has errors (see above)` when the files
+/// define it with errors, with a hint when it exists in another namespace.
+fn missing<T: kube::Resource>(
+    bundle: &Bundle,
+    items: &[Loaded<T>],
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> String {
+    if bundle.is_rejected(kind, namespace, name) {
+        return format!("{kind} {name:?} has errors (see above)");
+    }
+    let article = if kind.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!(
+        "{kind} {name:?} not found in namespace {namespace:?}{}",
+        elsewhere(items, name, &format!("{article} {kind}"))
+    )
+}
+
 /// "…; a Secret of that name is in namespace X" when one is, else "".
 fn elsewhere<T: kube::Resource>(items: &[Loaded<T>], name: &str, what: &str) -> String {
     let namespaces: Vec<String> = items
@@ -125,10 +148,7 @@ fn credentials(
         diagnostics.error(
             &provider.origin,
             format!("{path}.name"),
-            format!(
-                "Secret {secret_name:?} not found in namespace {namespace:?}{}",
-                elsewhere(&bundle.secrets, secret_name, "a Secret")
-            ),
+            missing(bundle, &bundle.secrets, "Secret", &namespace, secret_name),
         );
         return None;
     };
@@ -186,10 +206,12 @@ fn source(
     let (path, what, text) = if let Some(r) = &source.secret_ref {
         let key = (namespace.clone(), r.name.clone());
         let text = match find(&bundle.secrets, &key) {
-            None => Err(format!(
-                "Secret {:?} not found in namespace {namespace:?}{}",
-                r.name,
-                elsewhere(&bundle.secrets, &r.name, "a Secret")
+            None => Err(missing(
+                bundle,
+                &bundle.secrets,
+                "Secret",
+                &namespace,
+                &r.name,
             )),
             Some(secret) => secret_value(&secret.object, &r.key),
         };
@@ -201,10 +223,12 @@ fn source(
     } else if let Some(r) = &source.config_map_ref {
         let key = (namespace.clone(), r.name.clone());
         let text = match find(&bundle.config_maps, &key) {
-            None => Err(format!(
-                "ConfigMap {:?} not found in namespace {namespace:?}{}",
-                r.name,
-                elsewhere(&bundle.config_maps, &r.name, "a ConfigMap")
+            None => Err(missing(
+                bundle,
+                &bundle.config_maps,
+                "ConfigMap",
+                &namespace,
+                &r.name,
             )),
             Some(map) => map
                 .object
@@ -311,9 +335,12 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
             diagnostics.error(
                 &task.origin,
                 "spec.providerRef.name",
-                format!(
-                    "CallProvider {provider_name:?} not found in namespace {namespace:?}{}",
-                    elsewhere(&bundle.providers, provider_name, "a CallProvider")
+                missing(
+                    bundle,
+                    &bundle.providers,
+                    "CallProvider",
+                    &namespace,
+                    provider_name,
                 ),
             );
         }
@@ -345,8 +372,8 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
                     &task.origin,
                     "spec.contactLists.names",
                     format!(
-                        "ContactList {name:?} not found in namespace {namespace:?}{}; a sync without it would remove its contacts",
-                        elsewhere(&bundle.lists, name, "a ContactList")
+                        "{}; a sync without it would remove its contacts",
+                        missing(bundle, &bundle.lists, "ContactList", &namespace, name)
                     ),
                 );
             }
