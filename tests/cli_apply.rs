@@ -287,6 +287,71 @@ fn examples_converge_against_a_simulator_process_and_a_second_apply_writes_nothi
         "{}",
         out.all()
     );
+
+    // Drop one of the two longlonglong lists from the selection: 2 of 5 contacts would go,
+    // more than maxDeletePercent 20 allows. plan shows the guard; apply blocks the removals,
+    // says so, and fails.
+    let path = dir.join("longlonglong.yaml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let edited = text.replacen(
+        "name: renewal-2026-12-shanghai\n  namespace: campaigns\n  labels:\n    campaign: renewal-2026-12",
+        "name: renewal-2026-12-shanghai\n  namespace: campaigns\n  labels:\n    campaign: renewal-2027-01",
+        1,
+    );
+    assert_ne!(edited, text, "the example's label moved");
+    std::fs::write(&path, edited).expect("write");
+    let out = run(
+        work.path(),
+        &["plan", "-f", &files_arg, "--state", &state, "-o", "json"],
+    );
+    assert_ok(&out, "plan with the guard");
+    let plan: Value = serde_json::from_str(&out.stdout).expect("plan JSON");
+    let task = plan["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["name"] == "renewal-reminders")
+        .expect("task")
+        .clone();
+    assert_eq!(task["guard"]["decision"], "tripped", "{task}");
+    assert_eq!(task["blockedByGuard"], 2, "{task}");
+    assert_eq!(task["guard"]["limit"], 1, "{task}");
+    assert_eq!(task["toRemove"], 0, "{task}");
+    let out = run(work.path(), &["apply", "-f", &files_arg, "--state", &state]);
+    assert_eq!(out.code, Some(1), "{}", out.all());
+    assert!(
+        out.stdout.contains("! campaigns/renewal-reminders: removals blocked by the deletion guard: the sync would remove 2 contacts, more than maxDeletePercent allows (1)"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr
+            .contains("error: 1 of 3 CallTasks did not reach their desired state"),
+        "{}",
+        out.all()
+    );
+    assert_eq!(
+        write_calls(&base),
+        writes,
+        "the guard blocked every removal"
+    );
+    let key = desired
+        .keys()
+        .find(|(p, _, _)| p == "longlonglong")
+        .expect("longlonglong task")
+        .clone();
+    assert_eq!(sim_phones(&base, &key.0, &key.1, &key.2).len(), 5);
+    for secret in [
+        "replace-with-your-partner-token",
+        "replace-with-secret-key",
+        "replace-with-access-secret",
+    ] {
+        assert!(
+            !out.all().contains(secret),
+            "a secret in the output:\n{}",
+            out.all()
+        );
+    }
 }
 
 fn write_nxlink_files(dir: &Path, base: &str, contacts: usize) {

@@ -182,6 +182,10 @@ fn broken_inputs_fail_with_their_message() {
             out.all()
         );
         no_debug_dump(&out.all());
+        assert!(
+            !out.all().contains("test-token"),
+            "{fixture}: a secret in the output"
+        );
     }
     // Every fixture folder is exercised.
     for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
