@@ -1,7 +1,14 @@
 //! The `callsync` command line: one binary, one subcommand per job.
 use clap::{Parser, Subcommand};
 
+mod apply;
 pub mod controller;
+pub mod files;
+mod plan;
+pub mod simulated;
+pub mod sync;
+mod validate;
+pub mod workspace;
 
 /// Keeps the contacts of AI outbound-calling tasks at external providers equal to what is
 /// declared in Kubernetes.
@@ -26,13 +33,13 @@ pub enum Command {
     /// Serve a simulator of the three providers' documented APIs on loopback.
     Simulate(crate::simulator::cli::SimulateArgs),
     /// Show what a sync would change, from YAML files, without a cluster.
-    Plan,
+    Plan(plan::PlanArgs),
     /// Carry out a sync from YAML files, without a cluster.
-    Apply,
+    Apply(apply::ApplyArgs),
     /// Turn a CSV file of contacts into ContactList YAML shards.
     Import,
     /// Check CallProvider, CallTask and ContactList YAML files before they are applied.
-    Validate,
+    Validate(validate::ValidateArgs),
 }
 
 /// An error for people: one line saying what and where. The binary prints it and exits 1.
@@ -53,6 +60,8 @@ pub enum CliError {
     Controller(#[from] controller::ControllerError),
     #[error(transparent)]
     Simulate(#[from] crate::simulator::cli::SimulateError),
+    #[error(transparent)]
+    Files(#[from] workspace::FilesError),
 }
 
 /// Runs one parsed command line.
@@ -73,9 +82,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Controller(args) => Ok(controller::execute(args).await?),
         Command::Simulate(args) => Ok(crate::simulator::cli::run(args).await?),
-        Command::Plan => Err(CliError::NotBuilt("plan")),
-        Command::Apply => Err(CliError::NotBuilt("apply")),
+        Command::Plan(args) => Ok(plan::run(args).await?),
+        Command::Apply(args) => Ok(apply::run(args).await?),
         Command::Import => Err(CliError::NotBuilt("import")),
-        Command::Validate => Err(CliError::NotBuilt("validate")),
+        Command::Validate(args) => Ok(validate::run(args)?),
     }
 }

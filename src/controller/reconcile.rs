@@ -281,28 +281,23 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     let task_ref = TaskRef::new(task.spec.task_id.clone());
     let mut ledger = loaded.ledger;
 
-    let observation = match sync::observe(&provider, &task_ref, &wire, &mut ledger).await {
-        Ok(observation) => observation,
-        Err(error) => {
-            record_requests(ctx, provider.kind(), "list", 1, Some(&error));
-            return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
-        }
-    };
+    let policy = PlanPolicy::from(&task.spec.policy);
+    let (observation, plan) =
+        match sync::observe_and_plan(&provider, &task_ref, &wire, &desired, &mut ledger, &policy)
+            .await
+        {
+            Ok(observed_and_planned) => observed_and_planned,
+            Err(error) => {
+                record_requests(ctx, provider.kind(), "list", 1, Some(&error));
+                return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
+            }
+        };
     if observation.settled.drift_removed > 0 {
         ctx.metrics
             .drift_found
             .get_or_create(&task_labels(task))
             .inc_by(observation.settled.drift_removed);
     }
-    let plan_caps = sync::plan_capabilities(&provider.capabilities());
-    let policy = PlanPolicy::from(&task.spec.policy);
-    let plan = plan::plan(
-        desired.keys(),
-        &observation.observed,
-        &ledger,
-        &policy,
-        &plan_caps,
-    );
 
     // Removing contacts, or finding nothing desired, on a lagging ContactList cache would be
     // wrong in the one way that loses data: confirm the cache first.

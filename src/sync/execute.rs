@@ -43,6 +43,11 @@ pub struct ExecuteReport {
     /// A problem that did not stop execution but needs a person (longlonglong left a task
     /// paused).
     pub alert: Option<ProviderError>,
+    /// The sink asked to stop ([`SyncSink::stop_requested`]); contacts of the batches not sent
+    /// are still pending.
+    pub interrupted: bool,
+    /// Contacts of batches not sent (non-zero only when execution stopped early).
+    pub pending: u64,
 }
 
 impl ExecuteReport {
@@ -103,6 +108,11 @@ pub async fn execute<P: Provider, S: SyncSink>(
     let mut pending_add: u64 = plan.adds.iter().map(|b| b.items.len() as u64).sum();
 
     for batch in &plan.removes {
+        if sink.stop_requested() {
+            report.interrupted = true;
+            report.pending = pending_add + pending_remove;
+            return Ok(report);
+        }
         let stop = remove_batch(
             provider,
             task,
@@ -116,10 +126,16 @@ pub async fn execute<P: Provider, S: SyncSink>(
         pending_remove -= batch.items.len() as u64;
         sink.progress(pending_add, pending_remove).await;
         if stop {
+            report.pending = pending_add + pending_remove;
             return Ok(report);
         }
     }
     for batch in &plan.adds {
+        if sink.stop_requested() {
+            report.interrupted = true;
+            report.pending = pending_add + pending_remove;
+            return Ok(report);
+        }
         let stop = add_batch(
             provider,
             task,
@@ -134,6 +150,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
         pending_add -= batch.items.len() as u64;
         sink.progress(pending_add, pending_remove).await;
         if stop {
+            report.pending = pending_add + pending_remove;
             return Ok(report);
         }
     }

@@ -29,6 +29,22 @@ pub fn plan_capabilities(caps: &providers::Capabilities) -> plan::Capabilities {
     }
 }
 
+/// Observe, then plan: what the provider has (the ledger settled against it), and what a sync
+/// must do. The controller and `callsync plan|apply` both start a sync with this.
+pub async fn observe_and_plan<P: providers::Provider>(
+    provider: &P,
+    task: &providers::TaskRef,
+    wire: &WireFormat,
+    desired: &crate::contacts::DesiredSet,
+    ledger: &mut Ledger,
+    policy: &plan::PlanPolicy,
+) -> Result<(Observation, plan::Plan), providers::ProviderError> {
+    let observation = observe(provider, task, wire, ledger).await?;
+    let caps = plan_capabilities(&provider.capabilities());
+    let plan = plan::plan(desired.keys(), &observation.observed, ledger, policy, &caps);
+    Ok((observation, plan))
+}
+
 /// Where a sync persists its ledger and reports progress. Every save must be durable before it
 /// returns: a batch is only sent after its intent is saved.
 pub trait SyncSink: Send {
@@ -44,6 +60,13 @@ pub trait SyncSink: Send {
         pending_add: u64,
         pending_remove: u64,
     ) -> impl Future<Output = ()> + Send;
+
+    /// Whether execution should stop before its next batch (`callsync apply` on Ctrl-C). The
+    /// batch in flight always finishes and its outcome is saved first, so stopping here leaves
+    /// nothing in doubt. The controller never stops between batches.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// The ledger could not be saved. The sync stops before sending anything more.

@@ -1,0 +1,184 @@
+//! `callsync apply -f DIR`: the controller's sync without a cluster. Shows the plan, applies it
+//! with progress, and ends with one line per CallTask. Ctrl-C lets the batch in flight finish
+//! and records its outcome, then stops; the next apply carries on from the state.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::plan::open_state;
+use super::sync::summary::thousands;
+use super::sync::{self, Applied, TaskRun};
+use super::workspace::{FilesError, InputArgs, Workspace};
+use crate::plan::GuardDecision;
+use crate::providers::{ClientSettings, RateLimiters};
+
+/// Carry out a sync from YAML files, without a cluster.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// State folder for the ledgers (what callsync added where) [default: .callsync-state in
+    /// the first -f folder, or next to the first -f file; with --simulate, in memory only].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Run against an embedded simulator seeded from the files instead of the real providers.
+    #[arg(long)]
+    pub simulate: bool,
+}
+
+/// The first Ctrl-C asks for a stop after the batch in flight; a second one ends the process
+/// at once (every batch's intent is saved before it is sent, so the next apply settles it).
+fn watch_interrupts(stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        stop.store(true, Ordering::SeqCst);
+        eprintln!(
+            "\ninterrupt: finishing the batch in flight and recording it (Ctrl-C again stops at once)"
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupt: stopping now; run apply again to settle the last batch");
+            std::process::exit(130);
+        }
+    });
+}
+
+/// The closing line of one task; `Err` text when the task did not reach its desired state.
+fn outcome_line(
+    key: &str,
+    desired: u64,
+    invalid: u64,
+    applied: &Applied,
+) -> Result<String, String> {
+    let seconds = applied.elapsed.as_secs_f64();
+    let plan = applied.first_plan.as_ref();
+    if plan.is_some_and(|p| p.management == "ObserveOnly") {
+        let (add, remove) = plan.map_or((0, 0), |p| (p.to_add, p.to_remove));
+        return Ok(format!(
+            "✓ {key}: ObserveOnly, nothing written ({} to add, {} to remove) in {seconds:.1} s",
+            thousands(add),
+            thousands(remove)
+        ));
+    }
+    let changes = format!(
+        "added {}, removed {}",
+        thousands(applied.added),
+        thousands(applied.removed)
+    );
+    if let Some(GuardDecision::Tripped { removes, limit, .. }) = applied.guard {
+        return Err(format!(
+            "! {key}: removals blocked by the deletion guard: the sync would remove {} contacts, more than maxDeletePercent allows ({}); {changes}. Raise spec.policy.maxDeletePercent or change the ContactLists",
+            thousands(removes),
+            thousands(limit)
+        ));
+    }
+    if applied.unknown > 0 {
+        return Err(format!(
+            "! {key}: {} contacts await confirmation from the provider ({changes}); run apply again",
+            thousands(applied.unknown)
+        ));
+    }
+    let in_sync = desired.saturating_sub(applied.failed);
+    let what = if applied.added + applied.removed == 0 {
+        "no changes".to_owned()
+    } else {
+        changes
+    };
+    let mut line = format!(
+        "✓ {key}: {} contacts in sync ({what}) in {seconds:.1} s",
+        thousands(in_sync)
+    );
+    if invalid > 0 {
+        line.push_str(&format!("; {} invalid skipped", thousands(invalid)));
+    }
+    if applied.failed > 0 {
+        line.push_str(&format!(
+            "; {} refused by the provider",
+            thousands(applied.failed)
+        ));
+        for failure in applied.failures.iter().take(5) {
+            line.push_str(&format!("\n    {}: {}", failure.phone, failure.reason));
+        }
+    }
+    if applied.not_removable > 0 {
+        line.push_str(&format!(
+            "; {} no longer wanted but already called (not removable)",
+            thousands(applied.not_removable)
+        ));
+    }
+    Ok(line)
+}
+
+pub async fn run(args: ApplyArgs) -> Result<(), FilesError> {
+    let mut workspace = Workspace::load(&args.input);
+    workspace.gate(20)?;
+    let _simulator = if args.simulate {
+        Some(super::simulated::start(&mut workspace.tasks).await?)
+    } else {
+        None
+    };
+    let store = open_state(args.state.as_ref(), args.simulate, &args.input, true)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_interrupts(stop.clone());
+    let limiters = RateLimiters::new();
+    let settings = ClientSettings::default();
+    let total = workspace.tasks.len();
+    let mut failed = 0;
+    let mut pending = 0;
+    let mut interrupted = false;
+    for task in &workspace.tasks {
+        if stop.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        if task.task.spec.suspend {
+            println!("- {}: suspended; nothing sent", task.key());
+            continue;
+        }
+        let mut run = match TaskRun::prepare(task, &store, &limiters, &settings) {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("✗ {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let desired = run.desired.len() as u64;
+        let invalid = run.desired.invalid_count();
+        let mut show = |summary: &sync::TaskSummary| println!("{}", summary.render());
+        match sync::apply(&mut run, &store, &stop, &mut show).await {
+            Ok(applied) => {
+                if let Some(left) = applied.interrupted {
+                    pending += left;
+                    interrupted = true;
+                    println!(
+                        "■ {}: stopped after the batch in flight (added {}, removed {})",
+                        task.key(),
+                        thousands(applied.added),
+                        thousands(applied.removed)
+                    );
+                    break;
+                }
+                match outcome_line(&task.key(), desired, invalid, &applied) {
+                    Ok(line) => println!("{line}"),
+                    Err(line) => {
+                        println!("{line}");
+                        failed += 1;
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("✗ {e}");
+                failed += 1;
+            }
+        }
+    }
+    if interrupted {
+        return Err(FilesError::Interrupted { pending });
+    }
+    if failed > 0 {
+        return Err(FilesError::TasksFailed { failed, total });
+    }
+    Ok(())
+}

@@ -1,0 +1,432 @@
+//! Resolution, as the controller's load step does it: a CallTask's CallProvider (same
+//! namespace only), its ContactLists (names and/or label selector), the credentials from the
+//! provider's Secret, and the CSV sources from Secrets and ConfigMaps. Nothing here touches
+//! the network.
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+
+use super::{Bundle, Diagnostics, Loaded, Origin};
+use crate::api::{CallProvider, CallTask, ContactList};
+use crate::contacts::csv::{CsvData, parse_csv};
+use crate::contacts::{Phone, mask_phone};
+use crate::controller::mapping::{list_selector, task_selects_list};
+use crate::providers::{Credentials, SecretString};
+
+/// A ContactList with its CSV source read.
+#[derive(Clone, Debug)]
+pub struct ResolvedList {
+    pub list: ContactList,
+    /// Parsed CSV when the list has a `source`.
+    pub csv: Option<CsvData>,
+}
+
+/// A CallTask with everything a sync needs.
+#[derive(Clone, Debug)]
+pub struct ResolvedTask {
+    pub origin: Origin,
+    pub task: CallTask,
+    pub provider: CallProvider,
+    pub credentials: Credentials,
+    /// The selected lists, sorted by name (the desired set's conflict rule relies on it).
+    pub lists: Vec<ResolvedList>,
+}
+
+impl ResolvedTask {
+    /// `namespace/name`.
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}",
+            self.task.namespace().unwrap_or_default(),
+            self.task.name_any()
+        )
+    }
+}
+
+type Key = (String, String);
+
+fn key_of<T: kube::Resource>(object: &T) -> Key {
+    (object.namespace().unwrap_or_default(), object.name_any())
+}
+
+fn find<'a, T: kube::Resource>(items: &'a [Loaded<T>], key: &Key) -> Option<&'a Loaded<T>> {
+    items.iter().find(|l| key_of(&l.object) == *key)
+}
+
+/// `Kind "name" not found in namespace "ns"`, or `… has errors (see above)` when the files
+/// define it with errors, with a hint when it exists in another namespace.
+fn missing<T: kube::Resource>(
+    bundle: &Bundle,
+    items: &[Loaded<T>],
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> String {
+    if bundle.is_rejected(kind, namespace, name) {
+        return format!("{kind} {name:?} has errors (see above)");
+    }
+    let article = if kind.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!(
+        "{kind} {name:?} not found in namespace {namespace:?}{}",
+        elsewhere(items, name, &format!("{article} {kind}"))
+    )
+}
+
+/// "…; a Secret of that name is in namespace X" when one is, else "".
+fn elsewhere<T: kube::Resource>(items: &[Loaded<T>], name: &str, what: &str) -> String {
+    let namespaces: Vec<String> = items
+        .iter()
+        .filter(|l| l.object.name_any() == name)
+        .map(|l| l.object.namespace().unwrap_or_default())
+        .collect();
+    if namespaces.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({what} {name:?} exists in namespace {}; references never cross namespaces)",
+            namespaces.join(", ")
+        )
+    }
+}
+
+/// One key of a Secret: `stringData` over `data`, as the API server merges them; trimmed;
+/// empty = missing. Errors name the Secret and the key, never a value.
+fn secret_value(secret: &Secret, key: &str) -> Result<String, String> {
+    let name = secret.name_any();
+    let value = match secret.string_data.as_ref().and_then(|d| d.get(key)) {
+        Some(text) => text.clone(),
+        None => match secret.data.as_ref().and_then(|d| d.get(key)) {
+            Some(bytes) => String::from_utf8(bytes.0.clone())
+                .map_err(|_| format!("Secret {name:?} key {key:?} is not UTF-8 text"))?,
+            None => return Err(format!("Secret {name:?} has no key {key:?}")),
+        },
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(format!("Secret {name:?} key {key:?} is empty"));
+    }
+    Ok(value)
+}
+
+/// The credentials of a CallProvider, or errors at the reference's path.
+fn credentials(
+    bundle: &Bundle,
+    provider: &Loaded<CallProvider>,
+    diagnostics: &mut Diagnostics,
+) -> Option<Credentials> {
+    let spec = &provider.object.spec;
+    let namespace = provider.object.namespace().unwrap_or_default();
+    let (path, secret_name, keys): (&str, &str, Vec<&str>) =
+        match (&spec.longlonglong, &spec.callbot, &spec.nxlink) {
+            (Some(a), None, None) => (
+                "spec.longlonglong.tokenSecretRef",
+                &a.token_secret_ref.name,
+                vec![a.token_secret_ref.key.as_str()],
+            ),
+            (None, Some(a), None) => (
+                "spec.callbot.credentialsSecretRef",
+                &a.credentials_secret_ref.name,
+                vec!["uuid", "secretKey"],
+            ),
+            (None, None, Some(a)) => (
+                "spec.nxlink.credentialsSecretRef",
+                &a.credentials_secret_ref.name,
+                vec!["accessKey", "accessSecret"],
+            ),
+            // The schema check has reported it already.
+            _ => return None,
+        };
+    let Some(secret) = find(
+        &bundle.secrets,
+        &(namespace.clone(), secret_name.to_owned()),
+    ) else {
+        diagnostics.error(
+            &provider.origin,
+            format!("{path}.name"),
+            missing(bundle, &bundle.secrets, "Secret", &namespace, secret_name),
+        );
+        return None;
+    };
+    let mut values = Vec::new();
+    for key in keys {
+        match secret_value(&secret.object, key) {
+            Ok(value) => values.push(value),
+            Err(message) => diagnostics.error(&provider.origin, path, message),
+        }
+    }
+    let mut values = values.into_iter();
+    match (
+        &spec.longlonglong,
+        &spec.callbot,
+        values.next(),
+        values.next(),
+    ) {
+        (Some(_), _, Some(token), None) => Some(Credentials::Longlonglong {
+            token: SecretString::new(token),
+        }),
+        (None, Some(_), Some(uuid), Some(secret)) => Some(Credentials::Callbot {
+            uuid,
+            secret_key: SecretString::new(secret),
+        }),
+        (None, None, Some(access_key), Some(secret)) => Some(Credentials::Nxlink {
+            access_key,
+            access_secret: SecretString::new(secret),
+        }),
+        _ => None,
+    }
+}
+
+/// `phone 138****5678 is not a valid number for CN`: the reason with the masked input once.
+fn phone_problem(raw: &str, error: &crate::contacts::PhoneError) -> String {
+    let masked = mask_phone(raw);
+    let reason = error.to_string();
+    if reason.contains(&masked) {
+        format!("phone {reason}")
+    } else {
+        format!("phone {masked}: {reason}")
+    }
+}
+
+/// Reads a list's CSV source, or reports why it cannot be read (an error: the controller
+/// stops syncing rather than sync without the list).
+fn source(
+    bundle: &Bundle,
+    list: &Loaded<ContactList>,
+    diagnostics: &mut Diagnostics,
+) -> Result<Option<CsvData>, ()> {
+    let Some(source) = &list.object.spec.source else {
+        return Ok(None);
+    };
+    let namespace = list.object.namespace().unwrap_or_default();
+    let (path, what, text) = if let Some(r) = &source.secret_ref {
+        let key = (namespace.clone(), r.name.clone());
+        let text = match find(&bundle.secrets, &key) {
+            None => Err(missing(
+                bundle,
+                &bundle.secrets,
+                "Secret",
+                &namespace,
+                &r.name,
+            )),
+            Some(secret) => secret_value(&secret.object, &r.key),
+        };
+        (
+            "spec.source.secretRef",
+            format!("Secret {:?} key {:?}", r.name, r.key),
+            text,
+        )
+    } else if let Some(r) = &source.config_map_ref {
+        let key = (namespace.clone(), r.name.clone());
+        let text = match find(&bundle.config_maps, &key) {
+            None => Err(missing(
+                bundle,
+                &bundle.config_maps,
+                "ConfigMap",
+                &namespace,
+                &r.name,
+            )),
+            Some(map) => map
+                .object
+                .data
+                .as_ref()
+                .and_then(|d| d.get(&r.key))
+                .cloned()
+                .ok_or_else(|| format!("ConfigMap {:?} has no key {:?}", r.name, r.key)),
+        };
+        (
+            "spec.source.configMapRef",
+            format!("ConfigMap {:?} key {:?}", r.name, r.key),
+            text,
+        )
+    } else {
+        return Err(());
+    };
+    let text = text.map_err(|message| diagnostics.error(&list.origin, path, message))?;
+    match parse_csv(&text) {
+        Ok(data) => Ok(Some(data)),
+        Err(e) => {
+            diagnostics.error(
+                &list.origin,
+                path,
+                format!("{what} is not readable CSV: {e}"),
+            );
+            Err(())
+        }
+    }
+}
+
+/// Invalid contacts are warnings: the controller skips them and syncs the rest.
+fn check_contacts(
+    list: &Loaded<ContactList>,
+    csv: Option<&CsvData>,
+    diagnostics: &mut Diagnostics,
+) {
+    let region = list.object.spec.default_region.as_deref();
+    match csv {
+        None => {
+            for (i, contact) in list.object.spec.contacts.iter().enumerate() {
+                if let Err(e) = Phone::parse(&contact.phone, region) {
+                    diagnostics.warning(
+                        &list.origin,
+                        format!("spec.contacts[{i}]"),
+                        phone_problem(&contact.phone, &e),
+                    );
+                }
+            }
+        }
+        Some(data) => {
+            for row in &data.rows {
+                if let Err(e) = Phone::parse(&row.contact.phone, region) {
+                    diagnostics.warning(
+                        &list.origin,
+                        "spec.source",
+                        format!(
+                            "CSV line {}: {}",
+                            row.line,
+                            phone_problem(&row.contact.phone, &e)
+                        ),
+                    );
+                }
+            }
+            for error in &data.errors {
+                diagnostics.warning(
+                    &list.origin,
+                    "spec.source",
+                    format!("CSV line {}: {}", error.line, error.reason),
+                );
+            }
+        }
+    }
+}
+
+/// Resolves every CallTask of the bundle. Tasks with errors are left out; the errors are in
+/// `diagnostics`, together with warnings about contacts.
+pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTask> {
+    let mut sources: BTreeMap<Key, Result<Option<CsvData>, ()>> = BTreeMap::new();
+    for list in &bundle.lists {
+        let csv = source(bundle, list, diagnostics);
+        if let Ok(data) = &csv {
+            check_contacts(list, data.as_ref(), diagnostics);
+        }
+        sources.insert(key_of(&list.object), csv);
+    }
+    let mut credentials_of: BTreeMap<Key, Option<Credentials>> = BTreeMap::new();
+    for provider in &bundle.providers {
+        let found = credentials(bundle, provider, diagnostics);
+        credentials_of.insert(key_of(&provider.object), found);
+    }
+
+    let mut resolved = Vec::new();
+    let mut owners: Vec<(String, String, String, String)> = Vec::new();
+    for task in &bundle.tasks {
+        let errors_before = diagnostics.error_count();
+        let namespace = task.object.namespace().unwrap_or_default();
+        let provider_name = &task.object.spec.provider_ref.name;
+        let provider = find(
+            &bundle.providers,
+            &(namespace.clone(), provider_name.clone()),
+        );
+        if provider.is_none() {
+            diagnostics.error(
+                &task.origin,
+                "spec.providerRef.name",
+                missing(
+                    bundle,
+                    &bundle.providers,
+                    "CallProvider",
+                    &namespace,
+                    provider_name,
+                ),
+            );
+        }
+        let task_id = &task.object.spec.task_id;
+        if let Some((_, _, _, owner)) = owners
+            .iter()
+            .find(|(ns, p, id, _)| *ns == namespace && p == provider_name && id == task_id)
+        {
+            diagnostics.error(
+                &task.origin,
+                "spec.taskId",
+                format!(
+                    "remote task {task_id:?} of CallProvider {provider_name:?} is already managed by CallTask {owner:?}"
+                ),
+            );
+        }
+        owners.push((
+            namespace.clone(),
+            provider_name.clone(),
+            task_id.clone(),
+            task.object.name_any(),
+        ));
+        if let Err(e) = list_selector(&task.object) {
+            diagnostics.error(&task.origin, "spec.contactLists.selector", e.to_string());
+        }
+        for name in task.object.spec.contact_lists.names.iter().flatten() {
+            if find(&bundle.lists, &(namespace.clone(), name.clone())).is_none() {
+                diagnostics.error(
+                    &task.origin,
+                    "spec.contactLists.names",
+                    format!(
+                        "{}; a sync without it would remove its contacts",
+                        missing(bundle, &bundle.lists, "ContactList", &namespace, name)
+                    ),
+                );
+            }
+        }
+        let mut selected: Vec<&Loaded<ContactList>> = bundle
+            .lists
+            .iter()
+            .filter(|l| task_selects_list(&task.object, &l.object))
+            .collect();
+        selected.sort_by_key(|l| l.object.name_any());
+        if selected.is_empty() {
+            diagnostics.warning(
+                &task.origin,
+                "spec.contactLists",
+                "selects no ContactList: a sync would remove every contact it added",
+            );
+        }
+        let mut lists = Vec::with_capacity(selected.len());
+        for list in selected {
+            match sources.get(&key_of(&list.object)) {
+                Some(Ok(csv)) => lists.push(ResolvedList {
+                    list: list.object.clone(),
+                    csv: csv.clone(),
+                }),
+                _ => diagnostics.error(
+                    &task.origin,
+                    "spec.contactLists",
+                    format!(
+                        "selects ContactList {:?}, whose source cannot be read (see above)",
+                        list.object.name_any()
+                    ),
+                ),
+            }
+        }
+        let creds =
+            provider.and_then(|p| credentials_of.get(&key_of(&p.object)).cloned().flatten());
+        match (provider, creds) {
+            (Some(provider), Some(credentials)) if diagnostics.error_count() == errors_before => {
+                resolved.push(ResolvedTask {
+                    origin: task.origin.clone(),
+                    task: task.object.clone(),
+                    provider: provider.object.clone(),
+                    credentials,
+                    lists,
+                })
+            }
+            (Some(_), None) if diagnostics.error_count() == errors_before => diagnostics.error(
+                &task.origin,
+                "spec.providerRef.name",
+                format!("CallProvider {provider_name:?} has no usable credentials (see above)"),
+            ),
+            _ => {}
+        }
+    }
+    resolved
+}

@@ -1,0 +1,184 @@
+//! `callsync plan -f DIR`: what a sync would change, per CallTask, without changing anything.
+//! Providers that can list are asked for their contacts (read calls only); no write call is
+//! made and the state is not written.
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::files::ResolvedTask;
+use super::sync::state::StateStore;
+use super::sync::{TaskRun, TaskSummary};
+use super::workspace::{FilesError, InputArgs, Workspace, default_state_dir};
+use crate::providers::{ClientSettings, RateLimiters};
+
+/// Output format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Show what a sync would change, from YAML files, without a cluster.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// State folder holding the ledgers of earlier applies [default: .callsync-state in the
+    /// first -f folder, or next to the first -f file; with --simulate, none].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Run against an embedded simulator seeded from the files instead of the real providers.
+    #[arg(long)]
+    pub simulate: bool,
+    /// `text` for people, `json` for programs (schema in docs/cli.md).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// `--output json`: the stable document.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanDocument {
+    api_version: &'static str,
+    kind: &'static str,
+    tasks: Vec<TaskSummary>,
+    /// Tasks that could not be planned: `{task, error}`.
+    errors: Vec<TaskFailure>,
+    totals: Totals,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskFailure {
+    task: String,
+    error: String,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Totals {
+    tasks: usize,
+    to_add: u64,
+    to_remove: u64,
+    blocked_by_guard: u64,
+    invalid: u64,
+    write_calls: u64,
+}
+
+/// Opens the state the way plan and apply share: `--state`, none under --simulate, else the
+/// default folder.
+pub fn open_state(
+    state: Option<&PathBuf>,
+    simulate: bool,
+    input: &InputArgs,
+    exclusive: bool,
+) -> Result<StateStore, FilesError> {
+    let dir = match (state, simulate) {
+        (Some(dir), _) => dir.clone(),
+        (None, true) => return Ok(StateStore::Memory),
+        (None, false) => default_state_dir(&input.files),
+    };
+    // A plan writes nothing, not even an empty state folder.
+    if !exclusive && !dir.exists() {
+        return Ok(StateStore::Memory);
+    }
+    Ok(StateStore::open(&dir, exclusive)?)
+}
+
+fn suspended(task: &ResolvedTask) -> bool {
+    task.task.spec.suspend
+}
+
+pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
+    let mut workspace = Workspace::load(&args.input);
+    workspace.gate(20)?;
+    let _simulator = if args.simulate {
+        Some(super::simulated::start(&mut workspace.tasks).await?)
+    } else {
+        None
+    };
+    let store = open_state(args.state.as_ref(), args.simulate, &args.input, false)?;
+    let limiters = RateLimiters::new();
+    let settings = ClientSettings::default();
+    let mut summaries = Vec::new();
+    let mut failures = Vec::new();
+    for task in &workspace.tasks {
+        if suspended(task) {
+            if args.output == OutputFormat::Text {
+                println!("{}: suspended; a sync would send nothing\n", task.key());
+            }
+            continue;
+        }
+        let planned = match TaskRun::prepare(task, &store, &limiters, &settings) {
+            Ok(mut run) => run.plan().await.map(|(summary, _)| summary),
+            Err(e) => Err(e),
+        };
+        match planned {
+            Ok(summary) => {
+                if args.output == OutputFormat::Text {
+                    println!("{}", summary.render());
+                }
+                summaries.push(summary);
+            }
+            Err(e) => {
+                if args.output == OutputFormat::Text {
+                    eprintln!("error: {e}");
+                }
+                failures.push(TaskFailure {
+                    task: task.key(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    let totals = Totals {
+        tasks: summaries.len(),
+        to_add: summaries.iter().map(|s| s.to_add).sum(),
+        to_remove: summaries.iter().map(|s| s.to_remove).sum(),
+        blocked_by_guard: summaries.iter().map(|s| s.blocked_by_guard).sum(),
+        invalid: summaries.iter().map(|s| s.invalid).sum(),
+        write_calls: summaries.iter().map(|s| s.write_calls).sum(),
+    };
+    match args.output {
+        OutputFormat::Json => {
+            let document = PlanDocument {
+                api_version: "callsync.io/v1alpha1",
+                kind: "Plan",
+                tasks: summaries,
+                errors: failures,
+                totals,
+            };
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            if !document.errors.is_empty() {
+                return Err(FilesError::TasksFailed {
+                    failed: document.errors.len(),
+                    total: workspace.tasks.len(),
+                });
+            }
+            return Ok(());
+        }
+        OutputFormat::Text => {
+            if totals.to_add + totals.to_remove == 0 && failures.is_empty() {
+                println!("No changes: the providers match the files.");
+            } else {
+                println!(
+                    "Plan: {} to add, {} to remove in {} CallTask{} ({} write calls).",
+                    super::sync::summary::thousands(totals.to_add),
+                    super::sync::summary::thousands(totals.to_remove),
+                    totals.tasks,
+                    if totals.tasks == 1 { "" } else { "s" },
+                    totals.write_calls
+                );
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(FilesError::TasksFailed {
+            failed: failures.len(),
+            total: workspace.tasks.len(),
+        })
+    }
+}

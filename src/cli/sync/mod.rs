@@ -1,0 +1,274 @@
+//! One sync of one CallTask from files, the way the controller's reconcile does it:
+//! desired set → observe → plan → execute (ledger intent before each batch, outcome after),
+//! then settle items whose outcome was lost by observing again. `plan` stops after planning
+//! and sends nothing.
+pub mod sink;
+pub mod state;
+pub mod summary;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use kube::ResourceExt;
+
+use super::files::ResolvedTask;
+use crate::api::ManagementPolicy;
+use crate::contacts::{DesiredSet, ListContacts, ListInput};
+use crate::ledger::Ledger;
+use crate::plan::{GuardDecision, Plan, PlanPolicy};
+use crate::providers::factory::build_provider_with;
+use crate::providers::{
+    AccountKey, AnyProvider, ClientSettings, ProviderError, RateLimiters, StaticCredentials,
+    TaskRef,
+};
+use crate::sync::{self, WireFormat};
+use sink::{FileSink, Progress};
+use state::{StateError, StateStore};
+pub use summary::TaskSummary;
+
+/// How long to wait before observing again when outcomes were lost (the controller requeues
+/// after its settle delay), and how often at most.
+const SETTLE_DELAY: Duration = Duration::from_secs(2);
+const SETTLE_ROUNDS: u32 = 5;
+
+/// Why a task could not be synced. One line, naming the task.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("{task}: CallProvider {provider:?}: {error}")]
+    Provider {
+        task: String,
+        provider: String,
+        error: ProviderError,
+    },
+    #[error("{task}: {error}")]
+    State { task: String, error: StateError },
+    #[error("{task}: {error}")]
+    Sink {
+        task: String,
+        error: crate::sync::SinkError,
+    },
+}
+
+/// The desired set of a resolved task. Pure.
+pub fn desired_set(resolved: &ResolvedTask) -> DesiredSet {
+    let inputs: Vec<ListInput<'_>> = resolved
+        .lists
+        .iter()
+        .map(|l| ListInput {
+            name: l.list.metadata.name.as_deref().unwrap_or_default(),
+            default_region: l.list.spec.default_region.as_deref(),
+            contacts: match &l.csv {
+                Some(csv) => ListContacts::Csv(csv),
+                None => ListContacts::Inline(&l.list.spec.contacts),
+            },
+        })
+        .collect();
+    DesiredSet::build(&inputs)
+}
+
+/// Everything a sync of one task holds.
+pub struct TaskRun<'a> {
+    pub resolved: &'a ResolvedTask,
+    pub provider: AnyProvider,
+    pub wire: WireFormat,
+    pub task_ref: TaskRef,
+    pub desired: DesiredSet,
+    pub policy: PlanPolicy,
+    pub ledger: Ledger,
+}
+
+impl<'a> TaskRun<'a> {
+    /// Builds the client (through the factory, as the controller does, with the credentials
+    /// from the files) and loads the ledger.
+    pub fn prepare(
+        resolved: &'a ResolvedTask,
+        store: &StateStore,
+        limiters: &RateLimiters,
+        settings: &ClientSettings,
+    ) -> Result<Self, TaskError> {
+        let provider_obj = &resolved.provider;
+        let namespace = provider_obj.namespace().unwrap_or_default();
+        let account = AccountKey::new(
+            namespace.clone(),
+            provider_obj.name_any(),
+            provider_obj
+                .uid()
+                .unwrap_or_else(|| format!("files:{namespace}/{}", provider_obj.name_any())),
+        );
+        let provider = build_provider_with(
+            &account,
+            &provider_obj.spec,
+            resolved.task.spec.longlonglong.as_ref(),
+            Arc::new(StaticCredentials(resolved.credentials.clone())),
+            limiters,
+            settings,
+        )
+        .map_err(|error| TaskError::Provider {
+            task: resolved.key(),
+            provider: provider_obj.name_any(),
+            error,
+        })?;
+        let task_namespace = resolved.task.namespace().unwrap_or_default();
+        let ledger = store
+            .load(&task_namespace, &resolved.task.name_any())
+            .map_err(|error| TaskError::State {
+                task: resolved.key(),
+                error,
+            })?
+            // A fresh ledger gets a fresh identity: remote ids derive from it, and providers
+            // refuse an id used before, even after its contact was removed.
+            .unwrap_or_else(|| {
+                Ledger::new(
+                    resolved
+                        .task
+                        .uid()
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                )
+            });
+        Ok(Self {
+            resolved,
+            wire: WireFormat::of(&provider_obj.spec),
+            task_ref: TaskRef::new(resolved.task.spec.task_id.clone()),
+            desired: desired_set(resolved),
+            policy: PlanPolicy::from(&resolved.task.spec.policy),
+            provider,
+            ledger,
+        })
+    }
+
+    fn provider_error(&self, error: ProviderError) -> TaskError {
+        TaskError::Provider {
+            task: self.resolved.key(),
+            provider: self.resolved.provider.name_any(),
+            error,
+        }
+    }
+
+    /// Observe and plan; no write call, nothing saved.
+    pub async fn plan(&mut self) -> Result<(TaskSummary, Plan), TaskError> {
+        let (observation, plan) = sync::observe_and_plan(
+            &self.provider,
+            &self.task_ref,
+            &self.wire,
+            &self.desired,
+            &mut self.ledger,
+            &self.policy,
+        )
+        .await
+        .map_err(|e| self.provider_error(e))?;
+        let summary = TaskSummary::new(self, &plan, &observation);
+        Ok((summary, plan))
+    }
+}
+
+/// What an apply of one task did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub added: u64,
+    pub removed: u64,
+    pub failed: u64,
+    pub failures: Vec<sync::Failure>,
+    /// Contacts still waiting for the provider to confirm.
+    pub unknown: u64,
+    /// Set when Ctrl-C stopped it: contacts not sent yet.
+    pub interrupted: Option<u64>,
+    /// The deletion guard's decision of the last plan.
+    pub guard: Option<GuardDecision>,
+    pub not_removable: u64,
+    pub requests: u64,
+    pub elapsed: Duration,
+    /// The summary of the first plan (what `apply` showed before it started).
+    pub first_plan: Option<TaskSummary>,
+}
+
+/// Carries out the sync: rounds of observe → plan → execute until nothing is in doubt.
+pub async fn apply(
+    run: &mut TaskRun<'_>,
+    store: &StateStore,
+    stop: &Arc<AtomicBool>,
+    show_plan: &mut dyn FnMut(&TaskSummary),
+) -> Result<Applied, TaskError> {
+    let started = Instant::now();
+    let mut applied = Applied::default();
+    let namespace = run.resolved.task.namespace().unwrap_or_default();
+    let name = run.resolved.task.name_any();
+    let sink_error = |error| TaskError::Sink {
+        task: run.resolved.key(),
+        error,
+    };
+    for round in 0..SETTLE_ROUNDS {
+        let (observation, plan) = sync::observe_and_plan(
+            &run.provider,
+            &run.task_ref,
+            &run.wire,
+            &run.desired,
+            &mut run.ledger,
+            &run.policy,
+        )
+        .await
+        .map_err(|e| run.provider_error(e))?;
+        applied.requests += observation.requests;
+        if round == 0 {
+            let summary = TaskSummary::new(run, &plan, &observation);
+            show_plan(&summary);
+            applied.first_plan = Some(summary);
+        }
+        applied.guard = Some(plan.guard);
+        applied.not_removable = plan.not_removable.len() as u64;
+        // Settled in-flight entries must reach the state even when the plan is empty.
+        if observation.settled != Default::default() {
+            store
+                .save(&namespace, &name, &run.ledger)
+                .map_err(sink_error)?;
+        }
+        if plan.is_empty() {
+            applied.unknown = 0;
+            break;
+        }
+        let total = plan.counts.planned_adds + plan.counts.planned_removes;
+        let mut sink = FileSink {
+            store,
+            namespace: namespace.clone(),
+            task: name.clone(),
+            progress: Some(Progress::new(&run.resolved.key(), total)),
+            total,
+            stop: stop.clone(),
+        };
+        let executed = sync::execute(
+            &run.provider,
+            &run.task_ref,
+            &run.wire,
+            &run.desired,
+            &plan,
+            &mut run.ledger,
+            &mut sink,
+        )
+        .await;
+        sink.finish();
+        let executed = executed.map_err(sink_error)?;
+        applied.added += executed.added;
+        applied.removed += executed.removed;
+        applied.failed += executed.failed;
+        applied.requests += executed.requests;
+        applied.unknown = executed.unknown;
+        for failure in executed.failures {
+            if applied.failures.len() < 20 {
+                applied.failures.push(failure);
+            }
+        }
+        if executed.interrupted {
+            applied.interrupted = Some(executed.pending + executed.unknown);
+            break;
+        }
+        if let Some(error) = executed.stopped_by {
+            return Err(run.provider_error(error));
+        }
+        if executed.unknown == 0 || run.policy.management == ManagementPolicy::ObserveOnly {
+            break;
+        }
+        tokio::time::sleep(SETTLE_DELAY).await;
+    }
+    applied.elapsed = started.elapsed();
+    Ok(applied)
+}

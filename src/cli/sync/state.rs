@@ -1,0 +1,173 @@
+//! The local state of `callsync apply`: one ledger a CallTask, in the ledger codec's bytes, at
+//! `<state>/<namespace>/<calltask>.ledger`. It is what the controller keeps in Secrets, and it
+//! matters as much: for a provider that cannot list (NXLink) it is the only record of what
+//! callsync added.
+//!
+//! Every save is atomic and durable before it returns — written to a temporary file, fsynced,
+//! renamed over the old one, and the folder fsynced — because a batch is only sent after its
+//! intent is saved. A lock on `<state>/lock` keeps two applies off one state (the OS drops it
+//! when the process ends, however it ends).
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::ledger::{Ledger, codec};
+use crate::sync::SinkError;
+
+/// Where ledgers live for this run.
+#[derive(Debug)]
+pub enum StateStore {
+    /// A folder on disk, locked for this process.
+    Dir { root: PathBuf, _lock: File },
+    /// Nothing on disk (`--simulate` without `--state`: the simulator starts empty every run,
+    /// so a ledger kept from an earlier run would describe contacts that no longer exist).
+    Memory,
+}
+
+/// The state cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot use state folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state folder {path} is in use by another `callsync apply` (lock {path}/lock)")]
+    Locked { path: PathBuf },
+    #[error(
+        "the ledger {path} cannot be read: {detail}; move it away to start over (the provider's listing is then the record, NXLink has none)"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl StateStore {
+    /// Opens (creating) a state folder. `exclusive` for apply; plan takes a shared lock, so
+    /// it reads no half-finished sync's state while never blocking another plan.
+    pub fn open(root: &Path, exclusive: bool) -> Result<Self, StateError> {
+        std::fs::create_dir_all(root).map_err(io_error(root))?;
+        let lock_path = root.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        let locked = if exclusive {
+            lock.try_lock()
+        } else {
+            lock.try_lock_shared()
+        };
+        match locked {
+            Ok(()) => Ok(Self::Dir {
+                root: root.to_path_buf(),
+                _lock: lock,
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StateError::Locked {
+                path: root.to_path_buf(),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(StateError::Io {
+                path: lock_path,
+                source,
+            }),
+        }
+    }
+
+    fn path(&self, namespace: &str, task: &str) -> Option<PathBuf> {
+        match self {
+            Self::Dir { root, .. } => Some(root.join(namespace).join(format!("{task}.ledger"))),
+            Self::Memory => None,
+        }
+    }
+
+    /// The ledger of a task, or `None` when there is none yet.
+    pub fn load(&self, namespace: &str, task: &str) -> Result<Option<Ledger>, StateError> {
+        let Some(path) = self.path(namespace, task) else {
+            return Ok(None);
+        };
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(&path)(e)),
+        };
+        codec::decode(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::Corrupt {
+                path,
+                detail: e.to_string(),
+            })
+    }
+
+    /// Saves a task's ledger atomically and durably.
+    pub fn save(&self, namespace: &str, task: &str, ledger: &Ledger) -> Result<(), SinkError> {
+        let Some(path) = self.path(namespace, task) else {
+            return Ok(());
+        };
+        let bytes = codec::encode(ledger).map_err(|e| SinkError {
+            message: e.to_string(),
+            reason: "LedgerEncode",
+        })?;
+        write_atomic(&path, &bytes).map_err(|e| SinkError {
+            message: format!("{}: {e}", path.display()),
+            reason: "StateWrite",
+        })
+    }
+}
+
+/// temp file → fsync → rename → fsync of the folder: after a crash the file holds either the
+/// old or the new ledger, never a mix, and a returned save survives power loss.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("ledger.tmp-{}", std::process::id()));
+    {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contacts::{ContentDigest, Phone};
+
+    #[test]
+    fn saves_atomically_and_reads_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::open(dir.path(), true).expect("open");
+        assert!(store.load("ns", "t").expect("load").is_none());
+        let mut ledger = Ledger::new("uid-1");
+        let phone = Phone::parse("+8613012121211", None).expect("valid");
+        ledger.record_add_intent(&[(phone, ContentDigest(7))]);
+        store.save("ns", "t", &ledger).expect("save");
+        let back = store.load("ns", "t").expect("load").expect("present");
+        assert_eq!(back.len(), 1);
+        assert_eq!(back.task_uid(), "uid-1");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("ns"))
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn a_second_apply_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = StateStore::open(dir.path(), true).expect("open");
+        let second = StateStore::open(dir.path(), true);
+        assert!(
+            matches!(second, Err(StateError::Locked { .. })),
+            "{second:?}"
+        );
+    }
+}
