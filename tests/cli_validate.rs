@@ -48,6 +48,11 @@ const BROKEN: &[(&str, &str, &str)] = &[
         "spec.policy.maxDeletePercent: 150 is more than the maximum 100",
     ),
     (
+        "resync-out-of-range",
+        "validate",
+        "spec.resyncInterval: resyncInterval must be between 1s and 168h (7 days)",
+    ),
+    (
         "too-many-contacts",
         "validate",
         "(ContactList \"people\"): spec.contacts: 5001 items, more than the maximum 5000",

@@ -49,13 +49,14 @@ pub fn check(kind: &str, object: &Value) -> Vec<Violation> {
 
 /// The CEL rules of the CRDs and their meaning here. `None`: a transition rule, which only an
 /// update can break, never a file.
-pub const KNOWN_RULES: [&str; 6] = [
+pub const KNOWN_RULES: [&str; 7] = [
     "[has(self.longlonglong), has(self.callbot), has(self.nxlink)].filter(x, x).size() == 1",
     "has(self.region) || has(self.endpoint)",
     "has(self.selector) || (has(self.names) && size(self.names) > 0)",
     "!(has(self.contacts) && size(self.contacts) > 0 && has(self.source))",
     "has(self.secretRef) != has(self.configMapRef)",
     "self == oldSelf",
+    "duration(self) >= duration('1s') && duration(self) <= duration('168h')",
 ];
 
 fn has(object: &Map<String, Value>, field: &str) -> bool {
@@ -73,6 +74,22 @@ fn size(object: &Map<String, Value>, field: &str) -> usize {
 
 /// Whether `value` satisfies `rule`; `None` when the rule cannot be judged from a file.
 fn eval_rule(rule: &str, value: &Value) -> Option<bool> {
+    if rule == KNOWN_RULES[6] {
+        let text = value.as_str()?;
+        // A text the pattern refuses is reported by the pattern check; only judge the range.
+        let well_formed = regex::Regex::new(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+            .is_ok_and(|re| re.is_match(text));
+        if !well_formed {
+            return None;
+        }
+        // A well-formed text without a duration is zero or too large to represent: out of range.
+        return Some(
+            crate::controller::reconcile::parse_duration(text).is_some_and(|interval| {
+                (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(168 * 3600))
+                    .contains(&interval)
+            }),
+        );
+    }
     let object = value.as_object()?;
     let holds = match rule {
         r if r == KNOWN_RULES[0] => {
@@ -217,14 +234,22 @@ fn walk(value: &Value, schema: &JSONSchemaProps, path: &str, out: &mut Vec<Viola
                 }
             }
         }
-        Value::Object(object) => walk_object(object, value, schema, path, out),
+        Value::Object(object) => walk_object(object, schema, path, out),
         Value::Bool(_) | Value::Null => {}
+    }
+    // CEL rules sit on objects (provider blocks, selections) and on scalars (durations).
+    for rule in schema.x_kubernetes_validations.iter().flatten() {
+        if eval_rule(&rule.rule, value) == Some(false) {
+            out.push(Violation {
+                path: path.to_owned(),
+                message: rule.message.clone().unwrap_or_else(|| rule.rule.clone()),
+            });
+        }
     }
 }
 
 fn walk_object(
     object: &Map<String, Value>,
-    value: &Value,
     schema: &JSONSchemaProps,
     path: &str,
     out: &mut Vec<Violation>,
@@ -268,14 +293,6 @@ fn walk_object(
                     ),
                 }),
             },
-        }
-    }
-    for rule in schema.x_kubernetes_validations.iter().flatten() {
-        if eval_rule(&rule.rule, value) == Some(false) {
-            out.push(Violation {
-                path: path.to_owned(),
-                message: rule.message.clone().unwrap_or_else(|| rule.rule.clone()),
-            });
         }
     }
 }
