@@ -368,7 +368,22 @@ async fn create_then_edit(kind: Kind, prefix: &str) {
         String::from_utf8_lossy(&waited.stderr)
     );
 
-    let task = env.wait_reason("InSync", Duration::from_secs(30)).await;
+    // Ready can come first from a ContactList cache that has not seen list-c yet (the lists
+    // were created a moment before the task): the controller adds what it sees, and the watch
+    // event of the late list triggers the next reconcile. Wait for the status to count all.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let task = loop {
+        let task = env.wait_reason("InSync", Duration::from_secs(30)).await;
+        let desired = task
+            .status
+            .as_ref()
+            .and_then(|s| s.contacts.as_ref())
+            .map(|c| c.desired);
+        if desired == Some(10_000) || std::time::Instant::now() > deadline {
+            break task;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let all: Vec<String> = [a.clone(), b.clone(), c.clone()].concat();
     let held = env.sim_phones().await;
     let want = wire_set(kind, &all);
