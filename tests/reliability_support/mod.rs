@@ -8,6 +8,7 @@
 //! `mod support` (the apiserver fixture), which it uses through `crate::`.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod private_cp;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
