@@ -47,10 +47,12 @@ pub fn restart_apiserver(cp: &ControlPlane) {
     );
 }
 
-/// Ends the servers now (the watchdog would at process exit).
+/// Ends the servers now and removes their folder (the watchdog, which `stop` ends too, would do
+/// both at process exit).
 pub fn stop(cp: &ControlPlane) {
     let _ = Command::new(repo_root().join("scripts/controlplane.sh"))
         .arg("stop")
         .arg(&cp.dir)
         .output();
+    let _ = std::fs::remove_dir_all(&cp.dir);
 }
