@@ -3,6 +3,8 @@
 #
 #   scripts/controlplane.sh start DIR [WATCH_PID]   # prints DIR/kubeconfig once /readyz answers ok
 #   scripts/controlplane.sh stop DIR                # ends what `start` started, by pid
+#   scripts/controlplane.sh restart-apiserver DIR   # stops kube-apiserver (TERM) and starts it
+#                                                   # again: same port, certs, tokens and etcd
 #
 # With WATCH_PID, a watchdog ends both servers (and removes DIR) as soon as that process exits:
 # the Rust test fixture passes its own pid, so nothing outlives a test binary, even one that panics.
@@ -26,10 +28,59 @@ stop() {
   if [ -f "$d/watchdog.pid" ]; then kill "$(cat "$d/watchdog.pid")" 2>/dev/null || true; rm -f "$d/watchdog.pid"; fi
 }
 
+# The apiserver's command line, from the ports and files `start` left in DIR ($dir/ports).
+start_apiserver() {
+  local bin etcd_port api_port
+  bin=$(cat "$dir/bin")
+  read -r etcd_port _ api_port < "$dir/ports"
+  local audit_args=()
+  if [ -f "$dir/audit-log-path" ]; then
+    audit_args=(--audit-policy-file="$dir/audit-policy.yaml"
+      --audit-log-path="$(cat "$dir/audit-log-path")" --audit-log-format=json)
+  fi
+  "$bin/kube-apiserver" "${audit_args[@]}" --etcd-servers="http://127.0.0.1:$etcd_port" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" --cert-dir="$dir/certs" \
+    --service-cluster-ip-range=10.0.0.0/24 \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$dir/sa.key" --service-account-signing-key-file="$dir/sa.key" \
+    --token-auth-file="$dir/tokens.csv" --authorization-mode=RBAC \
+    --disable-admission-plugins=ServiceAccount --allow-privileged=true --endpoint-reconciler-type=none \
+    >> "$dir/apiserver.log" 2>&1 &
+  echo $!
+}
+
+# Waits until /readyz answers ok with the admin token of DIR/tokens.csv.
+wait_ready() {
+  local api_port token
+  read -r _ _ api_port < "$dir/ports"
+  token=$(cut -d, -f1 "$dir/tokens.csv")
+  for _ in $(seq 600); do
+    if [ -s "$dir/certs/apiserver.crt" ] && \
+       curl -fsS --cacert "$dir/certs/apiserver.crt" -H "Authorization: Bearer $token" \
+         "https://127.0.0.1:$api_port/readyz" > /dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
+}
+
 case "$cmd" in
   stop) stop "$dir"; exit 0 ;;
   start) ;;
-  *) echo "unknown command $cmd (start or stop)" >&2; exit 2 ;;
+  restart-apiserver)
+    # For tests of an apiserver outage: etcd keeps running (and its data), the apiserver comes
+    # back on the same port with the same serving certificate, so clients' kubeconfigs stay valid.
+    dir=$(cd "$dir" && pwd)
+    old=$(sed -n 2p "$dir/pids")
+    kill "$old" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$old" 2>/dev/null || true
+    new=$(start_apiserver)
+    sed -i "2s/.*/$new/" "$dir/pids"
+    wait_ready || { echo "kube-apiserver not ready after restart; logs in $dir/apiserver.log" >&2; exit 1; }
+    exit 0 ;;
+  *) echo "unknown command $cmd (start, stop or restart-apiserver)" >&2; exit 2 ;;
 esac
 watch_pid=${3:-}
 
@@ -50,6 +101,7 @@ for s in socks:
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 PY
 )
+echo "$etcd_port $peer_port $api_port" > "$dir/ports"
 token="callsync-test-admin-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 echo "$token,admin,admin,\"system:masters\"" > "$dir/tokens.csv"
 openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
@@ -65,7 +117,6 @@ echo $! > "$dir/pids"
 # a person could read that callsync writes: Events and status writes, request bodies only.
 # Nothing about Secrets or ConfigMaps (their bodies hold credentials and contacts), nor spec
 # writes (tests put phone numbers there on purpose). tests/log_scan.rs scans it after the suite.
-audit_args=()
 if [ -n "${CALLSYNC_TEST_LOG_DIR:-}" ]; then
   mkdir -p "$CALLSYNC_TEST_LOG_DIR"
   cat > "$dir/audit-policy.yaml" <<'POLICY'
@@ -88,28 +139,22 @@ rules:
     resources: ["calltasks/status", "contactlists/status", "callproviders/status"]
 - level: None
 POLICY
-  audit_args=(--audit-policy-file="$dir/audit-policy.yaml"
-    --audit-log-path="$CALLSYNC_TEST_LOG_DIR/audit-$(basename "$dir").log" --audit-log-format=json)
+  # Kept in the folder so that `restart-apiserver` starts it with the same audit log.
+  echo "$CALLSYNC_TEST_LOG_DIR/audit-$(basename "$dir").log" > "$dir/audit-log-path"
 fi
 
-"$bin/kube-apiserver" "${audit_args[@]}" --etcd-servers="http://127.0.0.1:$etcd_port" \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$api_port" --cert-dir="$dir/certs" \
-  --service-cluster-ip-range=10.0.0.0/24 \
-  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-  --service-account-key-file="$dir/sa.key" --service-account-signing-key-file="$dir/sa.key" \
-  --token-auth-file="$dir/tokens.csv" --authorization-mode=RBAC \
-  --disable-admission-plugins=ServiceAccount --allow-privileged=true --endpoint-reconciler-type=none \
-  > "$dir/apiserver.log" 2>&1 &
-echo $! >> "$dir/pids"
+start_apiserver >> "$dir/pids"
 
 if [ -n "$watch_pid" ]; then
   # setsid: the watchdog must not die with the caller's process group. It ends the servers by
   # pid (TERM, then KILL after 5 s) and removes DIR once WATCH_PID has exited.
+  # A restarted apiserver (restart-apiserver) has a new pid: it is read from DIR/pids at the end.
   setsid bash -c '
     while kill -0 "$1" 2>/dev/null; do sleep 0.5; done
-    kill "$2" "$3" 2>/dev/null
+    now=$(sed -n 2p "$4/pids" 2>/dev/null)
+    kill "$2" "$3" $now 2>/dev/null
     for _ in $(seq 50); do kill -0 "$2" 2>/dev/null || kill -0 "$3" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$2" "$3" 2>/dev/null
+    kill -9 "$2" "$3" $now 2>/dev/null
     rm -rf "$4"' watchdog "$watch_pid" $(cat "$dir/pids") "$dir" > /dev/null 2>&1 < /dev/null &
   echo $! > "$dir/watchdog.pid"
 fi

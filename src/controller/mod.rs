@@ -13,3 +13,4 @@ pub mod reconcile;
 pub mod run;
 pub mod server;
 pub mod steps;
+pub mod store_ready;

@@ -20,6 +20,7 @@ use super::mapping::{lists_for_source, providers_for_secret, tasks_for_list, tas
 use super::metrics::Metrics;
 use super::reconcile::{error_policy, reconcile};
 use super::server::{ServerState, serve};
+use super::store_ready::store_ready;
 use crate::api::{CallProvider, CallTask, ContactList};
 use crate::providers::RateLimiters;
 
@@ -227,9 +228,10 @@ fn controller_for(
         );
 
     let synced = async move {
-        tasks.wait_until_ready().await.is_ok()
-            && lists.wait_until_ready().await.is_ok()
-            && providers.wait_until_ready().await.is_ok()
+        // kube's Controller waits on the CallTask store too: see store_ready.
+        store_ready(&tasks).await.is_ok()
+            && store_ready(&lists).await.is_ok()
+            && store_ready(&providers).await.is_ok()
     };
     let running = controller
         .graceful_shutdown_on(stop)

@@ -54,6 +54,11 @@ impl ControllerProcess {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// The operating system's id of the process, while it is ours.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -13,6 +13,7 @@ use crate::contacts::csv::{CsvData, parse_csv};
 use crate::controller::context::Context;
 use crate::controller::ledger_store::{LedgerStore, LedgerStoreError, LedgerVersion};
 use crate::controller::mapping::{list_selector, task_selects_list};
+use crate::controller::store_ready::store_ready;
 use crate::ledger::{Ledger, codec};
 
 /// Why a CallTask cannot be loaded. Each variant is a condition reason a person can act on.
@@ -96,12 +97,11 @@ pub struct Loaded {
 /// that a sync would see no ContactLists — an empty desired set, a plan to remove every contact —
 /// and a cleanup would see no CallProvider.
 pub async fn stores_ready(ctx: &Context) -> Result<(), LoadError> {
-    ctx.lists
-        .wait_until_ready()
+    // Not `wait_until_ready`: it wakes only one of several waiting reconciles (see store_ready).
+    store_ready(&ctx.lists)
         .await
         .map_err(|_| LoadError::CachesClosed)?;
-    ctx.providers
-        .wait_until_ready()
+    store_ready(&ctx.providers)
         .await
         .map_err(|_| LoadError::CachesClosed)
 }
