@@ -47,6 +47,11 @@ impl ControllerProcess {
         }
     }
 
+    /// The process id, while it runs (for /proc figures: peak memory, CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process still runs.
     pub fn running(&mut self) -> bool {
         self.child
