@@ -106,12 +106,16 @@ token="callsync-test-admin-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
 echo "$token,admin,admin,\"system:masters\"" > "$dir/tokens.csv"
 openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
 
+# The quota (default 2 GiB) is raised for the 1M-contact scale benchmark: its ledger Secrets
+# are rewritten a few dozen times between the apiserver's compactions.
 "$bin/etcd" --data-dir="$dir/etcd" --name=callsync-test \
   --listen-client-urls="http://127.0.0.1:$etcd_port" --advertise-client-urls="http://127.0.0.1:$etcd_port" \
   --listen-peer-urls="http://127.0.0.1:$peer_port" --initial-advertise-peer-urls="http://127.0.0.1:$peer_port" \
   --initial-cluster="callsync-test=http://127.0.0.1:$peer_port" \
-  --unsafe-no-fsync --log-level=warn > "$dir/etcd.log" 2>&1 &
+  --unsafe-no-fsync --log-level=warn --quota-backend-bytes=8589934592 > "$dir/etcd.log" 2>&1 &
 echo $! > "$dir/pids"
+# etcd's own endpoint (its /metrics: write volume of the scale benchmark).
+echo "http://127.0.0.1:$etcd_port" > "$dir/etcd-url"
 
 # With CALLSYNC_TEST_LOG_DIR (set by `make test`), the apiserver keeps an audit log there of what
 # a person could read that callsync writes: Events and status writes, request bodies only.

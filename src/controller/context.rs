@@ -8,6 +8,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::backoff::{BackoffPolicy, FailureCounts};
+use super::desired_cache::DesiredCache;
 use super::metrics::Metrics;
 use crate::api::{CallProvider, CallTask, ContactList};
 use crate::providers::{ClientSettings, RateLimiters};
@@ -51,4 +52,6 @@ pub struct Context {
     pub recorder: Recorder,
     pub failures: FailureCounts<ObjectRef<CallTask>>,
     pub settings: Settings,
+    /// The last desired set of each CallTask, so a reconcile of unchanged lists parses nothing.
+    pub desired: DesiredCache,
 }

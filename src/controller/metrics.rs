@@ -59,6 +59,10 @@ pub struct Metrics {
     pub drift_found: Family<TaskLabels, Counter>,
     pub contacts: Family<ContactLabels, Gauge>,
     pub ledger_bytes: Family<TaskLabels, Gauge>,
+    /// Ledger saves (whole-ledger Secret writes) made by syncs.
+    pub ledger_saves: Family<TaskLabels, Counter>,
+    /// Desired sets built (parsed) rather than reused from the cache.
+    pub desired_builds: Family<TaskLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -108,6 +112,18 @@ impl Default for Metrics {
             "Compressed size of a CallTask's ledger",
             ledger_bytes.clone(),
         );
+        let ledger_saves = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "ledger_saves",
+            "Ledger saves (each writes the whole ledger) made by syncs",
+            ledger_saves.clone(),
+        );
+        let desired_builds = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "desired_builds",
+            "Desired sets parsed from the ContactLists (not reused from the cache)",
+            desired_builds.clone(),
+        );
         Self {
             registry,
             reconcile_duration,
@@ -117,6 +133,8 @@ impl Default for Metrics {
             drift_found,
             contacts,
             ledger_bytes,
+            ledger_saves,
+            desired_builds,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! execute → report; observe/plan/execute live in `crate::sync`, shared with the CLI).
 pub mod backoff;
 pub mod context;
+pub mod desired_cache;
 pub mod leader;
 pub mod ledger_store;
 pub mod mapping;

@@ -22,6 +22,7 @@ use crate::api::{
     CLEANUP_FINALIZER, CallTask, ContactCounts, ContactFailure, ContentChangePolicy,
     DeletionPolicy, LastSync, ManagementPolicy,
 };
+use crate::contacts::DesiredSet;
 use crate::ledger::EntryState;
 use crate::plan::{self, Plan, PlanPolicy};
 use crate::providers::factory::build_provider_with;
@@ -269,9 +270,18 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             return settle(task, ctx, phase, Outcome::default()).await;
         }
     };
-    let desired = desired::build(&loaded.lists);
-    desired::report_lists(&ctx.client, &loaded.lists, &desired).await?;
-    report_conflicts(task, ctx, &desired).await;
+    let desired_set =
+        ctx.desired
+            .get_or_build(&task.uid().unwrap_or_default(), &loaded.lists, |lists| {
+                ctx.metrics
+                    .desired_builds
+                    .get_or_create(&task_labels(task))
+                    .inc();
+                desired::build(lists)
+            });
+    let desired: &DesiredSet = &desired_set;
+    desired::report_lists(&ctx.client, &loaded.lists, desired).await?;
+    report_conflicts(task, ctx, desired).await;
 
     let provider = match provider_for(task, &loaded.provider, ctx) {
         Ok(provider) => provider,
@@ -332,7 +342,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         &provider,
         &task_ref,
         &wire,
-        &desired,
+        desired,
         &plan,
         &mut ledger,
         &mut sink,
@@ -349,6 +359,10 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         .get_or_create(&labels)
         .inc_by(executed.removed);
     if sink.saves > 0 {
+        ctx.metrics
+            .ledger_saves
+            .get_or_create(&labels)
+            .inc_by(sink.saves);
         ctx.metrics
             .ledger_bytes
             .get_or_create(&labels)
@@ -625,6 +639,12 @@ async fn give_up(
 /// first. It never hangs: a provider that keeps failing is reported and let go after the
 /// cleanup deadline, a missing CallProvider at once.
 async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError> {
+    // A deleted CallTask needs no desired set; tasks that vanished without a cleanup (no
+    // finalizer yet) are dropped too.
+    ctx.desired.forget(&task.uid().unwrap_or_default());
+    let live: std::collections::HashSet<String> =
+        ctx.tasks.state().iter().filter_map(|t| t.uid()).collect();
+    ctx.desired.retain(|uid| live.contains(uid));
     let store = load::ledger_store(task, ctx);
     if task.spec.policy.deletion == DeletionPolicy::Orphan {
         store.delete().await?;

@@ -183,6 +183,7 @@ fn controller_for(
         recorder: shared.recorder.clone(),
         failures: Default::default(),
         settings: shared.settings.clone(),
+        desired: Default::default(),
     });
 
     let (t1, t2, t3) = (tasks.clone(), tasks.clone(), tasks.clone());

@@ -1,8 +1,18 @@
 //! Execute: remove batches first (they free capacity and settle replacements), then add
-//! batches. Each batch: intent into the ledger and saved, the request, outcomes into the ledger
-//! and saved. A crash between any two steps leaves a ledger the next sync can settle.
+//! batches, in windows of consecutive batches. Each window: the intents of all its batches into
+//! the ledger and one save (which also carries the previous window's outcomes), then its
+//! requests, each outcome into the ledger. A crash between any two steps leaves a ledger the
+//! next sync can settle: a batch never sent looks exactly like one whose answer was lost.
+//!
+//! A save writes the whole ledger, so one save per batch made a sync cost O(n²) bytes (hours
+//! and gigabytes of etcd writes at a million contacts). A window holds at least one batch and
+//! up to a quarter of the ledger's size in items, so the ledger grows by a constant factor
+//! per save: about 4·ln(n / batch) saves per first sync, and the bytes written stay a small
+//! multiple of the final ledger.
+use uuid::Uuid;
+
 use crate::contacts::{DesiredSet, Phone};
-use crate::ledger::{ItemOutcome as LedgerOutcome, Ledger, Rejection};
+use crate::ledger::{EntryState, ItemOutcome as LedgerOutcome, Ledger, Rejection};
 use crate::plan::{AddItem, Plan, RemoveItem};
 use crate::providers::{
     BatchOutcome, ContactToAdd, ContactToRemove, ItemResult, Provider, ProviderError, RejectReason,
@@ -92,8 +102,29 @@ fn reject_text(reason: &RejectReason) -> String {
     }
 }
 
+/// A window takes items up to the ledger's size divided by this (and always one batch).
+pub const WINDOW_SHARE: usize = 4;
+
+/// How many of the next batches (their sizes in order) one window takes, with `ledger_len`
+/// entries in the ledger when it opens: at least one, and more while the window holds fewer
+/// than `ledger_len / WINDOW_SHARE` items.
+pub fn window_len(sizes: impl IntoIterator<Item = usize>, ledger_len: usize) -> usize {
+    let target = ledger_len / WINDOW_SHARE;
+    let mut held = 0;
+    let mut taken = 0;
+    for size in sizes {
+        if taken > 0 && held + size > target {
+            break;
+        }
+        held += size;
+        taken += 1;
+    }
+    taken
+}
+
 /// Carries out `plan`. Stops at the first batch the provider fails as a whole; what was done
-/// until then is in the ledger and the report.
+/// until then is in the ledger and the report. Intents of batches in the stopped window that
+/// were never sent are taken back before the last save.
 pub async fn execute<P: Provider, S: SyncSink>(
     provider: &P,
     task: &TaskRef,
@@ -104,82 +135,160 @@ pub async fn execute<P: Provider, S: SyncSink>(
     sink: &mut S,
 ) -> Result<ExecuteReport, SinkError> {
     let mut report = ExecuteReport::default();
-    let mut pending_remove: u64 = plan.removes.iter().map(|b| b.items.len() as u64).sum();
-    let mut pending_add: u64 = plan.adds.iter().map(|b| b.items.len() as u64).sum();
+    let mut pending = Pending {
+        remove: plan.removes.iter().map(|b| b.items.len() as u64).sum(),
+        add: plan.adds.iter().map(|b| b.items.len() as u64).sum(),
+    };
+    // Outcomes recorded in the ledger since its last save.
+    let mut unsaved = false;
 
-    for batch in &plan.removes {
-        if sink.stop_requested() {
-            report.interrupted = true;
-            report.pending = pending_add + pending_remove;
-            return Ok(report);
-        }
-        let stop = remove_batch(
-            provider,
-            task,
-            wire,
-            &batch.items,
-            ledger,
-            sink,
-            &mut report,
-        )
-        .await?;
-        pending_remove -= batch.items.len() as u64;
-        sink.progress(pending_add, pending_remove).await;
-        if stop {
-            report.pending = pending_add + pending_remove;
-            return Ok(report);
+    let mut next = 0;
+    while next < plan.removes.len() {
+        let sizes = plan.removes[next..].iter().map(|b| b.items.len());
+        let window = &plan.removes[next..next + window_len(sizes, ledger.len())];
+        next += window.len();
+        let prepared: Vec<PreparedRemove> = window
+            .iter()
+            .map(|batch| PreparedRemove::record(&batch.items, wire, ledger))
+            .collect();
+        sink.save_ledger(ledger).await?;
+        unsaved = false;
+        for (sent, batch) in prepared.iter().enumerate() {
+            if sink.stop_requested() {
+                // Ctrl-C of `callsync apply`: the batch in flight has finished and is recorded;
+                // the window's unsent intents are taken back.
+                for unsent in &prepared[sent..] {
+                    unsent.take_back(ledger);
+                }
+                sink.save_ledger(ledger).await?;
+                report.interrupted = true;
+                report.pending = pending.add + pending.remove;
+                return Ok(report);
+            }
+            let stop = send_removes(provider, task, batch, ledger, &mut report).await;
+            unsaved = true;
+            pending.remove -= batch.items.len() as u64;
+            sink.progress(pending.add, pending.remove).await;
+            if stop {
+                for unsent in &prepared[sent + 1..] {
+                    unsent.take_back(ledger);
+                }
+                sink.save_ledger(ledger).await?;
+                report.pending = pending.add + pending.remove;
+                return Ok(report);
+            }
         }
     }
-    for batch in &plan.adds {
-        if sink.stop_requested() {
-            report.interrupted = true;
-            report.pending = pending_add + pending_remove;
-            return Ok(report);
+
+    let mut next = 0;
+    while next < plan.adds.len() {
+        let sizes = plan.adds[next..].iter().map(|b| b.items.len());
+        let window = &plan.adds[next..next + window_len(sizes, ledger.len())];
+        next += window.len();
+        let prepared: Vec<PreparedAdd> = window
+            .iter()
+            .map(|batch| PreparedAdd::record(&batch.items, wire, ledger, &mut report))
+            .collect();
+        if prepared.iter().any(|batch| !batch.items.is_empty()) {
+            sink.save_ledger(ledger).await?;
+            unsaved = false;
         }
-        let stop = add_batch(
-            provider,
-            task,
-            wire,
-            desired,
-            &batch.items,
-            ledger,
-            sink,
-            &mut report,
-        )
-        .await?;
-        pending_add -= batch.items.len() as u64;
-        sink.progress(pending_add, pending_remove).await;
-        if stop {
-            report.pending = pending_add + pending_remove;
-            return Ok(report);
+        for (sent, batch) in prepared.iter().enumerate() {
+            if sink.stop_requested() {
+                // Ctrl-C of `callsync apply`: the batch in flight has finished and is recorded;
+                // the window's unsent intents are taken back.
+                for unsent in &prepared[sent..] {
+                    unsent.take_back(ledger);
+                }
+                sink.save_ledger(ledger).await?;
+                report.interrupted = true;
+                report.pending = pending.add + pending.remove;
+                return Ok(report);
+            }
+            let stop = if batch.items.is_empty() {
+                false
+            } else {
+                unsaved = true;
+                send_adds(provider, task, desired, batch, ledger, &mut report).await
+            };
+            pending.add -= batch.planned as u64;
+            sink.progress(pending.add, pending.remove).await;
+            if stop {
+                for unsent in &prepared[sent + 1..] {
+                    unsent.take_back(ledger);
+                }
+                sink.save_ledger(ledger).await?;
+                report.pending = pending.add + pending.remove;
+                return Ok(report);
+            }
         }
+    }
+    if unsaved {
+        sink.save_ledger(ledger).await?;
     }
     Ok(report)
 }
 
-/// Returns true when execution must stop.
-async fn remove_batch<P: Provider, S: SyncSink>(
+/// Contacts not yet done, for progress.
+struct Pending {
+    add: u64,
+    remove: u64,
+}
+
+/// A remove batch whose intent is in the ledger.
+struct PreparedRemove {
+    items: Vec<PreparedRemoveItem>,
+}
+
+struct PreparedRemoveItem {
+    phone: Phone,
+    request: ContactToRemove,
+    /// The entry's state before the intent, to take it back if the batch is never sent.
+    before: Option<EntryState>,
+}
+
+impl PreparedRemove {
+    fn record(items: &[RemoveItem], wire: &WireFormat, ledger: &mut Ledger) -> Self {
+        let items: Vec<PreparedRemoveItem> = items
+            .iter()
+            .map(|item| PreparedRemoveItem {
+                phone: item.phone,
+                request: ContactToRemove {
+                    // Removal targets come from the provider's listing or the ledger, so they
+                    // encode.
+                    phone: wire
+                        .encode(item.phone)
+                        .unwrap_or_else(|_| item.phone.to_wire(wire.format)),
+                    remote_id: item.remote_id.clone(),
+                },
+                before: ledger.get(item.phone).map(|e| e.state),
+            })
+            .collect();
+        let phones: Vec<Phone> = items.iter().map(|i| i.phone).collect();
+        ledger.record_remove_intent(&phones);
+        PreparedRemove { items }
+    }
+
+    /// The batch was never sent: entries that were Present are Present again (an entry that
+    /// was already in flight stays in flight, as it was).
+    fn take_back(&self, ledger: &mut Ledger) {
+        for item in &self.items {
+            if item.before == Some(EntryState::Present) {
+                ledger.record_remove_outcome(item.phone, LedgerOutcome::Rejected(Rejection::Other));
+            }
+        }
+    }
+}
+
+/// Sends one remove batch and records its outcomes. Returns true when execution must stop.
+async fn send_removes<P: Provider>(
     provider: &P,
     task: &TaskRef,
-    wire: &WireFormat,
-    items: &[RemoveItem],
+    batch: &PreparedRemove,
     ledger: &mut Ledger,
-    sink: &mut S,
     report: &mut ExecuteReport,
-) -> Result<bool, SinkError> {
-    let phones: Vec<Phone> = items.iter().map(|i| i.phone).collect();
-    ledger.record_remove_intent(&phones);
-    sink.save_ledger(ledger).await?;
-    let requests: Vec<ContactToRemove> = items
-        .iter()
-        .map(|item| ContactToRemove {
-            // Removal targets come from the provider's listing or the ledger, so they encode.
-            phone: wire
-                .encode(item.phone)
-                .unwrap_or_else(|_| item.phone.to_wire(wire.format)),
-            remote_id: item.remote_id.clone(),
-        })
-        .collect();
+) -> bool {
+    let requests: Vec<ContactToRemove> = batch.items.iter().map(|i| i.request.clone()).collect();
     let before = report.requests;
     let mut outcome = match provider.remove(task, &requests).await {
         Ok(outcome) => outcome,
@@ -190,12 +299,12 @@ async fn remove_batch<P: Provider, S: SyncSink>(
             report.remove_requests += 1;
             report.stopped_by = Some(error);
             report.stopped_in = Some("remove");
-            return Ok(true);
+            return true;
         }
     };
     report.absorb(&mut outcome);
     report.remove_requests += report.requests - before;
-    for (index, item) in items.iter().enumerate() {
+    for (index, item) in batch.items.iter().enumerate() {
         let result = outcome.result(index);
         match result {
             Some(ItemResult::Accepted) => report.removed += 1,
@@ -204,54 +313,99 @@ async fn remove_batch<P: Provider, S: SyncSink>(
         }
         ledger.record_remove_outcome(item.phone, ledger_outcome(result));
     }
-    sink.save_ledger(ledger).await?;
     if let Some(error) = outcome.interrupted.take() {
         report.stopped_by = Some(error);
         report.stopped_in = Some("remove");
-        return Ok(true);
+        return true;
     }
-    Ok(false)
+    false
 }
 
-/// Returns true when execution must stop.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one batch needs all of the sync's parts"
-)]
-async fn add_batch<P: Provider, S: SyncSink>(
-    provider: &P,
-    task: &TaskRef,
-    wire: &WireFormat,
-    desired: &DesiredSet,
-    items: &[AddItem],
-    ledger: &mut Ledger,
-    sink: &mut S,
-    report: &mut ExecuteReport,
-) -> Result<bool, SinkError> {
-    // Contacts the account cannot carry are failures, never sent.
-    let mut sendable = Vec::with_capacity(items.len());
-    for item in items {
-        match wire.encode(item.phone) {
-            Ok(phone) => sendable.push((item, phone)),
-            Err(refusal) => report.fail(item.phone, refusal.to_string()),
+/// An add batch whose intent is in the ledger (only the items the account can carry).
+struct PreparedAdd<'a> {
+    items: Vec<PreparedAddItem<'a>>,
+    /// Items the plan put in this batch, sendable or not, for progress.
+    planned: usize,
+}
+
+struct PreparedAddItem<'a> {
+    item: &'a AddItem,
+    phone: String,
+    remote_id: Uuid,
+    /// The intent created the entry, so taking it back removes it.
+    created: bool,
+}
+
+impl<'a> PreparedAdd<'a> {
+    fn record(
+        items: &'a [AddItem],
+        wire: &WireFormat,
+        ledger: &mut Ledger,
+        report: &mut ExecuteReport,
+    ) -> Self {
+        // Contacts the account cannot carry are failures, never sent.
+        let mut sendable = Vec::with_capacity(items.len());
+        for item in items {
+            match wire.encode(item.phone) {
+                Ok(phone) => sendable.push((item, phone)),
+                Err(refusal) => report.fail(item.phone, refusal.to_string()),
+            }
+        }
+        if sendable.is_empty() {
+            return PreparedAdd {
+                items: Vec::new(),
+                planned: items.len(),
+            };
+        }
+        let created: Vec<bool> = sendable
+            .iter()
+            .map(|(item, _)| ledger.get(item.phone).is_none())
+            .collect();
+        let intents: Vec<(Phone, crate::contacts::ContentDigest)> =
+            sendable.iter().map(|(i, _)| (i.phone, i.digest)).collect();
+        let remote_ids = ledger.record_add_intent(&intents);
+        PreparedAdd {
+            items: sendable
+                .into_iter()
+                .zip(remote_ids)
+                .zip(created)
+                .map(|(((item, phone), remote_id), created)| PreparedAddItem {
+                    item,
+                    phone,
+                    remote_id,
+                    created,
+                })
+                .collect(),
+            planned: items.len(),
         }
     }
-    if sendable.is_empty() {
-        return Ok(false);
-    }
-    let intents: Vec<(Phone, crate::contacts::ContentDigest)> =
-        sendable.iter().map(|(i, _)| (i.phone, i.digest)).collect();
-    let remote_ids = ledger.record_add_intent(&intents);
-    sink.save_ledger(ledger).await?;
 
-    let requests: Vec<ContactToAdd> = sendable
+    /// The batch was never sent: entries it created go (as a rejected add does); entries that
+    /// existed stay Adding, which only means "in doubt" and is settled like a lost answer.
+    fn take_back(&self, ledger: &mut Ledger) {
+        for item in self.items.iter().filter(|i| i.created) {
+            ledger.record_add_outcome(item.item.phone, LedgerOutcome::Rejected(Rejection::Other));
+        }
+    }
+}
+
+/// Sends one add batch and records its outcomes. Returns true when execution must stop.
+async fn send_adds<P: Provider>(
+    provider: &P,
+    task: &TaskRef,
+    desired: &DesiredSet,
+    batch: &PreparedAdd<'_>,
+    ledger: &mut Ledger,
+    report: &mut ExecuteReport,
+) -> bool {
+    let requests: Vec<ContactToAdd> = batch
+        .items
         .iter()
-        .zip(&remote_ids)
-        .map(|((item, phone), remote_id)| {
-            let contact = desired.contacts().get(item.desired_index as usize);
+        .map(|prepared| {
+            let contact = desired.contacts().get(prepared.item.desired_index as usize);
             ContactToAdd {
-                phone: phone.clone(),
-                remote_id: remote_id.to_string(),
+                phone: prepared.phone.clone(),
+                remote_id: prepared.remote_id.to_string(),
                 name: contact.and_then(|c| c.name.clone()),
                 company: contact.and_then(|c| c.company.clone()),
                 email: contact.and_then(|c| c.email.clone()),
@@ -267,27 +421,62 @@ async fn add_batch<P: Provider, S: SyncSink>(
             report.requests += 1;
             report.stopped_by = Some(error);
             report.stopped_in = Some("add");
-            return Ok(true);
+            return true;
         }
     };
     report.absorb(&mut outcome);
-    for (index, (item, _)) in sendable.iter().enumerate() {
+    for (index, prepared) in batch.items.iter().enumerate() {
+        let phone = prepared.item.phone;
         let result = outcome.result(index);
         match result {
             Some(ItemResult::Accepted)
             | Some(ItemResult::Rejected {
                 reason: RejectReason::Duplicate,
             }) => report.added += 1,
-            Some(ItemResult::Rejected { reason }) => report.fail(item.phone, reject_text(reason)),
+            Some(ItemResult::Rejected { reason }) => report.fail(phone, reject_text(reason)),
             Some(ItemResult::Unknown) | None => report.unknown += 1,
         }
-        ledger.record_add_outcome(item.phone, ledger_outcome(result));
+        ledger.record_add_outcome(phone, ledger_outcome(result));
     }
-    sink.save_ledger(ledger).await?;
     if let Some(error) = outcome.interrupted.take() {
         report.stopped_by = Some(error);
         report.stopped_in = Some("add");
-        return Ok(true);
+        return true;
     }
-    Ok(false)
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_takes_one_batch_at_least_and_a_quarter_of_the_ledger_at_most() {
+        assert_eq!(window_len([500, 500, 500], 0), 1);
+        assert_eq!(window_len([500, 500, 500], 1999), 1);
+        assert_eq!(window_len([500, 500, 500], 4000), 2);
+        assert_eq!(window_len([500, 500, 500], 1_000_000), 3);
+        assert_eq!(window_len([], 1_000_000), 0);
+    }
+
+    /// Saves (and bytes written, in entries) of a first sync of a million contacts in batches
+    /// of 500: the windows keep both far below one save per batch.
+    #[test]
+    fn a_million_contact_first_sync_needs_few_saves() {
+        let mut ledger_len = 0usize;
+        let mut remaining = 2000usize;
+        let (mut saves, mut written) = (0usize, 0usize);
+        while remaining > 0 {
+            let take = window_len(std::iter::repeat_n(500, remaining), ledger_len);
+            remaining -= take;
+            ledger_len += take * 500;
+            saves += 1;
+            written += ledger_len;
+        }
+        // The last window's outcomes: one more save of the whole ledger.
+        saves += 1;
+        written += ledger_len;
+        assert!(saves <= 40, "{saves} saves");
+        assert!(written <= 8 * ledger_len, "{written} entries written");
+    }
 }

@@ -2,14 +2,14 @@
 //! controller stores the ledger in Secrets; `callsync apply` in a file. Both call this.
 //!
 //! ```text
-//! observe (provider list or ledger) ─▶ plan (pure core) ─▶ execute (batches; ledger intent
-//!                                                                 before, outcome after each)
+//! observe (provider list or ledger) ─▶ plan (pure core) ─▶ execute (windows of batches; one
+//!                                                   ledger save of intents before each window)
 //! ```
 mod execute;
 mod observe;
 mod wire;
 
-pub use execute::{ExecuteReport, Failure, execute};
+pub use execute::{ExecuteReport, Failure, WINDOW_SHARE, execute, window_len};
 pub use observe::{Observation, observe};
 pub use wire::{WireFormat, WireRefusal};
 

@@ -47,16 +47,16 @@ impl ControllerProcess {
         }
     }
 
+    /// The process id, while it runs (for /proc figures: peak memory, CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process still runs.
     pub fn running(&mut self) -> bool {
         self.child
             .as_mut()
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-
-    /// The operating system's id of the process, while it is ours.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
     }
 
     pub fn log_text(&self) -> String {

@@ -82,6 +82,8 @@ pub struct LoadedList {
     pub list: Arc<ContactList>,
     /// Parsed CSV when the list has a `source`.
     pub csv: Option<CsvData>,
+    /// resourceVersion of the Secret or ConfigMap the CSV came from.
+    pub source_version: Option<String>,
 }
 
 /// What a sync works from.
@@ -187,7 +189,10 @@ pub async fn load_ledger(
     }
 }
 
-async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData>, LoadError> {
+/// The parsed CSV source of `list` and the source object's resourceVersion.
+type Source = (CsvData, Option<String>);
+
+async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>, LoadError> {
     let Some(source) = &list.spec.source else {
         return Ok(None);
     };
@@ -201,27 +206,30 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData
         list: list_name.clone(),
         detail,
     };
-    let text = if let Some(r) = &source.secret_ref {
+    let (text, version) = if let Some(r) = &source.secret_ref {
         let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
             .get_opt(&r.name)
             .await
             .map_err(fetch_err)?
             .ok_or_else(|| unreadable(format!("Secret {} not found", r.name)))?;
+        let version = secret.metadata.resource_version.clone();
         let bytes = secret
             .data
             .and_then(|mut d| d.remove(&r.key))
             .ok_or_else(|| unreadable(format!("Secret {} has no key {}", r.name, r.key)))?;
-        String::from_utf8(bytes.0)
-            .map_err(|_| unreadable(format!("Secret {} key {} is not UTF-8", r.name, r.key)))?
+        let text = String::from_utf8(bytes.0)
+            .map_err(|_| unreadable(format!("Secret {} key {} is not UTF-8", r.name, r.key)))?;
+        (text, version)
     } else if let Some(r) = &source.config_map_ref {
         let map = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
             .get_opt(&r.name)
             .await
             .map_err(fetch_err)?
             .ok_or_else(|| unreadable(format!("ConfigMap {} not found", r.name)))?;
+        let version = map.metadata.resource_version.clone();
         // A file that is not UTF-8 lands in binaryData (kubectl create configmap --from-file
         // puts it there): name the encoding problem rather than a missing key.
-        match map.data.and_then(|mut d| d.remove(&r.key)) {
+        let text = match map.data.and_then(|mut d| d.remove(&r.key)) {
             Some(text) => text,
             None => {
                 let bytes = map
@@ -237,14 +245,15 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<CsvData
                     ))
                 })?
             }
-        }
+        };
+        (text, version)
     } else {
         return Err(unreadable(
             "source names neither a Secret nor a ConfigMap".into(),
         ));
     };
     parse_csv(&text)
-        .map(Some)
+        .map(|csv| Some((csv, version)))
         .map_err(|e| unreadable(e.to_string()))
 }
 
@@ -308,8 +317,8 @@ pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
     selected.sort_by_key(|list| list.name_any());
     let mut lists = Vec::with_capacity(selected.len());
     for list in selected {
-        let csv = match read_source(&list, ctx).await {
-            Ok(csv) => csv,
+        let source = match read_source(&list, ctx).await {
+            Ok(source) => source,
             Err(error @ LoadError::SourceUnreadable { .. }) => {
                 // Visible on the list itself too, not only on the CallTasks that select it.
                 let message = error.to_string();
@@ -322,7 +331,15 @@ pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
             }
             Err(error) => return Err(error),
         };
-        lists.push(LoadedList { list, csv });
+        let (csv, source_version) = match source {
+            Some((csv, version)) => (Some(csv), version),
+            None => (None, None),
+        };
+        lists.push(LoadedList {
+            list,
+            csv,
+            source_version,
+        });
     }
     let ledger_store = ledger_store(task, ctx);
     let (ledger, ledger_version) = load_ledger(task, &ledger_store).await?;
