@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod controller;
+pub mod import;
 
 /// Keeps the contacts of AI outbound-calling tasks at external providers equal to what is
 /// declared in Kubernetes.
@@ -30,7 +31,7 @@ pub enum Command {
     /// Carry out a sync from YAML files, without a cluster.
     Apply,
     /// Turn a CSV file of contacts into ContactList YAML shards.
-    Import,
+    Import(import::ImportArgs),
     /// Check CallProvider, CallTask and ContactList YAML files before they are applied.
     Validate,
 }
@@ -53,6 +54,8 @@ pub enum CliError {
     Controller(#[from] controller::ControllerError),
     #[error(transparent)]
     Simulate(#[from] crate::simulator::cli::SimulateError),
+    #[error(transparent)]
+    Import(#[from] import::ImportError),
 }
 
 /// Runs one parsed command line.
@@ -75,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Simulate(args) => Ok(crate::simulator::cli::run(args).await?),
         Command::Plan => Err(CliError::NotBuilt("plan")),
         Command::Apply => Err(CliError::NotBuilt("apply")),
-        Command::Import => Err(CliError::NotBuilt("import")),
+        Command::Import(args) => Ok(import::execute(&args)?),
         Command::Validate => Err(CliError::NotBuilt("validate")),
     }
 }
