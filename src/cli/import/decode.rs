@@ -18,10 +18,10 @@ pub struct Decoded {
 /// Decodes `bytes` in `forced`, or in the detected encoding.
 pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded, ImportError> {
     let (encoding, body) = match (Encoding::for_bom(bytes), forced) {
-        // A BOM names the encoding for certain; a forced one of the same family agrees with it.
-        (Some((bom_enc, len)), None) => (bom_enc, &bytes[len..]),
-        (Some((bom_enc, len)), Some(f)) if f == bom_enc => (bom_enc, &bytes[len..]),
-        (_, Some(f)) => (f, bytes),
+        // A BOM names the encoding for certain, even against `--encoding`: read as GBK, the
+        // UTF-8 BOM would turn the first header into mojibake.
+        (Some((bom_enc, len)), _) => (bom_enc, &bytes[len..]),
+        (None, Some(f)) => (f, bytes),
         (None, None) if std::str::from_utf8(bytes).is_ok() => (UTF_8, bytes),
         (None, None) => (GB18030, bytes),
     };
@@ -116,6 +116,8 @@ mod tests {
         let gbk_label = encoding_for_label("gbk").expect("known label");
         let d = decode(&gbk, Some(gbk_label)).expect("forced gbk");
         assert_eq!((d.text.as_str(), d.encoding), ("手机\n", "GBK"));
+        let d = decode("\u{feff}手机\n".as_bytes(), Some(gbk_label)).expect("bom wins");
+        assert_eq!((d.text.as_str(), d.encoding), ("手机\n", "UTF-8"));
         // 0xFF is never valid in GB18030 and never valid UTF-8.
         let err = decode(b"phone\n130\n\xff\xff\n", None).expect_err("malformed");
         assert!(
