@@ -5,8 +5,8 @@
 //! finalizer helper and event recorder) and as plain calls otherwise. Calls the controller never
 //! needs are refused, and in namespaced mode everything outside the watched namespaces is refused.
 //!
-//! Not proved here yet: running `callsync controller` itself with the token through create →
-//! converge → delete (the subcommand is not built yet).
+//! Running `callsync controller` itself with the token through create → converge → delete is
+//! proved in `tests/controller_rbac_e2e.rs`.
 mod support;
 
 use std::sync::Arc;

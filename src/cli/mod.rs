@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 mod apply;
 pub mod controller;
 pub mod files;
+pub mod import;
 mod plan;
 pub mod simulated;
 pub mod sync;
@@ -37,7 +38,7 @@ pub enum Command {
     /// Carry out a sync from YAML files, without a cluster.
     Apply(apply::ApplyArgs),
     /// Turn a CSV file of contacts into ContactList YAML shards.
-    Import,
+    Import(import::ImportArgs),
     /// Check CallProvider, CallTask and ContactList YAML files before they are applied.
     Validate(validate::ValidateArgs),
 }
@@ -45,8 +46,6 @@ pub enum Command {
 /// An error for people: one line saying what and where. The binary prints it and exits 1.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("`callsync {0}` is not built yet; see the README's status section")]
-    NotBuilt(&'static str),
     #[error("cannot render the CRDs: {0}")]
     Crds(#[from] serde_yaml::Error),
     #[error("cannot write {path}: {source}")]
@@ -62,6 +61,8 @@ pub enum CliError {
     Simulate(#[from] crate::simulator::cli::SimulateError),
     #[error(transparent)]
     Files(#[from] workspace::FilesError),
+    #[error(transparent)]
+    Import(#[from] import::ImportError),
 }
 
 /// Runs one parsed command line.
@@ -84,7 +85,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Simulate(args) => Ok(crate::simulator::cli::run(args).await?),
         Command::Plan(args) => Ok(plan::run(args).await?),
         Command::Apply(args) => Ok(apply::run(args).await?),
-        Command::Import => Err(CliError::NotBuilt("import")),
+        Command::Import(args) => Ok(import::execute(&args)?),
         Command::Validate(args) => Ok(validate::run(args)?),
     }
 }

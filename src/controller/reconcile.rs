@@ -293,7 +293,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
 
     let policy = PlanPolicy::from(&task.spec.policy);
     let (observation, plan) =
-        match sync::observe_and_plan(&provider, &task_ref, &wire, &desired, &mut ledger, &policy)
+        match sync::observe_and_plan(&provider, &task_ref, &wire, desired, &mut ledger, &policy)
             .await
         {
             Ok(observed_and_planned) => observed_and_planned,
@@ -484,7 +484,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             message: format!(
                 "{} contacts in sync; {invalid} invalid or refused contacts are left out (see status.failures and the ContactLists' status){}",
                 (desired.len() as u64).saturating_sub(executed.failed),
-                conflict_note(&desired)
+                conflict_note(desired)
             ),
         }
     } else {
@@ -493,7 +493,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             message: format!(
                 "{} contacts in sync{}",
                 desired.len(),
-                conflict_note(&desired)
+                conflict_note(desired)
             ),
         }
     };
