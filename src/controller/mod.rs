@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod reconcile;
 pub mod run;
 pub mod server;
+pub mod spec_changes;
 pub mod steps;
 pub mod store_ready;

@@ -15,7 +15,7 @@ use super::context::Context;
 use super::metrics::{
     ContactLabels, Outcome as MetricOutcome, ReconcileLabels, RequestLabels, TaskLabels,
 };
-use super::steps::report::{Outcome, Phase, publish, report};
+use super::steps::report::{Outcome, Phase, compute_status, publish, report};
 use super::steps::sink::SecretSink;
 use super::steps::{desired, load};
 use crate::api::{
@@ -270,6 +270,14 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             return settle(task, ctx, phase, Outcome::default()).await;
         }
     };
+    // Acting on a lagging ContactList cache (lists applied a moment before the task, as GitOps
+    // does) would remove contacts still desired, the one way to lose data, or sync part of the
+    // set and then list the whole provider task again when the rest arrives. One metadata-only
+    // read of the API server, before any provider call, confirms the cache.
+    if !load::lists_are_current(task, &loaded.lists, ctx).await? {
+        tracing::debug!(calltask = %task.name_any(), "ContactList cache lags the API server; waiting");
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let desired_set =
         ctx.desired
             .get_or_build(&task.uid().unwrap_or_default(), &loaded.lists, |lists| {
@@ -309,24 +317,9 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             .inc_by(observation.settled.drift_removed);
     }
 
-    // Removing contacts, or finding nothing desired, on a lagging ContactList cache would be
-    // wrong in the one way that loses data: confirm the cache first.
-    if (plan.counts.planned_removes > 0 || desired.is_empty())
-        && !load::lists_are_current(task, &loaded.lists, ctx).await?
-    {
-        tracing::debug!(calltask = %task.name_any(), "ContactList cache lags the API server; waiting");
-        return Ok(Action::requeue(Duration::from_millis(500)));
-    }
-
-    let mut progress_status = task.status.clone().unwrap_or_default();
-    progress_status.contacts = Some(counts(
-        &plan,
-        &ledger,
-        &observation,
-        desired.len() as u64,
-        0,
-        0,
-    ));
+    // Progress written while the sync runs must not keep saying Ready=True from the last sync:
+    // a reader (kubectl wait, Argo CD, a test) would take the new counts for a finished sync.
+    let progress_status = progress_status(task, &plan, &ledger, &observation, desired);
     let mut sink = SecretSink::new(
         &loaded.ledger_store,
         loaded.ledger_version,
@@ -349,6 +342,17 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     )
     .await?;
 
+    // The final status starts from what the API server holds: the progress status when one was
+    // written, so Ready's transition time says when this sync finished.
+    let with_progress;
+    let task = if sink.progress_written {
+        let mut current = task.clone();
+        current.status = Some(sink.status.clone());
+        with_progress = current;
+        &with_progress
+    } else {
+        task
+    };
     let labels = task_labels(task);
     ctx.metrics
         .contacts_added
@@ -583,6 +587,35 @@ fn record_requests(
             outcome: outcome.into(),
         })
         .inc_by(count);
+}
+
+/// The status published while a plan executes: Reconciling with the plan's counts; failures,
+/// the last sync and the digest stay those of the last finished sync.
+fn progress_status(
+    task: &CallTask,
+    plan: &Plan,
+    ledger: &crate::ledger::Ledger,
+    observation: &sync::Observation,
+    desired: &DesiredSet,
+) -> crate::api::CallTaskStatus {
+    let counts = counts(plan, ledger, observation, desired.len() as u64, 0, 0);
+    let phase = Phase::Progressing {
+        reason: "Progressing",
+        message: format!(
+            "adding {} and removing {} contacts (progress in status.contacts)",
+            counts.pending_add, counts.pending_remove
+        ),
+    };
+    let outcome = Outcome {
+        counts: Some(counts),
+        failures: task
+            .status
+            .as_ref()
+            .map(|s| s.failures.clone())
+            .unwrap_or_default(),
+        ..Outcome::default()
+    };
+    compute_status(task, &phase, outcome, Utc::now())
 }
 
 /// Contact counts after a sync: what the plan found, minus what execution did.

@@ -11,7 +11,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{Predicate, PredicateConfig, WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource, ResourceExt};
 
 use super::context::{Context, Settings};
@@ -20,6 +20,7 @@ use super::mapping::{lists_for_source, providers_for_secret, tasks_for_list, tas
 use super::metrics::Metrics;
 use super::reconcile::{error_policy, reconcile};
 use super::server::{ServerState, serve};
+use super::spec_changes::SpecChanges;
 use super::store_ready::store_ready;
 use crate::api::{CallProvider, CallTask, ContactList};
 use crate::providers::RateLimiters;
@@ -92,6 +93,21 @@ where
     }
 }
 
+/// What the CallTask mapping needs of a ContactList that is gone: its identity and labels.
+fn trim_list(list: &ContactList) -> ContactList {
+    let meta = &list.metadata;
+    let spec = crate::api::ContactListSpec {
+        default_region: None,
+        contacts: Vec::new(),
+        source: None,
+    };
+    let mut trimmed = ContactList::new(&list.name_any(), spec);
+    trimmed.metadata.namespace = meta.namespace.clone();
+    trimmed.metadata.uid = meta.uid.clone();
+    trimmed.metadata.labels = meta.labels.clone();
+    trimmed
+}
+
 fn refs<'a>(tasks: impl IntoIterator<Item = &'a CallTask>) -> Vec<ObjectRef<CallTask>> {
     tasks.into_iter().map(ObjectRef::from_obj).collect()
 }
@@ -144,12 +160,19 @@ fn controller_for(
     let client = &shared.client;
     let watch_config = watcher::Config::default().any_semantic();
     let (lists, lists_writer) = reflector::store();
+    // Only spec, label and existence changes wake CallTasks: see spec_changes.
+    let mut list_changes = SpecChanges::new(trim_list);
     let lists_stream = reflector::reflector(
         lists_writer,
         watcher(api::<ContactList>(client, namespace), watch_config.clone()),
     )
     .default_backoff()
-    .touched_objects();
+    .flat_map(move |event| {
+        futures::stream::iter(match event {
+            Ok(event) => list_changes.wake(event).into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(error)],
+        })
+    });
     let (providers, providers_writer) = reflector::store();
     let providers_stream = reflector::reflector(
         providers_writer,
@@ -170,9 +193,23 @@ fn controller_for(
     .default_backoff()
     .touched_objects();
 
-    let controller = Controller::new(api::<CallTask>(client, namespace), watch_config)
+    // A CallTask is reconciled when its spec changes (deletion bumps the generation too), its
+    // finalizers do (kube's finalizer helper waits for its own write) or its annotations do
+    // (`kubectl annotate` asks for a sync now), not on the status writes of its own reconciles;
+    // resyncs come from the requeue each reconcile returns.
+    let (tasks, tasks_writer) = reflector::store();
+    let task_changes = watcher(api::<CallTask>(client, namespace), watch_config)
+        .default_backoff()
+        .reflect(tasks_writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(predicates::annotations),
+            PredicateConfig::default(),
+        );
+    let controller = Controller::for_stream(task_changes, tasks.clone())
         .with_config(ControllerConfig::default().concurrency(shared.concurrency));
-    let tasks = controller.store();
     let ctx = Arc::new(Context {
         client: client.clone(),
         tasks: tasks.clone(),

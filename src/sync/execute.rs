@@ -155,14 +155,9 @@ pub async fn execute<P: Provider, S: SyncSink>(
         unsaved = false;
         for (sent, batch) in prepared.iter().enumerate() {
             if sink.stop_requested() {
-                // Ctrl-C of `callsync apply`: the batch in flight has finished and is recorded;
-                // the window's unsent intents are taken back.
-                for unsent in &prepared[sent..] {
-                    unsent.take_back(ledger);
-                }
-                sink.save_ledger(ledger).await?;
+                // Ctrl-C of `callsync apply`: the batch in flight has finished and is recorded.
+                stop_in_window(&prepared[sent..], ledger, sink, &mut report, &pending).await?;
                 report.interrupted = true;
-                report.pending = pending.add + pending.remove;
                 return Ok(report);
             }
             let stop = send_removes(provider, task, batch, ledger, &mut report).await;
@@ -170,11 +165,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
             pending.remove -= batch.items.len() as u64;
             sink.progress(pending.add, pending.remove).await;
             if stop {
-                for unsent in &prepared[sent + 1..] {
-                    unsent.take_back(ledger);
-                }
-                sink.save_ledger(ledger).await?;
-                report.pending = pending.add + pending.remove;
+                stop_in_window(&prepared[sent + 1..], ledger, sink, &mut report, &pending).await?;
                 return Ok(report);
             }
         }
@@ -195,14 +186,9 @@ pub async fn execute<P: Provider, S: SyncSink>(
         }
         for (sent, batch) in prepared.iter().enumerate() {
             if sink.stop_requested() {
-                // Ctrl-C of `callsync apply`: the batch in flight has finished and is recorded;
-                // the window's unsent intents are taken back.
-                for unsent in &prepared[sent..] {
-                    unsent.take_back(ledger);
-                }
-                sink.save_ledger(ledger).await?;
+                // Ctrl-C of `callsync apply`: the batch in flight has finished and is recorded.
+                stop_in_window(&prepared[sent..], ledger, sink, &mut report, &pending).await?;
                 report.interrupted = true;
-                report.pending = pending.add + pending.remove;
                 return Ok(report);
             }
             let stop = if batch.items.is_empty() {
@@ -214,11 +200,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
             pending.add -= batch.planned as u64;
             sink.progress(pending.add, pending.remove).await;
             if stop {
-                for unsent in &prepared[sent + 1..] {
-                    unsent.take_back(ledger);
-                }
-                sink.save_ledger(ledger).await?;
-                report.pending = pending.add + pending.remove;
+                stop_in_window(&prepared[sent + 1..], ledger, sink, &mut report, &pending).await?;
                 return Ok(report);
             }
         }
@@ -227,6 +209,28 @@ pub async fn execute<P: Provider, S: SyncSink>(
         sink.save_ledger(ledger).await?;
     }
     Ok(report)
+}
+
+/// Ends execution inside a window: the intents of its batches not sent are taken back (a batch
+/// never sent must not stay in doubt), and the ledger is saved.
+async fn stop_in_window<S: SyncSink>(
+    unsent: &[impl TakeBack],
+    ledger: &mut Ledger,
+    sink: &mut S,
+    report: &mut ExecuteReport,
+    pending: &Pending,
+) -> Result<(), SinkError> {
+    for batch in unsent {
+        batch.take_back(ledger);
+    }
+    sink.save_ledger(ledger).await?;
+    report.pending = pending.add + pending.remove;
+    Ok(())
+}
+
+/// A batch whose intent is in the ledger and that can be taken back if it is never sent.
+trait TakeBack {
+    fn take_back(&self, ledger: &mut Ledger);
 }
 
 /// Contacts not yet done, for progress.
@@ -268,7 +272,9 @@ impl PreparedRemove {
         ledger.record_remove_intent(&phones);
         PreparedRemove { items }
     }
+}
 
+impl TakeBack for PreparedRemove {
     /// The batch was never sent: entries that were Present are Present again (an entry that
     /// was already in flight stays in flight, as it was).
     fn take_back(&self, ledger: &mut Ledger) {
@@ -379,7 +385,9 @@ impl<'a> PreparedAdd<'a> {
             planned: items.len(),
         }
     }
+}
 
+impl TakeBack for PreparedAdd<'_> {
     /// The batch was never sent: entries it created go (as a rejected add does); entries that
     /// existed stay Adding, which only means "in doubt" and is settled like a lost answer.
     fn take_back(&self, ledger: &mut Ledger) {

@@ -53,6 +53,7 @@ pub async fn single(n: usize, rate: u32, burst: u32, within: Duration) -> Conver
     bench.provider(rate, burst).await;
     let all = phones(0, n);
     bench.lists("rate", &all).await;
+    bench.wait_ready().await;
 
     let before = bench.counters();
     let t0 = bench.status.started.elapsed();
@@ -60,6 +61,8 @@ pub async fn single(n: usize, rate: u32, burst: u32, within: Duration) -> Conver
     bench.task("campaign", "task-1", "rate", "1h").await;
     bench.wait_in_sync("campaign", n as i64, within).await;
     let seconds = started.elapsed().as_secs_f64();
+    // Time for a reconcile the sync's own status writes would wake, had they woken one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let used = bench.counters().since(&before);
     let held = bench.held("task-1");
     assert_eq!(held.len(), n, "every contact arrived");
@@ -67,13 +70,28 @@ pub async fn single(n: usize, rate: u32, burst: u32, within: Duration) -> Conver
     let writes = used.writes(kind);
     let bound = write_bound(kind, n as u64, 0);
     assert_eq!(writes, bound, "add calls equal the lower bound");
+    assert_eq!(
+        used.total() - writes,
+        1,
+        "one listing (of the empty task): neither a lagging ContactList cache nor the sync's own \
+         status writes make the controller list the task again"
+    );
 
     let t0_ms = t0.as_millis() as u64;
-    let pending = bench
+    let samples: Vec<_> = bench
         .status
         .samples()
         .into_iter()
         .filter(|s| s.name == "campaign" && s.at_ms >= t0_ms)
+        .collect();
+    let ready_while_pending = samples.iter().filter(|s| s.ready && s.pending_add > 0);
+    assert_eq!(
+        ready_while_pending.count(),
+        0,
+        "a progress status never says Ready=True while adds are pending"
+    );
+    let pending = samples
+        .into_iter()
         .map(|s| ((s.at_ms - t0_ms) as f64 / 1000.0, s.pending_add, s.present))
         .collect();
     bench.stop_controller().await;
@@ -126,6 +144,7 @@ pub async fn many(
     bench.provider(rate, burst).await;
     let contacts = phones(0, per_task);
     bench.lists("shared", &contacts).await;
+    bench.wait_ready().await;
 
     let before = bench.counters();
     let started = Instant::now();
@@ -162,6 +181,8 @@ pub async fn many(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
+    // Time for a reconcile the sync's own status writes would wake, had they woken one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let used = bench.counters().since(&before);
     let want: BTreeSet<String> = contacts.iter().map(|p| kind.wire(p)).collect();
     for id in &ids {
@@ -171,6 +192,11 @@ pub async fn many(
     let writes = used.writes(kind);
     let bound = tasks as u64 * write_bound(kind, per_task as u64, 0);
     assert_eq!(writes, bound, "add calls equal the lower bound");
+    assert_eq!(
+        used.total() - writes,
+        tasks as u64,
+        "one listing per task (each of an empty task): no reconcile woken by status writes; {used:?}"
+    );
 
     let times = write_request_times(&bench);
     assert_eq!(

@@ -147,6 +147,8 @@ pub struct StatusSample {
     pub resource_version: String,
     pub pending_add: i64,
     pub present: i64,
+    /// The Ready condition is True.
+    pub ready: bool,
 }
 
 /// Every CallTask object version seen by a watch of the namespace (each status write is one).
@@ -176,6 +178,12 @@ impl StatusLog {
                     resource_version: task.resource_version().unwrap_or_default(),
                     pending_add: contacts.as_ref().map_or(0, |c| c.pending_add),
                     present: contacts.as_ref().map_or(0, |c| c.present),
+                    ready: task.status.as_ref().is_some_and(|s| {
+                        s.conditions.iter().any(|c| {
+                            c.type_ == callsync::api::ConditionType::Ready
+                                && c.status == callsync::api::ConditionStatus::True
+                        })
+                    }),
                 };
                 sink.lock().expect("status log").push(sample);
             }
@@ -283,6 +291,24 @@ impl Bench {
             .expect("controller runs");
         }));
         self.stop = Some(stop);
+    }
+
+    /// Waits until the controller's caches hold their first listing (`/readyz`). Objects made
+    /// before then reach the controller as its initial listing, which wakes every CallTask that
+    /// exists by then; a benchmark that creates its CallTasks after this measures steady state,
+    /// not a start-up race.
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = format!("http://{}/readyz", self.metrics_addr);
+        loop {
+            if let Ok(answer) = reqwest::get(&url).await
+                && answer.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "controller not ready in 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Asks the controller to stop; a reconcile still running (after InSync a follow-up

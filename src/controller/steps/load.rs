@@ -258,10 +258,11 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
 }
 
 /// Whether the store's view of the selected ContactLists is current: one consistent read from
-/// the API server, compared by name and resourceVersion. Watch streams of different kinds
-/// arrive independently, so a CallTask created right after its ContactLists can be reconciled
-/// before the lists reach the store; acting on that view would remove contacts still desired.
-/// The reconcile asks only when a plan removes contacts or finds nothing desired.
+/// the API server, compared by name, uid and generation (status writes change neither, so the
+/// controller's own list status writes do not make the cache look stale). Watch streams of
+/// different kinds arrive independently, so a CallTask created right after its ContactLists
+/// can be reconciled before the lists reach the store; acting on that view would remove
+/// contacts still desired.
 pub async fn lists_are_current(
     task: &CallTask,
     loaded: &[LoadedList],
@@ -270,7 +271,14 @@ pub async fn lists_are_current(
     let namespace = task.namespace().unwrap_or_default();
     let api: Api<ContactList> = Api::namespaced(ctx.client.clone(), &namespace);
     let fresh = api.list_metadata(&Default::default()).await?;
-    let mut fresh_selected: Vec<(String, Option<String>)> = fresh
+    let identity = |meta: &kube::api::ObjectMeta| {
+        (
+            meta.name.clone().unwrap_or_default(),
+            meta.uid.clone(),
+            meta.generation,
+        )
+    };
+    let mut fresh_selected: Vec<(String, Option<String>, Option<i64>)> = fresh
         .items
         .into_iter()
         .filter(|meta| {
@@ -285,18 +293,11 @@ pub async fn lists_are_current(
             };
             task_selects_list(task, &probe)
         })
-        .map(|meta| {
-            (
-                meta.metadata.name.unwrap_or_default(),
-                meta.metadata.resource_version,
-            )
-        })
+        .map(|meta| identity(&meta.metadata))
         .collect();
     fresh_selected.sort();
-    let mut cached: Vec<(String, Option<String>)> = loaded
-        .iter()
-        .map(|l| (l.list.name_any(), l.list.metadata.resource_version.clone()))
-        .collect();
+    let mut cached: Vec<(String, Option<String>, Option<i64>)> =
+        loaded.iter().map(|l| identity(&l.list.metadata)).collect();
     cached.sort();
     Ok(fresh_selected == cached)
 }

@@ -24,6 +24,8 @@ pub struct SecretSink<'a> {
     pub ledger_bytes: usize,
     /// Ledger saves made.
     pub saves: u64,
+    /// Whether a progress status reached the API server: the final report then starts from it.
+    pub progress_written: bool,
 }
 
 impl<'a> SecretSink<'a> {
@@ -46,6 +48,7 @@ impl<'a> SecretSink<'a> {
             last_progress: Instant::now(),
             ledger_bytes: 0,
             saves: 0,
+            progress_written: false,
         }
     }
 }
@@ -81,8 +84,11 @@ impl SyncSink for SecretSink<'_> {
         contacts.pending_remove = count(pending_remove);
         contacts.pending = contacts.pending_add + contacts.pending_remove;
         // Progress is best effort: the final report writes the status that counts.
-        if let Err(error) = apply_status(&self.api, &self.name, &self.status).await {
-            tracing::debug!(%error, calltask = %self.name, "progress status not written");
+        match apply_status(&self.api, &self.name, &self.status).await {
+            Ok(()) => self.progress_written = true,
+            Err(error) => {
+                tracing::debug!(%error, calltask = %self.name, "progress status not written")
+            }
         }
     }
 }
