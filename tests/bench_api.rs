@@ -33,7 +33,7 @@ const SMALL_BOUND: Duration = Duration::from_secs(120);
 const FULL_BOUND: Duration = Duration::from_secs(1800);
 
 async fn efficiency_small(kind: Kind) {
-    let run = efficiency::run(kind, 2000, SMALL_BOUND).await;
+    let run = efficiency::run(kind, 2000, 1000, true, SMALL_BOUND).await;
     println!("{}", efficiency::table(std::slice::from_ref(&run)));
     println!(
         "{}",
@@ -83,7 +83,7 @@ async fn many_tasks_share_the_account_limit() {
 async fn full_api_efficiency_and_naive() {
     let mut runs = Vec::new();
     for kind in Kind::ALL {
-        let run = efficiency::run(kind, 100_000, FULL_BOUND).await;
+        let run = efficiency::run(kind, 100_000, 1000, true, FULL_BOUND).await;
         println!("{}", efficiency::table(std::slice::from_ref(&run)));
         runs.push(run);
     }
@@ -93,6 +93,24 @@ async fn full_api_efficiency_and_naive() {
     write_result("api_efficiency.md", &format!("{table}\n{comparison}"));
     write_result(
         "api_efficiency.json",
+        &serde_json::to_string_pretty(&efficiency::json(&runs)).expect("json"),
+    );
+}
+
+/// Naive vs callsync at a provider-like limit of 20 requests/s, 100,000 contacts, on the two
+/// providers that can list (NXLink's naive churn alone would take 101,000 calls / 20 = 84 min).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "full size: minutes; run with --release --ignored"]
+async fn full_naive_vs_callsync_at_20_per_second() {
+    let mut runs = Vec::new();
+    for kind in [Kind::Longlonglong, Kind::Callbot] {
+        runs.push(efficiency::run(kind, 100_000, 20, false, FULL_BOUND).await);
+    }
+    let comparison = efficiency::comparison_table(&runs);
+    println!("## Naive vs callsync at 20 requests/s\n\n{comparison}");
+    write_result("naive_at_20_per_second.md", &comparison);
+    write_result(
+        "naive_at_20_per_second.json",
         &serde_json::to_string_pretty(&efficiency::json(&runs)).expect("json"),
     );
 }

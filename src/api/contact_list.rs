@@ -17,7 +17,7 @@ pub const MAX_INLINE_CONTACTS: usize = 5000;
     clippy::duplicated_attributes,
     reason = "kube's printcolumn(...) repeats type_ = ... by design"
 )]
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[kube(
     group = "callsync.io",
     version = "v1alpha1",

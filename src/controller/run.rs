@@ -96,12 +96,7 @@ where
 /// What the CallTask mapping needs of a ContactList that is gone: its identity and labels.
 fn trim_list(list: &ContactList) -> ContactList {
     let meta = &list.metadata;
-    let spec = crate::api::ContactListSpec {
-        default_region: None,
-        contacts: Vec::new(),
-        source: None,
-    };
-    let mut trimmed = ContactList::new(&list.name_any(), spec);
+    let mut trimmed = ContactList::new(&list.name_any(), Default::default());
     trimmed.metadata.namespace = meta.namespace.clone();
     trimmed.metadata.uid = meta.uid.clone();
     trimmed.metadata.labels = meta.labels.clone();

@@ -53,6 +53,8 @@ pub struct ResyncFigures {
 pub struct EfficiencyRun {
     pub kind: Kind,
     pub contacts: usize,
+    /// The account's limit, requests/s (callsync's CallProvider and the naive script alike).
+    pub rate: u32,
     pub first: SyncFigures,
     pub churn: SyncFigures,
     pub resync: ResyncFigures,
@@ -73,18 +75,27 @@ async fn ledger_version(bench: &Bench) -> String {
         .unwrap_or_default()
 }
 
-/// Runs steps 1–4 for `kind` with `n` contacts; asserts the counts (never times).
-pub async fn run(kind: Kind, n: usize, within: Duration) -> EfficiencyRun {
+/// Runs steps 1–4 for `kind` with `n` contacts at `rate` requests/s (step 3 only when
+/// `resyncs`: at a low rate each resync lists the whole task); asserts the counts (never
+/// times).
+pub async fn run(
+    kind: Kind,
+    n: usize,
+    rate: u32,
+    resyncs: bool,
+    within: Duration,
+) -> EfficiencyRun {
     let mut bench = Bench::start(
         kind,
-        &format!("bench-eff-{}", kind.name()),
+        &format!("bench-eff-{}-{rate}", kind.name()),
         &[TASK_ID.to_string()],
         None,
     )
     .await;
-    bench.provider(1000, 1000).await;
+    bench.provider(rate, rate).await;
     let all = phones(0, n);
     let shards = bench.lists("bench", &all).await;
+    bench.wait_ready().await;
 
     // 1. First sync.
     let before = bench.counters();
@@ -152,16 +163,19 @@ pub async fn run(kind: Kind, n: usize, within: Duration) -> EfficiencyRun {
     );
 
     // 3. No-change resyncs every 2 s: the spec change itself is written first.
-    bench.task(NAME, TASK_ID, "bench", "2s").await;
-    bench.wait_in_sync(NAME, n as i64, within).await;
-    let resync = no_change_window(&bench, kind, n, within).await;
-    assert_eq!(resync.writes, 0, "{}: no-change resync writes", kind.name());
-    assert_eq!(resync.status_writes, 0, "{}: status writes", kind.name());
-    assert_eq!(resync.ledger_writes, 0, "{}: ledger writes", kind.name());
+    let mut resync = ResyncFigures::default();
+    if resyncs {
+        bench.task(NAME, TASK_ID, "bench", "2s").await;
+        bench.wait_in_sync(NAME, n as i64, within).await;
+        resync = no_change_window(&bench, kind, n, within).await;
+        assert_eq!(resync.writes, 0, "{}: no-change resync writes", kind.name());
+        assert_eq!(resync.status_writes, 0, "{}: status writes", kind.name());
+        assert_eq!(resync.ledger_writes, 0, "{}: ledger writes", kind.name());
+    }
     bench.stop_controller().await;
 
-    // 4. The naive way, same lists.
-    let mut naive = Naive::start(kind).await;
+    // 4. The naive way, same lists, same limit.
+    let mut naive = Naive::start(kind, rate).await;
     let naive_first = naive.upload(&all).await;
     let naive_churn = naive.upload(&wanted).await;
     assert_eq!(naive.held(), wire_set(kind, &wanted), "naive churn exact");
@@ -169,6 +183,7 @@ pub async fn run(kind: Kind, n: usize, within: Duration) -> EfficiencyRun {
     EfficiencyRun {
         kind,
         contacts: n,
+        rate,
         first,
         churn: churn_figures,
         resync,
@@ -265,20 +280,22 @@ pub fn table(runs: &[EfficiencyRun]) -> String {
 /// Naive vs callsync for the churn sync (Markdown).
 pub fn comparison_table(runs: &[EfficiencyRun]) -> String {
     let mut out = String::from(
-        "| provider | contacts | way | write calls | all calls | seconds |\n\
-         |---|---:|---|---:|---:|---:|\n",
+        "| provider | contacts | limit | way | write calls | all calls | seconds |\n\
+         |---|---:|---:|---|---:|---:|---:|\n",
     );
     for r in runs {
         out.push_str(&format!(
-            "| {} | {} | naive (delete all, add all) | {} | {} | {:.1} |\n\
-             | {} | {} | callsync | {} | {} | {:.1} |\n",
+            "| {} | {} | {}/s | naive (delete all, add all) | {} | {} | {:.1} |\n\
+             | {} | {} | {}/s | callsync | {} | {} | {:.1} |\n",
             r.kind.name(),
             r.contacts,
+            r.rate,
             r.naive_churn.writes,
             r.naive_churn.total,
             r.naive_churn.seconds,
             r.kind.name(),
             r.contacts,
+            r.rate,
             r.churn.writes,
             r.churn.total,
             r.churn.seconds,
@@ -300,6 +317,7 @@ pub fn json(runs: &[EfficiencyRun]) -> serde_json::Value {
             .map(|r| json!({
                 "provider": r.kind.name(),
                 "contacts": r.contacts,
+                "rate": r.rate,
                 "callsync": {"first": sync(&r.first), "churn": sync(&r.churn),
                              "resync": {"reconciles": r.resync.reconciles, "reads": r.resync.reads,
                                         "writes": r.resync.writes,

@@ -41,7 +41,8 @@ pub struct Naive {
 }
 
 impl Naive {
-    pub async fn start(kind: Kind) -> Naive {
+    /// The script with its own simulator, sending at most `rate` requests/s.
+    pub async fn start(kind: Kind, rate: u32) -> Naive {
         let (id, secret) = kind.account();
         let mut account = callsync::simulator::AccountConfig::new(kind.provider(), id, secret);
         account.tasks = vec![callsync::simulator::TaskConfig {
@@ -57,8 +58,8 @@ impl Naive {
         })
         .await
         .unwrap_or_else(|e| panic!("simulator must start: {e}"));
-        // The same limit (1,000 requests/s, burst 1,000) as callsync's CallProvider here.
-        let (spec, credentials) = match kind {
+        // The same limit (`rate` requests/s, burst `rate`) as callsync's CallProvider.
+        let (mut spec, credentials) = match kind {
             Kind::Longlonglong => (sim::lll_spec(&simulator), sim::lll_creds(sim::LLL_TOKEN)),
             Kind::Callbot => (
                 sim::callbot_spec(&simulator, callsync::api::SignatureAlgorithm::Md5, false),
@@ -69,6 +70,11 @@ impl Naive {
                 sim::nx_creds(sim::NX_KEY, sim::NX_SECRET),
             ),
         };
+        let rate = i32::try_from(rate).expect("a rate the schema allows");
+        spec.rate_limit = Some(callsync::api::RateLimit {
+            requests_per_second: rate,
+            burst: rate,
+        });
         let limiters = RateLimiters::default();
         let client = sim::build_with(
             &spec,

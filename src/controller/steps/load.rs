@@ -284,11 +284,7 @@ pub async fn lists_are_current(
         .filter(|meta| {
             let probe = ContactList {
                 metadata: meta.metadata.clone(),
-                spec: crate::api::ContactListSpec {
-                    default_region: None,
-                    contacts: Vec::new(),
-                    source: None,
-                },
+                spec: Default::default(),
                 status: None,
             };
             task_selects_list(task, &probe)
