@@ -328,18 +328,12 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     let process = env.controller();
     let pid = process.pid().expect("controller pid");
     // Ready to serve before the task exists, so the CPU figure is the sync's.
-    let ready = Instant::now();
-    while reqwest::get(format!("http://127.0.0.1:{}/readyz", env.metrics_port))
-        .await
-        .is_err()
-    {
-        assert!(
-            ready.elapsed() < Duration::from_secs(60),
-            "controller never listened:\n{}",
-            process.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let addr = format!("127.0.0.1:{}", env.metrics_port);
+    assert!(
+        support::process::wait_ready(&addr, Duration::from_secs(60)).await,
+        "controller never became ready:\n{}",
+        process.log_text()
+    );
     let wal_before = etcd_wal_bytes().await;
     let cpu_before = cpu_seconds(pid);
     let started = Instant::now();

@@ -298,17 +298,11 @@ impl Bench {
     /// exists by then; a benchmark that creates its CallTasks after this measures steady state,
     /// not a start-up race.
     pub async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let url = format!("http://{}/readyz", self.metrics_addr);
-        loop {
-            if let Ok(answer) = reqwest::get(&url).await
-                && answer.status().is_success()
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "controller not ready in 60 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let addr = self.metrics_addr.to_string();
+        assert!(
+            support::process::wait_ready(&addr, Duration::from_secs(60)).await,
+            "controller not ready in 60 s"
+        );
     }
 
     /// Asks the controller to stop; a reconcile still running (after InSync a follow-up

@@ -97,3 +97,21 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Polls a controller's `/readyz` at `addr` (`host:port`) until it answers 200 (its caches
+/// hold their first listing) or `within` passes; true when it became ready.
+pub async fn wait_ready(addr: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    let url = format!("http://{addr}/readyz");
+    loop {
+        if let Ok(answer) = reqwest::get(&url).await
+            && answer.status().is_success()
+        {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
