@@ -91,8 +91,7 @@ fn reports_file_line_and_masks_what_it_found() {
 #[test]
 #[ignore = "scans the logs of a whole suite run; `make test` runs it after `cargo test`"]
 fn no_phone_number_and_no_secret_in_the_suites_logs_events_and_statuses() {
-    let dir = std::env::var_os(LOG_DIR_ENV)
-        .map(PathBuf::from)
+    let dir = support::logs::log_dir()
         .unwrap_or_else(|| panic!("{LOG_DIR_ENV} must name the suite's log folder"));
     let secrets = secret_values(&tests_dir());
     let (hits, files, lines) = scan_dir(&dir, &secrets);
@@ -148,5 +147,21 @@ fn no_phone_number_and_no_secret_in_the_suites_logs_events_and_statuses() {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+/// Test output goes under `target/` whatever the variable says: an empty or relative value never
+/// makes a test write into the package root (it once left logs committed there).
+#[test]
+fn the_log_folder_is_always_under_target_unless_absolute() {
+    use std::ffi::OsStr;
+    use support::logs::resolve_log_dir;
+    let target = support::repo_root().join("target");
+    assert_eq!(resolve_log_dir(OsStr::new("")), target.join("test-logs"));
+    assert_eq!(resolve_log_dir(OsStr::new(".")), target.join("."));
+    assert_eq!(resolve_log_dir(OsStr::new("logs")), target.join("logs"));
+    assert_eq!(
+        resolve_log_dir(OsStr::new("/tmp/x-logs")),
+        std::path::PathBuf::from("/tmp/x-logs")
     );
 }

@@ -203,8 +203,7 @@ impl Fleet {
             ns,
             kubeconfig: cp.kubeconfig.clone(),
             // The control plane's folder goes with the test binary; keep logs elsewhere on demand.
-            log_dir: std::env::var_os("CALLSYNC_TEST_LOG_DIR")
-                .map_or_else(|| cp.dir.clone(), PathBuf::from),
+            log_dir: crate::support::logs::log_dir().unwrap_or_else(|| cp.dir.clone()),
             simulator,
             admin,
             lists: BTreeMap::new(),

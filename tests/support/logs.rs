@@ -9,11 +9,26 @@ use std::sync::Mutex;
 /// The variable that names the folder.
 pub const LOG_DIR_ENV: &str = "CALLSYNC_TEST_LOG_DIR";
 
-/// The folder, created, when the variable is set.
+/// The folder, created, when the variable is set. Test output never lands in the package root:
+/// an empty value means `target/test-logs`, a relative one is taken under `target/`.
 pub fn log_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os(LOG_DIR_ENV)?);
+    let dir = resolve_log_dir(&std::env::var_os(LOG_DIR_ENV)?);
     std::fs::create_dir_all(&dir).ok()?;
     Some(dir)
+}
+
+/// Where a value of the variable points: absolute paths as given, anything else under the
+/// package's `target/` folder.
+pub fn resolve_log_dir(value: &std::ffi::OsStr) -> PathBuf {
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let given = PathBuf::from(value);
+    if value.is_empty() {
+        target.join("test-logs")
+    } else if given.is_absolute() {
+        given
+    } else {
+        target.join(given)
+    }
 }
 
 /// The test binary's name without cargo's hash suffix (`controller_e2e`).

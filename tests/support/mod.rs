@@ -50,6 +50,9 @@ pub fn control_plane() -> &'static ControlPlane {
             .arg("start")
             .arg(&dir)
             .arg(std::process::id().to_string())
+            // The script writes the audit log into the resolved folder, never a relative one.
+            .env_remove(logs::LOG_DIR_ENV)
+            .envs(logs::log_dir().map(|dir| (logs::LOG_DIR_ENV, dir)))
             .output()
             .map_err(|e| format!("cannot run scripts/controlplane.sh: {e}"))?;
         if !output.status.success() {
