@@ -232,6 +232,7 @@ mod tests {
             secret: secret.into(),
             rate_limit: None,
             faults: None,
+            variants: Default::default(),
             tasks: vec![],
         };
         let config = SimulatorConfig {

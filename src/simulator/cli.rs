@@ -46,6 +46,10 @@ pub struct SimulateArgs {
     /// Share of successful changes whose connection is closed before the answer, 0 to 1.
     #[arg(long, value_name = "RATE")]
     pub drop_after_commit_rate: Option<f64>,
+    /// Answer an undocumented behaviour another way (repeatable), for every account of the
+    /// provider the variant concerns: see docs/simulator.md, "Variants".
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<super::Variant>,
 }
 
 /// What can go wrong running the command.
@@ -77,6 +81,13 @@ impl SimulateArgs {
         }
         if let Some(seed) = self.seed {
             config.seed = seed;
+        }
+        for account in &mut config.accounts {
+            account.variants.extend(
+                self.variants
+                    .iter()
+                    .filter(|v| v.applies_to(account.provider)),
+            );
         }
         if let Some(ms) = self.async_delay_ms {
             config.async_delay_ms = ms;

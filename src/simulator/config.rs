@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
+
+use super::variants::Variant;
 
 /// Everything `Simulator::start` needs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,6 +85,7 @@ impl SimulatorConfig {
                     secret: "demo-lll-token".into(),
                     rate_limit: None,
                     faults: None,
+                    variants: BTreeSet::new(),
                     tasks: vec![
                         TaskConfig {
                             id: "demo-lll-task".into(),
@@ -102,6 +107,7 @@ impl SimulatorConfig {
                     secret: "demo-callbot-secret".into(),
                     rate_limit: None,
                     faults: None,
+                    variants: BTreeSet::new(),
                     tasks: vec![TaskConfig {
                         id: "demo-callbot-task".into(),
                         state: TaskState::Running,
@@ -114,6 +120,7 @@ impl SimulatorConfig {
                     secret: "demo-nxlink-secret".into(),
                     rate_limit: None,
                     faults: None,
+                    variants: BTreeSet::new(),
                     tasks: vec![TaskConfig {
                         id: "demo-nxlink-task".into(),
                         user_task_id: Some("demo-nxlink-user-task".into()),
@@ -196,6 +203,10 @@ pub struct AccountConfig {
     pub faults: Option<FaultConfig>,
     #[serde(default)]
     pub tasks: Vec<TaskConfig>,
+    /// Undocumented behaviours this account answers another way than by default
+    /// (`super::variants`); each must concern the account's provider.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub variants: BTreeSet<Variant>,
 }
 
 impl AccountConfig {
@@ -208,7 +219,13 @@ impl AccountConfig {
             rate_limit: None,
             faults: None,
             tasks: Vec::new(),
+            variants: BTreeSet::new(),
         }
+    }
+
+    pub fn with_variant(mut self, variant: Variant) -> Self {
+        self.variants.insert(variant);
+        self
     }
 
     pub fn with_task(mut self, task: TaskConfig) -> Self {

@@ -19,6 +19,7 @@ pub mod nxlink;
 pub mod phones;
 pub mod ratelimit;
 pub mod state;
+pub mod variants;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub use config::{
     TaskGeneration, TaskState,
 };
 pub use phones::mask_phone;
+pub use variants::Variant;
 pub use state::SimState;
 
 /// Why the simulator could not start.

@@ -2,7 +2,7 @@
 //!
 //! One `std::sync::Mutex` guards it all; it is never held across an `.await`, and every request
 //! holds it for a few microseconds, which keeps the model simple and is far from the bottleneck.
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +16,7 @@ use super::config::{
     TaskGeneration, TaskState,
 };
 use super::ratelimit::TokenBucket;
+use super::variants::Variant;
 
 /// Identifies an account: provider + its id (user_id / uuid / accessKey).
 pub type AccountKey = (ProviderKind, String);
@@ -292,9 +293,16 @@ pub struct Account {
     /// The bucket and the limit it was built for (rebuilt when the effective limit changes).
     pub bucket: Option<(RateLimitConfig, TokenBucket)>,
     pub tasks: BTreeMap<String, Task>,
+    /// Undocumented behaviours this account answers another way (`super::variants`).
+    pub variants: BTreeSet<Variant>,
 }
 
 impl Account {
+    /// Whether this account answers `variant`'s way.
+    pub fn has(&self, variant: Variant) -> bool {
+        self.variants.contains(&variant)
+    }
+
     pub fn task(&self, id: &str) -> Option<&Task> {
         self.tasks.get(id)
     }
@@ -393,6 +401,17 @@ impl Inner {
                 "account id and secret must not be empty".into(),
             ));
         }
+        if let Some(variant) = config
+            .variants
+            .iter()
+            .find(|v| !v.applies_to(config.provider))
+        {
+            return Err(StateError::Invalid(format!(
+                "variant {} does not concern a {} account",
+                variant.name(),
+                config.provider
+            )));
+        }
         if self.accounts.contains_key(&key) {
             return Err(StateError::AccountExists(config.provider, config.id));
         }
@@ -414,6 +433,7 @@ impl Inner {
                 faults: config.faults,
                 bucket: None,
                 tasks: BTreeMap::new(),
+                variants: config.variants,
             },
         );
         for task in tasks {

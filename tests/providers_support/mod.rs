@@ -50,6 +50,7 @@ pub fn account(
         secret: secret.into(),
         rate_limit: None,
         faults: None,
+        variants: Default::default(),
         tasks,
     }
 }

@@ -32,6 +32,7 @@ pub fn config() -> SimulatorConfig {
                 secret: LLL_TOKEN.into(),
                 rate_limit: None,
                 faults: None,
+                variants: Default::default(),
                 tasks: vec![
                     TaskConfig {
                         id: "t1".into(),
@@ -52,6 +53,7 @@ pub fn config() -> SimulatorConfig {
                 secret: CB_SECRET.into(),
                 rate_limit: None,
                 faults: None,
+                variants: Default::default(),
                 tasks: vec![TaskConfig {
                     id: "ut-1".into(),
                     state: TaskState::Running,
@@ -65,6 +67,7 @@ pub fn config() -> SimulatorConfig {
                 secret: NX_SECRET.into(),
                 rate_limit: None,
                 faults: None,
+                variants: Default::default(),
                 tasks: vec![TaskConfig {
                     id: "task-1".into(),
                     user_task_id: Some("EXT-1".into()),
