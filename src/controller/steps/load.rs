@@ -179,10 +179,13 @@ pub async fn load_ledger(
 ) -> Result<(Ledger, Option<LedgerVersion>), LoadError> {
     match store.load().await? {
         Some(stored) => {
-            let ledger = codec::decode(&stored.bytes).map_err(|e| LoadError::LedgerDecode {
-                task: task.name_any(),
-                detail: e.to_string(),
-            })?;
+            // Decoding a large ledger takes seconds of CPU: off the async workers, so the
+            // lease renewal and the other reconciles keep running.
+            let ledger = crate::controller::offload::cpu_heavy(|| codec::decode(&stored.bytes))
+                .map_err(|e| LoadError::LedgerDecode {
+                    task: task.name_any(),
+                    detail: format!("Secret {}: {e}", store.head_name()),
+                })?;
             Ok((ledger, Some(stored.version)))
         }
         None => Ok((Ledger::new(task.uid().unwrap_or_default()), None)),
