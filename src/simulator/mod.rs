@@ -33,12 +33,12 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 pub use config::{
-    AccountConfig, FaultConfig, ProviderKind, RateLimitConfig, SimulatorConfig, TaskConfig,
-    TaskGeneration, TaskState,
+    AccountConfig, FaultConfig, OversizedAnswer, ProviderKind, RateLimitConfig, SimulatorConfig,
+    TaskConfig, TaskGeneration, TaskState,
 };
 pub use phones::mask_phone;
-pub use variants::Variant;
 pub use state::SimState;
+pub use variants::Variant;
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
