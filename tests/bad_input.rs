@@ -1,7 +1,8 @@
 //! The bad input corpus (issue 9): malformed phones, duplicated and conflicting contacts,
 //! oversized lists, wrong types, unknown fields, missing Secrets and keys, references across
 //! namespaces, CSVs in wrong encodings, truncated files, bad provider blocks, limits, durations,
-//! policies and label selectors. Each case is a row of a table with the outcome a person must
+//! policies and label selectors; forged ledger Secrets and provider answers past the byte
+//! limit (safety item 7). Each case is a row of a table with the outcome a person must
 //! get: the API server's refusal (`bad_input/refusals.rs`), or the CallTask's condition, the
 //! ContactList's status and Events (`bad_input/cases.rs`), with the valid contacts of a mixed
 //! input at the provider anyway and the controller process still running.
@@ -33,6 +34,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_callsync");
 pub const LLL_USER: &str = sim::LLL_USER;
 /// A wrong longlonglong token; the suite's leak scan looks for it too (named like a secret).
 pub const WRONG_TOKEN: &str = "Wr0ng-lll-T0k3n-93xq";
+/// The account whose every answer is a gzip bomb (`oversizedAnswer`), and its token.
+pub const BOMB_USER: &str = "bomb-user";
+pub const BOMB_TOKEN: &str = "B0mb-lll-T0k3n-51kz";
 /// The CSV source in the other namespace.
 const OTHER_CSV_SECRET: &str = "phone\n13900000468\n";
 
@@ -232,14 +236,29 @@ async fn the_controller_reports_bad_input_clearly_and_syncs_the_valid_contacts()
         .filter(|t| *t != "no-such-remote-task")
         .map(TaskConfig::new)
         .collect();
-    let simulator = sim::start(vec![sim::account(
-        ProviderKind::Longlonglong,
-        sim::LLL_USER,
-        sim::LLL_TOKEN,
-        tasks,
-    )])
+    let simulator = sim::start(vec![
+        sim::account(
+            ProviderKind::Longlonglong,
+            sim::LLL_USER,
+            sim::LLL_TOKEN,
+            tasks,
+        ),
+        sim::account(
+            ProviderKind::Longlonglong,
+            BOMB_USER,
+            BOMB_TOKEN,
+            vec![TaskConfig::new("t-provider-answer-bomb")],
+        ),
+    ])
     .await;
     let admin = sim::Admin::new(&simulator);
+    admin
+        .set_faults(
+            "longlonglong",
+            BOMB_USER,
+            json!({"oversizedAnswer": {"bytes": 16u64 << 20, "gzip": true}}),
+        )
+        .await;
     let endpoint_holder = simulator.base_url();
     let endpoint = endpoint_holder.as_str();
     let table = cases::cases(endpoint);

@@ -6,6 +6,7 @@ pub mod controller;
 pub mod files;
 pub mod import;
 mod plan;
+pub mod private_files;
 pub mod simulated;
 pub mod sync;
 mod validate;

@@ -5,6 +5,7 @@ pub mod desired;
 mod mask;
 pub mod model;
 pub mod phone;
+pub mod source_limit;
 
 pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};
 pub use mask::mask_phone;

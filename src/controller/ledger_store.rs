@@ -24,6 +24,8 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 
+use crate::ledger::codec::DecodeLimits;
+
 /// Secret type of ledger Secrets.
 pub const LEDGER_SECRET_TYPE: &str = "callsync.io/ledger";
 /// Label with the owning CallTask's UID (names can be longer than a label value may be).
@@ -146,6 +148,18 @@ impl LedgerStore {
         }
     }
 
+    /// Refuses a ledger whose Secrets, up to `secret`, hold more than the codec reads.
+    fn check_size(&self, total: usize, secret: &str) -> Result<(), LedgerStoreError> {
+        let limit = DecodeLimits::DEFAULT.max_compressed;
+        if total > limit {
+            return Err(self.corrupt(format!(
+                "Secret {secret} brings the ledger to {total} bytes, more than the {limit} \
+                 this build reads"
+            )));
+        }
+        Ok(())
+    }
+
     /// Reads the ledger; `None` when the CallTask has none yet.
     pub async fn load(&self) -> Result<Option<StoredLedger>, LedgerStoreError> {
         let Some(head) = self
@@ -176,7 +190,12 @@ impl LedgerStore {
             .get(WRITE_ANNOTATION)
             .ok_or_else(|| self.corrupt("head Secret lacks its write annotation"))?;
 
-        let mut bytes = shard_data(&head).ok_or_else(|| self.corrupt("head Secret has no data"))?;
+        // Secrets are written by whoever may write Secrets in the namespace: the whole is
+        // bounded before it is gathered, and the codec bounds what it inflates to.
+        let head_name = self.head_name();
+        let mut bytes = shard_data(&head)
+            .ok_or_else(|| self.corrupt(format!("head Secret {head_name} has no data")))?;
+        self.check_size(bytes.len(), &head_name)?;
         for index in 1..shards {
             let name = self.shard_name(generation, write, index);
             let shard = self
@@ -185,10 +204,10 @@ impl LedgerStore {
                 .await
                 .map_err(|e| self.kube_err(e))?
                 .ok_or_else(|| self.corrupt(format!("shard Secret {name} is missing")))?;
-            bytes.extend(
-                shard_data(&shard)
-                    .ok_or_else(|| self.corrupt(format!("shard Secret {name} has no data")))?,
-            );
+            let data = shard_data(&shard)
+                .ok_or_else(|| self.corrupt(format!("shard Secret {name} has no data")))?;
+            self.check_size(bytes.len() + data.len(), &name)?;
+            bytes.extend(data);
         }
         if &sha256_hex(&bytes) != digest {
             return Err(self.corrupt("content does not match the digest in the head Secret"));

@@ -285,7 +285,8 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
                     .desired_builds
                     .get_or_create(&task_labels(task))
                     .inc();
-                desired::build(lists)
+                // Seconds of CPU at 1M contacts: off the async workers (see `offload`).
+                crate::controller::offload::cpu_heavy(|| desired::build(lists))
             });
     let desired: &DesiredSet = &desired_set;
     desired::report_lists(&ctx.client, &loaded.lists, desired).await?;

@@ -6,8 +6,14 @@
 //! sorted by phone (so deltas are small) and flags = state (bits 0–1) | removable (bit 2).
 //! Remote ids are not stored: they are derived from UID, phone and attempt, which saves 16
 //! incompressible bytes a contact. Sizes per 100k contacts are in BENCHMARKS.md.
+//!
+//! Decoding reads what a person with write access to Secrets can forge, so it is bounded
+//! before anything is allocated ([`DecodeLimits`]): the compressed size is checked first, the
+//! gzip stream is read entry by entry (never inflated into one buffer, so a gzip bomb costs
+//! no memory), the entry count and the UID length are checked against their limits before
+//! the loop, and decoding stops at the first byte past the declared entries.
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 
 use flate2::Compression;
 use flate2::read::GzDecoder;
@@ -20,8 +26,33 @@ use crate::contacts::{ContentDigest, Phone};
 const MAGIC: &[u8; 3] = b"CSL";
 /// Current format version.
 pub const VERSION: u8 = 1;
-/// Decoding refuses more entries than this: a corrupt count must not allocate gigabytes.
-const MAX_ENTRIES: u64 = 50_000_000;
+/// The most a stored ledger may weigh and hold. A ledger past them is refused, never read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Compressed bytes (the Secrets' data, all shards together).
+    pub max_compressed: usize,
+    /// Entries. Each costs about 100 bytes of memory decoded; 2M is twice the largest
+    /// measured task (BENCHMARKS.md "Scale") and about 200 MB.
+    pub max_entries: u64,
+    /// Bytes of the CallTask UID (Kubernetes UIDs are 36).
+    pub max_uid: usize,
+}
+
+impl DecodeLimits {
+    /// What the controller and the CLI read: 48 MiB compressed (64 Secrets of 768 KiB, the
+    /// ledger store's most) and 2,000,000 entries.
+    pub const DEFAULT: Self = Self {
+        max_compressed: 48 * 1024 * 1024,
+        max_entries: 2_000_000,
+        max_uid: 256,
+    };
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 /// Why a stored ledger cannot be read.
 #[derive(Debug, Error)]
@@ -38,6 +69,13 @@ pub enum CodecError {
     /// Ends early or holds impossible values.
     #[error("ledger data is corrupt: {0}")]
     Corrupt(&'static str),
+    /// Past a [`DecodeLimits`] bound: refused before it is read.
+    #[error("ledger {what} is {actual}, more than the {limit} this build reads")]
+    TooLarge {
+        what: &'static str,
+        actual: u64,
+        limit: u64,
+    },
 }
 
 /// Serialises and compresses a ledger.
@@ -69,26 +107,43 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
     Ok(gz.finish()?)
 }
 
-/// Decompresses and reads a ledger written by [`encode`].
+/// Decompresses and reads a ledger written by [`encode`], within [`DecodeLimits::DEFAULT`].
 pub fn decode(data: &[u8]) -> Result<Ledger, CodecError> {
-    let mut raw = Vec::new();
-    GzDecoder::new(data).read_to_end(&mut raw)?;
-    let mut r = Reader { buf: &raw };
-    if r.take(3)? != MAGIC {
+    decode_with(data, &DecodeLimits::DEFAULT)
+}
+
+/// [`decode`] within `limits`.
+pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecError> {
+    check_limit(
+        "compressed size in bytes",
+        data.len() as u64,
+        limits.max_compressed as u64,
+    )?;
+    // The smallest gzip is 18 bytes (header and trailer); without the magic it is not gzip.
+    if data.len() < 18 || data[..2] != [0x1f, 0x8b] {
+        return Err(CodecError::Gzip(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "no gzip header",
+        )));
+    }
+    let mut r = Reader {
+        inner: BufReader::new(GzDecoder::new(data)),
+    };
+    if r.take::<3>()? != *MAGIC {
         return Err(CodecError::BadMagic);
     }
-    let version = r.take(1)?[0];
+    let [version] = r.take::<1>()?;
     if version != VERSION {
         return Err(CodecError::Version(version));
     }
-    let uid_len = usize::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("uid length"))?;
-    let uid = String::from_utf8(r.take(uid_len)?.to_vec())
-        .map_err(|_| CodecError::Corrupt("uid is not UTF-8"))?;
+    let uid_len = r.varint()?;
+    check_limit("task UID length", uid_len, limits.max_uid as u64)?;
+    let mut uid = vec![0u8; usize::try_from(uid_len).map_err(|_| CodecError::Corrupt("uid"))?];
+    r.fill(&mut uid)?;
+    let uid = String::from_utf8(uid).map_err(|_| CodecError::Corrupt("uid is not UTF-8"))?;
     let next_attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
     let count = r.varint()?;
-    if count > MAX_ENTRIES {
-        return Err(CodecError::Corrupt("entry count"));
-    }
+    check_limit("entry count", count, limits.max_entries)?;
     let mut entries = BTreeMap::new();
     let mut phone = 0u64;
     for _ in 0..count {
@@ -99,10 +154,9 @@ pub fn decode(data: &[u8]) -> Result<Ledger, CodecError> {
         phone = phone
             .checked_add(delta)
             .ok_or(CodecError::Corrupt("phone"))?;
-        let mut d = [0u8; 8];
-        d.copy_from_slice(r.take(8)?);
+        let digest = r.take::<8>()?;
         let attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
-        let flags = r.take(1)?[0];
+        let [flags] = r.take::<1>()?;
         let state = match flags & 0b11 {
             0 => EntryState::Adding,
             1 => EntryState::Present,
@@ -115,17 +169,29 @@ pub fn decode(data: &[u8]) -> Result<Ledger, CodecError> {
             LedgerEntry {
                 phone: p,
                 remote_id: remote_id(&uid, p, attempt),
-                content_digest: ContentDigest(u64::from_le_bytes(d)),
+                content_digest: ContentDigest(u64::from_le_bytes(digest)),
                 state,
                 attempt,
                 removable: flags & 0b100 != 0,
             },
         );
     }
-    if !r.buf.is_empty() {
+    // One byte more is enough to know: whatever follows is never inflated.
+    if r.inner.read(&mut [0u8; 1])? != 0 {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
     Ok(Ledger::from_parts(uid, next_attempt, entries))
+}
+
+fn check_limit(what: &'static str, actual: u64, limit: u64) -> Result<(), CodecError> {
+    if actual > limit {
+        return Err(CodecError::TooLarge {
+            what,
+            actual,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -136,24 +202,33 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
+/// Reads the inflated stream a few bytes at a time; "ends early" is corruption, any other IO
+/// error is the gzip layer's.
+struct Reader<R> {
+    inner: R,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        if self.buf.len() < n {
-            return Err(CodecError::Corrupt("truncated"));
-        }
-        let (head, rest) = self.buf.split_at(n);
-        self.buf = rest;
-        Ok(head)
+impl<R: Read> Reader<R> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), CodecError> {
+        self.inner.read_exact(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                CodecError::Corrupt("truncated")
+            } else {
+                CodecError::Gzip(e)
+            }
+        })
+    }
+
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+        let mut buf = [0u8; N];
+        self.fill(&mut buf)?;
+        Ok(buf)
     }
 
     fn varint(&mut self) -> Result<u64, CodecError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let b = self.take(1)?[0];
+            let [b] = self.take::<1>()?;
             v |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 return Ok(v);
@@ -212,6 +287,120 @@ mod tests {
         gz.write_all(b"CSL\x09").expect("test input");
         let data = gz.finish().expect("test input");
         assert!(matches!(decode(&data), Err(CodecError::Version(9))));
+    }
+
+    /// The uncompressed head of a forged ledger: magic, version, UID, attempt, entry count.
+    fn forged_head(uid_len: u64, uid: &[u8], count: u64) -> Vec<u8> {
+        let mut raw = b"CSL\x01".to_vec();
+        put_varint(&mut raw, uid_len);
+        raw.extend_from_slice(uid);
+        put_varint(&mut raw, 1);
+        put_varint(&mut raw, count);
+        raw
+    }
+
+    fn gzip(raw: &[u8], zeros_after: usize) -> Vec<u8> {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(raw).expect("test input");
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = zeros_after;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            gz.write_all(&zeros[..n]).expect("test input");
+            left -= n;
+        }
+        gz.finish().expect("test input")
+    }
+
+    /// The forged Secret of the issue declared 50M entries (5.2 GB, 34 s). A count past the
+    /// limit is refused from the header, before a single entry is allocated.
+    #[test]
+    fn refuses_an_entry_count_past_the_limit_before_reading_entries() {
+        let data = gzip(&forged_head(3, b"uid", 3_000_000), 0);
+        let start = std::time::Instant::now();
+        let err = decode(&data).expect_err("3M entries are past the default limit");
+        assert!(
+            matches!(
+                err,
+                CodecError::TooLarge {
+                    what: "entry count",
+                    actual: 3_000_000,
+                    limit: 2_000_000
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("entry count is 3000000"), "{err}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        // The same within smaller limits, with the entries really there.
+        let l = sample(50);
+        let small = DecodeLimits {
+            max_entries: 49,
+            ..DecodeLimits::DEFAULT
+        };
+        let err = decode_with(&encode(&l).expect("test input"), &small).expect_err("50 > 49");
+        assert!(
+            matches!(err, CodecError::TooLarge { actual: 50, .. }),
+            "{err}"
+        );
+        assert!(decode_with(&encode(&sample(49)).expect("test input"), &small).is_ok());
+    }
+
+    #[test]
+    fn refuses_a_huge_uid_and_oversized_data_before_allocating() {
+        // A UID length of 1 TB: refused, not allocated.
+        let data = gzip(&forged_head(1 << 40, b"", 0), 0);
+        let err = decode(&data).expect_err("uid length");
+        assert!(
+            matches!(
+                err,
+                CodecError::TooLarge {
+                    what: "task UID length",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let tiny = DecodeLimits {
+            max_compressed: 16,
+            ..DecodeLimits::DEFAULT
+        };
+        let err = decode_with(&encode(&sample(10)).expect("test input"), &tiny).expect_err("size");
+        assert!(
+            matches!(
+                err,
+                CodecError::TooLarge {
+                    what: "compressed size in bytes",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    /// A small gzip that inflates to 256 MiB behind one valid entry: decoding reads one byte
+    /// past the declared entries and stops, instead of inflating it all into memory.
+    #[test]
+    fn a_gzip_bomb_behind_the_entries_is_not_inflated() {
+        let mut raw = forged_head(3, b"uid", 1);
+        put_varint(&mut raw, 8_613_000_000_001);
+        raw.extend_from_slice(&[7u8; 8]);
+        raw.extend_from_slice(&[0, 1]);
+        // Not a zero first: the loop must see a non-zero byte right after the entries.
+        raw.push(1);
+        let bomb = gzip(&raw, 256 << 20);
+        assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
+        let start = std::time::Instant::now();
+        let err = decode(&bomb).expect_err("trailing bytes");
+        let took = start.elapsed();
+        assert!(
+            matches!(err, CodecError::Corrupt("trailing bytes")),
+            "{err}"
+        );
+        assert!(
+            took < std::time::Duration::from_millis(500),
+            "took {took:?}"
+        );
     }
 
     /// Prints the stored size per 100k contacts (recorded in BENCHMARKS.md):

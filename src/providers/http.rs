@@ -79,7 +79,12 @@ pub struct Sent<T> {
     pub in_doubt: bool,
 }
 
-/// Per-account HTTP: base URL, timeout, limiter, retry policy.
+/// The most bytes an answer of a provider endpoint may have, counted after decompression.
+/// Pages are 100 rows of well under 1 KiB each; 8 MiB leaves room for providers that send
+/// more and still bounds what a broken or hostile endpoint can make the controller hold.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Per-account HTTP: base URL, timeout, limiter, retry policy, answer size limit.
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
@@ -87,6 +92,7 @@ pub struct Transport {
     limiter: Arc<Limiter>,
     timeout: Duration,
     retry: RetryPolicy,
+    max_answer_bytes: usize,
 }
 
 static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
@@ -129,7 +135,14 @@ impl Transport {
             limiter,
             timeout,
             retry,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
         })
+    }
+
+    /// Another limit on the answers of this endpoint (see [`DEFAULT_MAX_ANSWER_BYTES`]).
+    pub fn with_max_answer_bytes(mut self, max_answer_bytes: usize) -> Self {
+        self.max_answer_bytes = max_answer_bytes;
+        self
     }
 
     /// `base + path` (`path` starts with `/`).
@@ -168,7 +181,7 @@ impl Transport {
             attempt += 1;
             self.limiter.acquire().await;
             let request = build(&self.client)?.timeout(self.timeout);
-            let result = match self.send(request).await {
+            let result = match self.send(op, request).await {
                 Ok(response) => parse(response),
                 Err((err, doubt)) => {
                     in_doubt |= doubt;
@@ -223,17 +236,18 @@ impl Transport {
 
     /// Sends one attempt. A transport error comes with "in doubt": the request may have
     /// reached the provider (anything but a failed connect).
-    async fn send(&self, request: RequestBuilder) -> Result<Response, (ProviderError, bool)> {
-        let response = request.send().await.map_err(|e| {
+    async fn send(
+        &self,
+        op: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Response, (ProviderError, bool)> {
+        let mut response = request.send().await.map_err(|e| {
             let doubt = !e.is_connect();
             (self.transport_error(e), doubt)
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| (self.transport_error(e), true))?;
+        // Status first: a 429 or 5xx is judged without reading (or holding) its body.
         if status == StatusCode::TOO_MANY_REQUESTS {
             let err = ProviderError::RateLimited {
                 retry_after: retry_after(&headers),
@@ -247,11 +261,55 @@ impl Transport {
             };
             return Err((err, false));
         }
+        let body = self.read_body(op, &mut response).await?;
         Ok(Response {
             status,
             headers,
-            body: body.to_vec(),
+            body,
         })
+    }
+
+    /// Reads an answer's body chunk by chunk, counting the bytes as they arrive — after gzip
+    /// decompression, so a small gzip that inflates to gigabytes is cut off at the limit too.
+    /// Never holds more than the limit and one chunk. An answer past the limit is lost: the
+    /// request may have been applied, so it is in doubt.
+    async fn read_body(
+        &self,
+        op: &'static str,
+        response: &mut reqwest::Response,
+    ) -> Result<Vec<u8>, (ProviderError, bool)> {
+        let limit = self.max_answer_bytes;
+        let announced = response.content_length().unwrap_or(0);
+        if announced > limit as u64 {
+            return Err((self.too_large(op, Some(announced)), true));
+        }
+        let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| (self.transport_error(e), true))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err((self.too_large(op, None), true));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn too_large(&self, op: &'static str, announced: Option<u64>) -> ProviderError {
+        let size = announced.map_or_else(
+            || "more than".to_owned(),
+            |n| format!("{n} bytes, more than"),
+        );
+        ProviderError::InvalidResponse {
+            endpoint: self.base.clone(),
+            detail: format!(
+                "the answer to {op} is {size} the {} bytes allowed (after decompression); \
+                 not read",
+                self.max_answer_bytes
+            ),
+        }
     }
 
     fn transport_error(&self, err: reqwest::Error) -> ProviderError {
@@ -379,6 +437,103 @@ mod tests {
             .expect_err("terminal");
         assert_eq!(err.reason(), "CredentialsRejected");
         assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+
+    /// A misbehaving endpoint: `/small` answers 1 KiB, `/huge` streams 32 MiB without a
+    /// length, `/announced` says 32 MiB in Content-Length, `/bomb` sends a 16 KiB gzip that
+    /// inflates to 16 MiB.
+    async fn oversized_server() -> String {
+        use axum::body::Body;
+        use std::io::Write;
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let spaces = vec![b' '; 1 << 20];
+        for _ in 0..16 {
+            gz.write_all(&spaces).expect("gzip");
+        }
+        let bomb = gz.finish().expect("gzip");
+        assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+        let chunks = || {
+            futures::stream::iter(
+                (0..32)
+                    .map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 1 << 20]))),
+            )
+        };
+        let app = axum::Router::new()
+            .route("/small", axum::routing::get(|| async { "x".repeat(1024) }))
+            .route(
+                "/huge",
+                axum::routing::get(move || async move { Body::from_stream(chunks()) }),
+            )
+            .route(
+                "/announced",
+                axum::routing::get(|| async { vec![b' '; 32 << 20] }),
+            )
+            .route(
+                "/bomb",
+                axum::routing::get(move || {
+                    let bomb = bomb.clone();
+                    async move { ([("content-encoding", "gzip")], bomb) }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}")
+    }
+
+    /// The issue's 1 MB gzip answer took the controller to 3.1 GB: an answer is now cut off at
+    /// the endpoint's limit while it is read, after decompression, with an error naming the
+    /// endpoint and the operation.
+    #[tokio::test]
+    async fn answers_past_the_byte_limit_are_refused_while_read() {
+        let base = oversized_server().await;
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        };
+        let transport = Transport::new(
+            shared_client().expect("client"),
+            &base,
+            Arc::new(Limiter::new(100, 100)),
+            Duration::from_secs(10),
+            policy,
+        )
+        .expect("transport")
+        .with_max_answer_bytes(1 << 20);
+        let get = |path: &str| {
+            let url = transport.url(path);
+            let transport = &transport;
+            async move {
+                transport
+                    .execute("listOrder", |c| Ok(c.get(&url)), |r| Ok(r.body.len()))
+                    .await
+            }
+        };
+        assert_eq!(get("/small").await.expect("small answer").value, 1024);
+        for path in ["/huge", "/announced", "/bomb"] {
+            let err = get(path).await.expect_err(path);
+            let text = err.to_string();
+            assert_eq!(err.reason(), "InvalidResponse", "{path}: {text}");
+            assert!(text.contains(&base), "{path}: names the endpoint: {text}");
+            assert!(
+                text.contains("the answer to listOrder is")
+                    && text.contains("the 1048576 bytes allowed"),
+                "{path}: {text}"
+            );
+        }
+        assert!(
+            get("/announced")
+                .await
+                .expect_err("announced")
+                .to_string()
+                .contains("33554432 bytes"),
+            "a Content-Length past the limit is refused before reading"
+        );
     }
 
     #[test]

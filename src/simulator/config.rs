@@ -345,6 +345,22 @@ pub struct FaultConfig {
     pub timeout_hold_ms: u64,
     /// Apply a successful mutation, then close the connection without an answer.
     pub drop_after_commit_rate: f64,
+    /// Not drawn: when set, every answer is replaced by an oversized one after the handler ran
+    /// (state changed as usual), to prove the clients bound what they read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oversized_answer: Option<OversizedAnswer>,
+}
+
+/// An answer far bigger than any real one (`super::faults::oversized_answer`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OversizedAnswer {
+    /// Bytes of the body as the client reads it (after decompression).
+    pub bytes: u64,
+    /// Send it gzip-compressed (`Content-Encoding: gzip`): a small answer that inflates to
+    /// `bytes` — a gzip bomb.
+    #[serde(default)]
+    pub gzip: bool,
 }
 
 impl Default for FaultConfig {
@@ -356,12 +372,14 @@ impl Default for FaultConfig {
             timeout_rate: 0.0,
             timeout_hold_ms: 30_000,
             drop_after_commit_rate: 0.0,
+            oversized_answer: None,
         }
     }
 }
 
 impl FaultConfig {
-    /// True when no fault can fire (the fast path).
+    /// True when no drawn fault can fire (the fast path); [`Self::oversized_answer`] is not
+    /// drawn and is checked on its own.
     pub fn is_quiet(&self) -> bool {
         self.latency_ms == 0
             && self.latency_jitter_ms == 0

@@ -4,12 +4,17 @@
 //! response that follows an applied mutation with [`Committed`]; a response marked with
 //! [`DropConnection`] is never written: the server closes the connection instead, so the client
 //! sees a connection error while the state has (for commit-then-drop) changed.
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::config::FaultConfig;
+use super::config::{FaultConfig, OversizedAnswer};
 
 /// Response extension: the request changed provider state.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +77,58 @@ impl FaultDraw {
     }
 }
 
+/// The oversized answer of [`OversizedAnswer`]: `bytes` spaces (JSON whitespace, so only the
+/// size is wrong), streamed in 1 MiB chunks without a Content-Length; or, with `gzip`, their
+/// gzip (about 1/1000 of the size, built once per size and kept).
+pub fn oversized_answer(answer: OversizedAnswer) -> Response {
+    const CHUNK: usize = 1 << 20;
+    if answer.gzip {
+        return (
+            [
+                (CONTENT_TYPE, "application/json"),
+                (CONTENT_ENCODING, "gzip"),
+            ],
+            gzip_of_spaces(answer.bytes),
+        )
+            .into_response();
+    }
+    let chunk = Bytes::from(vec![b' '; CHUNK]);
+    let full = answer.bytes / CHUNK as u64;
+    let rest = usize::try_from(answer.bytes % CHUNK as u64).unwrap_or(0);
+    let chunks = (0..full)
+        .map(move |_| chunk.clone())
+        .chain((rest > 0).then(|| Bytes::from(vec![b' '; rest])))
+        .map(Ok::<_, std::io::Error>);
+    (
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(futures::stream::iter(chunks)),
+    )
+        .into_response()
+}
+
+fn gzip_of_spaces(bytes: u64) -> Bytes {
+    static LAST: OnceLock<Mutex<Option<(u64, Bytes)>>> = OnceLock::new();
+    let cache = LAST.get_or_init(|| Mutex::new(None));
+    let mut last = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((size, body)) = last.as_ref()
+        && *size == bytes
+    {
+        return body.clone();
+    }
+    let spaces = vec![b' '; 1 << 20];
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut left = bytes;
+    while left > 0 {
+        let n = usize::try_from(left.min(spaces.len() as u64)).unwrap_or(spaces.len());
+        // Writing into a Vec cannot fail.
+        let _ = gz.write_all(&spaces[..n]);
+        left -= n as u64;
+    }
+    let body = Bytes::from(gz.finish().unwrap_or_default());
+    *last = Some((bytes, body.clone()));
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
@@ -99,6 +156,33 @@ mod tests {
         assert!(draws.iter().any(|d| d.pre == PreFault::Timeout));
         assert!(draws.iter().any(|d| d.pre == PreFault::None));
         assert!(draws.iter().any(|d| d.drop_after_commit));
+    }
+
+    #[tokio::test]
+    async fn oversized_answers_have_their_size_as_read() {
+        use std::io::Read;
+        let plain = oversized_answer(OversizedAnswer {
+            bytes: (3 << 20) + 5,
+            gzip: false,
+        });
+        let body = axum::body::to_bytes(plain.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert_eq!(body.len(), (3 << 20) + 5);
+        let bomb = oversized_answer(OversizedAnswer {
+            bytes: 8 << 20,
+            gzip: true,
+        });
+        assert_eq!(bomb.headers()[CONTENT_ENCODING], "gzip");
+        let body = axum::body::to_bytes(bomb.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert!(body.len() < 64 << 10, "{} bytes on the wire", body.len());
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut inflated)
+            .expect("gzip");
+        assert_eq!(inflated.len(), 8 << 20);
     }
 
     #[test]

@@ -107,6 +107,10 @@ pub async fn gate(
         }
     }
     let response = next.run(request).await;
+    if let Some(answer) = faults.oversized_answer {
+        tracing::info!(%endpoint, bytes = answer.bytes, gzip = answer.gzip, "fault: oversized answer");
+        return super::faults::oversized_answer(answer);
+    }
     if draw.drop_after_commit && response.extensions().get::<Committed>().is_some() {
         sim.lock().count(&endpoint).dropped_after_commit += 1;
         tracing::info!(%endpoint, "fault: change committed, connection dropped");

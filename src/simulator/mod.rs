@@ -33,8 +33,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 pub use config::{
-    AccountConfig, FaultConfig, ProviderKind, RateLimitConfig, SimulatorConfig, TaskConfig,
-    TaskGeneration, TaskState,
+    AccountConfig, FaultConfig, OversizedAnswer, ProviderKind, RateLimitConfig, SimulatorConfig,
+    TaskConfig, TaskGeneration, TaskState,
 };
 pub use phones::mask_phone;
 pub use state::SimState;

@@ -173,9 +173,13 @@ fn secret(name: &str, data: Value) -> Value {
 }
 
 fn lll_provider(name: &str, endpoint: &str, secret: &str, key: &str) -> Value {
+    lll_provider_of(name, endpoint, super::LLL_USER, secret, key)
+}
+
+fn lll_provider_of(name: &str, endpoint: &str, user: &str, secret: &str, key: &str) -> Value {
     json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
            "metadata": {"name": name},
-           "spec": {"longlonglong": {"endpoint": endpoint, "userId": super::LLL_USER,
+           "spec": {"longlonglong": {"endpoint": endpoint, "userId": user,
                                      "tokenSecretRef": {"name": secret, "key": key}},
                     "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}})
 }
@@ -418,5 +422,64 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
             task_id: "no-such-remote-task".into(),
             ..Case::new("remote-task-missing", "TaskNotFound").list("a", cn(&["13900000511"]))
         },
+        // Safety item 7: a forged ledger Secret declaring 3M entries (the had 50M and
+        // took 5.2 GB) is refused from its header, naming the Secret.
+        Case {
+            objects: vec![forged_ledger("ledger-forged", 3_000_000)],
+            ..Case::new("ledger-forged", "LedgerCorrupt")
+                .list("a", cn(&["13900000521"]))
+                .message(&[
+                    "Secret ledger-forged-ledger",
+                    "entry count is 3000000, more than the 2000000 this build reads",
+                ])
+        },
+        // Safety item 7: every answer of this account is a 16 KiB gzip that inflates to 16 MiB.
+        Case {
+            provider: "p-answer-bomb",
+            objects: vec![
+                secret("creds-bomb", json!({"token": super::BOMB_TOKEN})),
+                lll_provider_of(
+                    "p-answer-bomb",
+                    endpoint,
+                    super::BOMB_USER,
+                    "creds-bomb",
+                    "token",
+                ),
+            ],
+            ..Case::new("provider-answer-bomb", "InvalidResponse")
+                .list("a", cn(&["13900000531"]))
+                .message(&[
+                    "unexpected answer from http://127.0.0.1:",
+                    "is more than the 8388608 bytes allowed (after decompression)",
+                ])
+        },
     ]
+}
+
+/// The head Secret of a ledger as the store writes it (annotations, digest), holding a forged
+/// ledger whose header declares `count` entries, followed by 100,000 real-looking ones.
+fn forged_ledger(task: &str, count: u64) -> Value {
+    use sha2::Digest;
+    use std::io::Write;
+    let mut raw = b"CSL\x01\x03uid\x01".to_vec();
+    let mut v = count;
+    while v >= 0x80 {
+        raw.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    raw.push(v as u8);
+    for _ in 0..100_000 {
+        raw.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&raw).expect("gzip");
+    let data = gz.finish().expect("gzip");
+    let digest = hex::encode(sha2::Sha256::digest(&data));
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "callsync.io/ledger",
+           "metadata": {"name": format!("{task}-ledger"),
+                        "annotations": {"callsync.io/ledger-generation": "1",
+                                        "callsync.io/ledger-shards": "1",
+                                        "callsync.io/ledger-sha256": digest,
+                                        "callsync.io/ledger-write": "forged"}},
+           "data": {"ledger": super::b64(&data)}})
 }

@@ -149,6 +149,7 @@ pub fn chaos_faults() -> FaultConfig {
         timeout_rate: 0.05,
         timeout_hold_ms: 1500,
         drop_after_commit_rate: 0.05,
+        oversized_answer: None,
     }
 }
 

@@ -1,11 +1,18 @@
 //! Reading `-f` paths: every `*.yaml` / `*.yml` file under a folder (recursively, sorted,
 //! hidden entries skipped so a state folder or `.git` is never read), or one file; each file
 //! split into its YAML documents.
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::diagnostic::{Diagnostics, Origin};
+
+/// The most bytes one `-f` file may have. Parsed YAML takes tens of times its size in
+/// memory, so a file someone else can put in the folder (a GitOps repository) is bounded
+/// before it is read. 32 MiB is about 600,000 contacts written inline; bigger inputs are split
+/// into several files (`callsync import --out DIR` writes one file per ContactList).
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// One YAML document, as JSON (what the CRD schemas describe).
 pub struct Document {
@@ -87,8 +94,20 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
 /// position so that "document N" counts every document of the file.
 pub fn documents(path: &Path, diagnostics: &mut Diagnostics) -> Vec<Document> {
     let file = path.display().to_string();
-    let text = match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
+    let text = match read_bounded(path) {
+        Ok(None) => {
+            diagnostics.error(
+                &file_origin(&file),
+                "",
+                format!(
+                    "file is larger than {} MiB, the limit for one file; split it into \
+                     several files (`callsync import --out DIR` writes one per ContactList)",
+                    MAX_FILE_BYTES >> 20
+                ),
+            );
+            return Vec::new();
+        }
+        Ok(Some(bytes)) => match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(_) => {
                 diagnostics.error(&file_origin(&file), "", "not UTF-8 text");
@@ -124,4 +143,17 @@ pub fn documents(path: &Path, diagnostics: &mut Diagnostics) -> Vec<Document> {
         }
     }
     out
+}
+
+/// The file's bytes, or `None` past [`MAX_FILE_BYTES`]. Reads at most one byte more than the
+/// limit whatever the file's size says (it may grow while read, or be a pipe).
+fn read_bounded(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > MAX_FILE_BYTES {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= MAX_FILE_BYTES).then_some(bytes))
 }

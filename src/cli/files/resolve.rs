@@ -10,6 +10,7 @@ use kube::ResourceExt;
 use super::{Bundle, Diagnostics, Loaded, Origin};
 use crate::api::{CallProvider, CallTask, ContactList};
 use crate::contacts::csv::{CsvData, parse_csv};
+use crate::contacts::source_limit::check_csv_source_size;
 use crate::contacts::{Phone, mask_phone};
 use crate::controller::mapping::{list_selector, task_selects_list};
 use crate::providers::{Credentials, SecretString};
@@ -246,7 +247,9 @@ fn source(
     } else {
         return Err(());
     };
-    let text = text.map_err(|message| diagnostics.error(&list.origin, path, message))?;
+    let text = text
+        .and_then(|text| check_csv_source_size(&what, text.len()).map(|()| text))
+        .map_err(|message| diagnostics.error(&list.origin, path, message))?;
     match parse_csv(&text) {
         Ok(data) => Ok(Some(data)),
         Err(e) => {

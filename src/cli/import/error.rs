@@ -73,6 +73,8 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("--out: {0}")]
+    Private(#[from] crate::cli::private_files::PrivateDirError),
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::rows::Category;
 use super::{ImportArgs, ImportError, ImportOptions, Imported, import, render};
+use crate::cli::private_files::{WhenExposed, private_dir, write_private_file};
 
 /// Runs `callsync import`.
 pub fn execute(args: &ImportArgs) -> Result<(), ImportError> {
@@ -85,6 +86,8 @@ fn write_stdout(imported: &Imported, opts: &ImportOptions) -> Result<(), ImportE
 }
 
 /// Writes `NAME-001.yaml`, …; names files of an earlier, bigger import that are left behind.
+/// The files hold phone numbers: the folder is created 0700 (an existing one that others can
+/// read is refused, not changed: it is the user's) and the files 0600.
 fn write_dir(
     dir: &Path,
     imported: &Imported,
@@ -92,13 +95,13 @@ fn write_dir(
     err: &mut impl Write,
 ) -> Result<(), ImportError> {
     let write_err = |path: PathBuf| move |source| ImportError::Write { path, source };
-    std::fs::create_dir_all(dir).map_err(write_err(dir.to_path_buf()))?;
+    private_dir(dir, WhenExposed::Refuse)?;
     let total = imported.shards.len();
     let mut written = Vec::with_capacity(total);
     for (i, shard) in imported.shards.iter().enumerate() {
         let file = format!("{}.yaml", shard.name);
         let path = dir.join(&file);
-        std::fs::write(&path, render::document(shard, i, total, opts))
+        write_private_file(&path, render::document(shard, i, total, opts).as_bytes())
             .map_err(write_err(path.clone()))?;
         written.push(file);
     }

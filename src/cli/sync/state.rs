@@ -7,10 +7,17 @@
 //! renamed over the old one, and the folder fsynced — because a batch is only sent after its
 //! intent is saved. A lock on `<state>/lock` keeps two applies off one state (the OS drops it
 //! when the process ends, however it ends).
+//!
+//! Ledgers hold phone numbers: the folders are 0700 and the files 0600 (`private_files`). A
+//! state folder that others can access is tightened when it is callsync's own (it holds the
+//! `lock` file, so an earlier callsync made it) and refused otherwise; a namespace folder
+//! inside it is always callsync's and is tightened.
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::cli::private_files::{PrivateDirError, WhenExposed, create_private_file, private_dir};
 use crate::ledger::{Ledger, codec};
 use crate::sync::SinkError;
 
@@ -32,6 +39,8 @@ pub enum StateError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("state folder: {0}")]
+    Private(#[from] PrivateDirError),
     #[error("state folder {path} is in use by another `callsync apply` (lock {path}/lock)")]
     Locked { path: PathBuf },
     #[error(
@@ -51,12 +60,18 @@ impl StateStore {
     /// Opens (creating) a state folder. `exclusive` for apply; plan takes a shared lock, so
     /// it reads no half-finished sync's state while never blocking another plan.
     pub fn open(root: &Path, exclusive: bool) -> Result<Self, StateError> {
-        std::fs::create_dir_all(root).map_err(io_error(root))?;
         let lock_path = root.join("lock");
+        let ours = if lock_path.exists() {
+            WhenExposed::Tighten
+        } else {
+            WhenExposed::Refuse
+        };
+        private_dir(root, ours)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(crate::cli::private_files::FILE_MODE)
             .open(&lock_path)
             .map_err(io_error(&lock_path))?;
         let locked = if exclusive {
@@ -124,10 +139,11 @@ impl StateStore {
 /// old or the new ledger, never a mix, and a returned save survives power loss.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    private_dir(dir, WhenExposed::Tighten).map_err(std::io::Error::other)?;
     let tmp = path.with_extension(format!("ledger.tmp-{}", std::process::id()));
     {
-        let mut file = File::create(&tmp)?;
+        // 0600 from the start: the rename puts this file, mode and all, in the old one's place.
+        let mut file = create_private_file(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
@@ -143,7 +159,8 @@ mod tests {
     #[test]
     fn saves_atomically_and_reads_back() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = StateStore::open(dir.path(), true).expect("open");
+        let root = dir.path().join("state");
+        let store = StateStore::open(&root, true).expect("open");
         assert!(store.load("ns", "t").expect("load").is_none());
         let mut ledger = Ledger::new("uid-1");
         let phone = Phone::parse("+8613012121211", None).expect("valid");
@@ -152,7 +169,7 @@ mod tests {
         let back = store.load("ns", "t").expect("load").expect("present");
         assert_eq!(back.len(), 1);
         assert_eq!(back.task_uid(), "uid-1");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("ns"))
+        let leftovers: Vec<_> = std::fs::read_dir(root.join("ns"))
             .expect("dir")
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
@@ -160,11 +177,65 @@ mod tests {
         assert!(leftovers.is_empty());
     }
 
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
+
+    fn one_ledger() -> Ledger {
+        let mut ledger = Ledger::new("uid-1");
+        let phone = Phone::parse("+8613012121211", None).expect("valid");
+        ledger.record_add_intent(&[(phone, ContentDigest(7))]);
+        ledger
+    }
+
+    /// Ledgers hold phone numbers: were 0755 folders and 0644 files, readable by every local
+    /// user.
+    #[test]
+    fn state_folders_and_ledgers_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("state");
+        let store = StateStore::open(&root, true).expect("open");
+        store.save("ns", "t", &one_ledger()).expect("save");
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("ns")), 0o700);
+        assert_eq!(mode(&root.join("ns/t.ledger")), 0o600);
+        drop(store);
+
+        // An earlier callsync's state (it holds the lock file): tightened, file by file.
+        let loose = |p: &Path, m| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
+        };
+        loose(&root, 0o755);
+        loose(&root.join("ns"), 0o755);
+        loose(&root.join("ns/t.ledger"), 0o644);
+        let store = StateStore::open(&root, true).expect("reopen");
+        store.save("ns", "t", &one_ledger()).expect("save");
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("ns")), 0o700);
+        assert_eq!(mode(&root.join("ns/t.ledger")), 0o600);
+        drop(store);
+
+        // Someone else's folder: refused with the chmod that fixes it, left as it was.
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).expect("mkdir");
+        loose(&shared, 0o755);
+        let err = StateStore::open(&shared, true).expect_err("exposed");
+        assert!(
+            err.to_string()
+                .contains(&format!("run `chmod 700 {}`", shared.display())),
+            "{err}"
+        );
+        assert_eq!(mode(&shared), 0o755);
+    }
+
     #[test]
     fn a_second_apply_is_refused_while_the_first_holds_the_lock() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let _first = StateStore::open(dir.path(), true).expect("open");
-        let second = StateStore::open(dir.path(), true);
+        let root = dir.path().join("state");
+        let _first = StateStore::open(&root, true).expect("open");
+        let second = StateStore::open(&root, true);
         assert!(
             matches!(second, Err(StateError::Locked { .. })),
             "{second:?}"

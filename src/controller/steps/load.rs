@@ -10,6 +10,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::api::{CallProvider, CallTask, ContactList};
 use crate::contacts::csv::{CsvData, parse_csv};
+use crate::contacts::source_limit::check_csv_source_size;
 use crate::controller::context::Context;
 use crate::controller::ledger_store::{LedgerStore, LedgerStoreError, LedgerVersion};
 use crate::controller::mapping::{list_selector, task_selects_list};
@@ -179,10 +180,13 @@ pub async fn load_ledger(
 ) -> Result<(Ledger, Option<LedgerVersion>), LoadError> {
     match store.load().await? {
         Some(stored) => {
-            let ledger = codec::decode(&stored.bytes).map_err(|e| LoadError::LedgerDecode {
-                task: task.name_any(),
-                detail: e.to_string(),
-            })?;
+            // Decoding a large ledger takes seconds of CPU: off the async workers, so the
+            // lease renewal and the other reconciles keep running.
+            let ledger = crate::controller::offload::cpu_heavy(|| codec::decode(&stored.bytes))
+                .map_err(|e| LoadError::LedgerDecode {
+                    task: task.name_any(),
+                    detail: format!("Secret {}: {e}", store.head_name()),
+                })?;
             Ok((ledger, Some(stored.version)))
         }
         None => Ok((Ledger::new(task.uid().unwrap_or_default()), None)),
@@ -217,6 +221,8 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
             .data
             .and_then(|mut d| d.remove(&r.key))
             .ok_or_else(|| unreadable(format!("Secret {} has no key {}", r.name, r.key)))?;
+        check_csv_source_size(&format!("Secret {} key {}", r.name, r.key), bytes.0.len())
+            .map_err(unreadable)?;
         let text = String::from_utf8(bytes.0)
             .map_err(|_| unreadable(format!("Secret {} key {} is not UTF-8", r.name, r.key)))?;
         (text, version)
@@ -229,8 +235,12 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
         let version = map.metadata.resource_version.clone();
         // A file that is not UTF-8 lands in binaryData (kubectl create configmap --from-file
         // puts it there): name the encoding problem rather than a missing key.
+        let what = format!("ConfigMap {} key {}", r.name, r.key);
         let text = match map.data.and_then(|mut d| d.remove(&r.key)) {
-            Some(text) => text,
+            Some(text) => {
+                check_csv_source_size(&what, text.len()).map_err(unreadable)?;
+                text
+            }
             None => {
                 let bytes = map
                     .binary_data
@@ -238,6 +248,7 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
                     .ok_or_else(|| {
                         unreadable(format!("ConfigMap {} has no key {}", r.name, r.key))
                     })?;
+                check_csv_source_size(&what, bytes.0.len()).map_err(unreadable)?;
                 String::from_utf8(bytes.0).map_err(|_| {
                     unreadable(format!(
                         "ConfigMap {} key {} (binaryData) is not UTF-8",

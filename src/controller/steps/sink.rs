@@ -55,10 +55,14 @@ impl<'a> SecretSink<'a> {
 
 impl SyncSink for SecretSink<'_> {
     async fn save_ledger(&mut self, ledger: &Ledger) -> Result<(), SinkError> {
-        let bytes = codec::encode(ledger).map_err(|e| SinkError {
-            message: e.to_string(),
-            reason: "LedgerEncode",
-        })?;
+        // Seconds of CPU for a large ledger: off the async workers (see `offload`).
+        let bytes =
+            crate::controller::offload::cpu_heavy(|| codec::encode(ledger)).map_err(|e| {
+                SinkError {
+                    message: e.to_string(),
+                    reason: "LedgerEncode",
+                }
+            })?;
         let version = self
             .store
             .save(&bytes, self.version.as_ref())
