@@ -55,18 +55,18 @@ impl Kind {
         match self {
             Kind::Longlonglong => (
                 json!({"token": sim::LLL_TOKEN}),
-                json!({"longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
+                json!({"insecure": true, "longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
                         "tokenSecretRef": {"name": "creds", "key": "token"}}}),
             ),
             Kind::Callbot => (
                 json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
-                json!({"callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
+                json!({"insecure": true, "callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
                         "orderCallbackUrl": "https://hooks.example.com/order",
                         "callCallbackUrl": "https://hooks.example.com/call"}}),
             ),
             Kind::Nxlink => (
                 json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
-                json!({"nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
+                json!({"insecure": true, "nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
             ),
         }
     }
@@ -207,11 +207,10 @@ impl Env {
         let (data, spec) = self.kind.objects(&self.simulator.base_url());
         let mut spec = spec;
         spec["rateLimit"] = json!({"requestsPerSecond": 1000, "burst": 1000});
-        self.apply(
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                          "stringData": secret_data.unwrap_or(data)}),
-        )
-        .await;
+        self.apply(json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
+                   "stringData": secret_data.unwrap_or(data)}))
+            .await;
         self.apply(
             json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
                           "metadata": {"name": "acct"}, "spec": spec}),

@@ -1,14 +1,15 @@
 //! Resolution, as the controller's load step does it: a CallTask's CallProvider (same
 //! namespace only), its ContactLists (names and/or label selector), the credentials from the
-//! provider's Secret, and the CSV sources from Secrets and ConfigMaps. Nothing here touches
-//! the network.
+//! provider's Secret, and the CSV sources from Secrets and ConfigMaps. Secrets are used only
+//! when labelled for the use, as in the controller (`crate::api::SecretUse`). Nothing here
+//! touches the network.
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
 use super::{Bundle, Diagnostics, Loaded, Origin};
-use crate::api::{CallProvider, CallTask, ContactList};
+use crate::api::{CallProvider, CallTask, ContactList, SecretUse};
 use crate::contacts::csv::{CsvData, parse_csv};
 use crate::contacts::{Phone, mask_phone};
 use crate::controller::mapping::{list_selector, task_selects_list};
@@ -152,6 +153,19 @@ fn credentials(
         );
         return None;
     };
+    // The controller's rule: only a Secret labelled for credentials is sent anywhere.
+    if let Err(refused) = SecretUse::Credentials.check(
+        &namespace,
+        secret_name,
+        secret.object.metadata.labels.as_ref(),
+    ) {
+        diagnostics.error(
+            &provider.origin,
+            format!("{path}.name"),
+            refused.to_string(),
+        );
+        return None;
+    }
     let mut values = Vec::new();
     for key in keys {
         match secret_value(&secret.object, key) {
@@ -213,7 +227,11 @@ fn source(
                 &namespace,
                 &r.name,
             )),
-            Some(secret) => secret_value(&secret.object, &r.key),
+            // The controller's rule: only a Secret labelled for contacts is read as a source.
+            Some(secret) => SecretUse::Contacts
+                .check(&namespace, &r.name, secret.object.metadata.labels.as_ref())
+                .map_err(|refused| refused.to_string())
+                .and_then(|()| secret_value(&secret.object, &r.key)),
         };
         (
             "spec.source.secretRef",
