@@ -129,8 +129,8 @@ const BROKEN: &[(&str, &str, &str)] = &[
     ),
     (
         "plain-http-endpoint",
-        "apply",
-        "endpoint http://127.0.0.1:9 is plain http",
+        "validate",
+        "(CallProvider \"lll\"): spec.longlonglong.endpoint: invalid provider configuration: endpoint http://127.0.0.1:9 is plain http",
     ),
     // plan and apply refuse broken files before any network call, with the same messages.
     (

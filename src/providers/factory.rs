@@ -138,7 +138,7 @@ pub fn build_provider_with(
 /// and anyone on the path can read or redirect them: refused unless the CallProvider says
 /// `insecure: true` (the simulator on loopback). A URL that does not parse is left to
 /// [`Transport::new`], which names the problem.
-fn refuse_plain_http(endpoint: &str, insecure: bool) -> Result<(), ProviderError> {
+pub fn refuse_plain_http(endpoint: &str, insecure: bool) -> Result<(), ProviderError> {
     let plain = reqwest::Url::parse(endpoint).is_ok_and(|url| url.scheme() == "http");
     if plain && !insecure {
         return Err(ProviderError::Config(format!(

@@ -195,6 +195,33 @@ fn credentials(
     }
 }
 
+/// A plain `http://` endpoint without `insecure: true`, reported before any network call with
+/// the message the provider factory would give (one rule for the controller and the CLI).
+fn check_endpoint(provider: &Loaded<CallProvider>, diagnostics: &mut Diagnostics) {
+    let spec = &provider.object.spec;
+    let endpoints = [
+        (
+            "spec.longlonglong.endpoint",
+            spec.longlonglong.as_ref().map(|a| &a.endpoint),
+        ),
+        (
+            "spec.callbot.endpoint",
+            spec.callbot.as_ref().map(|a| &a.endpoint),
+        ),
+        (
+            "spec.nxlink.endpoint",
+            spec.nxlink.as_ref().and_then(|a| a.endpoint.as_ref()),
+        ),
+    ];
+    for (path, endpoint) in endpoints {
+        if let Some(Err(refused)) =
+            endpoint.map(|e| crate::providers::factory::refuse_plain_http(e, spec.insecure))
+        {
+            diagnostics.error(&provider.origin, path, refused.to_string());
+        }
+    }
+}
+
 /// `phone 138****5678 is not a valid number for CN`: the reason with the masked input once.
 fn phone_problem(raw: &str, error: &crate::contacts::PhoneError) -> String {
     let masked = mask_phone(raw);
@@ -335,6 +362,7 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
     }
     let mut credentials_of: BTreeMap<Key, Option<Credentials>> = BTreeMap::new();
     for provider in &bundle.providers {
+        check_endpoint(provider, diagnostics);
         let found = credentials(bundle, provider, diagnostics);
         credentials_of.insert(key_of(&provider.object), found);
     }
