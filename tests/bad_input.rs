@@ -202,7 +202,8 @@ async fn create_source(client: &Client, ns: &str, source: &cases::Source) {
     let bytes = fixture(source.fixture);
     let object = match source.store {
         cases::Store::Secret => json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": source.name}, "data": {source.key: b64(&bytes)}}),
+            "metadata": {"name": source.name, "labels": {"callsync.io/contacts": "true"}},
+            "data": {source.key: b64(&bytes)}}),
         cases::Store::ConfigMap => json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": source.name},
             "data": {source.key: String::from_utf8(bytes).expect("a ConfigMap's data is UTF-8")}}),
@@ -268,13 +269,13 @@ async fn the_controller_reports_bad_input_clearly_and_syncs_the_valid_contacts()
     let good = |name: &str, secret: &str| {
         json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
                "metadata": {"name": name},
-               "spec": {"longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
+               "spec": {"insecure": true, "longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
                                          "tokenSecretRef": {"name": secret, "key": "token"}},
                         "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}})
     };
     let creds = |name: &str| {
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-               "stringData": {"token": sim::LLL_TOKEN}})
+        json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"token": sim::LLL_TOKEN},
+               "metadata": {"name": name, "labels": {"callsync.io/credentials": "true"}}})
     };
     must_apply(&client, &ns, &creds("creds")).await;
     must_apply(&client, &ns, &good("acct", "creds")).await;
@@ -283,7 +284,8 @@ async fn the_controller_reports_bad_input_clearly_and_syncs_the_valid_contacts()
     must_apply(
         &client,
         &other,
-        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "csv-other"},
+        &json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "csv-other", "labels": {"callsync.io/contacts": "true"}},
                 "stringData": {"contacts.csv": OTHER_CSV_SECRET}}),
     )
     .await;

@@ -39,6 +39,8 @@ const ALL_ON: &[&str] = &[
     "--set",
     "podAntiAffinity=hard",
     "--set",
+    "providerEndpoints={https://ai.api.longlonglong.cn,https://api-hk.nxlink.ai}",
+    "--set",
     "image.digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 ];
 
@@ -85,16 +87,17 @@ fn helm_lint_strict_passes_with_defaults_and_with_every_feature_on() {
     }
 }
 
+/// Least privilege by default: the controller's access is a Role in the release namespace
+/// only; the ClusterRoles are the two aggregated to the built-in roles, bound by nobody here.
 #[test]
-fn default_render_is_a_two_replica_restricted_deployment_with_cluster_rbac() {
+fn default_render_is_a_two_replica_restricted_deployment_with_namespaced_rbac() {
     let docs = yaml_documents(&helm_template("callsync", "callsync-system", &[]).expect("render"));
     let expected: BTreeMap<String, usize> = [
-        ("ClusterRole", 3),
-        ("ClusterRoleBinding", 1),
+        ("ClusterRole", 2),
         ("Deployment", 1),
         ("PodDisruptionBudget", 1),
-        ("Role", 1),
-        ("RoleBinding", 1),
+        ("Role", 2),
+        ("RoleBinding", 2),
         ("Service", 1),
         ("ServiceAccount", 1),
     ]
@@ -134,7 +137,15 @@ fn default_render_is_a_two_replica_restricted_deployment_with_cluster_rbac() {
         .map(|e| (e["name"].as_str().expect("name"), e))
         .collect();
     assert_eq!(env["CALLSYNC_LEADER_ELECTION"]["value"], "true");
-    assert_eq!(env["CALLSYNC_WATCH_NAMESPACES"]["value"], "");
+    assert_eq!(
+        env["CALLSYNC_WATCH_NAMESPACES"]["value"], "callsync-system",
+        "the release namespace only"
+    );
+    let controller_role = docs
+        .iter()
+        .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "callsync")
+        .expect("controller Role");
+    assert_eq!(controller_role["metadata"]["namespace"], "callsync-system");
     assert_eq!(
         env["CALLSYNC_POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"],
         "metadata.namespace"
@@ -143,7 +154,7 @@ fn default_render_is_a_two_replica_restricted_deployment_with_cluster_rbac() {
     // Leases: only in the release namespace, and get/update/patch only of the chart's own Lease.
     let role = docs
         .iter()
-        .find(|d| d["kind"] == "Role")
+        .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "callsync-leader-election")
         .expect("leader-election Role");
     assert_eq!(role["metadata"]["namespace"], "callsync-system");
     assert_eq!(
@@ -154,6 +165,93 @@ fn default_render_is_a_two_replica_restricted_deployment_with_cluster_rbac() {
              "resourceNames": ["callsync"], "verbs": ["get", "update", "patch"]}
         ])
     );
+}
+
+/// Cluster mode is opt-in (`clusterWide`), and excludes a namespace list.
+#[test]
+fn cluster_wide_is_opt_in_and_binds_the_cluster_role() {
+    let docs = yaml_documents(
+        &helm_template(
+            "callsync",
+            "callsync-system",
+            &["--set", "clusterWide=true"],
+        )
+        .expect("render"),
+    );
+    let binding = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRoleBinding")
+        .expect("ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["name"], "callsync");
+    assert!(
+        !docs
+            .iter()
+            .any(|d| d["kind"] == "Role" && d["metadata"]["name"] == "callsync"),
+        "cluster mode has no per-namespace Role"
+    );
+    let env = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "CALLSYNC_WATCH_NAMESPACES")
+        .expect("CALLSYNC_WATCH_NAMESPACES")["value"]
+        .clone();
+    assert_eq!(env, json!(""), "every namespace");
+    let err = helm_template(
+        "callsync",
+        "callsync-system",
+        &["--set", "clusterWide=true", "--set", "watchNamespaces={a}"],
+    )
+    .expect_err("clusterWide with a namespace list");
+    assert!(err.contains("watchNamespaces"), "{err}");
+}
+
+/// ContactLists hold full phone numbers: the role aggregated to the built-in `view` (read-only,
+/// often granted widely) does not read them; edit and admin, which may write them, do.
+#[test]
+fn contact_lists_are_not_aggregated_to_view() {
+    let docs = yaml_documents(&helm_template("callsync", "callsync-system", &[]).expect("render"));
+    let aggregated = |label: &str| -> Vec<(String, String)> {
+        docs.iter()
+            .filter(|d| {
+                d["kind"] == "ClusterRole"
+                    && d["metadata"]["labels"][format!("rbac.authorization.k8s.io/{label}")]
+                        == "true"
+            })
+            .flat_map(|d| d["rules"].as_array().cloned().unwrap_or_default())
+            .flat_map(|rule| {
+                let verbs = rule["verbs"].as_array().cloned().unwrap_or_default();
+                let resources = rule["resources"].as_array().cloned().unwrap_or_default();
+                resources.into_iter().flat_map(move |r| {
+                    verbs.clone().into_iter().map(move |v| {
+                        (
+                            r.as_str().unwrap_or_default().to_owned(),
+                            v.as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                })
+            })
+            .collect()
+    };
+    let view = aggregated("aggregate-to-view");
+    assert!(
+        view.contains(&("calltasks".into(), "get".into())),
+        "{view:?}"
+    );
+    assert!(
+        !view.iter().any(|(r, _)| r == "contactlists"),
+        "view reads ContactLists: {view:?}"
+    );
+    let edit = aggregated("aggregate-to-edit");
+    for verb in ["get", "list", "watch", "create", "update", "delete"] {
+        assert!(
+            edit.contains(&("contactlists".into(), verb.into())),
+            "edit lacks {verb} on contactlists: {edit:?}"
+        );
+    }
 }
 
 #[test]
@@ -528,8 +626,11 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
     let watch = format!("watchNamespaces={{{team_a},{team_b}}}");
     let mut all_on = ALL_ON.to_vec();
     all_on.extend(["--set", watch.as_str()]);
-    for (what, args, expected_kinds) in [("defaults", vec![], 8), ("every feature on", all_on, 10)]
-    {
+    for (what, args, expected_kinds) in [
+        ("defaults", vec![], 7),
+        ("cluster-wide", vec!["--set", "clusterWide=true"], 8),
+        ("every feature on", all_on, 10),
+    ] {
         let rendered = helm_template("callsync", &ns, &args).expect("render");
         let docs = yaml_documents(&rendered);
         assert_eq!(

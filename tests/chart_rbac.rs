@@ -158,7 +158,8 @@ async fn user_objects(admin: &Client, ns: &str) -> CallTask {
     Api::<Secret>::namespaced(admin.clone(), ns)
         .create(
             &pp,
-            &parse(json!({"metadata": {"name": "callbot-credentials"},
+            &parse(json!({"metadata": {"name": "callbot-credentials",
+                    "labels": {"callsync.io/credentials": "true"}},
                 "stringData": {"uuid": "u", "secretKey": "k"}})),
         )
         .await
@@ -522,7 +523,7 @@ async fn cluster_mode_token_allows_every_call_the_controller_makes() {
     let (admin, watched) = cp.test_namespace("rbac-watched").await;
     let release = format!("{watched}-rel");
     create_namespace(&admin, &release).await;
-    let sa = service_account_client(&admin, &release, &[]).await;
+    let sa = service_account_client(&admin, &release, &["--set", "clusterWide=true"]).await;
 
     controller_calls_in_watched_namespace(&admin, &sa, &watched).await;
     leader_election_in_release_namespace(&sa, &release, &watched).await;
@@ -636,4 +637,40 @@ async fn namespaced_mode_token_is_refused_other_namespaces() {
             .await,
     );
     assert!(!can(&sa, "update", "calltasks", "finalizers", &other).await);
+}
+
+/// Least privilege by default: without `watchNamespaces` or `clusterWide` the chart grants the
+/// controller its release namespace only, so no Secret elsewhere is readable with its token.
+#[tokio::test]
+async fn default_install_reaches_the_release_namespace_only() {
+    let cp = support::control_plane();
+    let (admin, other) = cp.test_namespace("rbac-default").await;
+    let release = format!("{other}-rel");
+    create_namespace(&admin, &release).await;
+    let sa = service_account_client(&admin, &release, &[]).await;
+
+    controller_calls_in_watched_namespace(&admin, &sa, &release).await;
+
+    user_objects(&admin, &other).await;
+    let secrets: Api<Secret> = Api::namespaced(sa.clone(), &other);
+    refused(
+        "get a Secret of another namespace",
+        secrets.get("callbot-credentials").await,
+    );
+    refused(
+        "list Secrets of another namespace",
+        secrets.list(&ListParams::default()).await,
+    );
+    refused(
+        "list Secrets in all namespaces",
+        Api::<Secret>::all(sa.clone())
+            .list(&ListParams::default())
+            .await,
+    );
+    refused(
+        "list CallTasks in all namespaces",
+        Api::<CallTask>::all(sa.clone())
+            .list(&ListParams::default())
+            .await,
+    );
 }

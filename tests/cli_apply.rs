@@ -13,6 +13,9 @@ use callsync::sync::WireFormat;
 use cli_support::{Output, repo_root, run, simulator, spawn};
 use serde_json::Value;
 
+/// The admin token the simulator processes of these tests are configured with.
+const ADMIN_TOKEN: &str = "cli-apply-admin-token";
+
 fn get(url: &str) -> Value {
     let handle = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -22,6 +25,7 @@ fn get(url: &str) -> Value {
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::new()
             .get(url)
+            .bearer_auth(ADMIN_TOKEN)
             .timeout(Duration::from_secs(10))
             .send()
             .await
@@ -177,11 +181,9 @@ fn examples_converge_against_a_simulator_process_and_a_second_apply_writes_nothi
     let tasks = resolved(&dir);
     assert_eq!(tasks.len(), 3);
     let config = work.path().join("sim.yaml");
-    std::fs::write(
-        &config,
-        serde_yaml::to_string(&config_for(&tasks)).expect("yaml"),
-    )
-    .expect("write");
+    let mut sim_config = config_for(&tasks);
+    sim_config.admin_token = Some(ADMIN_TOKEN.into());
+    std::fs::write(&config, serde_yaml::to_string(&sim_config).expect("yaml")).expect("write");
     let (_sim, base) = simulator(&config);
     // Point the examples at it, as a user would edit their endpoints.
     for name in &names {
@@ -190,7 +192,14 @@ fn examples_converge_against_a_simulator_process_and_a_second_apply_writes_nothi
         let text = text
             .replace("https://ai.api.longlonglong.cn", &base)
             .replace("https://nxbot.nxcloud.com", &base)
-            .replace("region: IDN", &format!("endpoint: {base}"));
+            .replace("region: IDN", &format!("endpoint: {base}"))
+            // The simulator serves plain http, which a CallProvider must allow explicitly.
+            .replace(
+                "spec:\n  longlonglong:",
+                "spec:\n  insecure: true\n  longlonglong:",
+            )
+            .replace("spec:\n  callbot:", "spec:\n  insecure: true\n  callbot:")
+            .replace("spec:\n  nxlink:", "spec:\n  insecure: true\n  nxlink:");
         std::fs::write(&path, text).expect("write");
     }
     let desired = desired_by_task(&tasks);
@@ -360,6 +369,8 @@ fn write_nxlink_files(dir: &Path, base: &str, contacts: usize) {
 kind: Secret
 metadata:
   name: nx
+  labels:
+    callsync.io/credentials: "true"
 stringData:
   accessKey: AK-interrupt
   accessSecret: interrupt-secret
@@ -369,6 +380,7 @@ kind: CallProvider
 metadata:
   name: nx
 spec:
+  insecure: true
   nxlink:
     endpoint: {base}
     credentialsSecretRef:
@@ -413,7 +425,7 @@ fn an_interrupted_apply_records_its_last_batch_and_the_next_apply_converges_exac
     let config = work.path().join("sim.yaml");
     std::fs::write(
         &config,
-        "accounts:\n  - provider: nxlink\n    id: AK-interrupt\n    secret: interrupt-secret\n    tasks: [{id: T-1, state: running}]\n",
+        "adminToken: cli-apply-admin-token\naccounts:\n  - provider: nxlink\n    id: AK-interrupt\n    secret: interrupt-secret\n    tasks: [{id: T-1, state: running}]\n",
     )
     .expect("write");
     let (_sim, base) = simulator(&config);

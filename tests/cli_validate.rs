@@ -127,11 +127,27 @@ const BROKEN: &[(&str, &str, &str)] = &[
         "apply",
         "default/campaign: CallProvider \"lll\": cannot reach http://127.0.0.1:9",
     ),
+    (
+        "plain-http-endpoint",
+        "validate",
+        "(CallProvider \"lll\"): spec.longlonglong.endpoint: invalid provider configuration: endpoint http://127.0.0.1:9 is plain http",
+    ),
     // plan and apply refuse broken files before any network call, with the same messages.
     (
         "missing-secret-key",
         "plan",
         "Secret \"lll-token\" has no key \"token\"",
+    ),
+    // Secrets are used only when labelled for the use (src/api/secret_optin.rs).
+    (
+        "credentials-not-opted-in",
+        "plan",
+        "spec.longlonglong.tokenSecretRef.name: Secret default/lll-token is not labelled callsync.io/credentials=\"true\"",
+    ),
+    (
+        "contacts-not-opted-in",
+        "validate",
+        "spec.source.secretRef: Secret default/lll-token is not labelled callsync.io/contacts=\"true\"",
     ),
     (
         "two-provider-blocks",

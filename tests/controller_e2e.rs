@@ -55,18 +55,18 @@ impl Kind {
         match self {
             Kind::Longlonglong => (
                 json!({"token": sim::LLL_TOKEN}),
-                json!({"longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
+                json!({"insecure": true, "longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
                         "tokenSecretRef": {"name": "creds", "key": "token"}}}),
             ),
             Kind::Callbot => (
                 json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
-                json!({"callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
+                json!({"insecure": true, "callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
                         "orderCallbackUrl": "https://hooks.example.com/order",
                         "callCallbackUrl": "https://hooks.example.com/call"}}),
             ),
             Kind::Nxlink => (
                 json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
-                json!({"nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
+                json!({"insecure": true, "nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
             ),
         }
     }
@@ -207,11 +207,10 @@ impl Env {
         let (data, spec) = self.kind.objects(&self.simulator.base_url());
         let mut spec = spec;
         spec["rateLimit"] = json!({"requestsPerSecond": 1000, "burst": 1000});
-        self.apply(
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                          "stringData": secret_data.unwrap_or(data)}),
-        )
-        .await;
+        self.apply(json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
+                   "stringData": secret_data.unwrap_or(data)}))
+            .await;
         self.apply(
             json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
                           "metadata": {"name": "acct"}, "spec": spec}),
@@ -688,6 +687,54 @@ async fn wrong_credentials_stall_without_a_hot_loop_and_a_fixed_secret_converges
     let _ = env.simulator.base_url();
     env.stop_controller().await;
     let _ = env.tasks().get("campaign").await.map(|t| t.name_any());
+}
+
+/// Someone who may edit CallProviders but not read Secrets must not get a Secret sent: a Secret
+/// without `callsync.io/credentials: "true"` stalls the task, names the label, and no request
+/// reaches the provider; once someone who may write Secrets labels it, the Secret watch requeues
+/// the task and it converges without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlabelled_secret_is_never_sent_and_labelling_it_converges() {
+    let mut env = Env::start(Kind::Longlonglong, "e2e-optin").await;
+    env.setup_provider(None).await;
+    let (data, _) = Kind::Longlonglong.objects(&env.simulator.base_url());
+    // The same field manager applies the Secret without the label: the label goes.
+    env.apply(json!({"apiVersion": "v1", "kind": "Secret",
+                     "metadata": {"name": "creds"}, "stringData": data}))
+        .await;
+    let contacts = phones(0, 10);
+    env.list("list-a", &contacts).await;
+    env.task(json!({}), false).await;
+    let task = env
+        .wait_reason("SecretNotOptedIn", Duration::from_secs(30))
+        .await;
+    let message = &find_condition(
+        &task.status.as_ref().expect("status").conditions,
+        ConditionType::Stalled,
+    )
+    .expect("Stalled")
+    .message;
+    assert!(
+        message.contains("creds") && message.contains("callsync.io/credentials=true"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(sim::LLL_TOKEN),
+        "no secret in status: {message}"
+    );
+    assert_eq!(
+        env.admin.counter_sum("calls").await,
+        0,
+        "a request reached the provider"
+    );
+
+    env.setup_provider(None).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(Kind::Longlonglong, &contacts)
+    );
+    env.stop_controller().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,11 +100,10 @@ impl Env {
     }
 
     async fn secret(&self, data: Value) {
-        self.apply(
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                          "stringData": data}),
-        )
-        .await;
+        self.apply(json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
+                   "stringData": data}))
+            .await;
     }
 
     async fn provider(&self, spec: Value) {
@@ -217,7 +216,7 @@ fn lll_account(token: &str) -> callsync::simulator::AccountConfig {
 }
 
 fn lll_spec(simulator: &RunningSimulator, rps: u32) -> Value {
-    json!({"longlonglong": {"endpoint": simulator.base_url(), "userId": sim::LLL_USER,
+    json!({"insecure": true, "longlonglong": {"endpoint": simulator.base_url(), "userId": sim::LLL_USER,
                             "tokenSecretRef": {"name": "creds", "key": "token"}},
            "rateLimit": {"requestsPerSecond": rps, "burst": rps}})
 }
@@ -310,13 +309,15 @@ async fn crash_safety(kind: Crash, prefix: &str) {
             env.secret(json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}))
                 .await;
             // Callbot takes 500 per call; 100 keeps the same pace as longlonglong.
-            env.provider(json!({"callbot": {"endpoint": env.simulator.base_url(),
+            env.provider(
+                json!({"insecure": true, "callbot": {"endpoint": env.simulator.base_url(),
                                 "credentialsSecretRef": {"name": "creds"},
                                 "orderCallbackUrl": "https://hooks.example.com/order",
                                 "callCallbackUrl": "https://hooks.example.com/call"},
                                 "rateLimit": {"requestsPerSecond": 12, "burst": 12},
-                                "maxBatchSize": {"add": 100}}))
-                .await;
+                                "maxBatchSize": {"add": 100}}),
+            )
+            .await;
             env
         }
     };
@@ -623,12 +624,14 @@ async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     let env = Env::start("proc-leak", account).await;
     env.secret(json!({"uuid": CB_UUID, "secretKey": CB_WRONG}))
         .await;
-    env.provider(json!({"callbot": {"endpoint": env.simulator.base_url(),
+    env.provider(
+        json!({"insecure": true, "callbot": {"endpoint": env.simulator.base_url(),
                         "credentialsSecretRef": {"name": "creds"},
                         "orderCallbackUrl": "https://hooks.example.com/order",
                         "callCallbackUrl": "https://hooks.example.com/call"},
-                        "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}))
-        .await;
+                        "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}),
+    )
+    .await;
     let valid = |from: u32, n: u32| -> Vec<String> {
         (from..from + n).map(|i| format!("139{i:08}")).collect()
     };

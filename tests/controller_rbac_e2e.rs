@@ -116,13 +116,12 @@ async fn controller_with_only_the_chart_token_creates_converges_and_deletes() {
                 .expect("apply");
         }
     };
-    apply(
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-                 "stringData": {"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}}),
-    )
+    apply(json!({"apiVersion": "v1", "kind": "Secret",
+                 "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
+                 "stringData": {"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}}))
     .await;
     apply(json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider", "metadata": {"name": "acct"},
-                 "spec": {"callbot": {"endpoint": simulator.base_url(), "credentialsSecretRef": {"name": "creds"},
+                 "spec": {"insecure": true, "callbot": {"endpoint": simulator.base_url(), "credentialsSecretRef": {"name": "creds"},
                           "orderCallbackUrl": "https://hooks.example.com/o", "callCallbackUrl": "https://hooks.example.com/c"},
                           "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}})).await;
     let phones: Vec<String> = (0..250).map(|i| format!("139{i:08}")).collect();

@@ -76,13 +76,14 @@ async fn the_ledger_lives_only_in_owned_secrets_of_its_type() {
     apply(
         &client,
         &ns,
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+        json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
         "stringData": {"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}}),
     )
     .await;
     apply(&client, &ns, json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
         "metadata": {"name": "acct"},
-        "spec": {"callbot": {"endpoint": simulator.base_url(), "credentialsSecretRef": {"name": "creds"},
+        "spec": {"insecure": true, "callbot": {"endpoint": simulator.base_url(), "credentialsSecretRef": {"name": "creds"},
                              "orderCallbackUrl": "https://hooks.example.com/order",
                              "callCallbackUrl": "https://hooks.example.com/call"},
                  "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}})).await;

@@ -20,6 +20,10 @@ fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(name.into()),
+            labels: Some(BTreeMap::from([(
+                "callsync.io/credentials".to_owned(),
+                "true".to_owned(),
+            )])),
             ..ObjectMeta::default()
         },
         string_data: Some(
@@ -134,6 +138,148 @@ async fn a_rotated_token_works_without_rebuilding_the_client() {
         provider.check_credentials().await.expect("rotated token");
         let listed = provider.list(&TaskRef::new("t1")).await.expect("list");
         assert_eq!(listed.map(|l| l.len()), Some(0));
+    })
+    .await;
+}
+
+/// Total requests the simulator received on its provider endpoints.
+fn provider_calls(sim: &callsync::simulator::RunningSimulator) -> u64 {
+    sim.state().lock().counters.values().map(|c| c.calls).sum()
+}
+
+/// Someone who may edit CallProviders but not read Secrets must not get a Secret's value sent
+/// to an endpoint of their choice: an unlabelled Secret is refused before any request, with a
+/// message naming the Secret and the label; labelling it (by someone who may write Secrets)
+/// lets the same client work.
+#[tokio::test]
+async fn a_secret_without_the_credentials_label_is_never_sent() {
+    bounded(async {
+        let (client, ns) = support::control_plane().test_namespace("optin").await;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        let sim = start(vec![account(
+            ProviderKind::Longlonglong,
+            LLL_USER,
+            LLL_TOKEN,
+            vec![TaskConfig {
+                id: "t1".into(),
+                ..TaskConfig::default()
+            }],
+        )])
+        .await;
+        let mut unlabelled = secret("lll", &[("token", LLL_TOKEN)]);
+        unlabelled.metadata.labels = None;
+        put(&secrets, unlabelled.clone()).await;
+        // A label for the other use does not open this one.
+        let mut contacts_only = unlabelled.clone();
+        contacts_only.metadata.labels = Some(BTreeMap::from([(
+            "callsync.io/contacts".to_owned(),
+            "true".to_owned(),
+        )]));
+        let spec = lll_spec(&sim);
+        let source = SecretCredentials::for_provider(client.clone(), &ns, &spec).expect("source");
+        let provider = callsync::providers::build_provider(
+            &key("lll"),
+            &spec,
+            None,
+            Arc::new(source),
+            &RateLimiters::new(),
+        )
+        .expect("build");
+        for refused in [unlabelled, contacts_only] {
+            put(&secrets, refused).await;
+            let err = provider
+                .check_credentials()
+                .await
+                .expect_err("not opted in");
+            assert_eq!(err.reason(), "SecretNotOptedIn", "{err}");
+            assert!(!err.is_retryable(), "{err}");
+            let message = err.to_string();
+            assert!(message.contains(&format!("{ns}/lll")), "{message}");
+            assert!(
+                message.contains("callsync.io/credentials=true"),
+                "{message}"
+            );
+            assert!(!message.contains(LLL_TOKEN), "{message}");
+            let err = provider
+                .list(&TaskRef::new("t1"))
+                .await
+                .expect_err("no list either");
+            assert_eq!(err.reason(), "SecretNotOptedIn", "{err}");
+            assert_eq!(provider_calls(&sim), 0, "a request reached the endpoint");
+        }
+
+        put(&secrets, secret("lll", &[("token", LLL_TOKEN)])).await;
+        provider.check_credentials().await.expect("labelled");
+        assert!(provider_calls(&sim) > 0);
+    })
+    .await;
+}
+
+/// An endpoint that answers 307 to another server must not get the request replayed there:
+/// a redirect would carry the signing headers and the body (phone numbers) to a host the
+/// CallProvider never named. The second server sees nothing; the client reports the answer.
+#[tokio::test]
+async fn a_redirect_is_never_followed_with_credentials() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+
+    async fn serve(router: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{addr}")
+    }
+
+    bounded(async {
+        let hits = Arc::new(AtomicU64::new(0));
+        let counted = hits.clone();
+        let elsewhere = serve(axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { "{}" }
+        }))
+        .await;
+        let redirecting =
+            serve(axum::Router::new().fallback(move |uri: axum::http::Uri| {
+                let target = format!("{elsewhere}{uri}");
+                async move {
+                    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response()
+                }
+            }))
+            .await;
+
+        let sim = start(vec![]).await;
+        for (name, mut spec, creds) in [
+            ("lll", lll_spec(&sim), lll_creds(LLL_TOKEN)),
+            (
+                "cb",
+                callbot_spec(&sim, SignatureAlgorithm::Md5, false),
+                cb_creds(CB_UUID, CB_SECRET),
+            ),
+        ] {
+            if let Some(account) = spec.longlonglong.as_mut() {
+                account.endpoint = redirecting.clone();
+            }
+            if let Some(account) = spec.callbot.as_mut() {
+                account.endpoint = redirecting.clone();
+            }
+            let provider = callsync::providers::factory::build_provider_with(
+                &key(name),
+                &spec,
+                None,
+                Arc::new(callsync::providers::StaticCredentials(creds)),
+                &RateLimiters::new(),
+                &settings(),
+            )
+            .expect("build");
+            // How each client words an unexpected 3xx is theirs; it must be an error.
+            let err = provider.check_credentials().await.expect_err("a redirect");
+            assert!(!err.to_string().is_empty(), "{name}");
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "a redirect was followed");
     })
     .await;
 }

@@ -108,14 +108,14 @@ impl Env {
 
     async fn setup(&self, lists: usize, per_list: usize) {
         self.apply::<Secret>(json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "creds"},
+            "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
             "stringData": {"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}}))
             .await;
         // A limit far above what the controller reaches: this measures the controller.
         self.apply::<CallProvider>(
             json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
             "metadata": {"name": "acct"},
-            "spec": {"callbot": {"endpoint": self.simulator.base_url(),
+            "spec": {"insecure": true, "callbot": {"endpoint": self.simulator.base_url(),
                                  "credentialsSecretRef": {"name": "creds"},
                                  "orderCallbackUrl": "https://hooks.example.com/order",
                                  "callCallbackUrl": "https://hooks.example.com/call"},

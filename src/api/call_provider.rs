@@ -59,6 +59,12 @@ pub struct CallProviderSpec {
     #[serde(default = "default_timeout_seconds")]
     #[schemars(range(min = 1, max = 300))]
     pub timeout_seconds: i32,
+    /// Allow a plain `http://` endpoint. Over http the credentials (token or signing headers)
+    /// and the phone numbers cross the network unencrypted, so callsync refuses an `http://`
+    /// endpoint unless this is true. Meant for the simulator on loopback, never for a real
+    /// provider. Redirects are never followed, with or without it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 fn default_timeout_seconds() -> i32 {

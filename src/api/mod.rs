@@ -8,6 +8,7 @@ mod conditions;
 mod contact_list;
 mod crds;
 mod refs;
+mod secret_optin;
 
 pub use call_provider::*;
 pub use call_task::*;
@@ -15,6 +16,7 @@ pub use conditions::*;
 pub use contact_list::*;
 pub use crds::{all_crds, crd_files, crds_yaml};
 pub use refs::*;
+pub use secret_optin::*;
 
 /// The API group of every callsync resource.
 pub const GROUP: &str = "callsync.io";

@@ -57,6 +57,15 @@ pub struct ControllerArgs {
     /// Least seconds between progress updates of a CallTask's status during a long sync.
     #[arg(long, env = "CALLSYNC_PROGRESS_SECONDS", default_value_t = 3)]
     pub progress_seconds: u64,
+    /// Provider endpoints CallProviders may use, comma-separated (scheme, host, port and a path
+    /// prefix; default: any). A CallProvider naming another endpoint is refused before its
+    /// credentials are read.
+    #[arg(
+        long = "allowed-endpoints",
+        env = "CALLSYNC_ALLOWED_ENDPOINTS",
+        value_delimiter = ','
+    )]
+    pub allowed_endpoints: Vec<String>,
     /// Log line format.
     #[arg(long, env = "CALLSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -131,10 +140,16 @@ pub async fn execute(args: ControllerArgs) -> Result<(), ControllerError> {
         .clone()
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("callsync-{}", std::process::id()));
-    let settings = Settings {
+    let mut settings = Settings {
         progress_interval: Duration::from_secs(args.progress_seconds.max(1)),
         ..Settings::default()
     };
+    settings.clients.allowed_endpoints = args
+        .allowed_endpoints
+        .iter()
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+        .collect();
     let config = RunConfig {
         namespaces: args
             .watch_namespaces

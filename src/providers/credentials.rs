@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
 use super::ProviderError;
-use crate::api::CallProviderSpec;
+use crate::api::{CallProviderSpec, SecretUse};
 
 /// A secret value. Never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -96,7 +96,8 @@ enum SecretLayout {
     Nxlink,
 }
 
-/// Reads a Kubernetes Secret of the CallProvider's namespace on every `get`, with the keys the
+/// Reads a Kubernetes Secret of the CallProvider's namespace on every `get` — only one labelled
+/// `callsync.io/credentials: "true"`, else a terminal error naming the label — with the keys the
 /// docs name: longlonglong `tokenSecretRef.key`; Callbot `uuid` and `secretKey`; NXLink
 /// `accessKey` and `accessSecret`. A missing Secret or key is a terminal error that names the
 /// Secret and the key (never a value); an unreachable API server is retryable.
@@ -159,6 +160,14 @@ impl SecretCredentials {
                 });
             }
         };
+        // Only a Secret labelled for it is ever sent anywhere (see `crate::api::SecretUse`).
+        SecretUse::Credentials
+            .check(
+                &self.namespace,
+                &self.secret,
+                secret.metadata.labels.as_ref(),
+            )
+            .map_err(|refused| ProviderError::SecretNotOptedIn(Box::new(refused)))?;
         let key = |name: &str| secret_key(&secret, name, &self.secret_name());
         Ok(match &self.layout {
             SecretLayout::Longlonglong { token_key } => Credentials::Longlonglong {

@@ -74,6 +74,10 @@ pub enum ProviderError {
     /// The Secret or one of its keys is missing or empty.
     #[error("Secret {secret} has no usable key {key}")]
     CredentialsMissing { secret: String, key: String },
+    /// The Secret exists but is not labelled for use as credentials (see
+    /// [`crate::api::SecretUse`]): nothing is sent until someone who may write Secrets labels it.
+    #[error(transparent)]
+    SecretNotOptedIn(Box<crate::api::SecretNotOptedIn>),
     /// The Secret could not be read right now (API server unreachable, …).
     #[error("cannot read Secret {secret}: {detail}")]
     CredentialsUnavailable { secret: String, detail: String },
@@ -106,6 +110,7 @@ impl ProviderError {
             | Self::ResumeFailed { .. }
             | Self::TaskNotFound { .. }
             | Self::CredentialsMissing { .. }
+            | Self::SecretNotOptedIn(_)
             | Self::Config(_) => ErrorClass::Terminal,
         }
     }
@@ -133,6 +138,7 @@ impl ProviderError {
             Self::ResumeFailed { .. } => "TaskLeftPaused",
             Self::TaskNotFound { .. } => "TaskNotFound",
             Self::CredentialsMissing { .. } => "CredentialsMissing",
+            Self::SecretNotOptedIn(_) => "SecretNotOptedIn",
             Self::CredentialsUnavailable { .. } => "CredentialsUnavailable",
             Self::InvalidResponse { .. } => "InvalidResponse",
             Self::Config(_) => "InvalidProviderConfig",

@@ -25,6 +25,10 @@ pub struct ClientSettings {
     pub resume_rounds: u32,
     /// HTTP client; `None` = the process-wide shared one.
     pub http: Option<reqwest::Client>,
+    /// Endpoints a CallProvider may use (`https://api-hk.nxlink.ai`, `https://gw.example.com/v2`):
+    /// an endpoint must have the scheme, host and port of one of them and a path under its
+    /// path. Empty = any endpoint. The chart's `providerEndpoints`.
+    pub allowed_endpoints: Vec<String>,
 }
 
 impl Default for ClientSettings {
@@ -35,6 +39,7 @@ impl Default for ClientSettings {
             async_poll_interval: Duration::from_millis(250),
             resume_rounds: 3,
             http: None,
+            allowed_endpoints: Vec::new(),
         }
     }
 }
@@ -76,6 +81,8 @@ pub fn build_provider_with(
     let timeout =
         Duration::from_secs(u64::try_from(spec.timeout_seconds.clamp(1, 300)).unwrap_or(30));
     let transport = |endpoint: &str| {
+        refuse_plain_http(endpoint, spec.insecure)?;
+        refuse_unlisted(endpoint, &settings.allowed_endpoints)?;
         Transport::new(
             http.clone(),
             endpoint,
@@ -127,6 +134,59 @@ pub fn build_provider_with(
     }
 }
 
+/// Over plain http the token (or the signing headers) and the phone numbers travel in clear
+/// and anyone on the path can read or redirect them: refused unless the CallProvider says
+/// `insecure: true` (the simulator on loopback). A URL that does not parse is left to
+/// [`Transport::new`], which names the problem.
+pub fn refuse_plain_http(endpoint: &str, insecure: bool) -> Result<(), ProviderError> {
+    let plain = reqwest::Url::parse(endpoint).is_ok_and(|url| url.scheme() == "http");
+    if plain && !insecure {
+        return Err(ProviderError::Config(format!(
+            "endpoint {endpoint} is plain http: credentials and phone numbers would cross the \
+             network unencrypted; use https, or set spec.insecure: true on the CallProvider \
+             (for a simulator or test endpoint only)"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `endpoint` is `allowed` or below it: same scheme, host and port, and a path equal to
+/// the allowed one or under it at a `/` (so `https://api.example.com` does not admit
+/// `https://api.example.com.evil.net`, nor `/v2` admit `/v2-other`).
+fn endpoint_within(endpoint: &reqwest::Url, allowed: &str) -> bool {
+    let Ok(allowed) = reqwest::Url::parse(allowed) else {
+        return false;
+    };
+    let path = endpoint.path().trim_end_matches('/');
+    let base = allowed.path().trim_end_matches('/');
+    endpoint.scheme() == allowed.scheme()
+        && endpoint.host_str() == allowed.host_str()
+        && endpoint.port_or_known_default() == allowed.port_or_known_default()
+        && endpoint.username().is_empty()
+        && (path == base || path.starts_with(&format!("{base}/")))
+}
+
+/// With an allow-list (the chart's `providerEndpoints`), an endpoint outside it is refused
+/// before credentials are read: a CallProvider cannot send them to a host the operator of the
+/// controller did not list.
+fn refuse_unlisted(endpoint: &str, allowed: &[String]) -> Result<(), ProviderError> {
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let Ok(url) = reqwest::Url::parse(endpoint) else {
+        // Transport::new names the problem.
+        return Ok(());
+    };
+    if allowed.iter().any(|a| endpoint_within(&url, a)) {
+        return Ok(());
+    }
+    Err(ProviderError::Config(format!(
+        "endpoint {endpoint} is not among the endpoints this controller allows ({}); ask its \
+         operator to add it to the chart's providerEndpoints",
+        allowed.join(", ")
+    )))
+}
+
 fn positive(n: i32) -> Option<usize> {
     usize::try_from(n).ok().filter(|n| *n > 0)
 }
@@ -134,4 +194,51 @@ fn positive(n: i32) -> Option<usize> {
 /// `min(documented, override)`.
 pub(crate) fn limit(documented: usize, override_: Option<usize>) -> usize {
     override_.map_or(documented, |o| o.min(documented)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_needs_insecure_and_https_never_does() {
+        let err = refuse_plain_http("http://127.0.0.1:8089", false).expect_err("plain http");
+        let message = err.to_string();
+        assert!(message.contains("insecure: true"), "{message}");
+        assert!(message.contains("http://127.0.0.1:8089"), "{message}");
+        refuse_plain_http("http://127.0.0.1:8089", true).expect("opted in");
+        refuse_plain_http("https://ai.api.longlonglong.cn", false).expect("https");
+        // Left to Transport::new, which says what is wrong with it.
+        refuse_plain_http("not a url", false).expect("not judged here");
+    }
+
+    #[test]
+    fn an_allow_list_admits_its_endpoints_and_paths_below_them_only() {
+        let allowed = vec![
+            "https://api-hk.nxlink.ai".to_owned(),
+            "https://gw.example.com/v2/".to_owned(),
+        ];
+        for ok in [
+            "https://api-hk.nxlink.ai",
+            "https://api-hk.nxlink.ai/",
+            "https://api-hk.nxlink.ai:443/x",
+            "https://gw.example.com/v2",
+            "https://gw.example.com/v2/agent",
+        ] {
+            refuse_unlisted(ok, &allowed).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for refused in [
+            "https://api-hk.nxlink.ai.evil.net",
+            "http://api-hk.nxlink.ai",
+            "https://api-hk.nxlink.ai:8443",
+            "https://user@api-hk.nxlink.ai",
+            "https://gw.example.com/v2-other",
+            "https://gw.example.com/",
+            "https://evil.net/https://api-hk.nxlink.ai",
+        ] {
+            let err = refuse_unlisted(refused, &allowed).expect_err(refused);
+            assert!(err.to_string().contains("providerEndpoints"), "{err}");
+        }
+        refuse_unlisted("https://anything.example", &[]).expect("no list: any endpoint");
+    }
 }

@@ -109,6 +109,10 @@ pub fn shared_client() -> Result<reqwest::Client, ProviderError> {
         .user_agent(concat!("callsync/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(60))
+        // Never follow a redirect: a 307/308 would resend the signing headers and the body
+        // (phone numbers) to wherever the endpoint points, defeating the endpoint checks. A
+        // redirect answer is an unexpected status, reported with the endpoint.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| ProviderError::Config(format!("cannot build the HTTP client: {e}")))?;
     Ok(CLIENT.get_or_init(|| client).clone())

@@ -1,6 +1,11 @@
 //! The admin API under `/_sim/`: accounts, credentials and tasks; contacts read and marked
 //! called; faults and rate limits changed at run time; counters and the audit log.
-//! It is plain JSON, unauthenticated, and meant for loopback only.
+//! It is plain JSON and meant for loopback only. It serves the accounts' credentials and every
+//! full phone number, so every route but `/_sim/health` answers only requests that carry
+//! `Authorization: Bearer <token>`: the token of the run (`SimulatorConfig::admin_token`, or a
+//! random one printed by `callsync simulate` and given to embedders by
+//! `RunningSimulator::admin_token`). Any local user can connect to a loopback port; only the one
+//! who started the simulator knows the token.
 #![allow(
     clippy::result_large_err,
     reason = "handlers exit early with a ready HTTP response; one per request, boxing buys nothing"
@@ -23,9 +28,36 @@ use super::state::{AccountKey, ContactState, SimState, StateError};
 
 type Sim = State<Arc<SimState>>;
 
+/// Routes anyone may call: they reveal nothing.
+pub fn open_routes() -> Router<Arc<SimState>> {
+    Router::new().route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+}
+
+/// Refuses a request without the run's admin token (401), before any handler reads state.
+pub async fn require_token(
+    State(sim): Sim,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // Compare digests, so the time taken does not tell how much of a guess was right.
+    let digest = |s: &str| <sha2::Sha256 as sha2::Digest>::digest(s.as_bytes());
+    match presented {
+        Some(token) if digest(token) == digest(&sim.admin_token) => next.run(request).await,
+        _ => problem(
+            StatusCode::UNAUTHORIZED,
+            "the admin API needs Authorization: Bearer <token>; callsync simulate prints the token",
+        ),
+    }
+}
+
+/// The routes behind [`require_token`].
 pub fn routes() -> Router<Arc<SimState>> {
     Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/accounts", get(list_accounts).post(create_account))
         .route("/accounts/{provider}/{account}", get(get_account))
         .route("/accounts/{provider}/{account}/tasks", post(create_task))
@@ -394,4 +426,64 @@ struct AuditQuery {
 async fn audit(State(sim): Sim, Query(query): Query<AuditQuery>) -> Response {
     let inner = sim.lock();
     Json(inner.audit.entries_since(query.since)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::simulator::SimulatorConfig;
+
+    async fn status(router: &Router, path: &str, token: Option<&str>) -> StatusCode {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        router
+            .clone()
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible")
+            .status()
+    }
+
+    /// The admin API serves credentials and full phone numbers: without the run's token every
+    /// route but health answers 401, and tokens differ from run to run.
+    #[tokio::test]
+    async fn the_admin_api_answers_only_with_the_runs_token() {
+        let config = SimulatorConfig {
+            accounts: SimulatorConfig::demo().accounts,
+            ..SimulatorConfig::default()
+        };
+        let state = Arc::new(SimState::new(&config).expect("state"));
+        let token = state.admin_token.clone();
+        assert!(token.len() >= 32, "{token}");
+        let other = SimState::new(&config).expect("state").admin_token;
+        assert_ne!(token, other, "a per-run token");
+        let router = crate::simulator::router(state);
+        for path in ["/_sim/accounts", "/_sim/audit", "/_sim/counters"] {
+            assert_eq!(
+                status(&router, path, None).await,
+                StatusCode::UNAUTHORIZED,
+                "{path}"
+            );
+            assert_eq!(
+                status(&router, path, Some(&other)).await,
+                StatusCode::UNAUTHORIZED,
+                "{path}"
+            );
+            assert_eq!(status(&router, path, Some(&token)).await, StatusCode::OK);
+        }
+        assert_eq!(status(&router, "/_sim/health", None).await, StatusCode::OK);
+
+        let fixed = SimState::new(&SimulatorConfig {
+            admin_token: Some("fixed-admin-token".into()),
+            ..SimulatorConfig::default()
+        })
+        .expect("state");
+        assert_eq!(fixed.admin_token, "fixed-admin-token");
+    }
 }

@@ -151,7 +151,11 @@ pub async fn run(args: SimulateArgs) -> Result<(), SimulateError> {
     };
     let mut running = Simulator::start(config).await?;
     println!("callsync simulator listening on {}", running.base_url());
-    println!("admin API: {}/_sim/accounts", running.base_url());
+    println!(
+        "admin API: {}/_sim/accounts (send Authorization: Bearer {})",
+        running.base_url(),
+        running.admin_token()
+    );
     for account in &demo_accounts {
         let tasks: Vec<&str> = account.tasks.iter().map(|t| t.id.as_str()).collect();
         let (id_name, secret_name) = match account.provider {

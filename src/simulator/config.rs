@@ -34,6 +34,11 @@ pub struct SimulatorConfig {
     pub faults: FaultConfig,
     /// Accounts (credentials and tasks) present from the start.
     pub accounts: Vec<AccountConfig>,
+    /// Bearer token the admin API (`/_sim/`, which serves credentials and full phone numbers)
+    /// requires. Unset: a random one per run, printed by `callsync simulate` and handed to
+    /// embedders by `RunningSimulator::admin_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
 }
 
 impl Default for SimulatorConfig {
@@ -48,6 +53,7 @@ impl Default for SimulatorConfig {
             rate_limit: None,
             faults: FaultConfig::default(),
             accounts: Vec::new(),
+            admin_token: None,
         }
     }
 }

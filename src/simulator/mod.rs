@@ -96,7 +96,13 @@ pub fn router(state: Arc<SimState>) -> Router {
             state.clone(),
             gate::gate,
         ));
-    providers.nest("/_sim", admin::routes()).with_state(state)
+    let admin = admin::routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        admin::require_token,
+    ));
+    providers
+        .nest("/_sim", admin.merge(admin::open_routes()))
+        .with_state(state)
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -116,6 +122,11 @@ impl RunningSimulator {
     /// `http://127.0.0.1:<port>`: the endpoint of every provider.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The token the admin API (`/_sim/`) requires as `Authorization: Bearer …`.
+    pub fn admin_token(&self) -> &str {
+        &self.state.admin_token
     }
 
     /// The in-memory state, for in-process inspection.

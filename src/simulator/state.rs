@@ -24,6 +24,8 @@ pub type AccountKey = (ProviderKind, String);
 /// The shared state of one simulator.
 pub struct SimState {
     pub timing: Timing,
+    /// What the admin API requires as `Authorization: Bearer …` (see `admin::require_token`).
+    pub admin_token: String,
     inner: Mutex<Inner>,
     rng: Mutex<StdRng>,
 }
@@ -55,7 +57,14 @@ impl SimState {
         for account in &config.accounts {
             inner.add_account(account.clone())?;
         }
+        let admin_token = config.admin_token.clone().unwrap_or_else(|| {
+            use rand::Rng;
+            // 128 random bits from the OS-seeded generator, not from `seed` (that one is
+            // reproducible on purpose).
+            format!("{:032x}", rand::rng().random::<u128>())
+        });
         Ok(Self {
+            admin_token,
             timing: Timing {
                 async_delay: Duration::from_millis(config.async_delay_ms),
                 callbot_import: Duration::from_millis(config.callbot_import_ms),

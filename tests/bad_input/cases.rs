@@ -114,6 +114,11 @@ impl Case {
         self
     }
 
+    fn with_objects(mut self, objects: Vec<Value>) -> Self {
+        self.objects.extend(objects);
+        self
+    }
+
     fn message(mut self, parts: &[&'static str]) -> Self {
         self.message.extend_from_slice(parts);
         self
@@ -168,7 +173,14 @@ fn cn(phones: &[&str]) -> Value {
     json!({"defaultRegion": "CN", "contacts": contacts(phones)})
 }
 
+/// A Secret opted in as CallProvider credentials (`callsync.io/credentials: "true"`).
 fn secret(name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "stringData": data,
+           "metadata": {"name": name, "labels": {"callsync.io/credentials": "true"}}})
+}
+
+/// A Secret that opted in to nothing.
+fn unlabelled_secret(name: &str, data: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data})
 }
 
@@ -179,7 +191,7 @@ fn lll_provider(name: &str, endpoint: &str, secret: &str, key: &str) -> Value {
 fn lll_provider_of(name: &str, endpoint: &str, user: &str, secret: &str, key: &str) -> Value {
     json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
            "metadata": {"name": name},
-           "spec": {"longlonglong": {"endpoint": endpoint, "userId": user,
+           "spec": {"insecure": true, "longlonglong": {"endpoint": endpoint, "userId": user,
                                      "tokenSecretRef": {"name": secret, "key": key}},
                     "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}})
 }
@@ -353,6 +365,27 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
             ],
             ..Case::new("credentials-wrong", "CredentialsRejected").list("a", cn(&["13900000421"]))
         },
+        // Secrets are used only when labelled for the use: nothing reaches the provider.
+        Case {
+            provider: "p-unlabelled",
+            objects: vec![
+                unlabelled_secret("unlabelled-creds", json!({"token": super::sim::LLL_TOKEN})),
+                lll_provider("p-unlabelled", endpoint, "unlabelled-creds", "token"),
+            ],
+            ..Case::new("credentials-not-opted-in", "SecretNotOptedIn")
+                .list("a", cn(&["13900000481"]))
+                .message(&["unlabelled-creds", "kubectl label secret", "callsync.io/credentials=true"])
+                .synced(&[])
+        },
+        Case::new("contacts-not-opted-in", "ContactListUnreadable")
+            .list("a", json!({"source": {"secretRef": {"name": "csv-unlabelled", "key": "contacts.csv"}}}))
+            .with_objects(vec![unlabelled_secret(
+                "csv-unlabelled",
+                json!({"contacts.csv": "phone\n+8613900000491\n"}),
+            )])
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "callsync.io/contacts"))
+            .message(&["csv-unlabelled", "callsync.io/contacts=true"])
+            .synced(&[]),
         Case {
             provider: "no-such-provider",
             ..Case::new("provider-missing", "ProviderNotFound")

@@ -68,18 +68,18 @@ impl Kind {
         match self {
             Kind::Longlonglong => (
                 json!({"token": sim::LLL_TOKEN}),
-                json!({"longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
+                json!({"insecure": true, "longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
                         "tokenSecretRef": {"name": "creds", "key": "token"}}}),
             ),
             Kind::Callbot => (
                 json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
-                json!({"callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
+                json!({"insecure": true, "callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
                         "orderCallbackUrl": "https://hooks.example.com/order",
                         "callCallbackUrl": "https://hooks.example.com/call"}}),
             ),
             Kind::Nxlink => (
                 json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
-                json!({"nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
+                json!({"insecure": true, "nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
             ),
         }
     }
@@ -356,7 +356,8 @@ impl Bench {
         let (data, mut spec) = self.kind.objects(&self.simulator.base_url());
         spec["rateLimit"] = json!({"requestsPerSecond": requests_per_second, "burst": burst});
         self.apply(json!({"apiVersion": "v1", "kind": "Secret",
-                          "metadata": {"name": "creds"}, "stringData": data}))
+                          "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
+                          "stringData": data}))
             .await;
         self.apply(
             json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",

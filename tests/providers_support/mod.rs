@@ -81,6 +81,7 @@ pub fn settings() -> ClientSettings {
         async_poll_interval: Duration::from_millis(50),
         resume_rounds: 2,
         http: None,
+        allowed_endpoints: Vec::new(),
     }
 }
 
@@ -109,6 +110,8 @@ pub fn lll_spec(sim: &RunningSimulator) -> CallProviderSpec {
         rate_limit: fast_limit(),
         max_batch_size: None,
         timeout_seconds: 5,
+        // The simulator serves plain http on loopback.
+        insecure: true,
     }
 }
 
@@ -132,6 +135,8 @@ pub fn callbot_spec(
         rate_limit: fast_limit(),
         max_batch_size: None,
         timeout_seconds: 5,
+        // The simulator serves plain http on loopback.
+        insecure: true,
     }
 }
 
@@ -150,6 +155,8 @@ pub fn nxlink_spec(sim: &RunningSimulator) -> CallProviderSpec {
         rate_limit: fast_limit(),
         max_batch_size: None,
         timeout_seconds: 5,
+        // The simulator serves plain http on loopback.
+        insecure: true,
     }
 }
 
@@ -240,6 +247,8 @@ pub fn contacts(
 pub struct Admin {
     base: String,
     http: reqwest::Client,
+    /// The run's admin token (`/_sim/` refuses requests without it).
+    token: String,
 }
 
 impl Admin {
@@ -247,6 +256,7 @@ impl Admin {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             base: format!("{}/_sim", sim.base_url()),
+            token: sim.admin_token().to_owned(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -255,7 +265,10 @@ impl Admin {
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -89,13 +89,13 @@ impl Kind {
     fn account_spec(self, endpoint: &str) -> Value {
         let secret = format!("creds-{}", self.name());
         match self {
-            Kind::Longlonglong => json!({"longlonglong": {"endpoint": endpoint,
+            Kind::Longlonglong => json!({"insecure": true, "longlonglong": {"endpoint": endpoint,
                 "userId": sim::LLL_USER, "tokenSecretRef": {"name": secret, "key": "token"}}}),
-            Kind::Callbot => json!({"callbot": {"endpoint": endpoint,
+            Kind::Callbot => json!({"insecure": true, "callbot": {"endpoint": endpoint,
                 "credentialsSecretRef": {"name": secret},
                 "orderCallbackUrl": "https://hooks.example.com/order",
                 "callCallbackUrl": "https://hooks.example.com/call"}}),
-            Kind::Nxlink => json!({"nxlink": {"endpoint": endpoint,
+            Kind::Nxlink => json!({"insecure": true, "nxlink": {"endpoint": endpoint,
                 "credentialsSecretRef": {"name": secret}}}),
         }
     }
@@ -215,7 +215,7 @@ impl Fleet {
         for kind in Kind::ALL {
             fleet
                 .apply(json!({"apiVersion": "v1", "kind": "Secret",
-                    "metadata": {"name": format!("creds-{}", kind.name())},
+                    "metadata": {"name": format!("creds-{}", kind.name()), "labels": {"callsync.io/credentials": "true"}},
                     "stringData": kind.secret_data()}))
                 .await;
             let mut spec = kind.account_spec(&endpoint);

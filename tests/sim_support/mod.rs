@@ -121,6 +121,8 @@ pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
 pub struct Api {
     pub base: String,
     pub http: reqwest::Client,
+    /// The run's admin token (`/_sim/` refuses requests without it).
+    pub admin_token: String,
 }
 
 impl Api {
@@ -128,6 +130,7 @@ impl Api {
         Self {
             base: sim.base_url(),
             http: client(),
+            admin_token: sim.admin_token().to_owned(),
         }
     }
 
@@ -227,6 +230,7 @@ impl Api {
         let response = self
             .http
             .get(format!("{}/_sim/{path}", self.base))
+            .bearer_auth(&self.admin_token)
             .send()
             .await
             .expect("request");
@@ -242,6 +246,7 @@ impl Api {
         let response = self
             .http
             .request(method, format!("{}/_sim/{path}", self.base))
+            .bearer_auth(&self.admin_token)
             .json(&body)
             .send()
             .await

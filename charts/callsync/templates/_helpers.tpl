@@ -86,3 +86,17 @@ namespaces it watches. One list, used by the ClusterRole (all namespaces) or by 
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/*
+The namespaces callsync watches, as a JSON list: [] = every namespace (clusterWide), else
+watchNamespaces, else the release namespace alone (the least-privilege default).
+*/}}
+{{- define "callsync.watchNamespaces" -}}
+{{- if .Values.clusterWide -}}
+[]
+{{- else if .Values.watchNamespaces -}}
+{{ toJson .Values.watchNamespaces }}
+{{- else -}}
+{{ toJson (list .Release.Namespace) }}
+{{- end -}}
+{{- end -}}

@@ -1,14 +1,15 @@
 //! Resolution, as the controller's load step does it: a CallTask's CallProvider (same
 //! namespace only), its ContactLists (names and/or label selector), the credentials from the
-//! provider's Secret, and the CSV sources from Secrets and ConfigMaps. Nothing here touches
-//! the network.
+//! provider's Secret, and the CSV sources from Secrets and ConfigMaps. Secrets are used only
+//! when labelled for the use, as in the controller (`crate::api::SecretUse`). Nothing here
+//! touches the network.
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
 use super::{Bundle, Diagnostics, Loaded, Origin};
-use crate::api::{CallProvider, CallTask, ContactList};
+use crate::api::{CallProvider, CallTask, ContactList, SecretUse};
 use crate::contacts::csv::{CsvData, parse_csv};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::contacts::{Phone, mask_phone};
@@ -153,6 +154,19 @@ fn credentials(
         );
         return None;
     };
+    // The controller's rule: only a Secret labelled for credentials is sent anywhere.
+    if let Err(refused) = SecretUse::Credentials.check(
+        &namespace,
+        secret_name,
+        secret.object.metadata.labels.as_ref(),
+    ) {
+        diagnostics.error(
+            &provider.origin,
+            format!("{path}.name"),
+            refused.to_string(),
+        );
+        return None;
+    }
     let mut values = Vec::new();
     for key in keys {
         match secret_value(&secret.object, key) {
@@ -179,6 +193,33 @@ fn credentials(
             access_secret: SecretString::new(secret),
         }),
         _ => None,
+    }
+}
+
+/// A plain `http://` endpoint without `insecure: true`, reported before any network call with
+/// the message the provider factory would give (one rule for the controller and the CLI).
+fn check_endpoint(provider: &Loaded<CallProvider>, diagnostics: &mut Diagnostics) {
+    let spec = &provider.object.spec;
+    let endpoints = [
+        (
+            "spec.longlonglong.endpoint",
+            spec.longlonglong.as_ref().map(|a| &a.endpoint),
+        ),
+        (
+            "spec.callbot.endpoint",
+            spec.callbot.as_ref().map(|a| &a.endpoint),
+        ),
+        (
+            "spec.nxlink.endpoint",
+            spec.nxlink.as_ref().and_then(|a| a.endpoint.as_ref()),
+        ),
+    ];
+    for (path, endpoint) in endpoints {
+        if let Some(Err(refused)) =
+            endpoint.map(|e| crate::providers::factory::refuse_plain_http(e, spec.insecure))
+        {
+            diagnostics.error(&provider.origin, path, refused.to_string());
+        }
     }
 }
 
@@ -214,7 +255,11 @@ fn source(
                 &namespace,
                 &r.name,
             )),
-            Some(secret) => secret_value(&secret.object, &r.key),
+            // The controller's rule: only a Secret labelled for contacts is read as a source.
+            Some(secret) => SecretUse::Contacts
+                .check(&namespace, &r.name, secret.object.metadata.labels.as_ref())
+                .map_err(|refused| refused.to_string())
+                .and_then(|()| secret_value(&secret.object, &r.key)),
         };
         (
             "spec.source.secretRef",
@@ -320,6 +365,7 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
     }
     let mut credentials_of: BTreeMap<Key, Option<Credentials>> = BTreeMap::new();
     for provider in &bundle.providers {
+        check_endpoint(provider, diagnostics);
         let found = credentials(bundle, provider, diagnostics);
         credentials_of.insert(key_of(&provider.object), found);
     }

@@ -216,6 +216,9 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
             .await
             .map_err(fetch_err)?
             .ok_or_else(|| unreadable(format!("Secret {} not found", r.name)))?;
+        crate::api::SecretUse::Contacts
+            .check(&namespace, &r.name, secret.metadata.labels.as_ref())
+            .map_err(|e| unreadable(e.to_string()))?;
         let version = secret.metadata.resource_version.clone();
         let bytes = secret
             .data
