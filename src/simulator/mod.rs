@@ -37,8 +37,8 @@ pub use config::{
     TaskGeneration, TaskState,
 };
 pub use phones::mask_phone;
-pub use variants::Variant;
 pub use state::SimState;
+pub use variants::Variant;
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +140,7 @@ impl RunningSimulator {
 
     /// The audit log (every attempted change), oldest first.
     pub fn audit(&self) -> Vec<audit::AuditEntry> {
-        self.state.lock().audit.entries_since(0).to_vec()
+        self.state.lock().audit.entries_since(0).cloned().collect()
     }
 
     /// Marks contacts of a task (by phone) as calling / finished / pending; returns how many.
