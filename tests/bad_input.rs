@@ -297,6 +297,15 @@ async fn the_controller_reports_bad_input_clearly_and_syncs_the_valid_contacts()
                 "spec": {"defaultRegion": "CN", "contacts": [{"phone": "13900000469"}]}}),
     )
     .await;
+    // A list of the name a task in the test namespace names: names never cross namespaces.
+    must_apply(
+        &client,
+        &other,
+        &json!({"apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
+                "metadata": {"name": "named-list-other-namespace"},
+                "spec": {"defaultRegion": "CN", "contacts": [{"phone": "13900000467"}]}}),
+    )
+    .await;
 
     for case in &table {
         for object in &case.objects {
@@ -322,13 +331,17 @@ async fn the_controller_reports_bad_input_clearly_and_syncs_the_valid_contacts()
             .selector
             .clone()
             .unwrap_or_else(|| json!({"matchLabels": {"case": case.name}}));
+        let mut contact_lists = json!({"selector": selector});
+        if let Some(names) = &case.names {
+            contact_lists["names"] = names.clone();
+        }
         must_apply(
             &client,
             &ns,
             &json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
                     "metadata": {"name": case.name},
                     "spec": {"providerRef": {"name": case.provider}, "taskId": case.task_id,
-                             "contactLists": {"selector": selector},
+                             "contactLists": contact_lists,
                              "policy": {"maxDeletePercent": 100}, "resyncInterval": "10m"}}),
         )
         .await;
@@ -517,7 +530,7 @@ async fn the_controller_reports_bad_input_clearly_and_syncs_the_valid_contacts()
         }
         all
     };
-    for phone in ["13900000469", "13900000468"] {
+    for phone in ["13900000469", "13900000468", "13900000467"] {
         if everything.contains(phone) {
             wrong.push(format!(
                 "a contact of the other namespace ({}) reached the provider",

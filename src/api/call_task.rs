@@ -63,7 +63,10 @@ use super::{Condition, LocalObjectRef};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CallTaskSpec {
-    /// The CallProvider (account) in this namespace that owns the remote task.
+    /// The CallProvider (account) in this namespace that owns the remote task. Immutable: the
+    /// ledger records what callsync put at *this* account; carried over to another account it
+    /// would describe contacts that are not there.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("providerRef is immutable; create a new CallTask for another account"))]
     pub provider_ref: LocalObjectRef,
     /// The task at the provider: longlonglong `task_id`, Callbot `userTaskID`, NXLink `taskId`.
     #[x_kube(validation = Rule::new("self == oldSelf").message("taskId is immutable; create a new CallTask for another task"))]

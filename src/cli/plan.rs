@@ -83,7 +83,8 @@ pub fn open_state(
     if !exclusive && !dir.exists() {
         return Ok(StateStore::Memory);
     }
-    Ok(StateStore::open(&dir, exclusive)?)
+    // Simulated ledgers are marked, so that they and real ones never mix (`state`).
+    Ok(StateStore::open(&dir, exclusive)?.simulated(simulate))
 }
 
 fn suspended(task: &ResolvedTask) -> bool {

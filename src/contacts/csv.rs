@@ -50,6 +50,18 @@ pub enum CsvError {
     /// Two header cells name the same column.
     #[error("CSV header names column {0:?} twice")]
     DuplicateColumn(String),
+    /// A quote that opens a field and is never closed, or that closes a field with text after
+    /// it. Read on, such a quote swallows every row up to the next quote as one field, so the
+    /// whole source is refused rather than read with its rows missing (a sync would remove them).
+    #[error("CSV line {line}, column {column}: {detail}")]
+    BrokenQuote {
+        /// Line of the opening quote (1-based).
+        line: u64,
+        /// Column of the opening quote (1-based, in characters).
+        column: u64,
+        /// What is wrong. Holds no cell content, so it is safe for status.
+        detail: String,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -74,7 +86,7 @@ pub fn parse_csv(text: &str) -> Result<CsvData, CsvError> {
             None => return Err(CsvError::Empty),
             Some((_, Ok(fields))) if fields.iter().all(|f| f.trim().is_empty()) => continue,
             Some((_, Ok(fields))) => break fields,
-            Some((_, Err(_))) => return Err(CsvError::Empty),
+            Some((_, Err(broken))) => return Err(broken),
         }
     };
     let mut seen = std::collections::BTreeSet::new();
@@ -102,13 +114,7 @@ pub fn parse_csv(text: &str) -> Result<CsvData, CsvError> {
     }
     let mut data = CsvData::default();
     for (line, rec) in records {
-        let fields = match rec {
-            Ok(f) => f,
-            Err(reason) => {
-                data.errors.push(CsvLineError { line, reason });
-                break; // an unterminated quote swallows the rest of the file
-            }
-        };
+        let fields = rec?;
         if fields.len() == 1 && fields[0].trim().is_empty() {
             continue; // blank line
         }
@@ -148,14 +154,14 @@ pub fn parse_csv(text: &str) -> Result<CsvData, CsvError> {
     Ok(data)
 }
 
-/// Iterator over records: (starting line, fields or error).
+/// Iterator over records: (starting line, fields or a broken quote).
 struct Records<'a> {
     rest: &'a str,
     line: u64,
 }
 
 impl Iterator for Records<'_> {
-    type Item = (u64, Result<Vec<String>, String>);
+    type Item = (u64, Result<Vec<String>, CsvError>);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
@@ -166,40 +172,83 @@ impl Iterator for Records<'_> {
         let mut field = String::new();
         let mut chars = self.rest.char_indices().peekable();
         let mut in_quotes = false;
+        // Where the quote of the current quoted field opened: (line, column).
+        let mut opened = (0u64, 0u64);
+        // Whether the current field was quoted and its closing quote has been read: only a
+        // separator or the end of the line may follow.
+        let mut closed = false;
+        let mut closed_at = (0u64, 0u64);
+        let mut column = 0u64;
         let mut end = self.rest.len();
         while let Some((i, c)) = chars.next() {
+            column += 1;
             match (in_quotes, c) {
                 (true, '"') => {
                     if chars.peek().is_some_and(|&(_, n)| n == '"') {
                         field.push('"');
                         chars.next();
+                        column += 1;
                     } else {
                         in_quotes = false;
+                        closed = true;
+                        closed_at = (self.line, column);
                     }
                 }
                 (true, '\n') => {
                     self.line += 1;
+                    column = 0;
                     field.push('\n');
                 }
                 (true, c) => field.push(c),
-                (false, '"') if field.trim().is_empty() => {
-                    field.clear();
-                    in_quotes = true;
+                (false, ',') => {
+                    fields.push(std::mem::take(&mut field));
+                    closed = false;
                 }
-                (false, ',') => fields.push(std::mem::take(&mut field)),
                 (false, '\n') => {
                     end = i + 1;
                     self.line += 1;
                     break;
                 }
                 (false, '\r') if chars.peek().is_some_and(|&(_, n)| n == '\n') => {}
+                // Spaces after a closing quote are as harmless as spaces before an opening one.
+                (false, c) if closed && c.is_whitespace() => {}
+                (false, _) if closed => {
+                    self.rest = "";
+                    let (line, column) = opened;
+                    return Some((
+                        start,
+                        Err(CsvError::BrokenQuote {
+                            line,
+                            column,
+                            detail: format!(
+                                "the quoted field opened here ends on line {}, column {}, and text follows it: a stray quote? (write a quote inside a quoted field as \"\")",
+                                closed_at.0, closed_at.1
+                            ),
+                        }),
+                    ));
+                }
+                (false, '"') if field.trim().is_empty() => {
+                    field.clear();
+                    in_quotes = true;
+                    opened = (self.line, column);
+                }
                 (false, c) => field.push(c),
             }
         }
         self.rest = &self.rest[end..];
         if in_quotes {
             self.rest = "";
-            return Some((start, Err("unterminated quoted field".into())));
+            let (line, column) = opened;
+            return Some((
+                start,
+                Err(CsvError::BrokenQuote {
+                    line,
+                    column,
+                    detail:
+                        "the quoted field opened here is never closed: a stray or missing quote?"
+                            .into(),
+                }),
+            ));
         }
         fields.push(field);
         Some((start, Ok(fields)))
@@ -243,8 +292,61 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_quote_is_a_line_error() {
-        let d = parse_csv("phone\n\"130\n").expect("test input");
-        assert_eq!(d.errors[0].line, 2);
+    fn an_unterminated_quote_refuses_the_whole_source() {
+        let err =
+            parse_csv("phone,name\n13900000011,ok\n13900000012,\"Liu\n").expect_err("refused");
+        assert_eq!(
+            err,
+            CsvError::BrokenQuote {
+                line: 3,
+                column: 13,
+                detail: "the quoted field opened here is never closed: a stray or missing quote?"
+                    .into()
+            }
+        );
+        assert!(
+            err.to_string().starts_with("CSV line 3, column 13: "),
+            "{err}"
+        );
+    }
+
+    /// One stray quote used to swallow every row up to the next quote as one invalid line: 998
+    /// rows vanished behind one error, and a sync removed their contacts.
+    #[test]
+    fn a_stray_quote_before_more_quotes_refuses_the_whole_source() {
+        let mut text = String::from("phone,name\n13900000001,\"Wang\n");
+        for i in 2..1000 {
+            text.push_str(&format!("1390000{i:04},Li\n"));
+        }
+        text.push_str("13900001000,\"Zhang, San\"\n");
+        match parse_csv(&text) {
+            Err(CsvError::BrokenQuote {
+                line,
+                column,
+                detail,
+            }) => {
+                assert_eq!((line, column), (2, 13));
+                assert!(detail.contains("ends on line 1001, column 13"), "{detail}");
+            }
+            other => panic!("the source must be refused: {other:?}"),
+        }
+        // Quoted fields that close properly, spaces around them and doubled quotes still read.
+        let good = "phone,name\n 13900000001 , \"a \"\"b\"\", c\" \r\n\"13900000002\",\"x\ny\"\n";
+        let d = parse_csv(good).expect("readable");
+        assert_eq!(d.rows.len(), 2, "{d:?}");
+        assert_eq!(d.rows[0].contact.name.as_deref(), Some("a \"b\", c"));
+        assert!(d.errors.is_empty());
+    }
+
+    #[test]
+    fn a_broken_quote_in_the_header_is_named() {
+        assert!(matches!(
+            parse_csv("\"phone,name\n1\n"),
+            Err(CsvError::BrokenQuote {
+                line: 1,
+                column: 1,
+                ..
+            })
+        ));
     }
 }

@@ -54,4 +54,7 @@ pub struct Context {
     pub settings: Settings,
     /// The last desired set of each CallTask, so a reconcile of unchanged lists parses nothing.
     pub desired: DesiredCache,
+    /// The CallTask and CallProvider stores of every watched namespace (remote task ownership
+    /// is checked across namespaces).
+    pub watched: super::ownership::WatchedStores,
 }

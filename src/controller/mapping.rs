@@ -118,6 +118,31 @@ pub fn task_selects_list(task: &CallTask, list: &ContactList) -> bool {
     named || matches!(list_selector(task), Ok(Some(selector)) if selector.matches(list.labels()))
 }
 
+/// The names in `spec.contactLists.names` that no ContactList in the task's namespace has, in
+/// the order written. A named list that does not exist is not an empty list: a sync without it
+/// would remove every contact it held (a deleted or renamed list, a typo). The controller and
+/// `callsync plan|apply` both refuse to sync a task while this is not empty.
+pub fn missing_named_lists<'a>(
+    task: &CallTask,
+    lists: impl IntoIterator<Item = &'a ContactList>,
+) -> Vec<String> {
+    let Some(names) = task.spec.contact_lists.names.as_ref() else {
+        return Vec::new();
+    };
+    let present: std::collections::BTreeSet<String> = lists
+        .into_iter()
+        .filter(|list| list.namespace() == task.namespace())
+        .map(|list| list.name_any())
+        .collect();
+    let mut missing: Vec<String> = Vec::new();
+    for name in names {
+        if !present.contains(name) && !missing.contains(name) {
+            missing.push(name.clone());
+        }
+    }
+    missing
+}
+
 /// The ContactLists `task` selects, sorted by name (the desired-set conflict rule relies on a
 /// stable order).
 pub fn selected_lists<'a>(
@@ -295,6 +320,18 @@ mod tests {
             &t,
             &list("a", "l", json!({"campaign": "y", "paused": "true"}))
         ));
+    }
+
+    #[test]
+    fn named_lists_must_exist_in_the_task_namespace() {
+        let t = task(
+            "a",
+            json!({"names": ["x", "y", "x", "z"], "selector": {"matchLabels": {"c": "1"}}}),
+        );
+        let lists = [list("a", "y", json!({})), list("b", "x", json!({}))];
+        assert_eq!(missing_named_lists(&t, &lists), ["x", "z"]);
+        let by_selector = task("a", json!({"selector": {"matchLabels": {"c": "1"}}}));
+        assert!(missing_named_lists(&by_selector, &lists).is_empty());
     }
 
     #[test]

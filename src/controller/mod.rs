@@ -11,6 +11,7 @@ pub mod ledger_store;
 pub mod mapping;
 pub mod metrics;
 pub mod offload;
+pub mod ownership;
 pub mod reconcile;
 pub mod run;
 pub mod server;

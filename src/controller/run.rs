@@ -18,6 +18,7 @@ use super::context::{Context, Settings};
 use super::leader::{Leadership, LeaseTiming};
 use super::mapping::{lists_for_source, providers_for_secret, tasks_for_list, tasks_for_provider};
 use super::metrics::Metrics;
+use super::ownership::WatchedStores;
 use super::reconcile::{error_policy, reconcile};
 use super::server::{ServerState, serve};
 use super::spec_changes::SpecChanges;
@@ -140,6 +141,8 @@ struct Shared {
     recorder: Recorder,
     settings: Settings,
     concurrency: u16,
+    /// Every scope's CallTask and CallProvider stores, for the ownership check.
+    watched: WatchedStores,
 }
 
 /// The controller of one scope (a namespace, or all) and a future that tells when its stores
@@ -203,6 +206,7 @@ fn controller_for(
                 .combine(predicates::annotations),
             PredicateConfig::default(),
         );
+    shared.watched.register(tasks.clone(), providers.clone());
     let controller = Controller::for_stream(task_changes, tasks.clone())
         .with_config(ControllerConfig::default().concurrency(shared.concurrency));
     let ctx = Arc::new(Context {
@@ -216,6 +220,7 @@ fn controller_for(
         failures: Default::default(),
         settings: shared.settings.clone(),
         desired: Default::default(),
+        watched: shared.watched.clone(),
     });
 
     let (t1, t2, t3) = (tasks.clone(), tasks.clone(), tasks.clone());
@@ -348,6 +353,7 @@ pub async fn run(
         ),
         settings: config.settings.clone(),
         concurrency: config.concurrency,
+        watched: WatchedStores::default(),
     };
     let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
         vec![None]

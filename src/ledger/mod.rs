@@ -4,6 +4,7 @@
 //! point leaves a record from which the next sync neither duplicates nor loses contacts. This
 //! module is the pure part (model, transitions, codec); storing it in Secrets is IO elsewhere.
 pub mod codec;
+pub mod identity;
 pub mod model;
 
 pub use model::{

@@ -212,6 +212,15 @@ impl Builder {
         }
         let keep = group[0];
         for extra in &group[1..] {
+            // By phone, "remove the extra copy" is "remove this phone": only a copy the
+            // provider listed with an id of its own (a suffixed raw value) can go alone.
+            if self.identity == Identity::Phone && extra.observed_id().is_none() {
+                self.out.not_removable.push(NotRemovable {
+                    phone: extra.phone,
+                    reason: NotRemovableReason::SharedPhone,
+                });
+                continue;
+            }
             self.remove(extra, RemoveReason::Duplicate);
         }
         match keep.state {
@@ -377,6 +386,55 @@ mod tests {
         };
         let planned = plan(&[], &observed, &ledger, &policy, &caps);
         planned.removes[0].items[0].remote_id.clone()
+    }
+
+    /// longlonglong listing a desired phone twice (written two ways, or a repeated row added
+    /// by hand): the extra copy used to be removed by phone, which removed the contact.
+    #[test]
+    fn an_extra_copy_without_its_own_id_is_not_removed_by_phone() {
+        let phone = Phone::parse("+8613012121211", None).expect("valid");
+        let copy = |id: Option<&str>| ObservedContact {
+            phone,
+            remote_id: id.map(str::to_string),
+            removable: true,
+            content_digest: None,
+        };
+        let policy = PlanPolicy {
+            max_delete_percent: 100,
+            ..PlanPolicy::default()
+        };
+        let caps = |identity| Capabilities {
+            max_add: 100,
+            max_remove: 100,
+            can_list: true,
+            identity,
+        };
+        let desired = [crate::contacts::DesiredKey {
+            phone,
+            digest: ContentDigest(1),
+        }];
+        let ledger = Ledger::new("uid");
+        let twice = Some(vec![copy(None), copy(None)]);
+        let p = plan(&desired, &twice, &ledger, &policy, &caps(Identity::Phone));
+        assert!(p.is_empty(), "{:?}", p.removes);
+        assert_eq!(p.counts.remote_duplicates, 1);
+        assert_eq!(p.not_removable.len(), 1);
+        assert_eq!(
+            p.not_removable[0].reason,
+            crate::plan::NotRemovableReason::SharedPhone
+        );
+        // A suffixed copy has its own id: it goes alone, the plain copy stays.
+        let suffixed = Some(vec![copy(None), copy(Some("13012121211_x7k2"))]);
+        let p = plan(
+            &desired,
+            &suffixed,
+            &ledger,
+            &policy,
+            &caps(Identity::Phone),
+        );
+        let removed: Vec<_> = p.removes.iter().flat_map(|b| &b.items).collect();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].remote_id.as_deref(), Some("13012121211_x7k2"));
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub enum NotRemovableReason {
     AlreadyCalled,
     /// The provider removes by id and neither the listing nor the ledger has one.
     NoRemoteId,
+    /// An extra copy of a desired phone at a provider that removes by phone (longlonglong),
+    /// without an id of its own: removing it would remove the copy that is kept, and with it
+    /// the contact.
+    SharedPhone,
 }
 
 /// An unwanted contact that cannot be removed.

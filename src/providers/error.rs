@@ -173,28 +173,86 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
-/// Makes a provider message safe to store: every run of 7 or more digits (a phone number, in
-/// any format) is masked, and the message is cut to 300 characters.
-pub fn sanitize(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().filter(char::is_ascii_digit).count() >= 7 {
-            out.push_str(&mask_phone(run));
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in message.chars() {
-        if c.is_ascii_digit() || (c == '+' && run.is_empty()) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
+/// An ASCII or full-width decimal digit, as its ASCII form.
+fn digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_u32(u32::from(b'0') + (c as u32 - '０' as u32)),
+        _ => None,
     }
-    flush(&mut run, &mut out);
+}
+
+/// Characters people and systems write inside a phone number: spaces, dashes, dots, slashes
+/// and parentheses, in their ASCII and full-width forms.
+fn phone_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\u{a0}'
+            | '\u{3000}'
+            | '-'
+            | '－'
+            | '‐'
+            | '–'
+            | '.'
+            | '．'
+            | '/'
+            | '('
+            | ')'
+            | '（'
+            | '）'
+    )
+}
+
+/// Most separator characters in a row inside one number (`") "` in `(130) 1212`).
+const MAX_SEPARATOR_RUN: usize = 2;
+
+/// Makes a provider message safe to store: every phone number in it is masked, whichever way it
+/// is written — a run of 7 or more digits, ASCII or full-width (`１３０…`), with spaces, dashes,
+/// dots or parentheses between them (`130 1212 1211`, `+86 (130) 1212-1211`) — and the message
+/// is cut to 300 characters.
+pub fn sanitize(message: &str) -> String {
+    let chars: Vec<char> = message.chars().collect();
+    let mut out = String::with_capacity(message.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let plus = matches!(chars[i], '+' | '＋');
+        let first = if plus { i + 1 } else { i };
+        if chars.get(first).and_then(|&c| digit(c)).is_none() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        // The run: digits, and short runs of separators that are followed by a digit.
+        let mut digits = String::new();
+        let mut end = first;
+        let mut j = first;
+        while j < chars.len() {
+            if let Some(d) = digit(chars[j]) {
+                digits.push(d);
+                j += 1;
+                end = j;
+                continue;
+            }
+            let gap = chars[j..]
+                .iter()
+                .take_while(|&&c| phone_separator(c))
+                .count();
+            if gap == 0 || gap > MAX_SEPARATOR_RUN {
+                break;
+            }
+            if chars.get(j + gap).and_then(|&c| digit(c)).is_none() {
+                break;
+            }
+            j += gap;
+        }
+        if digits.len() >= 7 {
+            let number = if plus { format!("+{digits}") } else { digits };
+            out.push_str(&mask_phone(&number));
+        } else {
+            out.extend(&chars[i..end]);
+        }
+        i = end;
+    }
     if out.chars().count() > 300 {
         out = out.chars().take(300).collect::<String>() + "…";
     }
@@ -222,6 +280,29 @@ mod tests {
         );
         assert_eq!(sanitize("号码13012121211重复"), "号码13012****1211重复");
         assert_eq!(sanitize("x+8613012121211"), "x+86130****1211");
+    }
+
+    /// Numbers written with separators or in full-width digits used to reach status and Events
+    /// whole: only runs of 7+ ASCII digits were masked.
+    #[test]
+    fn sanitizes_phones_written_with_separators_or_full_width_digits() {
+        for (message, want) in [
+            (
+                "number 130 1212 1211 refused",
+                "number 13012****1211 refused",
+            ),
+            ("bad +86 (130) 1212-1211.", "bad +86130****1211."),
+            ("号码１３０１２１２１２１１重复", "号码13012****1211重复"),
+            ("号码１３０ １２１２ １２１１", "号码13012****1211"),
+            ("130.1212.1211", "13012****1211"),
+        ] {
+            let got = sanitize(message);
+            assert_eq!(got, want, "{message}");
+            assert!(!got.contains("1212"), "{got}");
+        }
+        // Short numbers and numbers apart stay readable.
+        assert_eq!(sanitize("code 4001, 20 items"), "code 4001, 20 items");
+        assert_eq!(sanitize("list[3]: id 12"), "list[3]: id 12");
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/rate-limit", get(get_rate_limit).put(set_rate_limit))
         .route("/counters", get(counters))
         .route("/audit", get(audit))
+        .route("/audit/counts", get(audit_counts))
 }
 
 fn problem(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -425,7 +426,13 @@ struct AuditQuery {
 
 async fn audit(State(sim): Sim, Query(query): Query<AuditQuery>) -> Response {
     let inner = sim.lock();
-    Json(inner.audit.entries_since(query.since)).into_response()
+    let rows: Vec<_> = inner.audit.entries_since(query.since).collect();
+    Json(rows).into_response()
+}
+
+/// Exact counts by operation and outcome, also over rows the bounded log no longer keeps.
+async fn audit_counts(State(sim): Sim) -> Response {
+    Json(sim.lock().audit.counts()).into_response()
 }
 
 #[cfg(test)]

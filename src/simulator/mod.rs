@@ -151,7 +151,7 @@ impl RunningSimulator {
 
     /// The audit log (every attempted change), oldest first.
     pub fn audit(&self) -> Vec<audit::AuditEntry> {
-        self.state.lock().audit.entries_since(0).to_vec()
+        self.state.lock().audit.entries_since(0).cloned().collect()
     }
 
     /// Marks contacts of a task (by phone) as calling / finished / pending; returns how many.

@@ -732,7 +732,6 @@ mod tests {
         let applied = inner
             .audit
             .entries_since(0)
-            .iter()
             .filter(|e| e.outcome == AuditOutcome::Applied)
             .count();
         assert_eq!(applied, 2);

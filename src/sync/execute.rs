@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::contacts::{DesiredSet, Phone};
 use crate::ledger::{EntryState, ItemOutcome as LedgerOutcome, Ledger, Rejection};
-use crate::plan::{AddItem, Plan, RemoveItem};
+use crate::plan::{AddItem, AddReason, Plan, RemoveItem, RemoveReason};
 use crate::providers::{
     BatchOutcome, ContactToAdd, ContactToRemove, ItemResult, Provider, ProviderError, RejectReason,
     TaskRef,
@@ -58,6 +58,9 @@ pub struct ExecuteReport {
     pub interrupted: bool,
     /// Contacts of batches not sent (non-zero only when execution stopped early).
     pub pending: u64,
+    /// Replacements (content change, or a removal in flight of a desired contact) whose add was
+    /// not sent because the removal of the old contact was not confirmed in this sync.
+    pub replacements_not_applied: u64,
 }
 
 impl ExecuteReport {
@@ -141,6 +144,9 @@ pub async fn execute<P: Provider, S: SyncSink>(
     };
     // Outcomes recorded in the ledger since its last save.
     let mut unsaved = false;
+    // Phones whose removal the provider confirmed in this sync: a replacement's add follows
+    // only those (see `PreparedAdd::record`).
+    let mut removed = std::collections::HashSet::new();
 
     let mut next = 0;
     while next < plan.removes.len() {
@@ -160,7 +166,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
                 report.interrupted = true;
                 return Ok(report);
             }
-            let stop = send_removes(provider, task, batch, ledger, &mut report).await;
+            let stop = send_removes(provider, task, batch, ledger, &mut report, &mut removed).await;
             unsaved = true;
             pending.remove -= batch.items.len() as u64;
             sink.progress(pending.add, pending.remove).await;
@@ -178,7 +184,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
         next += window.len();
         let prepared: Vec<PreparedAdd> = window
             .iter()
-            .map(|batch| PreparedAdd::record(&batch.items, wire, ledger, &mut report))
+            .map(|batch| PreparedAdd::record(&batch.items, wire, ledger, &mut report, &removed))
             .collect();
         if prepared.iter().any(|batch| !batch.items.is_empty()) {
             sink.save_ledger(ledger).await?;
@@ -246,6 +252,8 @@ struct PreparedRemove {
 
 struct PreparedRemoveItem {
     phone: Phone,
+    /// First half of a replacement: its add waits for this removal.
+    replaced: bool,
     request: ContactToRemove,
     /// The entry's state before the intent, to take it back if the batch is never sent.
     before: Option<EntryState>,
@@ -257,6 +265,7 @@ impl PreparedRemove {
             .iter()
             .map(|item| PreparedRemoveItem {
                 phone: item.phone,
+                replaced: item.reason == RemoveReason::Replace,
                 request: ContactToRemove {
                     // Removal targets come from the provider's listing or the ledger, so they
                     // encode.
@@ -293,6 +302,7 @@ async fn send_removes<P: Provider>(
     batch: &PreparedRemove,
     ledger: &mut Ledger,
     report: &mut ExecuteReport,
+    removed: &mut std::collections::HashSet<Phone>,
 ) -> bool {
     let requests: Vec<ContactToRemove> = batch.items.iter().map(|i| i.request.clone()).collect();
     let before = report.requests;
@@ -314,10 +324,24 @@ async fn send_removes<P: Provider>(
         let result = outcome.result(index);
         match result {
             Some(ItemResult::Accepted) => report.removed += 1,
+            Some(ItemResult::Rejected { reason }) if item.replaced => {
+                let text = reject_text(reason);
+                report.fail(
+                    item.phone,
+                    format!("{text}; the replacement is not applied, the old contact stays"),
+                )
+            }
             Some(ItemResult::Rejected { reason }) => report.fail(item.phone, reject_text(reason)),
             Some(ItemResult::Unknown) | None => report.unknown += 1,
         }
-        ledger.record_remove_outcome(item.phone, ledger_outcome(result));
+        let outcome = ledger_outcome(result);
+        if matches!(
+            outcome,
+            LedgerOutcome::Accepted | LedgerOutcome::Rejected(Rejection::NotFound)
+        ) {
+            removed.insert(item.phone);
+        }
+        ledger.record_remove_outcome(item.phone, outcome);
     }
     if let Some(error) = outcome.interrupted.take() {
         report.stopped_by = Some(error);
@@ -348,10 +372,18 @@ impl<'a> PreparedAdd<'a> {
         wire: &WireFormat,
         ledger: &mut Ledger,
         report: &mut ExecuteReport,
+        removed: &std::collections::HashSet<Phone>,
     ) -> Self {
         // Contacts the account cannot carry are failures, never sent.
         let mut sendable = Vec::with_capacity(items.len());
         for item in items {
+            // A replacement adds only after its removal was confirmed: when the provider
+            // refused it (already called) or its answer was lost, the old contact is still
+            // there, and a second copy would call the person twice.
+            if item.reason == AddReason::Replace && !removed.contains(&item.phone) {
+                report.replacements_not_applied += 1;
+                continue;
+            }
             match wire.encode(item.phone) {
                 Ok(phone) => sendable.push((item, phone)),
                 Err(refusal) => report.fail(item.phone, refusal.to_string()),

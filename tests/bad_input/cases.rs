@@ -45,6 +45,8 @@ pub struct Case {
     pub sources: Vec<Source>,
     /// The task selects lists with this (overrides the default `case` label selector).
     pub selector: Option<Value>,
+    /// `spec.contactLists.names` of the task, besides its selector.
+    pub names: Option<Value>,
     pub reason: &'static str,
     pub message: Vec<&'static str>,
     pub lists_expect: Vec<ListExpect>,
@@ -66,6 +68,7 @@ impl Case {
             objects: Vec::new(),
             sources: Vec::new(),
             selector: None,
+            names: None,
             reason,
             message: Vec::new(),
             lists_expect: Vec::new(),
@@ -328,10 +331,33 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
             .csv(Store::Secret, "csv-duphead", "contacts.csv", "duplicate-header.csv")
             .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "names column \"Phone\" twice"))
             .message(&["twice"]),
-        Case::new("csv-truncated-quote", "InvalidContacts")
+        // A broken quote refuses the whole source (read on, it swallows the rows after it).
+        Case::new("csv-truncated-quote", "ContactListUnreadable")
             .list("a", json!({"defaultRegion": "CN", "source": {"configMapRef": {"name": "csv-quote", "key": "contacts.csv"}}}))
-            .expect_list("a", 1, 0, vec![(3, "unterminated quoted field")], ("True", "ContactsRead", "1 valid"))
-            .synced(&["13900000011"]),
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "CSV line 3, column 13: the quoted field opened here is never closed"))
+            .message(&["CSV line 3, column 13"])
+            .synced(&[]),
+        Case::new("csv-stray-quote", "ContactListUnreadable")
+            .list("a", json!({"defaultRegion": "CN", "source": {"secretRef": {"name": "csv-stray", "key": "contacts.csv"}}}))
+            .csv(Store::Secret, "csv-stray", "contacts.csv", "stray-quote.csv")
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "CSV line 3, column 13: the quoted field opened here ends on line 51, column 13"))
+            .message(&["CSV line 3, column 13", "a stray quote?"])
+            .synced(&[]),
+        // A named ContactList that does not exist is not an empty list.
+        Case {
+            names: Some(json!(["named-list-missing-a", "no-such-list"])),
+            ..Case::new("named-list-missing", "ContactListNotFound")
+                .list("a", cn(&["13900000661"]))
+                .message(&["ContactList no-such-list named in spec.contactLists.names not found in this namespace", "nothing is removed"])
+                .synced(&[])
+        },
+        Case {
+            names: Some(json!(["named-list-other-namespace"])),
+            selector: Some(json!({"matchLabels": {"case": "no-such-case"}})),
+            ..Case::new("named-list-other-namespace", "ContactListNotFound")
+                .message(&["ContactList named-list-other-namespace named in spec.contactLists.names not found"])
+                .synced(&[])
+        },
         Case::new("csv-truncated-row", "InvalidContacts")
             .list("a", json!({"defaultRegion": "CN", "source": {"secretRef": {"name": "csv-row", "key": "contacts.csv"}}}))
             .csv(Store::Secret, "csv-row", "contacts.csv", "truncated-row.csv")

@@ -357,6 +357,12 @@ pub fn refusals() -> Vec<Refusal> {
             object: task("/taskId", json!("t-2")),
             message: "taskId is immutable",
         },
+        Refusal {
+            name: "providerRef changed",
+            before: Some(task("/providerRef", json!({"name": "acct"}))),
+            object: task("/providerRef", json!({"name": "acct-2"})),
+            message: "providerRef is immutable",
+        },
         // CallProvider.
         r(
             "no provider block",

@@ -13,7 +13,8 @@ use crate::api::{CallProvider, CallTask, ContactList, SecretUse};
 use crate::contacts::csv::{CsvData, parse_csv};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::contacts::{Phone, mask_phone};
-use crate::controller::mapping::{list_selector, task_selects_list};
+use crate::controller::mapping::{list_selector, missing_named_lists, task_selects_list};
+use crate::controller::ownership::{RemoteTaskKey, remote_task_key};
 use crate::providers::{Credentials, SecretString};
 
 /// A ContactList with its CSV source read.
@@ -371,7 +372,8 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
     }
 
     let mut resolved = Vec::new();
-    let mut owners: Vec<(String, String, String, String)> = Vec::new();
+    // (claimed remote task, namespace, CallTask, CallProvider) of the tasks seen so far.
+    let mut owners: Vec<(Option<RemoteTaskKey>, String, String, String)> = Vec::new();
     for task in &bundle.tasks {
         let errors_before = diagnostics.error_count();
         let namespace = task.object.namespace().unwrap_or_default();
@@ -394,38 +396,55 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
             );
         }
         let task_id = &task.object.spec.task_id;
-        if let Some((_, _, _, owner)) = owners
-            .iter()
-            .find(|(ns, p, id, _)| *ns == namespace && p == provider_name && id == task_id)
+        // The controller's rule: a remote task is claimed at the account the CallProvider
+        // reaches, not by the CallProvider's name (`controller::ownership`).
+        let claim = provider.and_then(|p| {
+            let creds = credentials_of.get(&key_of(&p.object)).cloned().flatten();
+            remote_task_key(&p.object.spec, creds.as_ref(), task_id)
+        });
+        if let Some((owner_ns, owner, owner_provider)) =
+            owners.iter().find_map(|(key, ns, name, via)| {
+                (claim.is_some() && key == &claim).then_some((ns, name, via))
+            })
         {
+            let owner = if *owner_ns == namespace {
+                owner.clone()
+            } else {
+                format!("{owner_ns}/{owner}")
+            };
+            let through = if owner_provider == provider_name {
+                String::new()
+            } else {
+                format!(" through CallProvider {owner_provider:?}")
+            };
             diagnostics.error(
                 &task.origin,
                 "spec.taskId",
                 format!(
-                    "remote task {task_id:?} of CallProvider {provider_name:?} is already managed by CallTask {owner:?}"
+                    "remote task {task_id:?} of CallProvider {provider_name:?} is already managed by CallTask {owner:?}{through}"
                 ),
             );
         }
         owners.push((
+            claim,
             namespace.clone(),
-            provider_name.clone(),
-            task_id.clone(),
             task.object.name_any(),
+            provider_name.clone(),
         ));
         if let Err(e) = list_selector(&task.object) {
             diagnostics.error(&task.origin, "spec.contactLists.selector", e.to_string());
         }
-        for name in task.object.spec.contact_lists.names.iter().flatten() {
-            if find(&bundle.lists, &(namespace.clone(), name.clone())).is_none() {
-                diagnostics.error(
-                    &task.origin,
-                    "spec.contactLists.names",
-                    format!(
-                        "{}; a sync without it would remove its contacts",
-                        missing(bundle, &bundle.lists, "ContactList", &namespace, name)
-                    ),
-                );
-            }
+        // The controller's rule (a named list that does not exist stops the sync).
+        let listed = bundle.lists.iter().map(|l| &l.object);
+        for name in missing_named_lists(&task.object, listed) {
+            diagnostics.error(
+                &task.origin,
+                "spec.contactLists.names",
+                format!(
+                    "{}; a sync without it would remove its contacts",
+                    missing(bundle, &bundle.lists, "ContactList", &namespace, &name)
+                ),
+            );
         }
         let mut selected: Vec<&Loaded<ContactList>> = bundle
             .lists

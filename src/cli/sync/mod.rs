@@ -116,16 +116,10 @@ impl<'a> TaskRun<'a> {
                 task: resolved.key(),
                 error,
             })?
-            // A fresh ledger gets a fresh identity: remote ids derive from it, and providers
-            // refuse an id used before, even after its contact was removed.
-            .unwrap_or_else(|| {
-                Ledger::new(
-                    resolved
-                        .task
-                        .uid()
-                        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                )
-            });
+            // A fresh ledger gets a fresh identity (the controller's rule, `ledger::identity`):
+            // remote ids derive from it, and providers refuse an id used before, even after
+            // its contact was removed.
+            .unwrap_or_else(|| Ledger::fresh(resolved.task.uid().as_deref()));
         Ok(Self {
             resolved,
             wire: WireFormat::of(&provider_obj.spec),

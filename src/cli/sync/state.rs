@@ -12,6 +12,10 @@
 //! state folder that others can access is tightened when it is callsync's own (it holds the
 //! `lock` file, so an earlier callsync made it) and refused otherwise; a namespace folder
 //! inside it is always callsync's and is tightened.
+//! `--simulate --state DIR` keeps its ledgers in DIR too, marked: `<calltask>.ledger~simulated`
+//! (`~` is in no Kubernetes name). A simulated ledger describes contacts at the embedded
+//! simulator, a real one contacts at the provider; each kind of run refuses the other kind's
+//! ledger of a task instead of acting on it.
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -24,8 +28,12 @@ use crate::sync::SinkError;
 /// Where ledgers live for this run.
 #[derive(Debug)]
 pub enum StateStore {
-    /// A folder on disk, locked for this process.
-    Dir { root: PathBuf, _lock: File },
+    /// A folder on disk, locked for this process; `simulated` for `--simulate` runs.
+    Dir {
+        root: PathBuf,
+        simulated: bool,
+        _lock: File,
+    },
     /// Nothing on disk (`--simulate` without `--state`: the simulator starts empty every run,
     /// so a ledger kept from an earlier run would describe contacts that no longer exist).
     Memory,
@@ -47,7 +55,18 @@ pub enum StateError {
         "the ledger {path} cannot be read: {detail}; move it away to start over (the provider's listing is then the record, NXLink has none)"
     )]
     Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{path} is the ledger of a --simulate run: it describes contacts at the simulator, not at the provider; a real apply refuses it (use another --state folder, or move it away)"
+    )]
+    SimulatedLedger { path: PathBuf },
+    #[error(
+        "{path} is the ledger of a real run: --simulate refuses to read or overwrite it (use another --state folder)"
+    )]
+    RealLedger { path: PathBuf },
 }
+
+/// Suffix of a simulated ledger's file.
+const SIMULATED_SUFFIX: &str = ".ledger~simulated";
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     move |source| StateError::Io {
@@ -82,6 +101,7 @@ impl StateStore {
         match locked {
             Ok(()) => Ok(Self::Dir {
                 root: root.to_path_buf(),
+                simulated: false,
                 _lock: lock,
             }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StateError::Locked {
@@ -94,16 +114,53 @@ impl StateStore {
         }
     }
 
-    fn path(&self, namespace: &str, task: &str) -> Option<PathBuf> {
+    /// Marks this store as the state of a `--simulate` run.
+    pub fn simulated(mut self, on: bool) -> Self {
+        if let Self::Dir { simulated, .. } = &mut self {
+            *simulated = on;
+        }
+        self
+    }
+
+    /// The ledger file of a task for this kind of run, and the other kind's.
+    fn paths(&self, namespace: &str, task: &str) -> Option<(PathBuf, PathBuf)> {
         match self {
-            Self::Dir { root, .. } => Some(root.join(namespace).join(format!("{task}.ledger"))),
+            Self::Dir {
+                root, simulated, ..
+            } => {
+                let dir = root.join(namespace);
+                let real = dir.join(format!("{task}.ledger"));
+                let simulated_path = dir.join(format!("{task}{SIMULATED_SUFFIX}"));
+                Some(if *simulated {
+                    (simulated_path, real)
+                } else {
+                    (real, simulated_path)
+                })
+            }
             Self::Memory => None,
         }
     }
 
+    /// The ledger file of a task for this kind of run, after checking that the other kind's
+    /// is not there.
+    fn path(&self, namespace: &str, task: &str) -> Result<Option<PathBuf>, StateError> {
+        let Some((mine, other)) = self.paths(namespace, task) else {
+            return Ok(None);
+        };
+        if other.exists() {
+            return Err(match self {
+                Self::Dir {
+                    simulated: true, ..
+                } => StateError::RealLedger { path: other },
+                _ => StateError::SimulatedLedger { path: other },
+            });
+        }
+        Ok(Some(mine))
+    }
+
     /// The ledger of a task, or `None` when there is none yet.
     pub fn load(&self, namespace: &str, task: &str) -> Result<Option<Ledger>, StateError> {
-        let Some(path) = self.path(namespace, task) else {
+        let Some(path) = self.path(namespace, task)? else {
             return Ok(None);
         };
         let bytes = match std::fs::read(&path) {
@@ -121,7 +178,11 @@ impl StateStore {
 
     /// Saves a task's ledger atomically and durably.
     pub fn save(&self, namespace: &str, task: &str, ledger: &Ledger) -> Result<(), SinkError> {
-        let Some(path) = self.path(namespace, task) else {
+        let path = self.path(namespace, task).map_err(|e| SinkError {
+            message: e.to_string(),
+            reason: "StateWrite",
+        })?;
+        let Some(path) = path else {
             return Ok(());
         };
         let bytes = codec::encode(ledger).map_err(|e| SinkError {
@@ -228,6 +289,46 @@ mod tests {
             "{err}"
         );
         assert_eq!(mode(&shared), 0o755);
+    /// `--simulate --state DIR` used to write its ledgers unmarked, where a real apply took
+    /// them for the record of the provider (and the other way round).
+    #[test]
+    fn simulated_and_real_ledgers_never_mix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let phone = Phone::parse("+8613012121211", None).expect("valid");
+        let mut ledger = Ledger::new("uid-1");
+        ledger.record_add_intent(&[(phone, ContentDigest(7))]);
+        {
+            let simulated = StateStore::open(dir.path(), true)
+                .expect("open")
+                .simulated(true);
+            simulated.save("ns", "t", &ledger).expect("save");
+            assert_eq!(
+                simulated.load("ns", "t").expect("load").map(|l| l.len()),
+                Some(1)
+            );
+        }
+        assert!(dir.path().join("ns/t.ledger~simulated").exists());
+        assert!(!dir.path().join("ns/t.ledger").exists());
+        let real = StateStore::open(dir.path(), true).expect("open");
+        assert!(matches!(
+            real.load("ns", "t"),
+            Err(StateError::SimulatedLedger { .. })
+        ));
+        assert!(real.save("ns", "t", &ledger).is_err());
+        drop(real);
+
+        std::fs::remove_file(dir.path().join("ns/t.ledger~simulated")).expect("rm");
+        let real = StateStore::open(dir.path(), true).expect("open");
+        real.save("ns", "t", &ledger).expect("save");
+        drop(real);
+        let simulated = StateStore::open(dir.path(), true)
+            .expect("open")
+            .simulated(true);
+        assert!(matches!(
+            simulated.load("ns", "t"),
+            Err(StateError::RealLedger { .. })
+        ));
+        assert!(simulated.save("ns", "t", &ledger).is_err());
     }
 
     #[test]

@@ -13,9 +13,11 @@ use crate::contacts::csv::{CsvData, parse_csv};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::controller::context::Context;
 use crate::controller::ledger_store::{LedgerStore, LedgerStoreError, LedgerVersion};
-use crate::controller::mapping::{list_selector, task_selects_list};
+use crate::controller::mapping::{list_selector, missing_named_lists, task_selects_list};
+use crate::controller::ownership::{account_id, account_scope, needs_credentials};
 use crate::controller::store_ready::store_ready;
 use crate::ledger::{Ledger, codec};
+use crate::providers::{CredentialSource, Credentials, SecretCredentials};
 
 /// Why a CallTask cannot be loaded. Each variant is a condition reason a person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -29,13 +31,18 @@ pub enum LoadError {
     #[error("{0}")]
     InvalidSelector(String),
     #[error(
-        "remote task {task_id} of CallProvider {provider} is already managed by CallTask {owner}"
+        "remote task {task_id} of CallProvider {provider}'s account is already managed by CallTask {owner}; a remote task has one owner"
     )]
     DuplicateTask {
         task_id: String,
         provider: String,
         owner: String,
     },
+    #[error(
+        "ContactList {} named in spec.contactLists.names not found in this namespace; nothing is removed until it exists again or is taken out of names (a sync without it would remove its contacts)",
+        .0.join(", ")
+    )]
+    ContactListNotFound(Vec<String>),
     #[error("ContactList {list}: {detail}")]
     SourceUnreadable { list: String, detail: String },
     #[error("cannot read source of ContactList {list}: {source}")]
@@ -60,6 +67,7 @@ impl LoadError {
             Self::ProviderInvalid(_) => "ProviderInvalid",
             Self::InvalidSelector(_) => "InvalidSelector",
             Self::DuplicateTask { .. } => "DuplicateTask",
+            Self::ContactListNotFound(_) => "ContactListNotFound",
             Self::SourceUnreadable { .. } | Self::SourceFetch { .. } => "ContactListUnreadable",
             Self::CachesClosed => "CachesNotReady",
             Self::Ledger(e) => e.reason(),
@@ -123,35 +131,92 @@ pub fn provider_of(task: &CallTask, ctx: &Context) -> Result<Arc<CallProvider>, 
     Ok(provider)
 }
 
-/// Refuses a CallTask when an older one manages the same remote task of the same account.
-/// Older = earlier creationTimestamp, then name: the first owner keeps it.
-fn check_unique(task: &CallTask, ctx: &Context) -> Result<(), LoadError> {
-    let key = |t: &CallTask| {
+/// Refuses a CallTask when an older one, in any namespace the controller watches, claims the
+/// same remote task at the same account (`ownership`): by account, not by CallProvider name,
+/// since two CallProviders can reach one account. Older = earlier creationTimestamp, then
+/// namespace/name: the first owner keeps it.
+async fn check_unique(
+    task: &CallTask,
+    provider: &CallProvider,
+    ctx: &Context,
+) -> Result<(), LoadError> {
+    let order = |t: &CallTask| {
         (
             t.metadata.creation_timestamp.clone().map(|c| c.0),
+            t.namespace(),
             t.name_any(),
         )
     };
-    let owner = ctx
-        .tasks
-        .state()
+    let Some(scope) = account_scope(&provider.spec) else {
+        return Ok(());
+    };
+    if !ctx.watched.ready().await {
+        return Err(LoadError::CachesClosed);
+    }
+    // Cheap first: same task id, a provider of the same type, endpoint (and spec account).
+    let mut older: Vec<(Arc<CallTask>, Arc<CallProvider>)> = ctx
+        .watched
+        .tasks_with_providers()
         .into_iter()
-        .filter(|other| {
-            other.namespace() == task.namespace()
-                && other.uid() != task.uid()
-                && other.spec.provider_ref.name == task.spec.provider_ref.name
-                && other.spec.task_id == task.spec.task_id
+        .filter(|(other, _)| {
+            other.uid() != task.uid()
+                && other.spec.task_id.trim() == task.spec.task_id.trim()
                 && other.metadata.deletion_timestamp.is_none()
+                && order(other) < order(task)
         })
-        .filter(|other| key(other) < key(task))
-        .min_by_key(|other| key(other));
-    match owner {
-        Some(owner) => Err(LoadError::DuplicateTask {
-            task_id: task.spec.task_id.clone(),
-            provider: task.spec.provider_ref.name.clone(),
-            owner: owner.name_any(),
-        }),
-        None => Ok(()),
+        .filter_map(|(other, theirs)| {
+            let theirs = theirs?;
+            (account_scope(&theirs.spec).as_ref() == Some(&scope)).then_some((other, theirs))
+        })
+        .collect();
+    older.sort_by_key(|(other, _)| order(other));
+    if older.is_empty() {
+        return Ok(());
+    }
+    // Callbot and NXLink name the account in the credentials Secret: read the few candidates'.
+    let mine = if needs_credentials(&scope) {
+        match account_credentials(provider, ctx).await {
+            Some(credentials) => account_id(&scope, Some(&credentials)),
+            // Without our own credentials the sync stops at the provider step anyway, with a
+            // condition that says why.
+            None => return Ok(()),
+        }
+    } else {
+        account_id(&scope, None)
+    };
+    for (other, theirs) in older {
+        let same = if needs_credentials(&scope) {
+            // An account whose credentials cannot be read cannot write the remote task either.
+            match account_credentials(&theirs, ctx).await {
+                Some(credentials) => account_id(&scope, Some(&credentials)) == mine,
+                None => false,
+            }
+        } else {
+            true
+        };
+        if same {
+            return Err(LoadError::DuplicateTask {
+                task_id: task.spec.task_id.clone(),
+                provider: provider.name_any(),
+                owner: format!(
+                    "{}/{} (through CallProvider {})",
+                    other.namespace().unwrap_or_default(),
+                    other.name_any(),
+                    theirs.name_any()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The credentials of a CallProvider, read from its Secret; `None` when they cannot be read.
+async fn account_credentials(provider: &CallProvider, ctx: &Context) -> Option<Credentials> {
+    let namespace = provider.namespace().unwrap_or_default();
+    let source = SecretCredentials::for_provider(ctx.client.clone(), &namespace, &provider.spec);
+    match source {
+        Ok(source) => source.get().await.ok(),
+        Err(_) => None,
     }
 }
 
@@ -173,7 +238,8 @@ pub fn ledger_store(task: &CallTask, ctx: &Context) -> LedgerStore {
     )
 }
 
-/// Reads the ledger, or starts an empty one.
+/// Reads the ledger, or starts an empty one with a fresh identity (`ledger::identity`): a task
+/// that had a ledger before may get here too, and its remote ids must not repeat.
 pub async fn load_ledger(
     task: &CallTask,
     store: &LedgerStore,
@@ -189,7 +255,7 @@ pub async fn load_ledger(
                 })?;
             Ok((ledger, Some(stored.version)))
         }
-        None => Ok((Ledger::new(task.uid().unwrap_or_default()), None)),
+        None => Ok((Ledger::fresh(task.uid().as_deref()), None)),
     }
 }
 
@@ -316,12 +382,15 @@ pub async fn lists_are_current(
 pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
     stores_ready(ctx).await?;
     let provider = provider_of(task, ctx)?;
-    check_unique(task, ctx)?;
+    check_unique(task, &provider, ctx).await?;
     list_selector(task).map_err(|e| LoadError::InvalidSelector(e.to_string()))?;
+    let all_lists = ctx.lists.state();
+    let missing = missing_named_lists(task, all_lists.iter().map(|list| list.as_ref()));
+    if !missing.is_empty() {
+        return Err(LoadError::ContactListNotFound(missing));
+    }
     // Sorted by name: the desired set's conflict rule relies on a stable order.
-    let mut selected: Vec<Arc<ContactList>> = ctx
-        .lists
-        .state()
+    let mut selected: Vec<Arc<ContactList>> = all_lists
         .into_iter()
         .filter(|list| task_selects_list(task, list))
         .collect();
