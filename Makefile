@@ -14,7 +14,7 @@ test: controlplane tools
 	CALLSYNC_TEST_LOG_DIR=$(TEST_LOG_DIR) $(CARGO) test --all-features --locked
 	CALLSYNC_TEST_LOG_DIR=$(TEST_LOG_DIR) $(CARGO) test --all-features --locked --test log_scan -- --ignored
 
-## kube-apiserver, etcd and kubectl, built once into ~/.cache/callsync/controlplane/v<version>.
+## kube-apiserver, etcd, kubectl and kube-controller-manager, built once into ~/.cache/callsync/controlplane/v<version>.
 controlplane:
 	scripts/build-controlplane.sh > /dev/null
 

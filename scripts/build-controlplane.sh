@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kubectl from the Go module proxy into a cache folder outside the
+# Builds kube-apiserver, etcd, kubectl and kube-controller-manager (the test control plane's
+# garbage collector and namespace controller) from the Go module proxy into a cache folder outside the
 # checkout, keyed by Kubernetes version. Reuses the binaries when they are already there.
 #
 #   scripts/build-controlplane.sh          # build (or reuse) and print the bin folder
@@ -18,12 +19,18 @@ cache=${CALLSYNC_CONTROLPLANE_CACHE:-$HOME/.cache/callsync/controlplane}
 bin="$cache/v$kv/bin"
 minor=${kv#1.}; minor=${minor%%.*}
 
-if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/etcd" ] && [ -x "$bin/kubectl" ]; then
+# Each binary is built only when missing, so a cache from before a binary was added (the
+# controller manager came later) gains it without rebuilding the others.
+missing=()
+for b in kube-apiserver kubectl etcd kube-controller-manager; do
+  [ -x "$bin/$b" ] || missing+=("$b")
+done
+if [ ${#missing[@]} -eq 0 ]; then
   echo "$bin"
   exit 0
 fi
 
-mkdir -p "$bin.partial"
+mkdir -p "$bin"
 start=$(date +%s)
 cd "$module"
 # Version strings: without them the server reports v0.0.0-master.
@@ -31,12 +38,16 @@ ver_flags=""
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ver_flags="$ver_flags -X $pkg.gitVersion=v$kv -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
-# -p 2: two cores here; a higher parallelism only raises peak memory.
-echo "building kube-apiserver, kubectl v$kv and etcd v$etcd_v into $bin (this takes 10-25 minutes cold)" >&2
-CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "-s -w $ver_flags" -o "$bin.partial/kube-apiserver" ./cmd/kube-apiserver
-CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "-s -w $ver_flags" -o "$bin.partial/kubectl" ./cmd/kubectl
-CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "-s -w" -o "$bin.partial/etcd" ./cmd/etcd
-rm -rf "$bin"
-mv "$bin.partial" "$bin"
+echo "building ${missing[*]} (Kubernetes v$kv, etcd v$etcd_v) into $bin (10-25 minutes cold for all four)" >&2
+for b in "${missing[@]}"; do
+  flags="-s -w"
+  [ "$b" = etcd ] || flags="$flags $ver_flags"
+  b_start=$(date +%s)
+  # -p 2: two cores here; a higher parallelism only raises peak memory. Written under a
+  # temporary name and renamed: a build cut short never leaves a binary that looks complete.
+  CGO_ENABLED=0 go build -p 2 -trimpath -ldflags "$flags" -o "$bin/.$b.partial" "./cmd/$b"
+  mv "$bin/.$b.partial" "$bin/$b"
+  echo "built $b in $(( $(date +%s) - b_start )) s" >&2
+done
 echo "built in $(( $(date +%s) - start )) s" >&2
 echo "$bin"

@@ -8,6 +8,11 @@
 #
 # With WATCH_PID, a watchdog ends both servers (and removes DIR) as soon as that process exits:
 # the Rust test fixture passes its own pid, so nothing outlives a test binary, even one that panics.
+#
+# With CALLSYNC_CONTROLPLANE_GC=1, kube-controller-manager runs too, with only the garbage
+# collector and the namespace controller: owner-reference cascades (foreground and background
+# deletion) and namespace deletion then behave as on a real cluster. Opt-in, because without it
+# an object whose owner does not exist (tests make such objects on purpose) is left alone.
 # Binaries come from scripts/build-controlplane.sh (CALLSYNC_CONTROLPLANE_BIN overrides the folder).
 set -euo pipefail
 
@@ -18,7 +23,7 @@ cmd=${1:-}; dir=${2:-}
 stop() {
   local d=$1
   [ -f "$d/pids" ] || return 0
-  # Newest first: the apiserver, then etcd.
+  # Newest first: the controller manager (if any), the apiserver, then etcd.
   for pid in $(tac "$d/pids"); do kill "$pid" 2>/dev/null || true; done
   for pid in $(cat "$d/pids"); do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -46,6 +51,18 @@ start_apiserver() {
     --token-auth-file="$dir/tokens.csv" --authorization-mode=RBAC \
     --disable-admission-plugins=ServiceAccount --allow-privileged=true --endpoint-reconciler-type=none \
     >> "$dir/apiserver.log" 2>&1 &
+  echo $!
+}
+
+# The garbage collector and the namespace controller, nothing else (no leader election, no
+# serving port: --secure-port=0). It talks to the apiserver with the admin kubeconfig.
+start_controller_manager() {
+  local bin
+  bin=$(cat "$dir/bin")
+  "$bin/kube-controller-manager" --kubeconfig="$dir/kubeconfig" \
+    --controllers=garbage-collector-controller,namespace-controller \
+    --leader-elect=false --secure-port=0 \
+    >> "$dir/controller-manager.log" 2>&1 &
   echo $!
 }
 
@@ -86,7 +103,10 @@ watch_pid=${3:-}
 
 kv=$(sed -n 's/^[[:space:]]*k8s\.io\/kubernetes v\([0-9.]*\)$/\1/p' "$root/tools/controlplane/go.mod" | head -n1)
 bin=${CALLSYNC_CONTROLPLANE_BIN:-${CALLSYNC_CONTROLPLANE_CACHE:-$HOME/.cache/callsync/controlplane}/v$kv/bin}
-for b in etcd kube-apiserver; do
+gc=${CALLSYNC_CONTROLPLANE_GC:-}
+needed=(etcd kube-apiserver)
+[ -n "$gc" ] && needed+=(kube-controller-manager)
+for b in "${needed[@]}"; do
   [ -x "$bin/$b" ] || { echo "missing $bin/$b: build it with scripts/build-controlplane.sh (or make controlplane)" >&2; exit 3; }
 done
 
@@ -152,10 +172,11 @@ start_apiserver >> "$dir/pids"
 if [ -n "$watch_pid" ]; then
   # setsid: the watchdog must not die with the caller's process group. It ends the servers by
   # pid (TERM, then KILL after 5 s) and removes DIR once WATCH_PID has exited.
-  # A restarted apiserver (restart-apiserver) has a new pid: it is read from DIR/pids at the end.
+  # A restarted apiserver (restart-apiserver) has a new pid, and the controller manager starts
+  # later: both are read from DIR/pids at the end.
   setsid bash -c '
     while kill -0 "$1" 2>/dev/null; do sleep 0.5; done
-    now=$(sed -n 2p "$4/pids" 2>/dev/null)
+    now=$(sed -n "2,\$p" "$4/pids" 2>/dev/null)
     kill "$2" "$3" $now 2>/dev/null
     for _ in $(seq 50); do kill -0 "$2" 2>/dev/null || kill -0 "$3" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$2" "$3" $now 2>/dev/null
@@ -186,6 +207,9 @@ contexts:
   context: {cluster: callsync-test, user: admin}
 current-context: callsync-test
 KC
+    if [ -n "$gc" ]; then
+      start_controller_manager >> "$dir/pids"
+    fi
     echo "$dir/kubeconfig"
     exit 0
   fi

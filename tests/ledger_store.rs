@@ -207,6 +207,15 @@ async fn damage_is_detected_and_delete_removes_everything() {
         "{err}"
     );
 
+    // Removed by hand, finalizer and all (the finalizer keeps a merely deleted shard readable).
+    secrets
+        .patch(
+            &shard_name(1),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("drop the shard's finalizer");
     secrets
         .delete(&shard_name(1), &Default::default())
         .await

@@ -15,6 +15,12 @@
 //! resourceVersion as precondition), then deletes the shards of older generations and of writers
 //! that lost the race. A crash at any point leaves the previous head and its shards intact:
 //! readers never see a mix.
+//!
+//! Every ledger Secret carries the finalizer [`LEDGER_FINALIZER`]: the garbage collector
+//! (foreground deletion of the CallTask) and the namespace controller (namespace deletion) may
+//! mark the Secrets deleted, but they stay readable until cleanup has used them and
+//! [`LedgerStore::delete`] lets them go. Ledgers written before the finalizer existed get it on
+//! their next load.
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
@@ -30,6 +36,10 @@ use crate::ledger::codec::DecodeLimits;
 pub const LEDGER_SECRET_TYPE: &str = "callsync.io/ledger";
 /// Label with the owning CallTask's UID (names can be longer than a label value may be).
 pub const LEDGER_OWNER_LABEL: &str = "callsync.io/ledger-of";
+/// Keeps a ledger Secret readable, once deleted by a cascade, until cleanup has used it.
+pub const LEDGER_FINALIZER: &str = "callsync.io/ledger-retained";
+/// Attempts at removing the finalizer from one Secret when other writers keep changing it.
+const RELEASE_ATTEMPTS: usize = 5;
 const GENERATION_ANNOTATION: &str = "callsync.io/ledger-generation";
 const SHARDS_ANNOTATION: &str = "callsync.io/ledger-shards";
 const DIGEST_ANNOTATION: &str = "callsync.io/ledger-sha256";
@@ -81,6 +91,10 @@ pub struct LedgerVersion {
     /// Counts saves; names the shard Secrets of this generation.
     pub generation: u64,
     head_resource_version: String,
+    /// The head's finalizers as loaded: a save keeps them (and adds ours unless the head is
+    /// being deleted, when the apiserver refuses new finalizers).
+    head_finalizers: Vec<String>,
+    head_deleting: bool,
 }
 
 /// A loaded ledger.
@@ -212,6 +226,9 @@ impl LedgerStore {
         if &sha256_hex(&bytes) != digest {
             return Err(self.corrupt("content does not match the digest in the head Secret"));
         }
+        let head = self.retain(head, generation, write, shards).await?;
+        let head_deleting = head.metadata.deletion_timestamp.is_some();
+        let head_finalizers = head.metadata.finalizers.unwrap_or_default();
         let head_resource_version = head
             .metadata
             .resource_version
@@ -221,6 +238,8 @@ impl LedgerStore {
             version: LedgerVersion {
                 generation,
                 head_resource_version,
+                head_finalizers,
+                head_deleting,
             },
         }))
     }
@@ -274,6 +293,7 @@ impl LedgerStore {
             None => self.api.create(&PostParams::default(), &head).await,
             Some(version) => {
                 head.metadata.resource_version = Some(version.head_resource_version.clone());
+                head.metadata.finalizers = Some(kept_finalizers(version));
                 self.api
                     .replace(&self.head_name(), &PostParams::default(), &head)
                     .await
@@ -307,20 +327,108 @@ impl LedgerStore {
                 .metadata
                 .resource_version
                 .ok_or_else(|| self.corrupt("written head Secret has no resourceVersion"))?,
+            head_deleting: written.metadata.deletion_timestamp.is_some(),
+            head_finalizers: written.metadata.finalizers.unwrap_or_default(),
         })
     }
 
-    /// Removes every ledger Secret of this CallTask (the finalizer's last step).
+    /// Removes every ledger Secret of this CallTask (the finalizer's last step): deletes them,
+    /// then lets go of [`LEDGER_FINALIZER`] so they disappear.
     pub async fn delete(&self) -> Result<(), LedgerStoreError> {
         let selector = format!("{LEDGER_OWNER_LABEL}={}", self.task_uid);
+        let params = ListParams::default().labels(&selector);
         self.api
-            .delete_collection(
-                &DeleteParams::default(),
-                &ListParams::default().labels(&selector),
-            )
+            .delete_collection(&DeleteParams::default(), &params)
             .await
             .map_err(|e| self.kube_err(e))?;
+        let left = self
+            .api
+            .list_metadata(&params)
+            .await
+            .map_err(|e| self.kube_err(e))?;
+        for item in left.items {
+            if let Some(name) = item.metadata.name {
+                self.release(&name).await?;
+            }
+        }
         Ok(())
+    }
+
+    /// Adds [`LEDGER_FINALIZER`] to a ledger written without it (before callsync set it), head
+    /// and shards, unless it is already being deleted (the apiserver refuses new finalizers
+    /// then). Returns the head as it now is.
+    async fn retain(
+        &self,
+        head: Secret,
+        generation: u64,
+        write: &str,
+        shards: usize,
+    ) -> Result<Secret, LedgerStoreError> {
+        if !needs_finalizer(&head) {
+            return Ok(head);
+        }
+        for index in 1..shards {
+            let name = self.shard_name(generation, write, index);
+            if let Some(shard) = self
+                .api
+                .get_opt(&name)
+                .await
+                .map_err(|e| self.kube_err(e))?
+                && needs_finalizer(&shard)
+            {
+                self.add_finalizer(shard).await?;
+            }
+        }
+        // The head last, with its resourceVersion as precondition: a save in between fails the
+        // load with a conflict (retried) instead of being overwritten.
+        self.add_finalizer(head).await
+    }
+
+    async fn add_finalizer(&self, mut secret: Secret) -> Result<Secret, LedgerStoreError> {
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        secret
+            .metadata
+            .finalizers
+            .get_or_insert_with(Vec::new)
+            .push(LEDGER_FINALIZER.to_string());
+        self.api
+            .replace(&name, &PostParams::default(), &secret)
+            .await
+            .map_err(|e| match e {
+                kube::Error::Api(s) if s.code == 409 => LedgerStoreError::Conflict {
+                    task: self.task.clone(),
+                },
+                other => self.kube_err(other),
+            })
+    }
+
+    /// Removes [`LEDGER_FINALIZER`] from one Secret (with `update`, the verb the chart grants);
+    /// a deleted Secret then disappears. Gone already is fine.
+    async fn release(&self, name: &str) -> Result<(), LedgerStoreError> {
+        for _ in 0..RELEASE_ATTEMPTS {
+            let Some(mut secret) = self.api.get_opt(name).await.map_err(|e| self.kube_err(e))?
+            else {
+                return Ok(());
+            };
+            let finalizers = secret.metadata.finalizers.get_or_insert_with(Vec::new);
+            if !finalizers.iter().any(|f| f == LEDGER_FINALIZER) {
+                return Ok(());
+            }
+            finalizers.retain(|f| f != LEDGER_FINALIZER);
+            match self
+                .api
+                .replace(name, &PostParams::default(), &secret)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+                Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                Err(e) => return Err(self.kube_err(e)),
+            }
+        }
+        Err(LedgerStoreError::Conflict {
+            task: self.task.clone(),
+        })
     }
 
     fn secret(
@@ -345,6 +453,7 @@ impl LedgerStore {
                 labels: Some(labels),
                 annotations,
                 owner_references: Some(vec![self.owner.clone()]),
+                finalizers: Some(vec![LEDGER_FINALIZER.to_string()]),
                 ..Default::default()
             },
             type_: Some(LEDGER_SECRET_TYPE.to_string()),
@@ -385,9 +494,30 @@ impl LedgerStore {
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => return Err(self.kube_err(e)),
             }
+            self.release(&name).await?;
         }
         Ok(())
     }
+}
+
+/// Whether a ledger Secret lacks [`LEDGER_FINALIZER`] and may still get it.
+fn needs_finalizer(secret: &Secret) -> bool {
+    secret.metadata.deletion_timestamp.is_none()
+        && !secret
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == LEDGER_FINALIZER)
+}
+
+/// The finalizers a replaced head keeps: its own, plus ours unless it is being deleted.
+fn kept_finalizers(version: &LedgerVersion) -> Vec<String> {
+    let mut finalizers = version.head_finalizers.clone();
+    if !version.head_deleting && !finalizers.iter().any(|f| f == LEDGER_FINALIZER) {
+        finalizers.push(LEDGER_FINALIZER.to_string());
+    }
+    finalizers
 }
 
 fn shard_data(secret: &Secret) -> Option<Vec<u8>> {

@@ -649,13 +649,24 @@ fn counts(
     }
 }
 
-/// Lets a deleted CallTask go although its contacts could not all be removed, and says so.
+/// Lets a deleted CallTask go although its contacts could not all be removed, and says so:
+/// a Warning Event, the Ready condition (reason `CleanupIncomplete`; Events cannot be created in
+/// a namespace being deleted, a status can still be written) and the log. `message` names what
+/// was lost and what remains at the provider.
 async fn give_up(
     ctx: &Context,
     task: &CallTask,
     store: &crate::controller::ledger_store::LedgerStore,
     message: String,
 ) -> Result<Action, ReconcileError> {
+    tracing::warn!(calltask = %task.name_any(), namespace = %task.namespace().unwrap_or_default(), %message, "cleanup incomplete; releasing the CallTask");
+    let phase = Phase::Stalled {
+        reason: "CleanupIncomplete",
+        message: message.clone(),
+    };
+    if let Err(error) = report(task, ctx, &phase, Outcome::default()).await {
+        tracing::warn!(%error, calltask = %task.name_any(), "cannot write the CleanupIncomplete condition");
+    }
     publish(
         ctx,
         task,
@@ -665,8 +676,35 @@ async fn give_up(
         Some(message),
     )
     .await;
-    store.delete().await.ok();
+    // Not ignored: a ledger Secret left with its finalizer would keep the namespace
+    // Terminating. A failure is retried like any API error.
+    store.delete().await?;
     Ok(Action::await_change())
+}
+
+/// What remains at the provider when cleanup cannot use its ledger: the last counts the
+/// CallTask reported, since the ledger itself is lost.
+fn remaining_per_status(task: &CallTask) -> String {
+    let present = task
+        .status
+        .as_ref()
+        .and_then(|s| s.contacts.as_ref())
+        .map_or(0, |c| c.present);
+    format!(
+        "the {present} contacts its last status counted at the provider remain in remote task {} \
+         of CallProvider {}",
+        task.spec.task_id, task.spec.provider_ref.name
+    )
+}
+
+/// How many contacts the ledger records at the provider, and where.
+fn remaining_per_ledger(task: &CallTask, ledger: &crate::ledger::Ledger) -> String {
+    format!(
+        "{} contacts callsync added remain in remote task {} of CallProvider {}",
+        ledger.len(),
+        task.spec.task_id,
+        task.spec.provider_ref.name
+    )
 }
 
 /// `deletion: Orphan` releases; `deletion: Delete` removes every removable contact of the ledger
@@ -698,29 +736,48 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         u64::try_from(deleted_for).unwrap_or(0) > ctx.settings.cleanup_deadline.as_secs()
     });
     load::stores_ready(ctx).await?;
+    // The ledger first: it is the record of what to remove, and of what remains if cleanup
+    // cannot remove it. A damaged one is a terminal error (bounded like the others): waiting
+    // does not repair it, and without it nothing is proven callsync's.
+    let (mut ledger, version) = match load::load_ledger(task, &store).await {
+        Ok(loaded) => loaded,
+        Err(e) if e.is_transient() && !deadline_passed => return Err(e.into()),
+        Err(e) => {
+            let message = format!(
+                "{e}; cleanup cannot tell which contacts callsync added, so it removed none: {}",
+                remaining_per_status(task)
+            );
+            return give_up(ctx, task, &store, message).await;
+        }
+    };
+    // No ledger, yet the last status counted contacts at the provider: the record was lost
+    // (deleted by hand, or by a cascade before ledgers carried their finalizer). Never report
+    // "removed 0" for that.
+    let recorded = task
+        .status
+        .as_ref()
+        .and_then(|s| s.contacts.as_ref())
+        .is_some_and(|c| c.present > 0);
+    if version.is_none() && recorded {
+        let message = format!(
+            "the ledger Secret {} is gone, so cleanup removed nothing: {}",
+            store.head_name(),
+            remaining_per_status(task)
+        );
+        return give_up(ctx, task, &store, message).await;
+    }
     let provider_obj = match load::provider_of(task, ctx) {
         Ok(p) => p,
         Err(e) => {
-            return give_up(
-                ctx,
-                task,
-                &store,
-                format!("{e}; remote contacts were left in place"),
-            )
-            .await;
+            let message = format!("{e}; {}", remaining_per_ledger(task, &ledger));
+            return give_up(ctx, task, &store, message).await;
         }
     };
-    let (mut ledger, version) = load::load_ledger(task, &store).await?;
     let provider = match provider_for(task, &provider_obj, ctx) {
         Ok(p) => p,
         Err(e) => {
-            return give_up(
-                ctx,
-                task,
-                &store,
-                format!("{e}; remote contacts were left in place"),
-            )
-            .await;
+            let message = format!("{e}; {}", remaining_per_ledger(task, &ledger));
+            return give_up(ctx, task, &store, message).await;
         }
     };
     // Every removable contact of the ledger, planned like any removal (the ledger is the record,

@@ -37,39 +37,60 @@ pub struct ControlPlane {
 }
 
 static CONTROL_PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+static CONTROL_PLANE_WITH_GC: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
 static NAMESPACE_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The control plane of this test binary, started on first use. Panics (failing the test) with
 /// the command that builds the binaries when they are missing: a test that needs a real
 /// apiserver never passes without one.
 pub fn control_plane() -> &'static ControlPlane {
-    let started = CONTROL_PLANE.get_or_init(|| {
-        logs::init_in_process_tracing();
-        let dir = std::env::temp_dir().join(format!("callsync-cp-{}", std::process::id()));
-        let output = Command::new(repo_root().join("scripts/controlplane.sh"))
-            .arg("start")
-            .arg(&dir)
-            .arg(std::process::id().to_string())
-            // The script writes the audit log into the resolved folder, never a relative one.
-            .env_remove(logs::LOG_DIR_ENV)
-            .envs(logs::log_dir().map(|dir| (logs::LOG_DIR_ENV, dir)))
-            .output()
-            .map_err(|e| format!("cannot run scripts/controlplane.sh: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "the test control plane did not start (exit {:?}):\n{}\n\
-                 Build the binaries with `scripts/build-controlplane.sh` (or `make controlplane`).",
-                output.status.code(),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        let kubeconfig = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-        Ok(ControlPlane { dir, kubeconfig })
-    });
-    match started {
+    started(CONTROL_PLANE.get_or_init(|| start(false)))
+}
+
+/// Like [`control_plane`], plus kube-controller-manager's garbage collector and namespace
+/// controller: owner-reference cascades, foreground deletion and namespace deletion behave as on
+/// a real cluster. Separate from the plain one (a test binary uses one or the other), because
+/// the garbage collector removes objects whose owners do not exist, which other tests make.
+pub fn control_plane_with_gc() -> &'static ControlPlane {
+    started(CONTROL_PLANE_WITH_GC.get_or_init(|| start(true)))
+}
+
+fn started(result: &'static Result<ControlPlane, String>) -> &'static ControlPlane {
+    match result {
         Ok(cp) => cp,
         Err(message) => panic!("{message}"),
     }
+}
+
+fn start(gc: bool) -> Result<ControlPlane, String> {
+    logs::init_in_process_tracing();
+    let suffix = if gc { "-gc" } else { "" };
+    let dir = std::env::temp_dir().join(format!("callsync-cp-{}{suffix}", std::process::id()));
+    let mut command = Command::new(repo_root().join("scripts/controlplane.sh"));
+    command
+        .arg("start")
+        .arg(&dir)
+        .arg(std::process::id().to_string())
+        // The script writes the audit log into the resolved folder, never a relative one.
+        .env_remove(logs::LOG_DIR_ENV)
+        .envs(logs::log_dir().map(|dir| (logs::LOG_DIR_ENV, dir)))
+        .env_remove("CALLSYNC_CONTROLPLANE_GC");
+    if gc {
+        command.env("CALLSYNC_CONTROLPLANE_GC", "1");
+    }
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run scripts/controlplane.sh: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the test control plane did not start (exit {:?}):\n{}\n\
+             Build the binaries with `scripts/build-controlplane.sh` (or `make controlplane`).",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let kubeconfig = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    Ok(ControlPlane { dir, kubeconfig })
 }
 
 impl ControlPlane {
