@@ -73,6 +73,14 @@ fn outcome_line(
             thousands(limit)
         ));
     }
+    if applied.foreign > 0 {
+        // Not in sync: these are pending at the provider and may be called, and callsync cannot
+        // remove them (it never knew their ids). Never a "✓".
+        return Err(format!(
+            "! {key}: {} contacts no longer wanted are still in the provider's task: they were there before callsync added them (under ids callsync does not know), so callsync cannot remove them (notRemovable, ForeignContact); delete them in the provider's console ({changes})",
+            thousands(applied.foreign)
+        ));
+    }
     if applied.unknown > 0 {
         return Err(format!(
             "! {key}: {} contacts await confirmation from the provider ({changes}); run apply again",

@@ -118,6 +118,21 @@ pub enum NotRemovableReason {
     AlreadyCalled,
     /// The provider removes by id and neither the listing nor the ledger has one.
     NoRemoteId,
+    /// The provider already held this phone as a contact callsync did not make (added in its
+    /// console or by another tool), and cannot say under which id: callsync cannot remove it.
+    /// Delete it in the provider's console.
+    ForeignContact,
+}
+
+impl NotRemovableReason {
+    /// A stable word for status, Events and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AlreadyCalled => "AlreadyCalled",
+            Self::NoRemoteId => "NoRemoteId",
+            Self::ForeignContact => "ForeignContact",
+        }
+    }
 }
 
 /// An unwanted contact that cannot be removed.

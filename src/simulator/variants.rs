@@ -16,7 +16,17 @@ use super::config::ProviderKind;
 /// Names are camelCase in YAML and on the command line. Each variant says which provider it
 /// concerns ([`Variant::provider`]); `None` means any.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "camelCase")]
 #[clap(rename_all = "camelCase")]
@@ -27,6 +37,16 @@ pub enum Variant {
     // ── longlonglong ───────────────────────────────────────────────────────────────────────
     // ── Callbot ────────────────────────────────────────────────────────────────────────────
     // ── NXLink ─────────────────────────────────────────────────────────────────────────────
+    /// Business messages in Chinese (任务不存在, 联系人不存在, 号码重复, …) instead of English:
+    /// the docs give one code (20000) for every business error and no message list.
+    NxlinkChineseMessages,
+    /// "Not found" (unknown task, unknown contact) as HTTP 404 with `code` 404, instead of
+    /// HTTP 200 with code 20000 in the body.
+    NxlinkNotFoundAsHttp404,
+    /// `call/append` applies the valid contacts and answers code 0 with per-item results in
+    /// `data` (`successCount`, `failCount`, `failList[{index, contactId, phoneNumber,
+    /// message}]`), instead of refusing the whole request (the docs show `data: {}`).
+    NxlinkAppendItemResults,
 }
 
 impl Variant {
@@ -34,6 +54,9 @@ impl Variant {
     pub fn provider(self) -> Option<ProviderKind> {
         match self {
             Self::UnknownFields => None,
+            Self::NxlinkChineseMessages
+            | Self::NxlinkNotFoundAsHttp404
+            | Self::NxlinkAppendItemResults => Some(ProviderKind::Nxlink),
         }
     }
 
@@ -65,7 +88,7 @@ mod tests {
         for variant in Variant::all() {
             let name = variant.name();
             assert!(!name.is_empty(), "{variant:?} has a name");
-            let back: Variant = serde_yaml::from_str(&name).unwrap();
+            let back: Variant = serde_yaml::from_str(&name).expect("a variant name");
             assert_eq!(back, *variant);
         }
     }
