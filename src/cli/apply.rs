@@ -82,10 +82,20 @@ fn outcome_line(
         ));
     }
     if applied.unknown > 0 {
-        return Err(format!(
+        let mut line = format!(
             "! {key}: {} contacts await confirmation from the provider ({changes}); run apply again",
             thousands(applied.unknown)
-        ));
+        );
+        // What the provider said about items it left in doubt (phones masked).
+        for failure in applied
+            .failures
+            .iter()
+            .filter(|f| f.reason.starts_with("in doubt"))
+            .take(5)
+        {
+            line.push_str(&format!("\n    {}: {}", failure.phone, failure.reason));
+        }
+        return Err(line);
     }
     let in_sync = desired.saturating_sub(applied.failed);
     let what = if applied.added + applied.removed == 0 {

@@ -834,6 +834,56 @@ mod tests {
     }
 
     #[test]
+    fn task_not_found_in_chinese_is_the_task_not_an_item() {
+        let err = answer(json!({"code": 20000, "message": "任务不存在"})).expect_err("task");
+        assert_eq!(err.reason(), "TaskNotFound");
+        assert!(matches!(
+            answer(json!({"code": 20000, "message": "联系人不存在"})),
+            Ok(Answer::Refused(_))
+        ));
+        let http_404 = Response {
+            status: reqwest::StatusCode::NOT_FOUND,
+            headers: reqwest::header::HeaderMap::new(),
+            body: br#"{"code":404,"message":"contact not found"}"#.to_vec(),
+        };
+        let err = parse_answer("http://x", http_404, Some(&TaskRef::new("t"))).expect_err("404");
+        assert_eq!(err.reason(), "RequestRejected");
+    }
+
+    #[test]
+    fn append_data_is_read_per_item_and_in_doubt_when_it_does_not_add_up() {
+        use AppendItemResult::*;
+        // The documented answer, and unknown fields: all or nothing.
+        assert_eq!(append_results(&json!({}), 2), vec![Accepted, Accepted]);
+        assert_eq!(append_results(&Value::Null, 1), vec![Accepted]);
+        assert_eq!(
+            append_results(&json!({"batchNo": "B-1", "extension": {}}), 1),
+            vec![Accepted]
+        );
+        // A fail list naming items by index or by `list[i]`.
+        let data = json!({"successCount": 1, "failCount": 2, "failList": [
+            {"index": 0, "message": "duplicate phone"},
+            {"errMsg": "list[2]: invalid"}]});
+        assert_eq!(
+            append_results(&data, 3),
+            vec![
+                Refused("duplicate phone".into()),
+                Accepted,
+                Refused("list[2]: invalid".into())
+            ]
+        );
+        // Counts that say more failed than are named: nobody unnamed is trusted.
+        let short = append_results(&json!({"successCount": 1}), 2);
+        assert!(short.iter().all(|r| matches!(r, InDoubt(_))), "{short:?}");
+        // A failure that names no item.
+        let unnamed = append_results(&json!({"failList": [{"message": "x"}]}), 2);
+        assert!(
+            unnamed.iter().all(|r| matches!(r, InDoubt(_))),
+            "{unnamed:?}"
+        );
+    }
+
+    #[test]
     fn reads_item_index() {
         assert_eq!(item_index("list[3]: id already used"), Some(3));
         assert_eq!(item_index("list[x]: y"), None);
