@@ -489,3 +489,166 @@ fn an_interrupted_apply_records_its_last_batch_and_the_next_apply_converges_exac
     assert_eq!(adds.len(), CONTACTS);
     assert!(adds.values().all(|n| *n == 1), "{adds:?}");
 }
+
+/// Posts a signed NXLink request as the provider's console (or another tool) would.
+fn nxlink_post(base: &str, path: &str, key: &str, secret: &str, body: &Value) -> Value {
+    let handle = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    handle.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let body = serde_json::to_vec(body).expect("body");
+        let ts = chrono::Utc::now().timestamp_millis().to_string();
+        let sign = callsync::signing::nxlink_sign(key, "nxai", "100", &ts, &body, secret);
+        reqwest::Client::new()
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .header("accessKey", key)
+            .header("ts", ts)
+            .header("bizType", "100")
+            .header("action", "nxai")
+            .header("sign", sign)
+            .body(body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("request")
+            .json::<Value>()
+            .await
+            .expect("JSON")
+    })
+}
+
+fn write_console_files(dir: &Path, base: &str, phones: &[&str]) {
+    let mut text = format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: nx
+stringData:
+  accessKey: AK-console
+  accessSecret: console-secret
+---
+apiVersion: callsync.io/v1alpha1
+kind: CallProvider
+metadata:
+  name: nx
+spec:
+  nxlink:
+    endpoint: {base}
+    credentialsSecretRef:
+      name: nx
+---
+apiVersion: callsync.io/v1alpha1
+kind: CallTask
+metadata:
+  name: console
+spec:
+  providerRef:
+    name: nx
+  taskId: T-1
+  policy:
+    maxDeletePercent: 100
+  contactLists:
+    names: [people]
+---
+apiVersion: callsync.io/v1alpha1
+kind: ContactList
+metadata:
+  name: people
+spec:
+  contacts:
+"#
+    );
+    for phone in phones {
+        text.push_str(&format!("    - {{phone: \"{phone}\"}}\n"));
+    }
+    std::fs::write(dir.join("objects.yaml"), text).expect("write");
+}
+
+/// The "Provider truth" reproduction: a phone already in an NXLink task under a contactId
+/// callsync did not choose (added in the console) is put in a ContactList and applied, then
+/// taken out again. NXLink cannot list, so callsync can never learn that contact's id: the
+/// second apply must not report it removed ("✓ … removed 1") while the provider still holds it
+/// pending. It reports it not removable (ForeignContact), exits non-zero, sends no delete by
+/// callsync's own id, and the contact is still pending at the simulator.
+#[test]
+fn a_console_contact_is_never_reported_removed() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let config = work.path().join("sim.yaml");
+    std::fs::write(
+        &config,
+        "accounts:\n  - provider: nxlink\n    id: AK-console\n    secret: console-secret\n    tasks: [{id: T-1}]\n",
+    )
+    .expect("write");
+    let (_sim, base) = simulator(&config);
+    let console = nxlink_post(
+        &base,
+        "/openapi/aiagent/call/append",
+        "AK-console",
+        "console-secret",
+        &serde_json::json!({"taskId": "T-1", "list": [
+            {"contactId": "console-1", "name": "Console", "phoneNumber": "8613900000001"}
+        ]}),
+    );
+    assert_eq!(console["code"], 0, "{console}");
+    let dir = work.path().join("files");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let files_arg = dir.display().to_string();
+    let state = work.path().join("state").display().to_string();
+
+    write_console_files(&dir, &base, &["+8613900000001", "+8613900000002"]);
+    let out = run(work.path(), &["apply", "-f", &files_arg, "--state", &state]);
+    assert!(!out.all().contains("panicked"), "{}", out.all());
+    assert!(
+        !out.stdout.contains("added 2"),
+        "the console contact is not callsync's: never counted as added\n{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("added 1"),
+        "the other phone is added\n{}",
+        out.all()
+    );
+
+    write_console_files(&dir, &base, &["+8613900000002"]);
+    let out = run(work.path(), &["apply", "-f", &files_arg, "--state", &state]);
+    assert!(!out.all().contains("panicked"), "{}", out.all());
+    assert!(
+        !out.stdout.contains('✓'),
+        "not in sync: the provider still holds a contact that is no longer wanted\n{}",
+        out.all()
+    );
+    assert!(!out.success(), "non-zero exit\n{}", out.all());
+    assert!(
+        out.stdout.contains("ForeignContact") && !out.stdout.contains("removed 1"),
+        "reported as not removable, never as removed\n{}",
+        out.all()
+    );
+    assert!(
+        !out.all().contains("13900000001"),
+        "phones are masked\n{}",
+        out.all()
+    );
+    let contacts = get(&format!(
+        "{base}/_sim/accounts/nxlink/AK-console/tasks/T-1/contacts"
+    ));
+    let console_contact = contacts
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .find(|c| c["phone"] == "8613900000001")
+        .unwrap_or_else(|| panic!("the console contact is still there: {contacts}"));
+    assert_eq!(console_contact["remoteId"], "console-1");
+    assert_eq!(console_contact["state"], "pending");
+    // No delete by callsync's own id was sent for it (it would be answered "not found").
+    let audit = get(&format!("{base}/_sim/audit?since=0"));
+    let deletes = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|e| e["operation"] == "remove")
+        .count();
+    assert_eq!(deletes, 0, "{audit}");
+}

@@ -8,12 +8,17 @@ use callsync::providers::{
     ContactToAdd, ContactToRemove, DriftHint, ErrorClass, ItemResult, Provider, ProviderError,
     RateLimiters, RejectReason, TaskRef,
 };
-use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig, TaskState};
+use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig, TaskState, Variant};
 use providers_support::*;
 use serde_json::json;
 
 async fn sim() -> RunningSimulator {
-    start(vec![account(
+    sim_with(&[]).await
+}
+
+/// The simulator with one NXLink account answering in `variants`' ways.
+async fn sim_with(variants: &[Variant]) -> RunningSimulator {
+    let mut account = account(
         ProviderKind::Nxlink,
         NX_KEY,
         NX_SECRET,
@@ -23,8 +28,9 @@ async fn sim() -> RunningSimulator {
             state: TaskState::Running,
             ..TaskConfig::default()
         }],
-    )])
-    .await
+    );
+    account.variants.extend(variants.iter().copied());
+    start(vec![account]).await
 }
 
 /// International digits 86132xxxxxxxx, contactIds `prefix-i`.
@@ -199,7 +205,14 @@ async fn removal_results_not_deletable_gone_and_no_id() {
             })
         );
         assert_eq!(outcome.result(2), Some(&ItemResult::Accepted));
-        assert_eq!(outcome.result(3), Some(&ItemResult::Accepted));
+        // Not "removed": NXLink knows no contact by that id, which proves nothing about whose
+        // contact it was; the executor decides (the fail-closed rule).
+        assert_eq!(
+            outcome.result(3),
+            Some(&ItemResult::Rejected {
+                reason: RejectReason::NotFound
+            })
+        );
         assert!(matches!(
             outcome.result(4),
             Some(ItemResult::Rejected {
@@ -322,7 +335,20 @@ async fn retries_after_5xx_and_commit_then_drop_create_no_duplicates() {
             .remove(&task, &removals(&batch[..30]))
             .await
             .expect("remove");
-        assert_eq!(outcome.accepted(), 30, "{outcome:?}");
+        // A delete whose answer was dropped is retried and then answered "not found" for our
+        // own id: reported as such, for the executor to count as removed.
+        let gone = outcome
+            .items
+            .iter()
+            .filter(|i| {
+                i.result == ItemResult::Accepted
+                    || i.result
+                        == ItemResult::Rejected {
+                            reason: RejectReason::NotFound,
+                        }
+            })
+            .count();
+        assert_eq!(gone, 30, "{outcome:?}");
         assert_eq!(admin.contacts("nxlink", NX_KEY, "task-1").await.len(), 30);
         assert!(admin.counter_sum("injectedErrors").await > 0);
         assert!(admin.counter_sum("droppedAfterCommit").await > 0);
@@ -430,6 +456,243 @@ async fn a_refusal_of_the_whole_request_is_an_error_without_isolation() {
             1,
             "no isolation requests"
         );
+    })
+    .await;
+}
+
+fn client_of(sim: &RunningSimulator) -> callsync::providers::AnyProvider {
+    build(
+        &nxlink_spec(sim),
+        None,
+        nx_creds(NX_KEY, NX_SECRET),
+        &RateLimiters::new(),
+        &key("nx"),
+    )
+}
+
+fn not_found() -> ItemResult {
+    ItemResult::Rejected {
+        reason: RejectReason::NotFound,
+    }
+}
+
+/// Under every NXLink variant and the default: an add of a phone made in the console (another
+/// contactId) is a phone `Duplicate` (never accepted), our own id again is accepted, a delete of
+/// an unknown id is never `Accepted`, and a not-pending contact is not deletable.
+async fn console_contact_is_never_taken_as_ours(variants: &[Variant]) {
+    let sim = sim_with(variants).await;
+    let admin = Admin::new(&sim);
+    let client = client_of(&sim);
+    let task = TaskRef::new("task-1");
+    let console = people(0, 1, "console");
+    client.add(&task, &console).await.expect("console add");
+    let ours = people(0, 3, "ours");
+    let outcome = client.add(&task, &ours).await.expect("add");
+    assert_eq!(
+        outcome.result(0),
+        Some(&ItemResult::Rejected {
+            reason: RejectReason::Duplicate
+        }),
+        "{variants:?}: {outcome:?}"
+    );
+    assert_eq!(
+        outcome.result(1),
+        Some(&ItemResult::Accepted),
+        "{variants:?}"
+    );
+    assert_eq!(
+        outcome.result(2),
+        Some(&ItemResult::Accepted),
+        "{variants:?}"
+    );
+    // Our own ids again (an earlier attempt whose answer was lost): accepted, nothing doubled.
+    let again = client.add(&task, &ours[1..]).await.expect("again");
+    assert_eq!(again.accepted(), 2, "{variants:?}: {again:?}");
+    assert_eq!(admin.phones("nxlink", NX_KEY, "task-1").await.len(), 3);
+
+    admin
+        .mark(
+            "nxlink",
+            NX_KEY,
+            "task-1",
+            json!({"remoteIds": ["ours-2"], "state": "finished"}),
+        )
+        .await;
+    // The console contact by callsync's id: unknown to NXLink. One request a contact, so the
+    // others are answered on their own.
+    let removals = removals(&ours);
+    let outcome = client.remove(&task, &removals).await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        // HTTP 404 is not read as "contact not found" (it could be a wrong path): the whole
+        // remove fails closed, nothing counted done.
+        Err(err) => {
+            assert!(
+                variants.contains(&Variant::NxlinkNotFoundAsHttp404),
+                "{err}"
+            );
+            return;
+        }
+    };
+    assert_ne!(
+        outcome.result(0),
+        Some(&ItemResult::Accepted),
+        "{variants:?}"
+    );
+    if variants.contains(&Variant::NxlinkNotFoundAsHttp404) {
+        assert_eq!(outcome.result(0), Some(&ItemResult::Unknown), "{outcome:?}");
+        assert!(outcome.interrupted.is_some(), "{outcome:?}");
+    } else {
+        assert_eq!(outcome.result(0), Some(&not_found()), "{variants:?}");
+        assert_eq!(
+            outcome.result(1),
+            Some(&ItemResult::Accepted),
+            "{variants:?}"
+        );
+        assert_eq!(
+            outcome.result(2),
+            Some(&ItemResult::Rejected {
+                reason: RejectReason::NotDeletable
+            }),
+            "{variants:?}"
+        );
+    }
+    // The console contact is still there, whatever was answered.
+    let remote_ids: Vec<String> = admin
+        .contacts("nxlink", NX_KEY, "task-1")
+        .await
+        .iter()
+        .map(|c| c["remoteId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        remote_ids.contains(&"console-0".to_owned()),
+        "{remote_ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn default_answers_keep_console_contacts() {
+    bounded(console_contact_is_never_taken_as_ours(&[])).await;
+}
+
+#[tokio::test]
+async fn chinese_messages_are_read_and_fail_closed() {
+    bounded(async {
+        console_contact_is_never_taken_as_ours(&[Variant::NxlinkChineseMessages]).await;
+        // 任务不存在 is the task, not an item.
+        let sim = sim_with(&[Variant::NxlinkChineseMessages]).await;
+        let client = client_of(&sim);
+        let err = client
+            .add(&TaskRef::new("no-such-task"), &people(50, 2, "z"))
+            .await
+            .expect_err("task");
+        assert_eq!(err.reason(), "TaskNotFound", "{err}");
+        let err = client
+            .remove(
+                &TaskRef::new("no-such-task"),
+                &removals(&people(50, 1, "z")),
+            )
+            .await
+            .expect_err("task");
+        assert_eq!(err.reason(), "TaskNotFound", "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn not_found_as_http_404_is_never_removed() {
+    bounded(async {
+        console_contact_is_never_taken_as_ours(&[Variant::NxlinkNotFoundAsHttp404]).await;
+        let sim = sim_with(&[Variant::NxlinkNotFoundAsHttp404]).await;
+        let client = client_of(&sim);
+        let err = client
+            .remove(&TaskRef::new("task-1"), &removals(&people(60, 1, "never")))
+            .await
+            .expect_err("a 404 is not a removal");
+        assert_ne!(err.reason(), "TaskNotFound", "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn append_with_per_item_results_is_read_per_item() {
+    bounded(async {
+        console_contact_is_never_taken_as_ours(&[Variant::NxlinkAppendItemResults]).await;
+        let sim = sim_with(&[Variant::NxlinkAppendItemResults]).await;
+        let admin = Admin::new(&sim);
+        let client = client_of(&sim);
+        let task = TaskRef::new("task-1");
+        let mut batch = people(0, 4, "c");
+        batch[1].phone = "+8613200000001".into(); // `+` is not allowed
+        let outcome = client.add(&task, &batch).await.expect("add");
+        assert_eq!(outcome.result(0), Some(&ItemResult::Accepted));
+        assert_eq!(
+            outcome.result(1),
+            Some(&ItemResult::Rejected {
+                reason: RejectReason::InvalidNumber
+            })
+        );
+        assert_eq!(outcome.accepted(), 3, "{outcome:?}");
+        // One request: the answer said which item failed, nothing to isolate.
+        assert_eq!(admin.calls("/call/append").await, 1);
+        assert_eq!(admin.phones("nxlink", NX_KEY, "task-1").await.len(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_fields_in_answers_change_nothing() {
+    bounded(async {
+        console_contact_is_never_taken_as_ours(&[Variant::UnknownFields]).await;
+        let sim = sim_with(&[Variant::UnknownFields]).await;
+        let client = client_of(&sim);
+        let task = TaskRef::new("task-1");
+        let batch = people(0, 5, "c");
+        assert_eq!(client.add(&task, &batch).await.expect("add").accepted(), 5);
+        let hint = client.drift_hint(&task).await.expect("hint");
+        assert_eq!(
+            hint,
+            Some(DriftHint {
+                total_order_count: 5
+            })
+        );
+        let outcome = client
+            .remove(&task, &removals(&batch))
+            .await
+            .expect("remove");
+        assert_eq!(outcome.accepted(), 5, "{outcome:?}");
+    })
+    .await;
+}
+
+/// `userTaskId`, the identifier the delete docs prefer: sent alone when the CallTask gives it,
+/// after `task/list` showed it to be the same task as `taskId` (append's); a mismatch deletes
+/// nothing.
+#[tokio::test]
+async fn deletes_by_user_task_id_after_checking_it_is_the_same_task() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        let client = client_of(&sim);
+        let plain = TaskRef::new("task-1");
+        let batch = people(0, 3, "c");
+        client.add(&plain, &batch).await.expect("add");
+
+        let wrong = TaskRef::new("task-1").with_user_task_id(Some("EXT-2".into()));
+        let err = client
+            .remove(&wrong, &removals(&batch))
+            .await
+            .expect_err("not one task");
+        assert_eq!(err.reason(), "InvalidProviderConfig", "{err}");
+        assert_eq!(admin.calls("/order/delete").await, 0);
+
+        let by_user = TaskRef::new("task-1").with_user_task_id(Some("EXT-1".into()));
+        let outcome = client
+            .remove(&by_user, &removals(&batch))
+            .await
+            .expect("remove");
+        assert_eq!(outcome.accepted(), 3, "{outcome:?}");
+        assert_eq!(admin.contacts("nxlink", NX_KEY, "task-1").await.len(), 0);
     })
     .await;
 }

@@ -92,6 +92,9 @@ pub struct CallTaskSpec {
     /// Options that only longlonglong tasks understand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longlonglong: Option<LonglonglongTaskOptions>,
+    /// Options that only NXLink tasks understand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nxlink: Option<NxlinkTaskOptions>,
 }
 
 fn default_resync_interval() -> String {
@@ -182,6 +185,19 @@ pub enum ContentChangePolicy {
     Ignore,
     /// Remove and add again while the contact is still removable.
     Replace,
+}
+
+/// NXLink task options.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NxlinkTaskOptions {
+    /// The task's caller-defined `userTaskId` at NXLink. When set, contacts are deleted by
+    /// `userTaskId`, the identifier the `order/delete` docs recommend. `call/append` documents
+    /// only `taskId`, so `spec.taskId` is still needed and must be the same task: callsync checks
+    /// that in `task/list` before its first delete and refuses to delete otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub user_task_id: Option<String>,
 }
 
 /// longlonglong task options.

@@ -73,11 +73,29 @@ fn outcome_line(
             thousands(limit)
         ));
     }
-    if applied.unknown > 0 {
+    if applied.foreign > 0 {
+        // Not in sync: these are pending at the provider and may be called, and callsync cannot
+        // remove them (it never knew their ids). Never a "✓".
         return Err(format!(
+            "! {key}: {} contacts no longer wanted are still in the provider's task: they were there before callsync added them (under ids callsync does not know), so callsync cannot remove them (notRemovable, ForeignContact); delete them in the provider's console ({changes})",
+            thousands(applied.foreign)
+        ));
+    }
+    if applied.unknown > 0 {
+        let mut line = format!(
             "! {key}: {} contacts await confirmation from the provider ({changes}); run apply again",
             thousands(applied.unknown)
-        ));
+        );
+        // What the provider said about items it left in doubt (phones masked).
+        for failure in applied
+            .failures
+            .iter()
+            .filter(|f| f.reason.starts_with("in doubt"))
+            .take(5)
+        {
+            line.push_str(&format!("\n    {}: {}", failure.phone, failure.reason));
+        }
+        return Err(line);
     }
     let in_sync = desired.saturating_sub(applied.failed);
     let what = if applied.added + applied.removed == 0 {

@@ -297,7 +297,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         Err(error) => return settle(task, ctx, provider_phase(&error), Outcome::default()).await,
     };
     let wire = WireFormat::of(&loaded.provider.spec);
-    let task_ref = TaskRef::new(task.spec.task_id.clone());
+    let task_ref = TaskRef::of_task(&task.spec);
     let mut ledger = loaded.ledger;
 
     let policy = PlanPolicy::from(&task.spec.policy);
@@ -456,6 +456,26 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             Some(format!(
                 "added {}, removed {}",
                 executed.added, executed.removed
+            )),
+        )
+        .await;
+    }
+
+    let foreign = plan
+        .not_removable
+        .iter()
+        .filter(|n| n.reason == plan::NotRemovableReason::ForeignContact)
+        .count();
+    if foreign > 0 {
+        // Pending at the provider, maybe still called, and callsync cannot remove them.
+        publish(
+            ctx,
+            task,
+            EventType::Warning,
+            "ForeignContacts",
+            "Sync",
+            Some(format!(
+                "{foreign} contacts no longer wanted are still in the provider's task: they were there before callsync added them (under ids callsync does not know), so callsync cannot remove them (notRemovable, ForeignContact); delete them in the provider's console"
             )),
         )
         .await;
@@ -800,7 +820,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
     let wire = WireFormat::of(&provider_obj.spec);
     let executed = sync::execute(
         &provider,
-        &TaskRef::new(task.spec.task_id.clone()),
+        &TaskRef::of_task(&task.spec),
         &wire,
         &Default::default(),
         &plan,

@@ -3,7 +3,8 @@
 //! Layout (before compression), version 1:
 //! `"CSL" 0x01 | uid_len varint | uid bytes | next_attempt varint | count varint | entries`,
 //! each entry `phone delta varint | digest u64 LE | attempt varint | flags u8` with entries
-//! sorted by phone (so deltas are small) and flags = state (bits 0–1) | removable (bit 2).
+//! sorted by phone (so deltas are small) and flags = state (bits 0–1) | removable (bit 2) |
+//! foreign (bit 3; a ledger written before it existed reads as not foreign).
 //! Remote ids are not stored: they are derived from UID, phone and attempt, which saves 16
 //! incompressible bytes a contact. Sizes per 100k contacts are in BENCHMARKS.md.
 //!
@@ -100,7 +101,7 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
             EntryState::Present => 1,
             EntryState::Removing => 2,
         };
-        raw.push(state | (u8::from(e.removable) << 2));
+        raw.push(state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3));
     }
     let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
     gz.write_all(&raw)?;
@@ -173,6 +174,7 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
                 state,
                 attempt,
                 removable: flags & 0b100 != 0,
+                foreign: flags & 0b1000 != 0,
             },
         );
     }
@@ -276,6 +278,12 @@ mod tests {
         let mut l = sample(1000);
         let p = l.iter().nth(3).map(|e| e.phone).expect("test input");
         l.record_remove_intent(&[p]);
+        let foreign = l.iter().nth(5).map(|e| e.phone).expect("test input");
+        l.record_add_intent(&[(foreign, ContentDigest(1))]);
+        l.record_add_outcome(
+            foreign,
+            ItemOutcome::Rejected(crate::ledger::Rejection::Duplicate),
+        );
         let back = decode(&encode(&l).expect("test input")).expect("test input");
         assert_eq!(back, l);
     }

@@ -1,8 +1,9 @@
 //! Ledger entries, their states and transitions.
 //!
 //! ```text
-//!            add intent                add outcome: accepted / duplicate
+//!            add intent                add outcome: accepted (our id)
 //!   (none) ─────────────▶ Adding ──────────────────────────────────────▶ Present
+//!                           │  phone already there (duplicate) ─▶ Present, foreign
 //!                           │  outcome rejected ─▶ (dropped)              │ remove intent
 //!                           │  outcome unknown  ─▶ stays Adding           ▼
 //!                           │  (retried with the same attempt, so     Removing
@@ -12,6 +13,12 @@
 //!                                                                        │ unknown ─▶ stays Removing
 //! ```
 //! `reconcile` settles in-flight entries against what a provider that can list reports.
+//!
+//! A *foreign* entry is a phone the provider already held under a contact callsync did not
+//! make (the fail-closed outcome rule, `providers::types`): recorded so that callsync neither
+//! adds it again nor counts it as its own. Without a listing callsync cannot learn the
+//! provider's id for it, so the planner reports it as not removable (`ForeignContact`) instead
+//! of sending a removal by callsync's own id, which the provider would answer "not found".
 use std::collections::BTreeMap;
 
 use uuid::Uuid;
@@ -57,14 +64,19 @@ pub struct LedgerEntry {
     pub attempt: u32,
     /// False once the provider refused to remove it (already called).
     pub removable: bool,
+    /// The provider already had this phone as a contact callsync did not make (its id is not
+    /// `remote_id`, and callsync does not know it): callsync must not remove it by `remote_id`.
+    pub foreign: bool,
 }
 
 /// Why a provider refused one item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
-    /// Add: the provider already has the contact (counts as present).
+    /// Add: the phone is already in the task as a contact callsync cannot prove is its own
+    /// (not the id callsync chose). Recorded as a foreign entry, never as callsync's contact.
     Duplicate,
-    /// Remove: the provider does not have it (counts as removed).
+    /// Remove: the provider knows no contact by callsync's own id, whose add was confirmed
+    /// (the executor decides that; see `sync::execute`): counts as removed.
     NotFound,
     /// Remove: not allowed any more (already called).
     NotRemovable,
@@ -177,6 +189,7 @@ impl Ledger {
                     state: EntryState::Adding,
                     attempt,
                     removable: true,
+                    foreign: false,
                 });
                 let retry = e.state == EntryState::Adding && e.content_digest == digest;
                 if !retry {
@@ -185,6 +198,7 @@ impl Ledger {
                     e.content_digest = digest;
                     e.state = EntryState::Adding;
                     e.removable = true;
+                    e.foreign = false;
                 }
                 e.remote_id
             })
@@ -201,12 +215,20 @@ impl Ledger {
         }
     }
 
-    /// Records the outcome of one add.
+    /// Records the outcome of one add. A phone already in the task under a contact callsync
+    /// did not make ([`Rejection::Duplicate`]) becomes a foreign entry: present, not callsync's.
     pub fn record_add_outcome(&mut self, phone: Phone, outcome: ItemOutcome) {
         match outcome {
-            ItemOutcome::Accepted | ItemOutcome::Rejected(Rejection::Duplicate) => {
+            ItemOutcome::Accepted => {
                 if let Some(e) = self.entries.get_mut(&phone) {
                     e.state = EntryState::Present;
+                    e.foreign = false;
+                }
+            }
+            ItemOutcome::Rejected(Rejection::Duplicate) => {
+                if let Some(e) = self.entries.get_mut(&phone) {
+                    e.state = EntryState::Present;
+                    e.foreign = true;
                 }
             }
             ItemOutcome::Rejected(_) => {
@@ -295,8 +317,25 @@ mod tests {
         l.record_add_outcome(ph(1), ItemOutcome::Unknown);
         let retry = l.record_add_intent(&[(ph(1), d)]);
         assert_eq!(first, retry);
+        l.record_add_outcome(ph(1), ItemOutcome::Accepted);
+        let e = l.get(ph(1)).expect("test input");
+        assert_eq!((e.state, e.foreign), (EntryState::Present, false));
+    }
+
+    /// The console-contact case: the phone was already in the task under an id callsync did not
+    /// choose. It is recorded as foreign, so the planner never removes it by callsync's id; an
+    /// add of the same phone later (after it left the task) makes it callsync's own again.
+    #[test]
+    fn a_phone_already_in_the_task_is_recorded_as_foreign_not_as_ours() {
+        let mut l = Ledger::new("uid");
+        let d = ContentDigest(7);
+        l.record_add_intent(&[(ph(1), d)]);
         l.record_add_outcome(ph(1), ItemOutcome::Rejected(Rejection::Duplicate));
-        assert_eq!(l.get(ph(1)).expect("test input").state, EntryState::Present);
+        let e = l.get(ph(1)).expect("kept: the phone is in the task");
+        assert_eq!((e.state, e.foreign), (EntryState::Present, true));
+        l.record_add_intent(&[(ph(1), ContentDigest(8))]);
+        l.record_add_outcome(ph(1), ItemOutcome::Accepted);
+        assert!(!l.get(ph(1)).expect("entry").foreign);
     }
 
     #[test]

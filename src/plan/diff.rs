@@ -45,13 +45,23 @@ struct Remote<'a> {
 impl Remote<'_> {
     /// The id to remove this contact by. The ledger's id is callsync's own (Callbot `orderID`,
     /// NXLink `contactId`); a provider that identifies contacts by phone never saw it, so only
-    /// an id from its own listing (a suffixed copy's raw value) is passed on there.
+    /// an id from its own listing (a suffixed copy's raw value) is passed on there. A foreign
+    /// entry's ledger id was never the contact's id (the provider held the phone already), so
+    /// it is never used.
     fn remote_id(&self, identity: Identity) -> Option<String> {
         match (self.observed_id(), identity) {
             (Some(id), _) => Some(id.to_string()),
-            (None, Identity::RemoteId) => self.entry.map(|e| e.remote_id.to_string()),
+            (None, Identity::RemoteId) => self
+                .entry
+                .filter(|e| !e.foreign)
+                .map(|e| e.remote_id.to_string()),
             (None, Identity::Phone) => None,
         }
+    }
+
+    /// A foreign ledger entry with no listed id: callsync does not know how to address it.
+    fn foreign_unaddressed(&self) -> bool {
+        self.observed_id().is_none() && self.entry.is_some_and(|e| e.foreign)
     }
 
     fn observed_id(&self) -> Option<&str> {
@@ -178,6 +188,8 @@ impl Builder {
         let remote_id = r.remote_id(self.identity);
         let why = if !r.removable {
             Some(NotRemovableReason::AlreadyCalled)
+        } else if self.identity == Identity::RemoteId && r.foreign_unaddressed() {
+            Some(NotRemovableReason::ForeignContact)
         } else if self.identity == Identity::RemoteId && remote_id.is_none() {
             Some(NotRemovableReason::NoRemoteId)
         } else {
@@ -435,6 +447,54 @@ mod tests {
         let removed: Vec<_> = p.removes.iter().flat_map(|b| &b.items).collect();
         assert_eq!(removed.len(), 1);
         assert_eq!(removed[0].remote_id.as_deref(), Some("13012121211_x7k2"));
+    }
+
+    /// A phone the provider already held (console contact) and that callsync cannot list: never
+    /// removed by callsync's own id, reported as a foreign contact instead.
+    #[test]
+    fn a_foreign_entry_is_not_removable_without_the_providers_id() {
+        use crate::ledger::Rejection;
+        use crate::plan::NotRemovableReason;
+        let phone = Phone::parse("+8613012121211", None).expect("valid");
+        let mut ledger = Ledger::new("uid");
+        ledger.record_add_intent(&[(phone, ContentDigest(1))]);
+        ledger.record_add_outcome(phone, ItemOutcome::Rejected(Rejection::Duplicate));
+        let policy = PlanPolicy {
+            max_delete_percent: 100,
+            ..PlanPolicy::default()
+        };
+        let caps = Capabilities {
+            max_add: 100,
+            max_remove: 1,
+            can_list: false,
+            identity: Identity::RemoteId,
+        };
+        let kept = plan(&[], &None, &ledger, &policy, &caps);
+        assert!(kept.removes.is_empty(), "{kept:?}");
+        assert_eq!(kept.not_removable.len(), 1);
+        assert_eq!(
+            kept.not_removable[0].reason,
+            NotRemovableReason::ForeignContact
+        );
+        // Desired: it is in the task, so nothing is added again.
+        let desired = [crate::contacts::DesiredKey {
+            phone,
+            digest: ContentDigest(1),
+        }];
+        let wanted = plan(&desired, &None, &ledger, &policy, &caps);
+        assert!(wanted.is_empty(), "{wanted:?}");
+        // With a listing that names the provider's id, that id is used.
+        let observed = Some(vec![ObservedContact {
+            phone,
+            remote_id: Some("console-7".into()),
+            removable: true,
+            content_digest: None,
+        }]);
+        let listed = plan(&[], &observed, &ledger, &policy, &caps);
+        assert_eq!(
+            listed.removes[0].items[0].remote_id.as_deref(),
+            Some("console-7")
+        );
     }
 
     #[test]

@@ -122,6 +122,22 @@ pub enum NotRemovableReason {
     /// without an id of its own: removing it would remove the copy that is kept, and with it
     /// the contact.
     SharedPhone,
+    /// The provider already held this phone as a contact callsync did not make (added in its
+    /// console or by another tool), and cannot say under which id: callsync cannot remove it.
+    /// Delete it in the provider's console.
+    ForeignContact,
+}
+
+impl NotRemovableReason {
+    /// A stable word for status, Events and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AlreadyCalled => "AlreadyCalled",
+            Self::NoRemoteId => "NoRemoteId",
+            Self::SharedPhone => "SharedPhone",
+            Self::ForeignContact => "ForeignContact",
+        }
+    }
 }
 
 /// An unwanted contact that cannot be removed.

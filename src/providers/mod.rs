@@ -44,8 +44,8 @@ pub use longlonglong::LonglonglongClient;
 pub use nxlink::NxlinkClient;
 pub use ratelimit::{AccountKey, Limiter, RateLimiters};
 pub use types::{
-    BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, DriftHint, Identity, ItemOutcome,
-    ItemResult, RejectReason, RemoteContact, RemoteState, TaskRef,
+    BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, DriftHint, Identity, ItemNote,
+    ItemOutcome, ItemResult, RejectReason, RemoteContact, RemoteState, TaskRef,
 };
 
 /// One provider account, as the controller uses it.

@@ -4,13 +4,20 @@
 //!   `action` and `sign` = lowercase hex MD5 of
 //!   `accessKey=…&action=…&bizType=…&ts=…&body=<exact body>&accessSecret=…`. The body is
 //!   serialised once; those bytes are signed and sent.
-//! - add: `call/append` with the caller's `contactId`s. The API reports no per-contact result and
-//!   refuses a request as a whole (code 20000): the client then isolates the refused contact
-//!   (the `list[i]` the message names, else by halving) and sends the others again, so one bad
-//!   number does not block its batch. A `contactId` already used is the caller's own contact from
-//!   an earlier attempt (ids are deterministic): accepted.
-//! - remove: `order/delete`, one contact per request, `remove_concurrency` in parallel; "does not
-//!   exist" = already gone (accepted); "only Pending / Not Started" = not deletable.
+//! - add: `call/append` with the caller's `contactId`s. The docs give no per-contact result (the
+//!   answer is `data: {}`), so a success is read as all-or-nothing; a refusal (code 20000) is of
+//!   the request as a whole: the client then isolates the refused contact (the `list[i]` the
+//!   message names, else by halving) and sends the others again, so one bad number does not
+//!   block its batch. Should a success carry per-contact results in `data` (a fail list, or
+//!   counts), they are read per item, and counts that do not add up leave the items in doubt.
+//!   A `contactId` already used is the caller's own contact from an earlier attempt (ids are
+//!   deterministic): accepted. A *phone* already in the task is `Duplicate`: maybe a contact
+//!   made in the console, never taken as callsync's (the fail-closed rule, `types`).
+//! - remove: `order/delete`, one contact per request, `remove_concurrency` in parallel; the task
+//!   by `userTaskId` (the docs' preferred identifier) when the CallTask gives one, else `taskId`.
+//!   "contact does not exist" (English or Chinese) = `NotFound`, which the executor counts as
+//!   removed only for callsync's own, confirmed id; "only Pending / Not Started" = not
+//!   deletable; any other message = in doubt, with the message.
 //! - list: none (the ledger is the record); `task/list` `statInfo.totalOrderCount` is the drift
 //!   hint.
 //! - code: 0 (or 200) ok; 1001/1003 signature, 1002 refused, 1004 clock, 1005 credentials
@@ -22,6 +29,10 @@ use futures::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::Value;
+
+mod messages;
+
+use messages::{DeleteRefusal, delete_refusal, is_task_not_found};
 
 use super::batching::in_chunks;
 use super::callbot::Param;
@@ -48,7 +59,15 @@ pub const TASK_PAGE_SIZE: u64 = 100;
 const REMOVABLE: &[RemoteState] = &[RemoteState::Pending];
 
 /// One removal: the item's index and its result with the attempts it took.
-type Removal = (usize, Result<(ItemResult, u32), ProviderError>);
+type Removal = (usize, Result<Removed, ProviderError>);
+
+/// What one `order/delete` came to.
+struct Removed {
+    result: ItemResult,
+    attempts: u32,
+    /// The provider's message when it left the item in doubt.
+    note: Option<String>,
+}
 
 /// An NXLink client for one account.
 #[derive(Clone)]
@@ -62,6 +81,8 @@ struct Inner {
     biz_type: String,
     action: String,
     max_add: usize,
+    /// `(taskId, userTaskId)` once `task/list` showed them to be one task.
+    checked_user_task: std::sync::Mutex<Option<(String, String)>>,
 }
 
 struct Keys {
@@ -95,10 +116,15 @@ struct AppendItem<'a> {
     other: Option<&'a str>,
 }
 
+/// `userTaskId` wins when both are given (the docs), so only one is sent: there is then no
+/// way for the two to name different tasks.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct DeleteReq<'a> {
-    task_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_task_id: Option<&'a str>,
     contact_id: &'a str,
 }
 
@@ -123,6 +149,7 @@ impl NxlinkClient {
                 biz_type: account.biz_type.clone(),
                 action: account.action.clone(),
                 max_add: limit(MAX_ADD, add_override),
+                checked_user_task: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -227,6 +254,19 @@ impl NxlinkClient {
     /// `statInfo.totalOrderCount` of the task (found by `taskId` or `userTaskId` in `task/list`).
     pub async fn drift_hint(&self, task: &TaskRef) -> Result<Option<DriftHint>, ProviderError> {
         let keys = self.keys().await?;
+        let row = self.task_row(task, &keys).await?;
+        let count = row
+            .get("statInfo")
+            .and_then(|s| s.get("totalOrderCount"))
+            .and_then(|c| {
+                c.as_u64()
+                    .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+            });
+        Ok(count.map(|total_order_count| DriftHint { total_order_count }))
+    }
+
+    /// The task's row in `task/list`, found by `taskId` or `userTaskId`.
+    async fn task_row(&self, task: &TaskRef, keys: &Keys) -> Result<Value, ProviderError> {
         let mut page = 1;
         loop {
             let body = to_json(&TaskListReq {
@@ -234,7 +274,7 @@ impl NxlinkClient {
                 page_size: TASK_PAGE_SIZE,
             })?;
             let data = match self
-                .call("task/list", "/openapi/aiagent/task/list", body, &keys, None)
+                .call("task/list", "/openapi/aiagent/task/list", body, keys, None)
                 .await?
             {
                 (Answer::Ok(data), _) => data,
@@ -256,14 +296,7 @@ impl NxlinkClient {
                     || row.get("userTaskId").map(value_string).as_deref() == Some(task.id.as_str())
             });
             if let Some(row) = found {
-                let count = row
-                    .get("statInfo")
-                    .and_then(|s| s.get("totalOrderCount"))
-                    .and_then(|c| {
-                        c.as_u64()
-                            .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
-                    });
-                return Ok(count.map(|total_order_count| DriftHint { total_order_count }));
+                return Ok(row.clone());
             }
             let total = data.get("total").and_then(Value::as_u64);
             let seen = (page - 1) * TASK_PAGE_SIZE + u64::try_from(rows.len()).unwrap_or(0);
@@ -275,6 +308,39 @@ impl NxlinkClient {
             }
             page += 1;
         }
+    }
+
+    /// Before deleting by `userTaskId`: `call/append` went to `taskId`, so the two must name
+    /// the same task, or a delete would look for callsync's contacts in another task and its
+    /// "not found" would read as "removed". Checked once per client (one CallTask).
+    async fn check_user_task_id(&self, task: &TaskRef, keys: &Keys) -> Result<(), ProviderError> {
+        let Some(user_task_id) = task.user_task_id.as_deref() else {
+            return Ok(());
+        };
+        let checked = (task.id.clone(), user_task_id.to_owned());
+        if self
+            .inner
+            .checked_user_task
+            .lock()
+            .map_err(|_| ProviderError::Config("nxlink: a lock was poisoned".into()))?
+            .as_ref()
+            == Some(&checked)
+        {
+            return Ok(());
+        }
+        let row = self.task_row(task, keys).await?;
+        let listed_task = row.get("taskId").map(value_string).unwrap_or_default();
+        let listed_user = row.get("userTaskId").map(value_string).unwrap_or_default();
+        if listed_task != task.id || listed_user != user_task_id {
+            return Err(ProviderError::Config(format!(
+                "nxlink: spec.taskId {:?} and spec.nxlink.userTaskId {:?} are not one task (task/list has taskId {:?} with userTaskId {:?}); nothing is deleted",
+                task.id, user_task_id, listed_task, listed_user
+            )));
+        }
+        if let Ok(mut slot) = self.inner.checked_user_task.lock() {
+            *slot = Some(checked);
+        }
+        Ok(())
     }
 
     // ---- add ---------------------------------------------------------------------------------
@@ -304,6 +370,8 @@ impl NxlinkClient {
         keys: &Keys,
     ) -> Result<BatchOutcome, ProviderError> {
         let mut results: Vec<Option<ItemResult>> = vec![None; chunk.len()];
+        // Provider messages of items left in doubt: (index in chunk, masked message).
+        let mut notes: Vec<(usize, String)> = Vec::new();
         let mut queue: VecDeque<Vec<usize>> = VecDeque::from([(0..chunk.len()).collect()]);
         let mut requests = 0;
         let mut first = true;
@@ -348,7 +416,7 @@ impl NxlinkClient {
                 Err(err) if first => return Err(err),
                 Err(err) => {
                     // Items already settled keep their result; the rest are unknown.
-                    let mut outcome = finish(results);
+                    let mut outcome = finish(results, notes);
                     outcome.requests = requests;
                     outcome.interrupted = Some(err);
                     return Ok(outcome);
@@ -357,9 +425,21 @@ impl NxlinkClient {
             first = false;
             requests += attempts;
             let message = match answer {
-                Answer::Ok(_) => {
-                    for i in group {
-                        results[i] = Some(ItemResult::Accepted);
+                Answer::Ok(data) => {
+                    let read = append_results(&data, group.len());
+                    for (position, item) in read.into_iter().enumerate() {
+                        let i = group[position];
+                        match item {
+                            AppendItemResult::Accepted => results[i] = Some(ItemResult::Accepted),
+                            AppendItemResult::Refused(text) => {
+                                results[i] =
+                                    Some(item_result(&classify_item_message(&text), &text));
+                            }
+                            AppendItemResult::InDoubt(text) => {
+                                results[i] = Some(ItemResult::Unknown);
+                                notes.push((i, sanitize(&text)));
+                            }
+                        }
                     }
                     continue;
                 }
@@ -381,7 +461,7 @@ impl NxlinkClient {
                 if results.iter().all(Option::is_none) {
                     return Err(err);
                 }
-                let mut outcome = finish(results);
+                let mut outcome = finish(results, notes);
                 outcome.requests = requests;
                 outcome.interrupted = Some(err);
                 return Ok(outcome);
@@ -405,7 +485,7 @@ impl NxlinkClient {
                 }
             }
         }
-        let mut outcome = finish(results);
+        let mut outcome = finish(results, notes);
         outcome.requests = requests;
         Ok(outcome)
     }
@@ -421,6 +501,7 @@ impl NxlinkClient {
             return Ok(BatchOutcome::default());
         }
         let keys = self.keys().await?;
+        self.check_user_task_id(task, &keys).await?;
         // Futures made up front (a closure inside the stream trips the compiler's
         // higher-ranked lifetime check for `Send` futures).
         let pending: Vec<_> = batch
@@ -436,9 +517,12 @@ impl NxlinkClient {
         let mut first_error = None;
         for (index, result) in results {
             match result {
-                Ok((item, attempts)) => {
-                    outcome.requests += attempts;
-                    outcome.push(index, item);
+                Ok(removed) => {
+                    outcome.requests += removed.attempts;
+                    match removed.note {
+                        Some(note) => outcome.push_unclear(index, &note),
+                        None => outcome.push(index, removed.result),
+                    }
                 }
                 Err(err) => {
                     outcome.push(index, ItemResult::Unknown);
@@ -473,19 +557,22 @@ impl NxlinkClient {
         task: &TaskRef,
         contact: &ContactToRemove,
         keys: &Keys,
-    ) -> Result<(ItemResult, u32), ProviderError> {
+    ) -> Result<Removed, ProviderError> {
         let Some(contact_id) = contact.remote_id.as_deref().filter(|id| !id.is_empty()) else {
-            return Ok((
-                ItemResult::Rejected {
+            return Ok(Removed {
+                result: ItemResult::Rejected {
                     reason: RejectReason::Other(
                         "NXLink removes by contactId and none is known".into(),
                     ),
                 },
-                0,
-            ));
+                attempts: 0,
+                note: None,
+            });
         };
+        let user_task_id = task.user_task_id.as_deref().filter(|id| !id.is_empty());
         let body = to_json(&DeleteReq {
-            task_id: &task.id,
+            task_id: user_task_id.is_none().then_some(task.id.as_str()),
+            user_task_id,
             contact_id,
         })?;
         let (answer, attempts) = self
@@ -497,30 +584,117 @@ impl NxlinkClient {
                 Some(task),
             )
             .await?;
-        let result = match answer {
-            Answer::Ok(_) => ItemResult::Accepted,
-            Answer::Refused(message) => match classify_item_message(&message) {
-                // Gone already (also: deleted by an earlier attempt whose answer was lost).
-                ItemMessage::NotFound => ItemResult::Accepted,
-                ItemMessage::NotDeletable => ItemResult::Rejected {
-                    reason: RejectReason::NotDeletable,
-                },
-                ItemMessage::Rejected(reason) => ItemResult::Rejected { reason },
-                ItemMessage::IdInUse => ItemResult::Rejected {
-                    reason: RejectReason::Other(sanitize(&message)),
-                },
+        let (result, note) = match answer {
+            // One contact a request: a success is about this contact.
+            Answer::Ok(_) => (ItemResult::Accepted, None),
+            Answer::Refused(message) => match delete_refusal(&message) {
+                // Not "removed": the provider says it knows no contact by this id. Whether that
+                // means gone depends on whose id it is (callsync's own, confirmed: gone; anyone
+                // else's: proves nothing), which the executor knows and this client does not.
+                DeleteRefusal::ContactNotFound => (
+                    ItemResult::Rejected {
+                        reason: RejectReason::NotFound,
+                    },
+                    None,
+                ),
+                DeleteRefusal::NotDeletable => (
+                    ItemResult::Rejected {
+                        reason: RejectReason::NotDeletable,
+                    },
+                    None,
+                ),
+                DeleteRefusal::Unrecognised => (ItemResult::Unknown, Some(message)),
             },
         };
-        Ok((result, attempts))
+        Ok(Removed {
+            result,
+            attempts,
+            note,
+        })
     }
 }
 
-fn finish(results: Vec<Option<ItemResult>>) -> BatchOutcome {
+fn finish(results: Vec<Option<ItemResult>>, notes: Vec<(usize, String)>) -> BatchOutcome {
     let mut outcome = BatchOutcome::default();
     for (index, result) in results.into_iter().enumerate() {
-        outcome.push(index, result.unwrap_or(ItemResult::Unknown));
+        match notes.iter().find(|(i, _)| *i == index) {
+            Some((_, note)) => outcome.push_unclear(index, note),
+            None => outcome.push(index, result.unwrap_or(ItemResult::Unknown)),
+        }
     }
     outcome
+}
+
+/// One item of a successful `call/append`, as its `data` tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AppendItemResult {
+    Accepted,
+    /// Refused with this message.
+    Refused(String),
+    /// The answer does not say (counts that do not add up, a list that names no item).
+    InDoubt(String),
+}
+
+/// Reads `data` of a successful `call/append` for `sent` items. The docs show `data: {}` (no
+/// per-contact result): success is then all-or-nothing, every item accepted. Should `data`
+/// carry a fail list (`failList`, `failedList`, `errList`, `fail`; entries naming `index` or
+/// the position in the request, with `message`/`msg`/`errMsg`/`reason`), its items are refused
+/// and the others accepted; if it carries counts (`successCount`, `failCount`) that say some
+/// failed and the list does not say which, every unnamed item is in doubt. Fields the client
+/// does not know are ignored.
+fn append_results(data: &Value, sent: usize) -> Vec<AppendItemResult> {
+    let mut out = vec![AppendItemResult::Accepted; sent];
+    let list = ["failList", "failedList", "errList", "fail", "failures"]
+        .iter()
+        .find_map(|key| data.get(*key).and_then(Value::as_array));
+    let count = |key: &str| {
+        data.get(key).and_then(|c| {
+            c.as_u64()
+                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
+        })
+    };
+    let mut named = 0;
+    for entry in list.into_iter().flatten() {
+        let text = ["message", "msg", "errMsg", "reason"]
+            .iter()
+            .find_map(|k| entry.get(*k).and_then(Value::as_str))
+            .unwrap_or("refused without a message")
+            .to_owned();
+        let index = entry
+            .get("index")
+            .and_then(Value::as_u64)
+            .and_then(|i| usize::try_from(i).ok())
+            .or_else(|| item_index(&text));
+        match index.filter(|i| *i < sent) {
+            Some(i) => {
+                out[i] = AppendItemResult::Refused(text);
+                named += 1;
+            }
+            None => {
+                // A failure the client cannot place: no item of the request can be trusted.
+                return vec![
+                    AppendItemResult::InDoubt(format!(
+                        "call/append succeeded with a failure that names no item: {text}"
+                    ));
+                    sent
+                ];
+            }
+        }
+    }
+    let failed = count("failCount")
+        .or_else(|| count("successCount").map(|ok| (sent as u64).saturating_sub(ok)));
+    if failed.is_some_and(|f| f != named as u64) {
+        let detail = format!(
+            "call/append succeeded but reports {} failed of {sent}, {named} of them named",
+            failed.unwrap_or_default()
+        );
+        for item in &mut out {
+            if *item == AppendItemResult::Accepted {
+                *item = AppendItemResult::InDoubt(detail.clone());
+            }
+        }
+    }
+    out
 }
 
 fn item_result(kind: &ItemMessage, message: &str) -> ItemResult {
@@ -606,11 +780,7 @@ fn parse_answer(
         20000 if lower.contains("busy") || raw_message.contains("繁忙") => {
             Err(ProviderError::Busy { code, message })
         }
-        20000
-            if task.is_some()
-                && lower.contains("task")
-                && (lower.contains("not exist") || lower.contains("not found")) =>
-        {
+        20000 if task.is_some() && is_task_not_found(&raw_message) => {
             Err(ProviderError::TaskNotFound {
                 task: task.map_or_else(String::new, |t| t.id.clone()),
                 message,
@@ -661,6 +831,56 @@ mod tests {
             answer(json!({"code": 200, "data": {}})),
             Ok(Answer::Ok(_))
         ));
+    }
+
+    #[test]
+    fn task_not_found_in_chinese_is_the_task_not_an_item() {
+        let err = answer(json!({"code": 20000, "message": "任务不存在"})).expect_err("task");
+        assert_eq!(err.reason(), "TaskNotFound");
+        assert!(matches!(
+            answer(json!({"code": 20000, "message": "联系人不存在"})),
+            Ok(Answer::Refused(_))
+        ));
+        let http_404 = Response {
+            status: reqwest::StatusCode::NOT_FOUND,
+            headers: reqwest::header::HeaderMap::new(),
+            body: br#"{"code":404,"message":"contact not found"}"#.to_vec(),
+        };
+        let err = parse_answer("http://x", http_404, Some(&TaskRef::new("t"))).expect_err("404");
+        assert_eq!(err.reason(), "RequestRejected");
+    }
+
+    #[test]
+    fn append_data_is_read_per_item_and_in_doubt_when_it_does_not_add_up() {
+        use AppendItemResult::*;
+        // The documented answer, and unknown fields: all or nothing.
+        assert_eq!(append_results(&json!({}), 2), vec![Accepted, Accepted]);
+        assert_eq!(append_results(&Value::Null, 1), vec![Accepted]);
+        assert_eq!(
+            append_results(&json!({"batchNo": "B-1", "extension": {}}), 1),
+            vec![Accepted]
+        );
+        // A fail list naming items by index or by `list[i]`.
+        let data = json!({"successCount": 1, "failCount": 2, "failList": [
+            {"index": 0, "message": "duplicate phone"},
+            {"errMsg": "list[2]: invalid"}]});
+        assert_eq!(
+            append_results(&data, 3),
+            vec![
+                Refused("duplicate phone".into()),
+                Accepted,
+                Refused("list[2]: invalid".into())
+            ]
+        );
+        // Counts that say more failed than are named: nobody unnamed is trusted.
+        let short = append_results(&json!({"successCount": 1}), 2);
+        assert!(short.iter().all(|r| matches!(r, InDoubt(_))), "{short:?}");
+        // A failure that names no item.
+        let unnamed = append_results(&json!({"failList": [{"message": "x"}]}), 2);
+        assert!(
+            unnamed.iter().all(|r| matches!(r, InDoubt(_))),
+            "{unnamed:?}"
+        );
     }
 
     #[test]

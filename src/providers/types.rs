@@ -1,5 +1,30 @@
 //! The data the provider trait speaks: wire-format phones, caller-chosen remote ids, per-item
 //! outcomes.
+//!
+//! # The fail-closed outcome rule
+//!
+//! Written once here; every client reports by it and `sync::execute` / the ledger act on it
+//! (docs/DESIGN.md, "The fail-closed outcome rule"). A false "removed" means a person who opted
+//! out keeps being called, so:
+//!
+//! 1. An item is [`ItemResult::Accepted`] only when the provider's answer says so *for that
+//!    item*, or the endpoint is documented (or, where the docs are silent, read) as
+//!    all-or-nothing and the answer is a success.
+//! 2. "Already there" and "not found" are facts about an *id* or a *phone*, not about callsync's
+//!    contact. They count as done only when the contact is proven callsync's own — the answer
+//!    names an id callsync chose (its ids are UUIDv5 of the CallTask UID, phone and attempt, so
+//!    nobody else makes them) — or a read confirms it:
+//!    - add, "this id is already used" (our id): our earlier add landed → `Accepted`;
+//!    - add, "this phone is already in the task" → [`RejectReason::Duplicate`]: maybe someone
+//!      else's contact, never counted as added. A provider that can list settles it at the next
+//!      listing (which gives the provider's own id); one that cannot records the phone as a
+//!      foreign contact that callsync does not remove (plan `NotRemovable`, `ForeignContact`);
+//!    - remove, "no contact with this id" → [`RejectReason::NotFound`]: counts as removed only
+//!      when the id is callsync's own and its add had been confirmed (see `sync::execute`).
+//! 3. Anything else — a message the client does not recognise, an answer it cannot fully read —
+//!    is [`ItemResult::Unknown`], with the provider's message (phones masked) in
+//!    [`BatchOutcome::notes`]: settled by a later read, or reported. Never counted as present or
+//!    removed.
 use std::collections::BTreeMap;
 
 use super::ProviderError;
@@ -9,11 +34,33 @@ use super::ProviderError;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TaskRef {
     pub id: String,
+    /// NXLink: the caller-defined `userTaskId` of the same task (CallTask
+    /// `spec.nxlink.userTaskId`), the identifier the `order/delete` docs prefer. Ignored by the
+    /// other providers.
+    pub user_task_id: Option<String>,
 }
 
 impl TaskRef {
     pub fn new(id: impl Into<String>) -> Self {
-        Self { id: id.into() }
+        Self {
+            id: id.into(),
+            user_task_id: None,
+        }
+    }
+
+    /// The remote task of a CallTask: `spec.taskId`, and NXLink's `spec.nxlink.userTaskId`.
+    pub fn of_task(spec: &crate::api::CallTaskSpec) -> Self {
+        Self::new(spec.task_id.clone()).with_user_task_id(
+            spec.nxlink
+                .as_ref()
+                .and_then(|options| options.user_task_id.clone()),
+        )
+    }
+
+    /// With NXLink's `userTaskId` (empty = none).
+    pub fn with_user_task_id(mut self, user_task_id: Option<String>) -> Self {
+        self.user_task_id = user_task_id.filter(|id| !id.is_empty());
+        self
     }
 }
 
@@ -97,8 +144,14 @@ pub struct RemoteContact {
 pub enum RejectReason {
     /// Not a number the provider accepts.
     InvalidNumber,
-    /// Already in the task (phone), or the id is already used.
+    /// Add: the *phone* is already in the task, as a contact callsync cannot prove is its own
+    /// (added in the provider's console, by another tool, under an id callsync did not choose).
+    /// Never counted as added (the fail-closed rule, module docs). "The id callsync chose is
+    /// already used" is not this: that proves callsync's own add landed and is `Accepted`.
     Duplicate,
+    /// Remove: the provider knows no contact by the id sent. Whether that means "removed"
+    /// depends on whose id it is, which only the caller knows (the fail-closed rule).
+    NotFound,
     /// The contact is being called or was called; the provider keeps it.
     NotDeletable,
     /// Anything else; the provider's message, phones masked.
@@ -111,6 +164,7 @@ impl RejectReason {
         match self {
             Self::InvalidNumber => "InvalidNumber",
             Self::Duplicate => "Duplicate",
+            Self::NotFound => "NotFound",
             Self::NotDeletable => "NotDeletable",
             Self::Other(_) => "Rejected",
         }
@@ -124,10 +178,18 @@ pub enum ItemResult {
     Accepted,
     /// Refused; retrying the same item will not help.
     Rejected { reason: RejectReason },
-    /// Not known yet: an async add not confirmed in time, or the request that carried it
-    /// failed after an earlier part of the batch went through (see [`BatchOutcome::interrupted`]).
-    /// Observe again later.
+    /// Not known yet: an async add not confirmed in time, the request that carried it failed
+    /// after an earlier part of the batch went through (see [`BatchOutcome::interrupted`]), or
+    /// the provider answered something the client does not understand (its message is in
+    /// [`BatchOutcome::notes`]). Observe again later; never counted as done.
     Unknown,
+}
+
+/// The provider's own words about one item left [`ItemResult::Unknown`] (phones masked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemNote {
+    pub index: usize,
+    pub message: String,
 }
 
 /// The outcome of one item: `index` is its position in the slice given to `add` / `remove`.
@@ -151,6 +213,9 @@ pub struct BatchOutcome {
     /// status and Events: longlonglong's task was paused for the change and could not be
     /// started again ([`ProviderError::ResumeFailed`], reason `TaskLeftPaused`).
     pub alert: Option<ProviderError>,
+    /// For items left [`ItemResult::Unknown`] by an answer the client did not understand: the
+    /// provider's message, phones masked, to be reported with the item.
+    pub notes: Vec<ItemNote>,
 }
 
 impl BatchOutcome {
@@ -190,9 +255,30 @@ impl BatchOutcome {
         self.items.push(ItemOutcome { index, result });
     }
 
+    /// Leaves the item at `index` in doubt with the provider's message (masked here).
+    pub(crate) fn push_unclear(&mut self, index: usize, message: &str) {
+        self.push(index, ItemResult::Unknown);
+        self.notes.push(ItemNote {
+            index,
+            message: super::sanitize(message),
+        });
+    }
+
+    /// The provider's message about the item at `index`, when it was left in doubt by one.
+    pub fn note(&self, index: usize) -> Option<&str> {
+        self.notes
+            .iter()
+            .find(|n| n.index == index)
+            .map(|n| n.message.as_str())
+    }
+
     /// Appends the outcome of one chunk whose items start at `offset` in the caller's slice.
     pub(crate) fn extend_chunk(&mut self, offset: usize, chunk: BatchOutcome) {
         self.requests += chunk.requests;
+        self.notes.extend(chunk.notes.into_iter().map(|n| ItemNote {
+            index: n.index + offset,
+            message: n.message,
+        }));
         self.items
             .extend(chunk.items.into_iter().map(|i| ItemOutcome {
                 index: i.index + offset,

@@ -20,6 +20,7 @@ use super::config::TaskState;
 use super::faults::Committed;
 use super::phones::international_valid;
 use super::state::{AccountKey, ContactState, NewContact, SimState};
+use super::variants::Variant;
 
 /// Not documented; the strict reading.
 pub const MAX_APPEND: usize = 100;
@@ -45,6 +46,8 @@ struct Reply {
     message: String,
     data: Value,
     committed: bool,
+    /// A "not found" (task or contact): HTTP 404 under [`Variant::NxlinkNotFoundAsHttp404`].
+    not_found: bool,
 }
 
 impl Reply {
@@ -54,6 +57,7 @@ impl Reply {
             message: "success".into(),
             data,
             committed: false,
+            not_found: false,
         }
     }
 
@@ -64,6 +68,70 @@ impl Reply {
             message: message.into(),
             data: Value::Null,
             committed: false,
+            not_found: false,
+        }
+    }
+
+    /// A business error saying that the task or contact does not exist.
+    fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            not_found: true,
+            ..Self::business(message)
+        }
+    }
+}
+
+/// English business messages of this simulator and their Chinese wording
+/// ([`Variant::NxlinkChineseMessages`]); the first match of a message is replaced.
+const CHINESE: &[(&str, &str)] = &[
+    ("task does not exist", "任务不存在"),
+    ("contact does not exist", "联系人不存在"),
+    (
+        "only contacts in the Pending / Not Started state can be deleted",
+        "只能删除待开始类型的通话",
+    ),
+    (
+        "duplicate phone: already in the task",
+        "号码重复: 该号码已在任务中",
+    ),
+    (
+        "id already used (ids are globally unique)",
+        "contactId 已存在",
+    ),
+    (
+        "phoneNumber must be country code + number, digits only",
+        "号码格式错误: 国家码 + 号码, 仅数字",
+    ),
+    ("task is completed", "任务已完成"),
+    ("contactId repeated in the request", "contactId 重复"),
+    ("phoneNumber repeated in the request", "号码在请求中重复"),
+];
+
+fn in_chinese(message: &str) -> String {
+    CHINESE
+        .iter()
+        .find(|(english, _)| message.contains(english))
+        .map_or_else(
+            || message.to_owned(),
+            |(english, chinese)| message.replace(english, chinese),
+        )
+}
+
+/// Fields a newer API version might add ([`Variant::UnknownFields`]): in the envelope, in an
+/// object `data`, and in every row of a `data.list`.
+fn with_unknown_fields(body: &mut Value) {
+    if let Some(envelope) = body.as_object_mut() {
+        envelope.insert("requestTime".into(), json!(1_764_547_200_000_i64));
+        envelope.insert("apiVersion".into(), json!("2.1"));
+    }
+    if let Some(data) = body.get_mut("data").and_then(Value::as_object_mut) {
+        data.insert("batchNo".into(), json!("B-20261201-0001"));
+        data.insert("extension".into(), json!({"region": "HK", "quota": 100}));
+        if let Some(rows) = data.get_mut("list").and_then(Value::as_array_mut) {
+            for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+                row.insert("tags".into(), json!(["vip"]));
+                row.insert("source".into(), json!({"channel": "api"}));
+            }
         }
     }
 }
@@ -107,9 +175,35 @@ fn handle<T: DeserializeOwned>(
             message: format!("Authentication failed (parameter error: body: {err})"),
             data: Value::Null,
             committed: false,
+            not_found: false,
         },
     };
-    let mut response = envelope(StatusCode::OK, reply.code, &reply.message, reply.data);
+    let (chinese, http_404, unknown_fields) = {
+        let inner = sim.lock();
+        let has = |variant| inner.account(&key).is_some_and(|a| a.has(variant));
+        (
+            has(Variant::NxlinkChineseMessages),
+            has(Variant::NxlinkNotFoundAsHttp404),
+            has(Variant::UnknownFields),
+        )
+    };
+    let message = if chinese {
+        in_chinese(&reply.message)
+    } else {
+        reply.message
+    };
+    let (status, code) = if reply.not_found && http_404 {
+        (StatusCode::NOT_FOUND, 404)
+    } else {
+        (StatusCode::OK, reply.code)
+    };
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let mut body =
+        json!({"code": code, "message": message, "traceId": trace_id, "data": reply.data});
+    if unknown_fields {
+        with_unknown_fields(&mut body);
+    }
+    let mut response = (status, axum::Json(body)).into_response();
     if reply.committed {
         response.extensions_mut().insert(Committed);
     }
@@ -173,12 +267,18 @@ async fn append(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Response {
         }
         let mut inner = sim.lock();
         let Some(task) = inner.account(key).and_then(|a| a.task(&task_id)) else {
-            return Reply::business("task does not exist");
+            return Reply::not_found("task does not exist");
         };
         if task.state == TaskState::Completed {
             return Reply::business("task is completed");
         }
-        // All or nothing: the docs report no per-contact result.
+        // All or nothing: the docs report no per-contact result. Under
+        // `NxlinkAppendItemResults` the valid contacts go in and the others are reported.
+        let per_item = inner
+            .account(key)
+            .is_some_and(|a| a.has(Variant::NxlinkAppendItemResults));
+        let sent = list.len();
+        let mut fail_list = Vec::new();
         let mut contacts = Vec::with_capacity(list.len());
         let mut ids = HashSet::new();
         let mut phones = HashSet::new();
@@ -226,15 +326,27 @@ async fn append(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Response {
                     AuditOutcome::Rejected,
                     Some(&problem),
                 );
-                return Reply::business(format!("list[{index}]: {problem}"));
+                if !per_item {
+                    return Reply::business(format!("list[{index}]: {problem}"));
+                }
+                fail_list.push(json!({
+                    "index": index, "contactId": item.contact_id,
+                    "phoneNumber": item.phone_number, "message": problem,
+                }));
             }
         }
+        let added = contacts.len();
         for contact in contacts {
             // Checked above under the same lock, so this cannot be refused.
             let _ = inner.add_contact(key, &task_id, contact);
         }
-        let mut reply = Reply::ok(json!({}));
-        reply.committed = true;
+        let data = if per_item {
+            json!({"successCount": added, "failCount": sent - added, "failList": fail_list})
+        } else {
+            json!({})
+        };
+        let mut reply = Reply::ok(data);
+        reply.committed = added > 0;
         reply
     })
 }
@@ -264,7 +376,7 @@ async fn delete_order(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Respo
             .account(key)
             .and_then(|a| a.nxlink_task_id(task_id.as_deref(), user_task_id.as_deref()))
         else {
-            return Reply::business("task does not exist");
+            return Reply::not_found("task does not exist");
         };
         let found = inner
             .account(key)
@@ -282,7 +394,7 @@ async fn delete_order(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Respo
                     AuditOutcome::Rejected,
                     Some("contact not found"),
                 );
-                Reply::business("contact does not exist")
+                Reply::not_found("contact does not exist")
             }
             Some((seq, ContactState::Pending, _)) => {
                 inner.remove_contact(key, &task_id, seq, AuditOp::Remove);
@@ -389,7 +501,7 @@ async fn call_list(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Response
         }
         let inner = sim.lock();
         let Some(task) = inner.account(key).and_then(|a| a.task(&task_id)) else {
-            return Reply::business("task does not exist");
+            return Reply::not_found("task does not exist");
         };
         // Call records exist only for contacts that were dialled.
         let rows: Vec<Value> = task

@@ -37,6 +37,16 @@ pub enum Variant {
     // ── longlonglong ───────────────────────────────────────────────────────────────────────
     // ── Callbot ────────────────────────────────────────────────────────────────────────────
     // ── NXLink ─────────────────────────────────────────────────────────────────────────────
+    /// Business messages in Chinese (任务不存在, 联系人不存在, 号码重复, …) instead of English:
+    /// the docs give one code (20000) for every business error and no message list.
+    NxlinkChineseMessages,
+    /// "Not found" (unknown task, unknown contact) as HTTP 404 with `code` 404, instead of
+    /// HTTP 200 with code 20000 in the body.
+    NxlinkNotFoundAsHttp404,
+    /// `call/append` applies the valid contacts and answers code 0 with per-item results in
+    /// `data` (`successCount`, `failCount`, `failList[{index, contactId, phoneNumber,
+    /// message}]`), instead of refusing the whole request (the docs show `data: {}`).
+    NxlinkAppendItemResults,
 }
 
 impl Variant {
@@ -44,6 +54,9 @@ impl Variant {
     pub fn provider(self) -> Option<ProviderKind> {
         match self {
             Self::UnknownFields => None,
+            Self::NxlinkChineseMessages
+            | Self::NxlinkNotFoundAsHttp404
+            | Self::NxlinkAppendItemResults => Some(ProviderKind::Nxlink),
         }
     }
 

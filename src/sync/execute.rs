@@ -40,7 +40,10 @@ pub struct ExecuteReport {
     pub unknown: u64,
     /// Contacts refused (invalid number, not deletable, …).
     pub failed: u64,
-    /// Up to 20 refusals, phones masked.
+    /// Of `failed`: phones the provider already held as a contact callsync did not make, which
+    /// callsync cannot address (recorded as foreign; the planner reports them `ForeignContact`).
+    pub foreign: u64,
+    /// Up to 20 refusals, and items left in doubt with the provider's message, phones masked.
     pub failures: Vec<Failure>,
     /// Provider requests made.
     pub requests: u64,
@@ -74,6 +77,20 @@ impl ExecuteReport {
         }
     }
 
+    /// An item left in doubt: counted as unknown, and the provider's message (when there is
+    /// one) kept in the sample so that a person sees what the provider said.
+    fn doubt(&mut self, phone: Phone, note: Option<&str>) {
+        self.unknown += 1;
+        if let Some(note) = note
+            && self.failures.len() < FAILURE_SAMPLE
+        {
+            self.failures.push(Failure {
+                phone: phone.masked(),
+                reason: format!("in doubt: {note}"),
+            });
+        }
+    }
+
     fn absorb(&mut self, outcome: &mut BatchOutcome) {
         self.requests += u64::from(outcome.requests);
         if let Some(alert) = outcome.alert.take() {
@@ -82,14 +99,80 @@ impl ExecuteReport {
     }
 }
 
-fn ledger_outcome(result: Option<&ItemResult>) -> LedgerOutcome {
+/// An add's result, by the fail-closed outcome rule (`providers::types`): what the ledger
+/// records and how the report counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AddVerdict {
+    /// The provider confirmed this item (also: "the id callsync chose is already used").
+    Added,
+    /// The phone is already in the task as a contact callsync cannot prove is its own, and the
+    /// provider cannot list: recorded as foreign, reported, never counted as added.
+    Foreign,
+    /// In doubt: settled by the next observation (a listing) or the next sync.
+    Unknown,
+    /// Refused for this reason.
+    Refused(RejectReason),
+}
+
+fn add_verdict(result: Option<&ItemResult>, can_list: bool) -> AddVerdict {
+    match result {
+        Some(ItemResult::Accepted) => AddVerdict::Added,
+        // A listing shows the phone with the provider's id next sync: the entry stays Adding and
+        // `Ledger::reconcile` settles it; the planner then removes it by the listed id.
+        Some(ItemResult::Rejected {
+            reason: RejectReason::Duplicate,
+        }) if can_list => AddVerdict::Unknown,
+        Some(ItemResult::Rejected {
+            reason: RejectReason::Duplicate,
+        }) => AddVerdict::Foreign,
+        Some(ItemResult::Rejected { reason }) => AddVerdict::Refused(reason.clone()),
+        Some(ItemResult::Unknown) | None => AddVerdict::Unknown,
+    }
+}
+
+impl AddVerdict {
+    fn ledger(&self) -> LedgerOutcome {
+        match self {
+            Self::Added => LedgerOutcome::Accepted,
+            Self::Foreign => LedgerOutcome::Rejected(Rejection::Duplicate),
+            Self::Unknown => LedgerOutcome::Unknown,
+            Self::Refused(_) => LedgerOutcome::Rejected(Rejection::Other),
+        }
+    }
+}
+
+/// What a removal's result means for the ledger, by the fail-closed outcome rule.
+///
+/// "Not found" (the provider knows no contact by the id sent) counts as removed only when the
+/// id is callsync's own and its add had been confirmed:
+/// - callsync's ids are UUIDv5 of the CallTask UID, phone and attempt: no one else makes them,
+///   so "not found" cannot hide another contact under that id, and whoever deleted it (an
+///   earlier attempt of ours whose answer was lost, or a person in the console), it is gone;
+/// - its add was confirmed (`before` Present), so no add of ours carrying that id can still be
+///   on its way to land after this delete. An entry that was still Adding (its add answer was
+///   lost) stays in doubt once; at the next sync (`before` Removing) no request of ours about
+///   that id is in flight any more, and a second "not found" is taken as gone;
+/// - a foreign entry's id, or an id that is not the ledger's (from a listing), proves nothing:
+///   the contact may be there under another id. In doubt, with the provider's message.
+fn remove_outcome(
+    result: Option<&ItemResult>,
+    own_id: bool,
+    before: Option<EntryState>,
+) -> LedgerOutcome {
     match result {
         Some(ItemResult::Accepted) => LedgerOutcome::Accepted,
-        Some(ItemResult::Rejected { reason }) => LedgerOutcome::Rejected(match reason {
-            RejectReason::Duplicate => Rejection::Duplicate,
-            RejectReason::NotDeletable => Rejection::NotRemovable,
-            RejectReason::InvalidNumber | RejectReason::Other(_) => Rejection::Other,
-        }),
+        Some(ItemResult::Rejected {
+            reason: RejectReason::NotFound,
+        }) if own_id && matches!(before, Some(EntryState::Present | EntryState::Removing)) => {
+            LedgerOutcome::Rejected(Rejection::NotFound)
+        }
+        Some(ItemResult::Rejected {
+            reason: RejectReason::NotFound,
+        }) => LedgerOutcome::Unknown,
+        Some(ItemResult::Rejected {
+            reason: RejectReason::NotDeletable,
+        }) => LedgerOutcome::Rejected(Rejection::NotRemovable),
+        Some(ItemResult::Rejected { .. }) => LedgerOutcome::Rejected(Rejection::Other),
         Some(ItemResult::Unknown) | None => LedgerOutcome::Unknown,
     }
 }
@@ -97,7 +180,8 @@ fn ledger_outcome(result: Option<&ItemResult>) -> LedgerOutcome {
 fn reject_text(reason: &RejectReason) -> String {
     match reason {
         RejectReason::InvalidNumber => "provider refused the number as invalid".into(),
-        RejectReason::Duplicate => "already at the provider".into(),
+        RejectReason::Duplicate => "already in the task as a contact callsync did not add (under an id callsync does not know): not counted as added, and callsync cannot remove it".into(),
+        RejectReason::NotFound => "the provider knows no contact by this id".into(),
         RejectReason::NotDeletable => {
             "already called; the provider does not allow removing it".into()
         }
@@ -257,6 +341,8 @@ struct PreparedRemoveItem {
     request: ContactToRemove,
     /// The entry's state before the intent, to take it back if the batch is never sent.
     before: Option<EntryState>,
+    /// The request addresses the contact by callsync's own id (the ledger's, not foreign).
+    own_id: bool,
 }
 
 impl PreparedRemove {
@@ -275,6 +361,10 @@ impl PreparedRemove {
                     remote_id: item.remote_id.clone(),
                 },
                 before: ledger.get(item.phone).map(|e| e.state),
+                own_id: ledger.get(item.phone).is_some_and(|e| {
+                    !e.foreign
+                        && item.remote_id.as_deref() == Some(e.remote_id.to_string().as_str())
+                }),
             })
             .collect();
         let phones: Vec<Phone> = items.iter().map(|i| i.phone).collect();
@@ -322,26 +412,28 @@ async fn send_removes<P: Provider>(
     report.remove_requests += report.requests - before;
     for (index, item) in batch.items.iter().enumerate() {
         let result = outcome.result(index);
-        match result {
-            Some(ItemResult::Accepted) => report.removed += 1,
-            Some(ItemResult::Rejected { reason }) if item.replaced => {
+        let recorded = remove_outcome(result, item.own_id, item.before);
+        match (&recorded, result) {
+            (LedgerOutcome::Accepted | LedgerOutcome::Rejected(Rejection::NotFound), _) => {
+                report.removed += 1;
+                removed.insert(item.phone);
+            }
+            (LedgerOutcome::Rejected(_), Some(ItemResult::Rejected { reason })) if item.replaced => {
                 let text = reject_text(reason);
                 report.fail(
                     item.phone,
                     format!("{text}; the replacement is not applied, the old contact stays"),
                 )
             }
-            Some(ItemResult::Rejected { reason }) => report.fail(item.phone, reject_text(reason)),
-            Some(ItemResult::Unknown) | None => report.unknown += 1,
+            (LedgerOutcome::Rejected(_), Some(ItemResult::Rejected { reason })) => {
+                report.fail(item.phone, reject_text(reason));
+            }
+            (_, Some(ItemResult::Rejected { reason })) => {
+                report.doubt(item.phone, Some(&reject_text(reason)));
+            }
+            _ => report.doubt(item.phone, outcome.note(index)),
         }
-        let outcome = ledger_outcome(result);
-        if matches!(
-            outcome,
-            LedgerOutcome::Accepted | LedgerOutcome::Rejected(Rejection::NotFound)
-        ) {
-            removed.insert(item.phone);
-        }
-        ledger.record_remove_outcome(item.phone, outcome);
+        ledger.record_remove_outcome(item.phone, recorded);
     }
     if let Some(error) = outcome.interrupted.take() {
         report.stopped_by = Some(error);
@@ -465,18 +557,21 @@ async fn send_adds<P: Provider>(
         }
     };
     report.absorb(&mut outcome);
+    let can_list = provider.capabilities().can_list;
     for (index, prepared) in batch.items.iter().enumerate() {
         let phone = prepared.item.phone;
         let result = outcome.result(index);
-        match result {
-            Some(ItemResult::Accepted)
-            | Some(ItemResult::Rejected {
-                reason: RejectReason::Duplicate,
-            }) => report.added += 1,
-            Some(ItemResult::Rejected { reason }) => report.fail(phone, reject_text(reason)),
-            Some(ItemResult::Unknown) | None => report.unknown += 1,
+        let verdict = add_verdict(result, can_list);
+        match &verdict {
+            AddVerdict::Added => report.added += 1,
+            AddVerdict::Foreign => {
+                report.foreign += 1;
+                report.fail(phone, reject_text(&RejectReason::Duplicate));
+            }
+            AddVerdict::Refused(reason) => report.fail(phone, reject_text(reason)),
+            AddVerdict::Unknown => report.doubt(phone, outcome.note(index)),
         }
-        ledger.record_add_outcome(phone, ledger_outcome(result));
+        ledger.record_add_outcome(phone, verdict.ledger());
     }
     if let Some(error) = outcome.interrupted.take() {
         report.stopped_by = Some(error);
@@ -489,6 +584,60 @@ async fn send_adds<P: Provider>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rejected(reason: RejectReason) -> ItemResult {
+        ItemResult::Rejected { reason }
+    }
+
+    /// The fail-closed rule for adds: only a confirmed item is added; a phone already in the
+    /// task is foreign without a listing and in doubt with one; never counted as added.
+    #[test]
+    fn a_phone_duplicate_is_never_counted_as_added() {
+        let dup = rejected(RejectReason::Duplicate);
+        assert_eq!(add_verdict(Some(&dup), false), AddVerdict::Foreign);
+        assert_eq!(add_verdict(Some(&dup), true), AddVerdict::Unknown);
+        assert_eq!(
+            add_verdict(Some(&ItemResult::Accepted), false),
+            AddVerdict::Added
+        );
+        assert_eq!(add_verdict(None, false), AddVerdict::Unknown);
+        assert_eq!(
+            AddVerdict::Foreign.ledger(),
+            LedgerOutcome::Rejected(Rejection::Duplicate)
+        );
+    }
+
+    /// The fail-closed rule for removals: "not found" is removed only for callsync's own id
+    /// whose add was confirmed (or after a sync in doubt); otherwise in doubt.
+    #[test]
+    fn not_found_counts_as_removed_only_for_our_confirmed_id() {
+        let nf = rejected(RejectReason::NotFound);
+        let gone = LedgerOutcome::Rejected(Rejection::NotFound);
+        assert_eq!(
+            remove_outcome(Some(&nf), true, Some(EntryState::Present)),
+            gone
+        );
+        assert_eq!(
+            remove_outcome(Some(&nf), true, Some(EntryState::Removing)),
+            gone
+        );
+        assert_eq!(
+            remove_outcome(Some(&nf), true, Some(EntryState::Adding)),
+            LedgerOutcome::Unknown
+        );
+        assert_eq!(
+            remove_outcome(Some(&nf), false, Some(EntryState::Present)),
+            LedgerOutcome::Unknown
+        );
+        assert_eq!(
+            remove_outcome(Some(&nf), true, None),
+            LedgerOutcome::Unknown
+        );
+        assert_eq!(
+            remove_outcome(Some(&rejected(RejectReason::Other("x".into()))), true, None),
+            LedgerOutcome::Rejected(Rejection::Other)
+        );
+    }
 
     #[test]
     fn a_window_takes_one_batch_at_least_and_a_quarter_of_the_ledger_at_most() {

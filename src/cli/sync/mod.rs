@@ -123,7 +123,7 @@ impl<'a> TaskRun<'a> {
         Ok(Self {
             resolved,
             wire: WireFormat::of(&provider_obj.spec),
-            task_ref: TaskRef::new(resolved.task.spec.task_id.clone()),
+            task_ref: TaskRef::of_task(&resolved.task.spec),
             desired: desired_set(resolved),
             policy: PlanPolicy::from(&resolved.task.spec.policy),
             provider,
@@ -170,6 +170,9 @@ pub struct Applied {
     /// The deletion guard's decision of the last plan.
     pub guard: Option<GuardDecision>,
     pub not_removable: u64,
+    /// Of `not_removable`: contacts the provider held before callsync (added in its console,
+    /// under ids callsync does not know), which callsync cannot remove.
+    pub foreign: u64,
     pub requests: u64,
     pub elapsed: Duration,
     /// The summary of the first plan (what `apply` showed before it started).
@@ -210,6 +213,11 @@ pub async fn apply(
         }
         applied.guard = Some(plan.guard);
         applied.not_removable = plan.not_removable.len() as u64;
+        applied.foreign = plan
+            .not_removable
+            .iter()
+            .filter(|n| n.reason == crate::plan::NotRemovableReason::ForeignContact)
+            .count() as u64;
         // Settled in-flight entries must reach the state even when the plan is empty.
         if observation.settled != Default::default() {
             store
