@@ -16,7 +16,17 @@ use super::config::ProviderKind;
 /// Names are camelCase in YAML and on the command line. Each variant says which provider it
 /// concerns ([`Variant::provider`]); `None` means any.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "camelCase")]
 #[clap(rename_all = "camelCase")]
@@ -25,6 +35,30 @@ pub enum Variant {
     /// Answers carry extra fields the clients do not know (a newer API version).
     UnknownFields,
     // ── longlonglong ───────────────────────────────────────────────────────────────────────
+    /// The number listing serves at most 20 rows a page whatever `per_page` asked (its `meta`,
+    /// when there is one, says 20).
+    LllPageSizeCapped,
+    /// The number listing carries no `meta` (no `last_page`, no `total`).
+    LllNoPageMeta,
+    /// Listed phones carry the country code: `8613012121211` for `13012121211`.
+    LllListPhoneCountryCode,
+    /// Listed phones are masked: `130****1211`.
+    LllListPhoneMasked,
+    /// `async_number` batches are applied late: 20 × `asyncDelayMs` after they were accepted.
+    LllAsyncLate,
+    /// `async_number` batches are accepted (with a `unique_id`) and never applied; their
+    /// result stays `processing`.
+    LllAsyncNever,
+    /// Adds read `sub_user_id` only per row (`data.*.sub_user_id`, the docs' table); a
+    /// top-level one is ignored.
+    LllSubUserIdPerRow,
+    /// Adds read `sub_user_id` only at the top level (the docs' example); per-row ones are
+    /// ignored.
+    LllSubUserIdTopLevel,
+    /// Messages (envelope and per-row reasons) are in English instead of Chinese.
+    LllEnglishMessages,
+    /// The (inferred) sync `number` add answers with counts only: refused rows are not named.
+    LllSyncAddCountsOnly,
     // ── Callbot ────────────────────────────────────────────────────────────────────────────
     // ── NXLink ─────────────────────────────────────────────────────────────────────────────
 }
@@ -34,6 +68,16 @@ impl Variant {
     pub fn provider(self) -> Option<ProviderKind> {
         match self {
             Self::UnknownFields => None,
+            Self::LllPageSizeCapped
+            | Self::LllNoPageMeta
+            | Self::LllListPhoneCountryCode
+            | Self::LllListPhoneMasked
+            | Self::LllAsyncLate
+            | Self::LllAsyncNever
+            | Self::LllSubUserIdPerRow
+            | Self::LllSubUserIdTopLevel
+            | Self::LllEnglishMessages
+            | Self::LllSyncAddCountsOnly => Some(ProviderKind::Longlonglong),
         }
     }
 
@@ -65,7 +109,7 @@ mod tests {
         for variant in Variant::all() {
             let name = variant.name();
             assert!(!name.is_empty(), "{variant:?} has a name");
-            let back: Variant = serde_yaml::from_str(&name).unwrap();
+            let back: Variant = serde_yaml::from_str(&name).expect("a variant name reads back");
             assert_eq!(back, *variant);
         }
     }
