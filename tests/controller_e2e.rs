@@ -465,7 +465,22 @@ async fn create_then_edit(kind: Kind, prefix: &str) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let task = env.wait_reason("InSync", Duration::from_secs(30)).await;
+    // The provider can hold the edited set before the sync that made it has written its status
+    // (a longlonglong deletion is confirmed by a listing first): wait for the status that counts
+    // the edit, as for the creation above.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let task = loop {
+        let task = env.wait_reason("InSync", Duration::from_secs(30)).await;
+        let desired = task
+            .status
+            .as_ref()
+            .and_then(|s| s.contacts.as_ref())
+            .map(|c| c.desired);
+        if desired == Some(10_020) || std::time::Instant::now() > deadline {
+            break task;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let counts = task
         .status
         .as_ref()

@@ -455,11 +455,20 @@ async fn a_called_number_stays_and_lists_as_not_removable() {
             .expect("listed");
         assert_eq!(called.state, RemoteState::Finished);
         assert!(!called.removable);
-        client
+        let outcome = client
             .remove(&task, &removals(&batch))
             .await
             .expect("remove");
-        // longlonglong reports no per-number delete result; the list shows what stayed
+        // longlonglong reports no per-number delete result ("批量删除号码成功" for all three);
+        // the listing shows the called number stayed: it is not counted removed
+        assert_eq!(
+            outcome.result(0),
+            Some(&ItemResult::Rejected {
+                reason: RejectReason::NotDeletable
+            }),
+            "{outcome:?}"
+        );
+        assert_eq!(outcome.accepted(), 2, "{outcome:?}");
         let after = client.list(&task).await.expect("list").expect("some");
         assert_eq!(after.len(), 1);
         assert_eq!(after[0].phone, batch[0].phone);
@@ -985,6 +994,12 @@ async fn masked_listed_phones_confirm_nothing_and_make_the_listing_an_error() {
         assert_eq!(outcome.accepted(), 0, "{outcome:?}");
         assert_eq!(outcome.unknown(), 3);
         assert_eq!(admin.phones("longlonglong", LLL_USER, "t1").await.len(), 3);
+        // deletions cannot be confirmed by such a listing: nothing is counted removed
+        let outcome = client
+            .remove(&task, &removals(&batch[..2]))
+            .await
+            .expect("remove");
+        assert_eq!(outcome.unknown(), 2, "{outcome:?}");
         let err = client.list(&task).await.expect_err("masked listing");
         let text = err.to_string();
         assert_eq!(err.reason(), "InvalidResponse", "{text}");

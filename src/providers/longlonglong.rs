@@ -415,12 +415,15 @@ impl LonglonglongClient {
             return Ok(BatchOutcome::default());
         }
         let token = self.token().await?;
-        pause::with_pause(self, task, &token, || {
+        let mut outcome = pause::with_pause(self, task, &token, || {
             in_chunks(batch, self.inner.max_remove, |chunk| {
                 self.remove_chunk(task, chunk, &token)
             })
         })
-        .await
+        .await?;
+        self.confirm_removals(task, batch, &mut outcome, &token)
+            .await;
+        Ok(outcome)
     }
 
     async fn remove_chunk(
@@ -449,11 +452,11 @@ impl LonglonglongClient {
                 Some(task),
             )
             .await?;
-        // The API reports no per-number result: a number already called stays in the task and
-        // shows up (not removable) at the next observation.
+        // The API reports no per-number result (a number already called stays in the task and
+        // the answer is still "批量删除号码成功"): a complete listing settles each row.
         let mut outcome = BatchOutcome::default();
         for index in 0..chunk.len() {
-            outcome.push(index, ItemResult::Accepted);
+            outcome.push(index, ItemResult::Unknown);
         }
         outcome.requests = attempts;
         Ok(outcome)

@@ -19,7 +19,8 @@ use super::{LonglonglongClient, Req};
 use crate::providers::http::Sent;
 use crate::providers::wire::seg;
 use crate::providers::{
-    BatchOutcome, ContactToAdd, ItemResult, RejectReason, SecretString, TaskRef,
+    BatchOutcome, ContactToAdd, ContactToRemove, ItemResult, RejectReason, RemoteState,
+    SecretString, TaskRef,
 };
 use reqwest::Method;
 
@@ -111,6 +112,54 @@ impl LonglonglongClient {
                 }
                 return;
             }
+        }
+    }
+
+    /// Settles the `Unknown` rows of a delete by one complete listing: a number no longer
+    /// listed is removed (Accepted), one listed as calling or called is kept by the provider
+    /// (Rejected `NotDeletable`), one still listed as not called stays Unknown. A listing that
+    /// cannot be read proves nothing gone: every row stays Unknown.
+    pub(super) async fn confirm_removals(
+        &self,
+        task: &TaskRef,
+        batch: &[ContactToRemove],
+        outcome: &mut BatchOutcome,
+        token: &SecretString,
+    ) {
+        if !outcome
+            .items
+            .iter()
+            .any(|i| i.result == ItemResult::Unknown)
+        {
+            return;
+        }
+        let listing = match self.list_all(task, token).await {
+            Ok(listing) => listing,
+            Err(err) => {
+                tracing::info!(reason = err.reason(), error = %err, "the number listing cannot confirm the deletions; they stay unknown");
+                return;
+            }
+        };
+        outcome.requests += listing.requests;
+        // A suffixed copy is listed (and deleted) under its raw value.
+        let listed: HashMap<String, RemoteState> = listing
+            .contacts
+            .into_iter()
+            .map(|c| (c.remote_id.unwrap_or(c.phone), c.state))
+            .collect();
+        for item in &mut outcome.items {
+            if item.result != ItemResult::Unknown {
+                continue;
+            }
+            let target = &batch[item.index];
+            let key = target.remote_id.as_deref().unwrap_or(&target.phone);
+            item.result = match listed.get(key) {
+                None => ItemResult::Accepted,
+                Some(RemoteState::InProgress | RemoteState::Finished) => ItemResult::Rejected {
+                    reason: RejectReason::NotDeletable,
+                },
+                Some(RemoteState::Pending | RemoteState::Unknown) => ItemResult::Unknown,
+            };
         }
     }
 
