@@ -8,7 +8,7 @@ use callsync::providers::{
     ContactToAdd, ContactToRemove, ErrorClass, ItemResult, Provider, ProviderError, RateLimiters,
     RejectReason, RemoteState, TaskRef,
 };
-use callsync::simulator::{ProviderKind, TaskConfig, TaskGeneration, TaskState};
+use callsync::simulator::{ProviderKind, TaskConfig, TaskGeneration, TaskState, Variant};
 use providers_support::*;
 use serde_json::json;
 
@@ -35,13 +35,14 @@ fn tasks() -> Vec<TaskConfig> {
 }
 
 async fn sim() -> callsync::simulator::RunningSimulator {
-    start(vec![account(
-        ProviderKind::Longlonglong,
-        LLL_USER,
-        LLL_TOKEN,
-        tasks(),
-    )])
-    .await
+    sim_with(&[]).await
+}
+
+/// The simulator with the account answering the `variants`' way.
+async fn sim_with(variants: &[Variant]) -> callsync::simulator::RunningSimulator {
+    let mut account = account(ProviderKind::Longlonglong, LLL_USER, LLL_TOKEN, tasks());
+    account.variants = variants.iter().copied().collect();
+    start(vec![account]).await
 }
 
 fn options(mode: AddMode, pause: bool) -> LonglonglongTaskOptions {
@@ -91,8 +92,10 @@ async fn sync_add_list_remove_round_trip_with_batch_splitting() {
         let outcome = client.add(&task, &batch).await.expect("add");
         assert_eq!(outcome.accepted(), 250, "{outcome:?}");
         assert_eq!(outcome.items.len(), 250);
-        // 100 + 100 + 50: the lower bound of requests
-        assert_eq!(admin.calls("/task/{task_id}/number").await, 3);
+        // 100 + 100 + 50: the lower bound of add requests; then one listing (3 pages of 100)
+        // confirms them, on the same route key
+        assert_eq!(admin.calls("/task/{task_id}/number").await, 6);
+        assert_eq!(outcome.requests, 6);
 
         let listed = client.list(&task).await.expect("list").expect("can list");
         assert_eq!(listed.len(), 250);
@@ -101,8 +104,7 @@ async fn sync_add_list_remove_round_trip_with_batch_splitting() {
                 .iter()
                 .all(|c| c.state == RemoteState::Pending && c.removable)
         );
-        // 100 per page: 3 pages, plus the 3 adds on the same route key
-        assert_eq!(admin.calls("/task/{task_id}/number").await, 6);
+        assert_eq!(admin.calls("/task/{task_id}/number").await, 9);
 
         let outcome = client
             .remove(&task, &removals(&batch[..120]))
@@ -147,7 +149,9 @@ async fn per_item_rejections_invalid_and_duplicate() {
             outcome.result(2),
             Some(&rejected(RejectReason::InvalidNumber))
         );
-        assert_eq!(outcome.result(3), Some(&rejected(RejectReason::Duplicate)));
+        // refused as a duplicate, but the listing shows the number in the task: it is there
+        assert_eq!(outcome.result(3), Some(&ItemResult::Accepted));
+        // the same phone twice in one batch: the task holds it once, the second row is refused
         assert_eq!(outcome.result(4), Some(&rejected(RejectReason::Duplicate)));
         let admin = Admin::new(&sim);
         assert_eq!(admin.phones("longlonglong", LLL_USER, "t1").await.len(), 3);
@@ -451,11 +455,20 @@ async fn a_called_number_stays_and_lists_as_not_removable() {
             .expect("listed");
         assert_eq!(called.state, RemoteState::Finished);
         assert!(!called.removable);
-        client
+        let outcome = client
             .remove(&task, &removals(&batch))
             .await
             .expect("remove");
-        // longlonglong reports no per-number delete result; the list shows what stayed
+        // longlonglong reports no per-number delete result ("批量删除号码成功" for all three);
+        // the listing shows the called number stayed: it is not counted removed
+        assert_eq!(
+            outcome.result(0),
+            Some(&ItemResult::Rejected {
+                reason: RejectReason::NotDeletable
+            }),
+            "{outcome:?}"
+        );
+        assert_eq!(outcome.accepted(), 2, "{outcome:?}");
         let after = client.list(&task).await.expect("list").expect("some");
         assert_eq!(after.len(), 1);
         assert_eq!(after[0].phone, batch[0].phone);
@@ -558,7 +571,10 @@ async fn a_failed_resume_is_reported_loudly() {
             .add(&TaskRef::new("t2"), &numbers(0, 2))
             .await
             .expect("add");
-        assert_eq!(outcome.accepted(), 2, "the change went through");
+        // the change went through, but the listing that would confirm it is rate limited too:
+        // the rows stay in doubt rather than counted
+        assert_eq!(admin.phones("longlonglong", LLL_USER, "t2").await.len(), 2);
+        assert_eq!(outcome.unknown(), 2, "{outcome:?}");
         let alert = outcome.alert.expect("resume failure reported");
         assert!(
             matches!(alert, ProviderError::ResumeFailed { .. }),
@@ -664,39 +680,566 @@ async fn requests_that_time_out_are_retried() {
     .await;
 }
 
+// ---- sub-accounts ----------------------------------------------------------------------------
+
+/// The account with task `sub-t` owned by sub-account `sub-7`, answering the `variants`' way.
+async fn sub_account_sim(variants: &[Variant]) -> callsync::simulator::RunningSimulator {
+    let mut account = account(
+        ProviderKind::Longlonglong,
+        LLL_USER,
+        LLL_TOKEN,
+        vec![TaskConfig::new("sub-t").with_sub_user_id("sub-7")],
+    );
+    account.variants = variants.iter().copied().collect();
+    start(vec![account]).await
+}
+
+fn sub_spec(
+    sim: &callsync::simulator::RunningSimulator,
+    sub: Option<&str>,
+) -> callsync::api::CallProviderSpec {
+    let mut spec = lll_spec(sim);
+    if let Some(account) = spec.longlonglong.as_mut() {
+        account.sub_user_id = sub.map(str::to_owned);
+    }
+    spec
+}
+
 #[tokio::test]
-async fn sub_user_id_is_sent_on_every_request() {
+async fn a_sub_account_task_is_reached_whichever_place_the_server_reads_sub_user_id_from() {
     bounded(async {
-        let sim = sim().await;
-        // the simulator has no sub-accounts: a request that carries sub_user_id is refused (403),
-        // which proves the client sends it (query for reads, body for writes)
-        let mut spec = lll_spec(&sim);
+        // the docs' table puts sub_user_id on each row, their example at the top level; the
+        // client sends both, so each reading finds the sub-account's task
+        for variants in [
+            vec![],
+            vec![Variant::LllSubUserIdPerRow],
+            vec![Variant::LllSubUserIdTopLevel],
+        ] {
+            let sim = sub_account_sim(&variants).await;
+            let admin = Admin::new(&sim);
+            let task = TaskRef::new("sub-t");
+            for mode in [AddMode::Async, AddMode::Sync] {
+                let client = build(
+                    &sub_spec(&sim, Some("sub-7")),
+                    Some(&options(mode, false)),
+                    lll_creds(LLL_TOKEN),
+                    &RateLimiters::new(),
+                    &key("lll"),
+                );
+                let start = if mode == AddMode::Async { 0 } else { 10 };
+                let batch = numbers(start, 3);
+                let outcome = client.add(&task, &batch).await.expect("add");
+                assert_eq!(outcome.accepted(), 3, "{variants:?} {mode:?}: {outcome:?}");
+                let listed = client.list(&task).await.expect("list").expect("some");
+                assert!(listed.iter().any(|c| c.phone == batch[0].phone));
+                let outcome = client
+                    .remove(&task, &removals(&batch[..1]))
+                    .await
+                    .expect("remove");
+                assert_eq!(outcome.accepted(), 1);
+            }
+            assert_eq!(
+                admin.phones("longlonglong", LLL_USER, "sub-t").await.len(),
+                4,
+                "{variants:?}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn without_the_sub_account_its_task_is_not_found_and_nothing_is_counted() {
+    bounded(async {
+        let sim = sub_account_sim(&[]).await;
+        let admin = Admin::new(&sim);
+        let task = TaskRef::new("sub-t");
+        let main = build(
+            &sub_spec(&sim, None),
+            None,
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        let err = main
+            .add(&task, &numbers(0, 2))
+            .await
+            .expect_err("not the main account's");
+        assert_eq!(err.reason(), "TaskNotFound", "{err}");
+        let err = main.list(&task).await.expect_err("not the main account's");
+        assert_eq!(err.reason(), "TaskNotFound", "{err}");
+        let other = build(
+            &sub_spec(&sim, Some("sub-8")),
+            None,
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        let err = other.list(&task).await.expect_err("unknown sub-account");
+        assert!(
+            matches!(err, ProviderError::CredentialsRejected { code: 403, .. }),
+            "{err}"
+        );
+        assert!(
+            admin
+                .phones("longlonglong", LLL_USER, "sub-t")
+                .await
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+// ---- what is sent --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn async_add_sends_documented_fields_only_with_components() {
+    bounded(async {
+        // a fake agent-api that records the async add and then lists nothing
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+        let record = seen.clone();
+        let app = axum::Router::new()
+            .route(
+                "/agent-api/user/{user}/task/{task}/async_number",
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let record = record.clone();
+                    async move {
+                        if let Ok(value) = serde_json::from_slice(&body) {
+                            record.lock().expect("lock").push(value);
+                        }
+                        axum::Json(json!({"code": 200, "status": "success",
+                            "message": "号码导入任务信息请在回调中查收", "data": {"unique_id": "u-1"}}))
+                    }
+                }),
+            )
+            .route(
+                "/agent-api/user/{user}/task/{task}/number",
+                axum::routing::get(|| async {
+                    axum::Json(json!({"code": 200, "data": [], "meta": {"total": 0, "last_page": 1}}))
+                }),
+            );
+        let (base, _server) = serve(app).await;
+        let mut spec = lll_spec_at(&base);
         if let Some(account) = spec.longlonglong.as_mut() {
             account.sub_user_id = Some("sub-7".into());
         }
+        let client = build(&spec, None, lll_creds(LLL_TOKEN), &RateLimiters::new(), &key("fake"));
+        let mut contact = numbers(0, 1).remove(0);
+        contact
+            .variables
+            .insert("2a87347c-6dd5-4e22-97fe-9b8001dbcd17".into(), "小牛".into());
+        let outcome = client
+            .add(&TaskRef::new("t"), &[contact.clone()])
+            .await
+            .expect("add");
+        // answered "queued", never listed: in doubt, not added
+        assert_eq!(outcome.unknown(), 1, "{outcome:?}");
+        let bodies = seen.lock().expect("lock").clone();
+        assert_eq!(bodies.len(), 1);
+        let body = &bodies[0];
+        assert!(body.get("skip_error").is_none(), "{body}");
+        assert_eq!(body["sub_user_id"], "sub-7");
+        assert_eq!(body["number_add_suffix"], false);
+        let row = &body["data"][0];
+        assert_eq!(row["phone"], contact.phone.as_str());
+        assert_eq!(row["sort"], 0);
+        assert_eq!(row["sub_user_id"], "sub-7");
+        assert_eq!(
+            row["components"],
+            json!([{"id": "2a87347c-6dd5-4e22-97fe-9b8001dbcd17", "value": "小牛"}])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn adds_go_through_the_documented_async_endpoint_by_default() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
         let client = build(
-            &spec,
+            &lll_spec(&sim),
+            None,
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        assert_eq!(client.capabilities().max_add, 200);
+        let outcome = client
+            .add(&TaskRef::new("t1"), &numbers(0, 450))
+            .await
+            .expect("add");
+        assert_eq!(outcome.accepted(), 450, "{outcome:?}");
+        // ceil(450 / 200) adds, and no sync add at all
+        assert_eq!(admin.calls("/async_number").await, 3);
+        assert_eq!(
+            admin
+                .calls("POST /agent-api/user/{user_id}/task/{task_id}/number")
+                .await,
+            0
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sync_add_rows_the_answer_does_not_name_stay_unknown_until_listed() {
+    bounded(async {
+        // the sync answer gives counts only: a refused row is not named
+        let sim = sim_with(&[Variant::LllSyncAddCountsOnly]).await;
+        let client = build(
+            &lll_spec(&sim),
+            Some(&options(AddMode::Sync, false)),
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        let mut batch = numbers(0, 3);
+        batch[1].phone = "12".into();
+        let outcome = client.add(&TaskRef::new("t1"), &batch).await.expect("add");
+        assert_eq!(outcome.result(0), Some(&ItemResult::Accepted));
+        assert_eq!(outcome.result(1), Some(&ItemResult::Unknown), "{outcome:?}");
+        assert_eq!(outcome.result(2), Some(&ItemResult::Accepted));
+    })
+    .await;
+}
+
+// ---- listing -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn listing_pages_on_when_pages_are_capped_or_meta_is_missing() {
+    bounded(async {
+        for variants in [
+            vec![Variant::LllPageSizeCapped],
+            vec![Variant::LllNoPageMeta],
+            vec![Variant::LllPageSizeCapped, Variant::LllNoPageMeta],
+        ] {
+            let sim = sim_with(&variants).await;
+            let admin = Admin::new(&sim);
+            let client = build(
+                &lll_spec(&sim),
+                None,
+                lll_creds(LLL_TOKEN),
+                &RateLimiters::new(),
+                &key("lll"),
+            );
+            let task = TaskRef::new("t1");
+            let batch = numbers(0, 250);
+            let outcome = client.add(&task, &batch).await.expect("add");
+            assert_eq!(outcome.accepted(), 250, "{variants:?}: {outcome:?}");
+            let listed = client.list(&task).await.expect("list").expect("some");
+            assert_eq!(listed.len(), 250, "{variants:?}");
+            // remove all but one: the next listing must show exactly that one
+            client
+                .remove(&task, &removals(&batch[1..]))
+                .await
+                .expect("remove");
+            let listed = client.list(&task).await.expect("list").expect("some");
+            assert_eq!(listed.len(), 1, "{variants:?}");
+            assert_eq!(admin.phones("longlonglong", LLL_USER, "t1").await.len(), 1);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn listed_phones_with_a_country_code_are_read_as_the_wire_format() {
+    bounded(async {
+        let sim = sim_with(&[Variant::LllListPhoneCountryCode]).await;
+        let client = build(
+            &lll_spec(&sim),
             None,
             lll_creds(LLL_TOKEN),
             &RateLimiters::new(),
             &key("lll"),
         );
         let task = TaskRef::new("t1");
-        let read = client.list(&task).await.expect_err("list with sub_user_id");
-        let write = client
-            .add(&task, &numbers(0, 1))
+        let batch = numbers(0, 5);
+        let outcome = client.add(&task, &batch).await.expect("add");
+        assert_eq!(outcome.accepted(), 5, "{outcome:?}");
+        let mut listed: Vec<String> = client
+            .list(&task)
             .await
-            .expect_err("add with sub_user_id");
-        let delete = client
-            .remove(&task, &removals(&numbers(0, 1)))
+            .expect("list")
+            .expect("some")
+            .into_iter()
+            .map(|c| c.phone)
+            .collect();
+        listed.sort();
+        let mut wanted: Vec<String> = batch.iter().map(|c| c.phone.clone()).collect();
+        wanted.sort();
+        assert_eq!(listed, wanted);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn masked_listed_phones_confirm_nothing_and_make_the_listing_an_error() {
+    bounded(async {
+        let sim = sim_with(&[Variant::LllListPhoneMasked]).await;
+        let admin = Admin::new(&sim);
+        let mut settings = settings();
+        settings.async_confirm_timeout = std::time::Duration::from_secs(1);
+        let client = build_with(
+            &lll_spec(&sim),
+            None,
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+            &settings,
+        );
+        let task = TaskRef::new("t1");
+        let batch = numbers(0, 3);
+        let outcome = client.add(&task, &batch).await.expect("add");
+        assert_eq!(outcome.accepted(), 0, "{outcome:?}");
+        assert_eq!(outcome.unknown(), 3);
+        assert_eq!(admin.phones("longlonglong", LLL_USER, "t1").await.len(), 3);
+        // deletions cannot be confirmed by such a listing: nothing is counted removed
+        let outcome = client
+            .remove(&task, &removals(&batch[..2]))
             .await
-            .expect_err("remove with sub_user_id");
-        for err in [read, write, delete] {
-            assert!(
-                matches!(err, ProviderError::CredentialsRejected { code: 403, .. }),
-                "{err}"
+            .expect("remove");
+        assert_eq!(outcome.unknown(), 2, "{outcome:?}");
+        let err = client.list(&task).await.expect_err("masked listing");
+        let text = err.to_string();
+        assert_eq!(err.reason(), "InvalidResponse", "{text}");
+        assert!(
+            text.contains("number-list") && text.contains("masked"),
+            "{text}"
+        );
+        assert!(!text.contains(&batch[0].phone), "{text}");
+    })
+    .await;
+}
+
+// ---- async results -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn async_results_late_or_never_leave_rows_unknown() {
+    bounded(async {
+        for variant in [Variant::LllAsyncLate, Variant::LllAsyncNever] {
+            let sim = sim_with(&[variant]).await;
+            let admin = Admin::new(&sim);
+            let mut settings = settings();
+            settings.async_confirm_timeout = std::time::Duration::from_millis(800);
+            let client = build_with(
+                &lll_spec(&sim),
+                None,
+                lll_creds(LLL_TOKEN),
+                &RateLimiters::new(),
+                &key("lll"),
+                &settings,
             );
+            let task = TaskRef::new("t1");
+            let batch = numbers(0, 4);
+            let outcome = client.add(&task, &batch).await.expect("add");
+            assert_eq!(outcome.unknown(), 4, "{variant:?}: {outcome:?}");
+            assert!(admin.calls("/identification/{unique_id}").await >= 1);
+            if variant == Variant::LllAsyncLate {
+                // applied 20 × 100 ms after the add: the next observation settles them
+                tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+                let listed = client.list(&task).await.expect("list").expect("some");
+                assert_eq!(listed.len(), 4);
+            } else {
+                assert!(
+                    admin
+                        .phones("longlonglong", LLL_USER, "t1")
+                        .await
+                        .is_empty()
+                );
+            }
         }
+    })
+    .await;
+}
+
+// ---- messages and extra fields -------------------------------------------------------------
+
+#[tokio::test]
+async fn english_messages_and_unknown_fields_read_the_same() {
+    bounded(async {
+        for variants in [
+            vec![Variant::LllEnglishMessages],
+            vec![Variant::UnknownFields],
+        ] {
+            let sim = sim_with(&variants).await;
+            for mode in [AddMode::Async, AddMode::Sync] {
+                let client = build(
+                    &lll_spec(&sim),
+                    Some(&options(mode, false)),
+                    lll_creds(LLL_TOKEN),
+                    &RateLimiters::new(),
+                    &key("lll"),
+                );
+                let task = TaskRef::new("t1");
+                let start = if mode == AddMode::Async { 0 } else { 10 };
+                let mut batch = numbers(start, 3);
+                batch[2].phone = "12".into();
+                let outcome = client.add(&task, &batch).await.expect("add");
+                assert_eq!(outcome.accepted(), 2, "{variants:?} {mode:?}: {outcome:?}");
+                assert_eq!(
+                    outcome.result(2),
+                    Some(&ItemResult::Rejected {
+                        reason: RejectReason::InvalidNumber
+                    }),
+                    "{variants:?} {mode:?}"
+                );
+                let err = client
+                    .add(&TaskRef::new("t2"), &numbers(50, 1))
+                    .await
+                    .expect_err("6007");
+                assert_eq!(err.reason(), "TaskRunning", "{err}");
+                let err = client
+                    .list(&TaskRef::new("nope"))
+                    .await
+                    .expect_err("no task");
+                assert_eq!(err.reason(), "TaskNotFound", "{err}");
+            }
+            let client = build(
+                &lll_spec(&sim),
+                None,
+                lll_creds(LLL_TOKEN),
+                &RateLimiters::new(),
+                &key("lll"),
+            );
+            let listed = client
+                .list(&TaskRef::new("t1"))
+                .await
+                .expect("list")
+                .expect("some");
+            assert_eq!(listed.len(), 4, "{variants:?}");
+        }
+    })
+    .await;
+}
+
+// ---- bad answers ---------------------------------------------------------------------------
+
+/// Serves `app` on 127.0.0.1; the server stops when the handle is dropped.
+async fn serve(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let handle = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), handle)
+}
+
+fn lll_spec_at(base: &str) -> callsync::api::CallProviderSpec {
+    let mut spec = lll_spec_placeholder();
+    if let Some(account) = spec.longlonglong.as_mut() {
+        account.endpoint = base.to_owned();
+    }
+    spec
+}
+
+fn lll_spec_placeholder() -> callsync::api::CallProviderSpec {
+    callsync::api::CallProviderSpec {
+        longlonglong: Some(callsync::api::LonglonglongAccount {
+            endpoint: String::new(),
+            user_id: LLL_USER.into(),
+            sub_user_id: None,
+            token_secret_ref: callsync::api::SecretKeyRef {
+                name: "lll".into(),
+                key: "token".into(),
+            },
+            phone_format: callsync::api::PhoneFormat::National,
+            region: "CN".into(),
+        }),
+        callbot: None,
+        nxlink: None,
+        rate_limit: fast_limit(),
+        max_batch_size: None,
+        timeout_seconds: 5,
+    }
+}
+
+#[tokio::test]
+async fn bad_listing_answers_are_errors_naming_the_endpoint_and_nothing_is_counted() {
+    bounded(async {
+        let cases: Vec<(&str, &'static str, &str)> = vec![
+            ("not JSON", "<html>13012121211 oops</html>", "not JSON"),
+            ("cut short", r#"{"code": 200, "data": [{"phone": "1301212"#, "cut short"),
+            ("data of the wrong type", r#"{"code": 200, "data": "13012121211"}"#, "a string"),
+            ("a row without phone", r#"{"code": 200, "data": [{"name": "x"}]}"#, "no phone"),
+            (
+                "total of the wrong type",
+                r#"{"code": 200, "data": [], "meta": {"total": "1"}}"#,
+                "wrong type",
+            ),
+            (
+                "total disagreeing with the rows",
+                r#"{"code": 200, "data": [{"phone": "13012121211", "status": 0}], "meta": {"total": 5, "last_page": 1}}"#,
+                "meta.total",
+            ),
+        ];
+        for (name, body, what) in cases {
+            let app = axum::Router::new()
+                .route(
+                    "/agent-api/user/{user}/task/{task}/number",
+                    axum::routing::get(move |q: axum::extract::RawQuery| async move {
+                        // page 1 answers `body`, later pages are empty
+                        let first = !q.0.unwrap_or_default().contains("page=2");
+                        let text = if first { body } else { r#"{"code": 200, "data": []}"# };
+                        ([("content-type", "application/json")], text.to_owned())
+                    }),
+                )
+                .route(
+                    "/agent-api/user/{user}/task/{task}/async_number",
+                    axum::routing::post(move || async move {
+                        ([("content-type", "application/json")], body.to_owned())
+                    }),
+                );
+            let (base, _server) = serve(app).await;
+            let mut settings = settings();
+            settings.retry.max_attempts = 1;
+            let client = build_with(
+                &lll_spec_at(&base),
+                None,
+                lll_creds(LLL_TOKEN),
+                &RateLimiters::new(),
+                &key("bad"),
+                &settings,
+            );
+            let err = client.list(&TaskRef::new("t")).await.expect_err(name);
+            let text = err.to_string();
+            assert_eq!(err.reason(), "InvalidResponse", "{name}: {text}");
+            assert!(text.contains("number-list"), "{name}: {text}");
+            assert!(text.contains(what), "{name}: {text}");
+            assert!(!text.contains("13012121211"), "{name}: {text}");
+            // an add answered like that, or confirmed by such a listing, counts nothing
+            match client.add(&TaskRef::new("t"), &numbers(0, 2)).await {
+                Ok(outcome) => assert_eq!(outcome.accepted(), 0, "{name}: {outcome:?}"),
+                Err(err) => assert!(!err.to_string().contains("13012121211"), "{name}: {err}"),
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn confirming_an_add_reads_a_few_pages_not_the_whole_task() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        let client = build(
+            &lll_spec(&sim),
+            None,
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+        );
+        let task = TaskRef::new("t1");
+        let outcome = client.add(&task, &numbers(0, 1000)).await.expect("add");
+        assert_eq!(outcome.accepted(), 1000, "{outcome:?}");
+        let list_route = "GET /agent-api/user/{user_id}/task/{task_id}/number";
+        let before = admin.calls(list_route).await;
+        let outcome = client.add(&task, &numbers(1000, 10)).await.expect("add");
+        assert_eq!(outcome.accepted(), 10, "{outcome:?}");
+        // page 1, then the last page, where the simulator lists new numbers
+        assert_eq!(admin.calls(list_route).await - before, 2);
     })
     .await;
 }

@@ -385,3 +385,294 @@ async fn running_2_0_task_refuses_changes_with_6007_until_paused() {
     assert_eq!(list["data"][0]["uuid"], "t1");
     assert_eq!(list["data"][0]["status"], 2);
 }
+
+// ---- sub-accounts and variants ---------------------------------------------------------------
+
+use callsync::simulator::{TaskConfig, Variant};
+
+/// `config()` plus task `st` of sub-account `sub-1`, the longlonglong account answering the
+/// `variants`' way.
+async fn start_with(variants: &[Variant]) -> callsync::simulator::RunningSimulator {
+    let mut config = config();
+    let account = &mut config.accounts[0];
+    account.variants = variants.iter().copied().collect();
+    account
+        .tasks
+        .push(TaskConfig::new("st").with_sub_user_id("sub-1"));
+    start(config).await
+}
+
+fn sub_rows(phones: &[&str], sub: &str) -> Value {
+    json!(
+        phones
+            .iter()
+            .map(|p| json!({"phone": p, "sort": 0, "sub_user_id": sub}))
+            .collect::<Vec<_>>()
+    )
+}
+
+#[tokio::test]
+async fn sub_accounts_own_tasks_and_read_sub_user_id_at_the_top_or_per_row() {
+    let sim = start_with(&[]).await;
+    let api = Api::new(&sim);
+    // top level (the docs' example) or per row (the docs' table) both reach the sub-account
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/st/number",
+            Some(json!({"sub_user_id": "sub-1", "data": rows(&["13012121211"])})),
+        )
+        .await;
+    assert_eq!(body["code"], 200, "{body}");
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/st/number",
+            Some(json!({"data": sub_rows(&["13012121212"], "sub-1")})),
+        )
+        .await;
+    assert_eq!(body["code"], 200, "{body}");
+    // the two places disagreeing is refused
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/st/async_number",
+            Some(json!({"sub_user_id": "sub-2", "data": sub_rows(&["13012121213"], "sub-1")})),
+        )
+        .await;
+    assert_eq!(body["code"], 422, "{body}");
+    // the main account does not see the sub-account's task; an unknown sub-account is refused
+    let (_, body) = api.lll(Method::GET, "task/st/number", None).await;
+    assert_eq!(body["code"], 404, "{body}");
+    let (_, body) = api
+        .lll(Method::GET, "task/st/number?sub_user_id=nobody", None)
+        .await;
+    assert_eq!(body["code"], 403, "{body}");
+    let (_, body) = api
+        .lll(Method::GET, "task/st/number?sub_user_id=sub-1", None)
+        .await;
+    assert_eq!(body["meta"]["total"], 2, "{body}");
+    // an async batch's result is the sub-account's
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/st/async_number",
+            Some(json!({"sub_user_id": "sub-1", "data": rows(&["13012121214"])})),
+        )
+        .await;
+    let unique_id = body["data"]["unique_id"]
+        .as_str()
+        .expect("unique_id")
+        .to_owned();
+    let (_, main) = api
+        .lll(Method::GET, &format!("identification/{unique_id}"), None)
+        .await;
+    assert_eq!(main["code"], 404, "{main}");
+    let (_, sub) = api
+        .lll(
+            Method::GET,
+            &format!("identification/{unique_id}?sub_user_id=sub-1"),
+            None,
+        )
+        .await;
+    assert_eq!(sub["code"], 200, "{sub}");
+    let (_, body) = api
+        .lll(
+            Method::DELETE,
+            "task/st/number-batch-delete",
+            Some(json!({"sub_user_id": "sub-1", "customer_info_list": [{"phone": "13012121211"}]})),
+        )
+        .await;
+    assert_eq!(body["code"], 200, "{body}");
+    assert_eq!(
+        api.phones("longlonglong", LLL_USER, "st").await,
+        vec!["13012121212"]
+    );
+}
+
+#[tokio::test]
+async fn placement_variants_ignore_sub_user_id_in_the_other_place() {
+    for (variant, ignored) in [
+        (
+            Variant::LllSubUserIdPerRow,
+            json!({"sub_user_id": "sub-1", "data": rows(&["13012121211"])}),
+        ),
+        (
+            Variant::LllSubUserIdTopLevel,
+            json!({"data": sub_rows(&["13012121211"], "sub-1")}),
+        ),
+    ] {
+        let sim = start_with(&[variant]).await;
+        let api = Api::new(&sim);
+        // the ignored place leaves the request on the main account, which has no task `st`
+        let (_, body) = api.lll(Method::POST, "task/st/number", Some(ignored)).await;
+        assert_eq!(body["code"], 404, "{variant:?}: {body}");
+        let both = json!({"sub_user_id": "sub-1", "data": sub_rows(&["13012121211"], "sub-1")});
+        let (_, body) = api.lll(Method::POST, "task/st/number", Some(both)).await;
+        assert_eq!(body["code"], 200, "{variant:?}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn async_add_requires_sort_as_documented() {
+    let sim = start(config()).await;
+    let api = Api::new(&sim);
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/t1/async_number",
+            Some(json!({"data": [{"phone": "13012121211"}]})),
+        )
+        .await;
+    assert_eq!(body["code"], 422, "{body}");
+}
+
+async fn add_phones(api: &Api, n: u64) -> Vec<String> {
+    let phones = phones_from(0, n);
+    for chunk in phones.chunks(100) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let (_, body) = api
+            .lll(
+                Method::POST,
+                "task/t1/number",
+                Some(json!({"data": rows(&refs)})),
+            )
+            .await;
+        assert_eq!(body["code"], 200, "{body}");
+    }
+    phones
+}
+
+#[tokio::test]
+async fn listing_variants_cap_pages_drop_meta_and_echo_phones_differently() {
+    let sim = start_with(&[Variant::LllPageSizeCapped]).await;
+    let api = Api::new(&sim);
+    add_phones(&api, 45).await;
+    let (_, page) = api
+        .lll(Method::GET, "task/t1/number?page=1&per_page=100", None)
+        .await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(20));
+    assert_eq!(page["meta"]["per_page"], 20);
+    assert_eq!(page["meta"]["last_page"], 3);
+
+    let sim = start_with(&[Variant::LllNoPageMeta]).await;
+    let api = Api::new(&sim);
+    add_phones(&api, 5).await;
+    let (_, page) = api.lll(Method::GET, "task/t1/number", None).await;
+    assert!(page.get("meta").is_none(), "{page}");
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(5));
+
+    let sim = start_with(&[Variant::LllListPhoneCountryCode]).await;
+    let api = Api::new(&sim);
+    let phones = add_phones(&api, 1).await;
+    let (_, page) = api.lll(Method::GET, "task/t1/number", None).await;
+    assert_eq!(page["data"][0]["phone"], format!("86{}", phones[0]));
+
+    let sim = start_with(&[Variant::LllListPhoneMasked]).await;
+    let api = Api::new(&sim);
+    let phones = add_phones(&api, 1).await;
+    let (_, page) = api.lll(Method::GET, "task/t1/number", None).await;
+    let shown = page["data"][0]["phone"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(shown, format!("{}****{}", &phones[0][..3], &phones[0][7..]));
+}
+
+#[tokio::test]
+async fn english_messages_unknown_fields_and_count_only_answers() {
+    let sim = start_with(&[
+        Variant::LllEnglishMessages,
+        Variant::UnknownFields,
+        Variant::LllSyncAddCountsOnly,
+    ])
+    .await;
+    let api = Api::new(&sim);
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/t1/number",
+            Some(json!({"skip_error": true, "data": rows(&["13012121211", "12"])})),
+        )
+        .await;
+    assert_eq!(body["code"], 200, "{body}");
+    assert_eq!(body["message"], "Imported");
+    assert!(body["data"].get("fail").is_none(), "{body}");
+    assert_eq!(body["data"]["fail_count"], 1);
+    assert!(
+        body.get("request_id").is_some() && body["data"].get("trace").is_some(),
+        "{body}"
+    );
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/t2/number",
+            Some(json!({"data": rows(&["13012121212"])})),
+        )
+        .await;
+    assert_eq!(body["code"], 6007);
+    assert_eq!(
+        body["message"],
+        "The 2.0 task is running, please stop the task first"
+    );
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/t1/async_number",
+            Some(json!({"data": rows(&["12"])})),
+        )
+        .await;
+    let unique_id = body["data"]["unique_id"]
+        .as_str()
+        .expect("unique_id")
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (_, result) = api
+        .lll(Method::GET, &format!("identification/{unique_id}"), None)
+        .await;
+    assert_eq!(
+        result["data"]["fail"][0]["reason"],
+        "Invalid phone number format"
+    );
+    let (_, page) = api.lll(Method::GET, "task/t1/number", None).await;
+    assert_eq!(page["data"][0]["tags"], json!(["vip"]), "{page}");
+    assert!(page["meta"].get("links").is_some(), "{page}");
+}
+
+#[tokio::test]
+async fn async_batches_late_or_never() {
+    let sim = start_with(&[Variant::LllAsyncNever]).await;
+    let api = Api::new(&sim);
+    let (_, body) = api
+        .lll(
+            Method::POST,
+            "task/t1/async_number",
+            Some(json!({"data": rows(&["13012121211"])})),
+        )
+        .await;
+    assert_eq!(body["code"], 200);
+    let unique_id = body["data"]["unique_id"]
+        .as_str()
+        .expect("unique_id")
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (_, result) = api
+        .lll(Method::GET, &format!("identification/{unique_id}"), None)
+        .await;
+    assert_eq!(result["data"]["status"], "processing");
+    assert!(api.phones("longlonglong", LLL_USER, "t1").await.is_empty());
+
+    let sim = start_with(&[Variant::LllAsyncLate]).await;
+    let api = Api::new(&sim);
+    api.lll(
+        Method::POST,
+        "task/t1/async_number",
+        Some(json!({"data": rows(&["13012121211"])})),
+    )
+    .await;
+    // 20 × 100 ms: not yet after 400 ms, done after 2.5 s
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(api.phones("longlonglong", LLL_USER, "t1").await.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(api.phones("longlonglong", LLL_USER, "t1").await.len(), 1);
+}

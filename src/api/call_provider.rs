@@ -82,7 +82,9 @@ pub struct LonglonglongAccount {
     /// The main account's user id (a UUID), used in every request path.
     #[schemars(length(min = 1, max = 128))]
     pub user_id: String,
-    /// Operate on this sub-account instead of the main account.
+    /// Operate on this sub-account instead of the main account. Sent as `sub_user_id` on every
+    /// request; on adds both at the top level and on every row, because the provider's docs
+    /// show both places (the example and the field table).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_user_id: Option<String>,
     /// Secret key that holds the partner Bearer token.

@@ -207,8 +207,10 @@ pub struct LonglonglongTaskOptions {
     /// Keep added numbers out of the account's CRM pool (`ignore_crm`).
     #[serde(default = "default_true")]
     pub ignore_crm: bool,
-    /// Sync: the `number` endpoint (≤100 per call, answered at once). Async: `async_number`
-    /// (≤200 per call, confirmed later through the identification lookup).
+    /// How numbers are added. Async (default): the documented `async_number` endpoint (≤200
+    /// rows per request). Sync: the `number` endpoint (≤100 rows per request), inferred, not in
+    /// the provider's docs. Either way a number counts as added only when the task's number
+    /// listing shows it.
     #[serde(default)]
     pub add_mode: AddMode,
     /// A running 2.0 task refuses changes (code 6007). When true, callsync pauses the task,
@@ -224,10 +226,10 @@ fn default_true() -> bool {
 /// longlonglong add endpoint.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum AddMode {
-    /// `POST …/number`.
-    #[default]
+    /// `POST …/number`: inferred, not in the provider's docs (≤100 rows per request).
     Sync,
-    /// `POST …/async_number`.
+    /// `POST …/async_number`: documented (≤200 rows per request); the default.
+    #[default]
     Async,
 }
 

@@ -1,31 +1,36 @@
 //! longlonglong agent-api client (`/agent-api/...`, Bearer token).
 //!
-//! - add: sync `POST …/number` (≤100, `skip_error=true` so one bad row does not sink the batch)
-//!   or async `POST …/async_number` (≤200, confirmed through `GET …/identification/{unique_id}`,
-//!   else through the number list), chosen by the CallTask's `addMode`;
-//!   `number_add_suffix` is never set (it would break phone identity and let duplicates in).
+//! - add: the documented `POST …/async_number` (≤200 rows) by default, or the inferred sync
+//!   `POST …/number` (≤100, `skip_error=true`) with the CallTask's `addMode: Sync`. Either way a
+//!   row is Accepted only when the number listing shows it ([`confirm`]); the answer can only
+//!   refuse rows. `number_add_suffix` is never set (it would break phone identity and let
+//!   duplicates in). `sub_user_id` goes both at the top level (the docs' example) and on every
+//!   row (the docs' table), which are the two readings of the docs.
 //! - remove: `DELETE …/number-batch-delete` by phone (JSON body on DELETE).
-//! - list: `GET …/number`, paged by `meta.last_page`.
+//! - list: `GET …/number`, read to the end ([`list`]).
 //! - 6007 (a started 2.0 task refuses changes) is [`ProviderError::TaskRunning`]; with
 //!   `pauseTaskDuringSync` the change runs inside [`pause::with_pause`].
 //! - Envelope `{code,status,message,data}`: `code != 200` is a failure whatever the HTTP status.
 mod answers;
+mod confirm;
+mod list;
 mod pause;
 
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::Value;
 
-use self::answers::{Envelope, parse_envelope, remote_contact, rows_outcome, unknown_outcome};
+use self::answers::{Echo, Envelope, parse_envelope, refused_rows};
+use self::confirm::Pending;
+pub use self::list::LIST_PAGE_SIZE;
 use super::batching::in_chunks;
 use super::factory::{ClientSettings, limit};
 use super::http::{Sent, Transport};
-use super::wire::{seg, to_json, value_string};
+use super::wire::{seg, to_json};
 use super::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,
     ItemResult, ProviderError, RemoteContact, RemoteState, SecretString, SharedCredentials,
@@ -33,14 +38,12 @@ use super::{
 };
 use crate::api::{AddMode, LonglonglongAccount, LonglonglongTaskOptions};
 
-/// Documented: `async_number` takes at most 200 rows.
+/// Documented: `async_number` takes at most 200 rows ("每次最多导入200条数据").
 pub const MAX_ASYNC_ADD: usize = 200;
-/// Documented: `number` takes at most 100 rows.
+/// Inferred (the sync `number` add is not in the docs we have): at most 100 rows.
 pub const MAX_SYNC_ADD: usize = 100;
 /// Not documented; mirrors the async add.
 pub const MAX_REMOVE: usize = 200;
-/// Rows per list page (the docs' example uses 15; maximum not documented).
-pub const LIST_PAGE_SIZE: usize = 100;
 
 const REMOVABLE: &[RemoteState] = &[RemoteState::Pending];
 
@@ -56,6 +59,8 @@ struct Inner {
     user_id: String,
     sub_user_id: Option<String>,
     options: LonglonglongTaskOptions,
+    /// How listed phones are read back.
+    echo: Echo,
     max_add: usize,
     max_remove: usize,
     async_confirm_timeout: Duration,
@@ -66,9 +71,12 @@ struct Inner {
 #[derive(Serialize)]
 struct AddBody<'a> {
     ignore_crm: bool,
-    skip_error: bool,
+    /// Only for the sync `number` add (inferred); `async_number` documents no such field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skip_error: Option<bool>,
     number_add_suffix: bool,
     encryption: bool,
+    /// Top level, as in the docs' example.
     #[serde(skip_serializing_if = "Option::is_none")]
     sub_user_id: Option<&'a str>,
     data: Vec<AddRow<'a>>,
@@ -85,7 +93,21 @@ struct AddRow<'a> {
     email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     extra: Option<&'a str>,
+    /// Required by the docs ("排序，暂无用处，都传0").
     sort: i64,
+    /// Per row, as in the docs' table (`data.*.sub_user_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_user_id: Option<&'a str>,
+    /// The contact's variables as `data.*.components` `[{id, value}]`: the variable name is
+    /// the component id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    components: Vec<Component<'a>>,
+}
+
+#[derive(Serialize)]
+struct Component<'a> {
+    id: &'a str,
+    value: &'a str,
 }
 
 #[derive(Serialize)]
@@ -117,10 +139,10 @@ struct Req {
 }
 
 impl Req {
-    fn get(op: &'static str, path: String) -> Self {
+    fn new(op: &'static str, method: Method, path: String) -> Self {
         Self {
             op,
-            method: Method::GET,
+            method,
             path,
             query: Vec::new(),
             body: None,
@@ -129,11 +151,8 @@ impl Req {
 
     fn send(op: &'static str, method: Method, path: String, body: Vec<u8>) -> Self {
         Self {
-            op,
-            method,
-            path,
-            query: Vec::new(),
             body: Some(body),
+            ..Self::new(op, method, path)
         }
     }
 
@@ -155,7 +174,7 @@ impl LonglonglongClient {
     ) -> Self {
         let options = options.unwrap_or(LonglonglongTaskOptions {
             ignore_crm: true,
-            add_mode: AddMode::Sync,
+            add_mode: AddMode::default(),
             pause_task_during_sync: false,
         });
         let documented_add = match options.add_mode {
@@ -168,6 +187,10 @@ impl LonglonglongClient {
                 credentials,
                 user_id: account.user_id.clone(),
                 sub_user_id: account.sub_user_id.clone().filter(|s| !s.is_empty()),
+                echo: Echo {
+                    format: account.phone_format,
+                    region: account.region.clone(),
+                },
                 max_add: limit(documented_add, add_override),
                 max_remove: limit(MAX_REMOVE, remove_override),
                 options,
@@ -235,7 +258,8 @@ impl LonglonglongClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter());
         }
-        let endpoint = self.inner.transport.endpoint().to_owned();
+        // Named in errors: the operation and the path (ids only, never a phone or a secret).
+        let endpoint = format!("{op} ({method} {path})");
         let sent = self
             .inner
             .transport
@@ -261,72 +285,30 @@ impl LonglonglongClient {
 
     pub async fn check_credentials(&self) -> Result<(), ProviderError> {
         let token = self.token().await?;
-        self.call(Req::get("token", "/agent-api/token".into()), &token, None)
-            .await
-            .map(|_| ())
+        self.call(
+            Req::new("token", Method::GET, "/agent-api/token".into()),
+            &token,
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn drift_hint(&self, _task: &TaskRef) -> Result<Option<DriftHint>, ProviderError> {
         Ok(None)
     }
 
-    // ---- list --------------------------------------------------------------------------------
+    // ---- list ------------------------------------------------------------------------------
 
     pub async fn list(&self, task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
         let token = self.token().await?;
-        self.list_with(task, &token).await.map(Some)
-    }
-
-    async fn list_with(
-        &self,
-        task: &TaskRef,
-        token: &SecretString,
-    ) -> Result<Vec<RemoteContact>, ProviderError> {
-        let path = self.task_path(task, "/number");
-        let mut contacts = Vec::new();
-        let mut page: u64 = 1;
-        loop {
-            let mut query = vec![
-                ("page", page.to_string()),
-                ("per_page", LIST_PAGE_SIZE.to_string()),
-            ];
-            if let Some(sub) = self.sub_user() {
-                query.push(("sub_user_id", sub.to_owned()));
-            }
-            let Sent {
-                value: envelope, ..
-            } = self
-                .call(
-                    Req::get("number-list", path.clone()).query(query),
-                    token,
-                    Some(task),
-                )
-                .await?;
-            let rows = match &envelope.data {
-                Value::Array(rows) => rows.as_slice(),
-                Value::Object(map) => map
-                    .get("data")
-                    .or_else(|| map.get("list"))
-                    .and_then(Value::as_array)
-                    .map_or(&[][..], Vec::as_slice),
-                _ => &[],
-            };
-            contacts.extend(rows.iter().filter_map(remote_contact));
-            let last_page = envelope
-                .meta
-                .as_ref()
-                .and_then(|m| m.last_page)
-                .unwrap_or(page);
-            if rows.is_empty() || page >= last_page {
-                break;
-            }
-            page += 1;
-        }
-        Ok(contacts)
+        let listing = self.list_all(task, &token).await?;
+        Ok(Some(listing.contacts))
     }
 
     // ---- add ---------------------------------------------------------------------------------
 
+    /// Sends the batch in chunks, then settles every row not refused by a read ([`confirm`]).
     pub async fn add(
         &self,
         task: &TaskRef,
@@ -336,27 +318,42 @@ impl LonglonglongClient {
             return Ok(BatchOutcome::default());
         }
         let token = self.token().await?;
-        pause::with_pause(self, task, &token, || {
-            in_chunks(batch, self.inner.max_add, |chunk| {
-                self.add_chunk(task, chunk, &token)
+        let pending = Mutex::new(Pending::default());
+        let (token_ref, pending_ref) = (&token, &pending);
+        let mut outcome = pause::with_pause(self, task, &token, || {
+            // where the next chunk starts in `batch`
+            let mut offset = 0;
+            in_chunks(batch, self.inner.max_add, move |chunk| {
+                let at = offset;
+                offset += chunk.len();
+                self.add_chunk(task, chunk, at, token_ref, pending_ref)
             })
         })
-        .await
+        .await?;
+        let pending = pending.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.confirm(task, batch, &mut outcome, pending, &token)
+            .await;
+        Ok(outcome)
     }
 
+    /// Sends one chunk; every row comes back Unknown, and what the answer says (refused rows,
+    /// the async batch's `unique_id`) goes to `pending` for [`Self::confirm`].
     async fn add_chunk(
         &self,
         task: &TaskRef,
         chunk: &[ContactToAdd],
+        offset: usize,
         token: &SecretString,
+        pending: &Mutex<Pending>,
     ) -> Result<BatchOutcome, ProviderError> {
         let async_mode = self.inner.options.add_mode == AddMode::Async;
+        let sub_user_id = self.sub_user();
         let body = AddBody {
             ignore_crm: self.inner.options.ignore_crm,
-            skip_error: true,
+            skip_error: (!async_mode).then_some(true),
             number_add_suffix: false,
             encryption: false,
-            sub_user_id: self.sub_user(),
+            sub_user_id,
             data: chunk
                 .iter()
                 .map(|c| AddRow {
@@ -366,6 +363,12 @@ impl LonglonglongClient {
                     email: c.email.as_deref(),
                     extra: c.extra.as_deref(),
                     sort: 0,
+                    sub_user_id,
+                    components: c
+                        .variables
+                        .iter()
+                        .map(|(id, value)| Component { id, value })
+                        .collect(),
                 })
                 .collect(),
         };
@@ -378,129 +381,27 @@ impl LonglonglongClient {
         let Sent {
             value: envelope,
             attempts,
-            in_doubt,
+            ..
         } = self
             .call(Req::send(op, Method::POST, path, bytes), token, Some(task))
             .await?;
-        // An earlier attempt may have been applied although its answer was lost: its rows then
-        // come back as duplicates of themselves.
-        let retried = in_doubt;
-        let mut outcome = if async_mode {
-            let unique_id = envelope
-                .data
-                .get("unique_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            match unique_id {
-                Some(id) => self.confirm_async(task, chunk, &id, token, retried).await,
-                None => self.confirm_by_list(task, chunk, token).await,
+        {
+            let mut pending = pending.lock().unwrap_or_else(|p| p.into_inner());
+            for (index, reason) in refused_rows(chunk, &envelope.data) {
+                pending.refused.insert(offset + index, reason);
             }
-        } else {
-            rows_outcome(chunk, &envelope.data, retried, None)
-        };
-        outcome.requests += attempts;
+            if async_mode
+                && let Some(unique_id) = envelope.data.get("unique_id").and_then(Value::as_str)
+            {
+                pending.batches.push((unique_id.to_owned(), offset));
+            }
+        }
+        let mut outcome = BatchOutcome::default();
+        for index in 0..chunk.len() {
+            outcome.push(index, ItemResult::Unknown);
+        }
+        outcome.requests = attempts;
         Ok(outcome)
-    }
-
-    /// Polls `identification/{unique_id}` until the batch is finished or the confirm timeout
-    /// passes; falls back to the number list when the lookup cannot be read.
-    async fn confirm_async(
-        &self,
-        task: &TaskRef,
-        chunk: &[ContactToAdd],
-        unique_id: &str,
-        token: &SecretString,
-        retried: bool,
-    ) -> BatchOutcome {
-        let deadline = Instant::now() + self.inner.async_confirm_timeout;
-        let path = self.user_path(&format!("/identification/{}", seg(unique_id)));
-        let mut query = Vec::new();
-        if let Some(sub) = self.sub_user() {
-            query.push(("sub_user_id", sub.to_owned()));
-        }
-        let mut wait = self.inner.async_poll_interval;
-        let mut requests = 0;
-        loop {
-            tokio::time::sleep(wait.min(deadline.saturating_duration_since(Instant::now()))).await;
-            let result = self
-                .call(
-                    Req::get("identification", path.clone()).query(query.clone()),
-                    token,
-                    None,
-                )
-                .await;
-            match result {
-                Ok(Sent {
-                    value: envelope,
-                    attempts,
-                    ..
-                }) => {
-                    requests += attempts;
-                    let status = envelope.data.get("status").and_then(Value::as_str);
-                    let finished = match status {
-                        Some(s) => matches!(s, "finished" | "done" | "success" | "completed"),
-                        // A result without a status but with the imported numbers is final.
-                        None => envelope.data.get("numbers").is_some(),
-                    };
-                    if finished {
-                        let imported: HashSet<String> = envelope
-                            .data
-                            .get("numbers")
-                            .and_then(Value::as_array)
-                            .map(|n| n.iter().map(value_string).collect())
-                            .unwrap_or_default();
-                        let mut outcome =
-                            rows_outcome(chunk, &envelope.data, retried, Some(&imported));
-                        outcome.requests += requests;
-                        return outcome;
-                    }
-                }
-                Err(err) if !err.is_retryable() => {
-                    tracing::debug!(reason = err.reason(), error = %err, "async add result lookup failed; checking the number list");
-                    let mut outcome = self.confirm_by_list(task, chunk, token).await;
-                    outcome.requests += requests;
-                    return outcome;
-                }
-                Err(err) => {
-                    tracing::debug!(reason = err.reason(), error = %err, "async add result lookup failed");
-                }
-            }
-            if Instant::now() >= deadline {
-                tracing::info!(
-                    items = chunk.len(),
-                    "async add not confirmed in time; its items are Unknown until the next observation"
-                );
-                let mut outcome = unknown_outcome(chunk.len());
-                outcome.requests += requests;
-                return outcome;
-            }
-            wait = (wait * 2).min(Duration::from_secs(2));
-        }
-    }
-
-    /// Marks the rows found in the task's number list as accepted, the others unknown.
-    async fn confirm_by_list(
-        &self,
-        task: &TaskRef,
-        chunk: &[ContactToAdd],
-        token: &SecretString,
-    ) -> BatchOutcome {
-        match self.list_with(task, token).await {
-            Ok(present) => {
-                let phones: HashSet<&str> = present.iter().map(|c| c.phone.as_str()).collect();
-                let mut outcome = BatchOutcome::default();
-                for (index, contact) in chunk.iter().enumerate() {
-                    let result = if phones.contains(contact.phone.as_str()) {
-                        ItemResult::Accepted
-                    } else {
-                        ItemResult::Unknown
-                    };
-                    outcome.push(index, result);
-                }
-                outcome
-            }
-            Err(_) => unknown_outcome(chunk.len()),
-        }
     }
 
     // ---- remove ------------------------------------------------------------------------------
@@ -514,12 +415,15 @@ impl LonglonglongClient {
             return Ok(BatchOutcome::default());
         }
         let token = self.token().await?;
-        pause::with_pause(self, task, &token, || {
+        let mut outcome = pause::with_pause(self, task, &token, || {
             in_chunks(batch, self.inner.max_remove, |chunk| {
                 self.remove_chunk(task, chunk, &token)
             })
         })
-        .await
+        .await?;
+        self.confirm_removals(task, batch, &mut outcome, &token)
+            .await;
+        Ok(outcome)
     }
 
     async fn remove_chunk(
@@ -548,11 +452,11 @@ impl LonglonglongClient {
                 Some(task),
             )
             .await?;
-        // The API reports no per-number result: a number already called stays in the task and
-        // shows up (not removable) at the next observation.
+        // The API reports no per-number result (a number already called stays in the task and
+        // the answer is still "批量删除号码成功"): a complete listing settles each row.
         let mut outcome = BatchOutcome::default();
         for index in 0..chunk.len() {
-            outcome.push(index, ItemResult::Accepted);
+            outcome.push(index, ItemResult::Unknown);
         }
         outcome.requests = attempts;
         Ok(outcome)

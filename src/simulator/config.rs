@@ -261,6 +261,10 @@ pub struct TaskConfig {
     pub user_task_id: Option<String>,
     /// longlonglong only: 1.0 or 2.0 task (2.0 tasks refuse number changes while started).
     pub generation: TaskGeneration,
+    /// longlonglong only: the sub-account that owns the task. Requests reach it only with this
+    /// `sub_user_id`; without it they act on the main account, which does not see the task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_user_id: Option<String>,
     pub state: TaskState,
     /// Callbot only: the script template's variables; every order must give all of them in
     /// `params`.
@@ -290,6 +294,11 @@ impl TaskConfig {
 
     pub fn with_user_task_id(mut self, user_task_id: impl Into<String>) -> Self {
         self.user_task_id = Some(user_task_id.into());
+        self
+    }
+
+    pub fn with_sub_user_id(mut self, sub_user_id: impl Into<String>) -> Self {
+        self.sub_user_id = Some(sub_user_id.into());
         self
     }
 

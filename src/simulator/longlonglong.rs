@@ -1,9 +1,12 @@
 //! longlonglong agent-api (`/agent-api/...`): Bearer token, `{code,status,message,data}`
-//! envelope, number add (async ≤200 / sync ≤100), batch delete, paged list, task pause.
+//! envelope, number add (async ≤200 / sync ≤100), batch delete, paged list, task pause,
+//! sub-accounts (`sub_user_id`). Variants that only reshape answers live in [`shape`].
 #![allow(
     clippy::result_large_err,
     reason = "handlers exit early with a ready HTTP response; one per request, boxing buys nothing"
 )]
+mod shape;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -21,7 +24,8 @@ use super::auth::{LllAuthError, lll_verify};
 use super::config::{TaskGeneration, TaskState};
 use super::faults::Committed;
 use super::phones::lll_valid;
-use super::state::{AccountKey, AsyncJob, ContactState, NewContact, RowFailure, SimState};
+use super::state::{AccountKey, AsyncJob, ContactState, NewContact, RowFailure, SimState, Task};
+use super::variants::Variant;
 
 /// Documented limits.
 pub const MAX_ASYNC_ROWS: usize = 200;
@@ -34,7 +38,9 @@ pub const DEFAULT_PER_PAGE: usize = 15;
 
 type Sim = State<Arc<SimState>>;
 
-pub fn routes() -> Router<Arc<SimState>> {
+pub use shape::CAPPED_PER_PAGE;
+
+pub fn routes(state: Arc<SimState>) -> Router<Arc<SimState>> {
     Router::new()
         .route("/agent-api/token", get(token))
         .route(
@@ -75,6 +81,7 @@ pub fn routes() -> Router<Arc<SimState>> {
             "/agent-api/new/user/{user_id}/task_start/{task_id}",
             put(start_v2),
         )
+        .layer(axum::middleware::from_fn_with_state(state, shape::shape))
 }
 
 // ---- replies -------------------------------------------------------------------------------
@@ -137,7 +144,7 @@ fn task_not_found() -> Response {
     error(404, "任务不存在")
 }
 
-/// Authenticates and refuses sub-accounts (the simulator has none).
+/// Authenticates and checks that the sub-account, if one is named, exists.
 fn authenticate(
     sim: &SimState,
     headers: &HeaderMap,
@@ -145,15 +152,42 @@ fn authenticate(
     sub_user_id: Option<&str>,
 ) -> Result<AccountKey, Response> {
     let key = lll_verify(sim, headers, Some(user_id)).map_err(auth_error)?;
-    no_sub_account(sub_user_id)?;
+    known_sub_account(sim, &key, sub_user_id)?;
     Ok(key)
 }
 
-fn no_sub_account(sub_user_id: Option<&str>) -> Result<(), Response> {
-    if sub_user_id.is_some_and(|s| !s.is_empty()) {
-        return Err(error(403, "子账号不存在"));
+/// The simulator's sub-accounts are the owners named by tasks (`TaskConfig::sub_user_id`); any
+/// other non-empty `sub_user_id` is refused.
+fn known_sub_account(
+    sim: &SimState,
+    key: &AccountKey,
+    sub_user_id: Option<&str>,
+) -> Result<(), Response> {
+    let Some(sub) = sub_user_id.filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    let inner = sim.lock();
+    let known = inner.account(key).is_some_and(|a| {
+        a.tasks
+            .values()
+            .any(|t| t.sub_user_id.as_deref() == Some(sub))
+    });
+    if known {
+        Ok(())
+    } else {
+        Err(error(403, "子账号不存在"))
     }
-    Ok(())
+}
+
+/// A task as the (sub-)account `sub_user_id` sees it: a sub-account's task is invisible to the
+/// main account and to other sub-accounts.
+fn visible<'a>(task: Option<&'a Task>, sub_user_id: Option<&str>) -> Option<&'a Task> {
+    let sub = sub_user_id.filter(|s| !s.is_empty());
+    task.filter(|t| t.sub_user_id.as_deref() == sub)
+}
+
+fn has(sim: &SimState, key: &AccountKey, variant: Variant) -> bool {
+    sim.lock().account(key).is_some_and(|a| a.has(variant))
 }
 
 fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -223,6 +257,21 @@ struct Row {
     name: Option<String>,
     #[serde(default)]
     extra: Option<String>,
+    /// Required by the async add's docs ("sort … 是").
+    #[serde(default)]
+    sort: Option<i64>,
+    /// The docs' table: `data.*.sub_user_id`.
+    #[serde(default)]
+    sub_user_id: Option<String>,
+    /// `[{id, value}]`: component values (the docs' `data.*.components`).
+    #[serde(default)]
+    components: Option<Vec<Component>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Component {
+    id: String,
+    value: Value,
 }
 
 impl Row {
@@ -243,7 +292,42 @@ fn parse_add(body: &[u8], max: usize) -> Result<AddBody, Response> {
     if parsed.data.len() > max {
         return Err(error(422, &format!("data 最多 {max} 条")));
     }
+    if parsed
+        .data
+        .iter()
+        .flat_map(|r| r.components.iter().flatten())
+        .any(|c| c.id.is_empty() || !(c.value.is_string() || c.value.is_number()))
+    {
+        return Err(error(422, "参数错误: components 必须是 [{id, value}]"));
+    }
     Ok(parsed)
+}
+
+/// The sub-account an add acts for, read where the account's variant says: by default at the
+/// top level or per row (both places must then agree), or only in one of them.
+fn add_sub_user(
+    sim: &SimState,
+    key: &AccountKey,
+    add: &AddBody,
+) -> Result<Option<String>, Response> {
+    let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let top = non_empty(&add.sub_user_id);
+    let rows: std::collections::BTreeSet<Option<String>> =
+        add.data.iter().map(|r| non_empty(&r.sub_user_id)).collect();
+    let per_row = match rows.len() {
+        1 => rows.into_iter().next().flatten(),
+        _ => return Err(error(422, "data.*.sub_user_id 不一致")),
+    };
+    if has(sim, key, Variant::LllSubUserIdPerRow) {
+        return Ok(per_row);
+    }
+    if has(sim, key, Variant::LllSubUserIdTopLevel) {
+        return Ok(top);
+    }
+    match (top, per_row) {
+        (Some(top), Some(row)) if top != row => Err(error(422, "sub_user_id 不一致")),
+        (top, row) => Ok(top.or(row)),
+    }
 }
 
 fn suffixed(phone: &str) -> String {
@@ -341,13 +425,20 @@ fn apply_rows(
     (imported, failures)
 }
 
-/// Looks up the task and applies the 2.0 rule.
-fn writable_task(sim: &SimState, key: &AccountKey, task_id: &str) -> Result<(), Response> {
+/// Looks up the task as the (sub-)account sees it and applies the 2.0 rule.
+fn writable_task(
+    sim: &SimState,
+    key: &AccountKey,
+    task_id: &str,
+    sub_user_id: Option<&str>,
+) -> Result<(), Response> {
+    known_sub_account(sim, key, sub_user_id)?;
     let inner = sim.lock();
-    let task = inner
-        .account(key)
-        .and_then(|a| a.task(task_id))
-        .ok_or_else(task_not_found)?;
+    let task = visible(
+        inner.account(key).and_then(|a| a.task(task_id)),
+        sub_user_id,
+    )
+    .ok_or_else(task_not_found)?;
     if refuses_changes(task.generation, task.state) {
         return Err(error(6007, TASK_STARTED));
     }
@@ -368,8 +459,8 @@ async fn sync_number(
         Ok(add) => add,
         Err(response) => return response,
     };
-    if let Err(response) = no_sub_account(add.sub_user_id.as_deref())
-        .and_then(|()| writable_task(&sim, &key, &task_id))
+    if let Err(response) = add_sub_user(&sim, &key, &add)
+        .and_then(|sub| writable_task(&sim, &key, &task_id, sub.as_deref()))
     {
         return response;
     }
@@ -390,10 +481,12 @@ async fn sync_number(
                    "data": {"fail": failures}}),
         );
     }
-    let response = ok(
-        "导入成功",
-        json!({"success_count": imported.len(), "fail_count": failures.len(), "fail": failures}),
-    );
+    let data = if has(&sim, &key, Variant::LllSyncAddCountsOnly) {
+        json!({"success_count": imported.len(), "fail_count": failures.len()})
+    } else {
+        json!({"success_count": imported.len(), "fail_count": failures.len(), "fail": failures})
+    };
+    let response = ok("导入成功", data);
     if imported.is_empty() {
         response
     } else {
@@ -415,9 +508,14 @@ async fn async_number(
         Ok(add) => add,
         Err(response) => return response,
     };
-    if let Err(response) = no_sub_account(add.sub_user_id.as_deref())
-        .and_then(|()| writable_task(&sim, &key, &task_id))
-    {
+    if add.data.iter().any(|r| r.sort.is_none()) {
+        return error(422, "data.*.sort 不能为空");
+    }
+    let sub = match add_sub_user(&sim, &key, &add) {
+        Ok(sub) => sub,
+        Err(response) => return response,
+    };
+    if let Err(response) = writable_task(&sim, &key, &task_id, sub.as_deref()) {
         return response;
     }
     let unique_id = uuid::Uuid::new_v4().simple().to_string();
@@ -427,6 +525,7 @@ async fn async_number(
             unique_id: unique_id.clone(),
             user_id: user_id.clone(),
             task_id: task_id.clone(),
+            sub_user_id: sub,
             status: "processing",
             total: add.data.len(),
             success_count: 0,
@@ -437,8 +536,16 @@ async fn async_number(
     );
     let job_sim = sim.clone();
     let job_id = unique_id.clone();
-    let delay = sim.timing.async_delay;
+    let delay = if has(&sim, &key, Variant::LllAsyncLate) {
+        sim.timing.async_delay * 20
+    } else {
+        sim.timing.async_delay
+    };
+    let never = has(&sim, &key, Variant::LllAsyncNever);
     tokio::spawn(async move {
+        if never {
+            return;
+        }
         tokio::time::sleep(delay).await;
         let (imported, failures) = apply_rows(
             &job_sim,
@@ -471,13 +578,15 @@ async fn identification(
     headers: HeaderMap,
 ) -> Response {
     let pairs = query_pairs(query.as_deref());
-    if let Err(response) = authenticate(&sim, &headers, &user_id, query_one(&pairs, "sub_user_id"))
-    {
+    let sub = query_one(&pairs, "sub_user_id").filter(|s| !s.is_empty());
+    if let Err(response) = authenticate(&sim, &headers, &user_id, sub) {
         return response;
     }
     let inner = sim.lock();
     match inner.async_jobs.get(&unique_id) {
-        Some(job) if job.user_id == user_id => ok("success", json!(job)),
+        Some(job) if job.user_id == user_id && job.sub_user_id.as_deref() == sub => {
+            ok("success", json!(job))
+        }
         _ => error(404, "回调数据不存在"),
     }
 }
@@ -514,9 +623,8 @@ async fn batch_delete(
             &format!("customer_info_list 最多 {MAX_DELETE_ROWS} 条"),
         );
     }
-    if let Err(response) = no_sub_account(parsed.sub_user_id.as_deref())
-        .and_then(|()| writable_task(&sim, &key, &task_id))
-    {
+    // The delete's docs put `sub_user_id` at the top level only.
+    if let Err(response) = writable_task(&sim, &key, &task_id, parsed.sub_user_id.as_deref()) {
         return response;
     }
     let mut inner = sim.lock();
@@ -612,7 +720,8 @@ async fn list_numbers(
     headers: HeaderMap,
 ) -> Response {
     let pairs = query_pairs(query.as_deref());
-    let key = match authenticate(&sim, &headers, &user_id, query_one(&pairs, "sub_user_id")) {
+    let sub = query_one(&pairs, "sub_user_id");
+    let key = match authenticate(&sim, &headers, &user_id, sub) {
         Ok(key) => key,
         Err(response) => return response,
     };
@@ -631,7 +740,7 @@ async fn list_numbers(
         }
     }
     let inner = sim.lock();
-    let Some(task) = inner.account(&key).and_then(|a| a.task(&task_id)) else {
+    let Some(task) = visible(inner.account(&key).and_then(|a| a.task(&task_id)), sub) else {
         return task_not_found();
     };
     let matching: Vec<_> = task
@@ -659,12 +768,13 @@ async fn number_detail(
     headers: HeaderMap,
 ) -> Response {
     let pairs = query_pairs(query.as_deref());
-    let key = match authenticate(&sim, &headers, &user_id, query_one(&pairs, "sub_user_id")) {
+    let sub = query_one(&pairs, "sub_user_id");
+    let key = match authenticate(&sim, &headers, &user_id, sub) {
         Ok(key) => key,
         Err(response) => return response,
     };
     let inner = sim.lock();
-    let Some(task) = inner.account(&key).and_then(|a| a.task(&task_id)) else {
+    let Some(task) = visible(inner.account(&key).and_then(|a| a.task(&task_id)), sub) else {
         return task_not_found();
     };
     match task.contact_by_phone(&phone) {
@@ -691,7 +801,8 @@ fn list_tasks(
     generation: TaskGeneration,
 ) -> Response {
     let pairs = query_pairs(query);
-    let key = match authenticate(sim, headers, user_id, query_one(&pairs, "sub_user_id")) {
+    let sub = query_one(&pairs, "sub_user_id").filter(|s| !s.is_empty());
+    let key = match authenticate(sim, headers, user_id, sub) {
         Ok(key) => key,
         Err(response) => return response,
     };
@@ -706,7 +817,7 @@ fn list_tasks(
     let tasks: Vec<Value> = account
         .tasks
         .values()
-        .filter(|t| t.generation == generation)
+        .filter(|t| t.generation == generation && t.sub_user_id.as_deref() == sub)
         .map(|t| match generation {
             TaskGeneration::V1 => json!({
                 "uuid": t.id, "name": t.name, "status": v1_status(t.state),
@@ -768,7 +879,9 @@ fn set_state(
     let Some(task) = inner.task_mut(&key, task_id) else {
         return task_not_found();
     };
-    if task.generation != generation {
+    if task.generation != generation
+        || task.sub_user_id.as_deref() != sub_user_id.filter(|s| !s.is_empty())
+    {
         return task_not_found();
     }
     let changed = task.state != target;

@@ -89,7 +89,7 @@ impl Simulator {
 /// The whole HTTP surface: the three providers (behind the gate) and `/_sim/`.
 pub fn router(state: Arc<SimState>) -> Router {
     let providers = Router::new()
-        .merge(longlonglong::routes())
+        .merge(longlonglong::routes(state.clone()))
         .merge(callbot::routes())
         .merge(nxlink::routes())
         .route_layer(axum::middleware::from_fn_with_state(

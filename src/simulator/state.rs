@@ -179,6 +179,8 @@ impl AddReject {
 pub struct Task {
     pub id: String,
     pub user_task_id: Option<String>,
+    /// longlonglong: the sub-account that owns the task (`None`: the main account).
+    pub sub_user_id: Option<String>,
     /// The provider's own id (Callbot `taskID`); for the others equal to `id`.
     pub provider_task_id: String,
     pub name: String,
@@ -211,6 +213,7 @@ impl Task {
             },
             id: config.id,
             user_task_id: config.user_task_id,
+            sub_user_id: config.sub_user_id,
             provider_task_id,
             generation: config.generation,
             state: config.state,
@@ -346,6 +349,9 @@ pub struct AsyncJob {
     pub unique_id: String,
     #[serde(skip)]
     pub user_id: String,
+    /// The sub-account the batch was for; only it can read the result.
+    #[serde(skip)]
+    pub sub_user_id: Option<String>,
     pub task_id: String,
     /// `processing` until applied, then `finished`.
     pub status: &'static str,

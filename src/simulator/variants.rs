@@ -35,6 +35,30 @@ pub enum Variant {
     /// Answers carry extra fields the clients do not know (a newer API version).
     UnknownFields,
     // ── longlonglong ───────────────────────────────────────────────────────────────────────
+    /// The number listing serves at most 20 rows a page whatever `per_page` asked (its `meta`,
+    /// when there is one, says 20).
+    LllPageSizeCapped,
+    /// The number listing carries no `meta` (no `last_page`, no `total`).
+    LllNoPageMeta,
+    /// Listed phones carry the country code: `8613012121211` for `13012121211`.
+    LllListPhoneCountryCode,
+    /// Listed phones are masked: `130****1211`.
+    LllListPhoneMasked,
+    /// `async_number` batches are applied late: 20 × `asyncDelayMs` after they were accepted.
+    LllAsyncLate,
+    /// `async_number` batches are accepted (with a `unique_id`) and never applied; their
+    /// result stays `processing`.
+    LllAsyncNever,
+    /// Adds read `sub_user_id` only per row (`data.*.sub_user_id`, the docs' table); a
+    /// top-level one is ignored.
+    LllSubUserIdPerRow,
+    /// Adds read `sub_user_id` only at the top level (the docs' example); per-row ones are
+    /// ignored.
+    LllSubUserIdTopLevel,
+    /// Messages (envelope and per-row reasons) are in English instead of Chinese.
+    LllEnglishMessages,
+    /// The (inferred) sync `number` add answers with counts only: refused rows are not named.
+    LllSyncAddCountsOnly,
     // ── Callbot ────────────────────────────────────────────────────────────────────────────
     // ── NXLink ─────────────────────────────────────────────────────────────────────────────
     /// Business messages in Chinese (任务不存在, 联系人不存在, 号码重复, …) instead of English:
@@ -57,6 +81,16 @@ impl Variant {
             Self::NxlinkChineseMessages
             | Self::NxlinkNotFoundAsHttp404
             | Self::NxlinkAppendItemResults => Some(ProviderKind::Nxlink),
+            Self::LllPageSizeCapped
+            | Self::LllNoPageMeta
+            | Self::LllListPhoneCountryCode
+            | Self::LllListPhoneMasked
+            | Self::LllAsyncLate
+            | Self::LllAsyncNever
+            | Self::LllSubUserIdPerRow
+            | Self::LllSubUserIdTopLevel
+            | Self::LllEnglishMessages
+            | Self::LllSyncAddCountsOnly => Some(ProviderKind::Longlonglong),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Convergence under a rate limit.
 //!
-//! - One CallTask, `n` contacts, longlonglong (sync adds of 100) at `rate` requests/s: time from
+//! - One CallTask, `n` contacts, longlonglong (async adds of 200, each confirmed by a read) at
+//!   `rate` requests/s: time from
 //!   creating the CallTask to InSync against the bound `calls / rate`, and pending contacts over
 //!   time from every status write a watch sees (progress every 0.5 s).
 //! - `tasks` CallTasks × `per_task` contacts on one Callbot account: all converge exactly, and
@@ -70,12 +71,22 @@ pub async fn single(n: usize, rate: u32, burst: u32, within: Duration) -> Conver
     let writes = used.writes(kind);
     let bound = write_bound(kind, n as u64, 0);
     assert_eq!(writes, bound, "add calls equal the lower bound");
+    // Besides the writes: one listing of the empty task (neither a lagging ContactList cache
+    // nor the sync's own status writes make the controller list the task again), and the reads
+    // that confirm each add: `identification` polls until the batch is done, and a few listing
+    // pages (page 1, then the last pages, where the new numbers are).
+    let listing = used.calls("GET /agent-api/user/{user_id}/task/{task_id}/number");
+    let polls = used.calls("GET /agent-api/user/{user_id}/identification/{unique_id}");
     assert_eq!(
         used.total() - writes,
-        1,
-        "one listing (of the empty task): neither a lagging ContactList cache nor the sync's own \
-         status writes make the controller list the task again"
+        listing + polls,
+        "only reads besides the writes"
     );
+    assert!(
+        listing <= 1 + 3 * writes,
+        "one listing, and at most 3 pages per add to confirm it: {listing} listing pages for {writes} adds"
+    );
+    assert!(polls >= writes, "every batch's result is polled");
 
     let t0_ms = t0.as_millis() as u64;
     let samples: Vec<_> = bench

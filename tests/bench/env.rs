@@ -87,7 +87,8 @@ impl Kind {
     /// The simulator's counter keys of the write endpoints callsync uses.
     pub fn add_route(self) -> &'static str {
         match self {
-            Kind::Longlonglong => "POST /agent-api/user/{user_id}/task/{task_id}/number",
+            // the documented async add, callsync's default
+            Kind::Longlonglong => "POST /agent-api/user/{user_id}/task/{task_id}/async_number",
             Kind::Callbot => "POST /callcentre/api/v3/addBatchCall",
             Kind::Nxlink => "POST /openapi/aiagent/call/append",
         }
@@ -103,10 +104,11 @@ impl Kind {
         }
     }
 
-    /// Documented batch limits of the endpoints above (longlonglong sync add: 100).
+    /// Batch limits of the endpoints above (longlonglong `async_number`: 200, documented).
     pub fn max_add(self) -> u64 {
         match self {
-            Kind::Longlonglong | Kind::Nxlink => 100,
+            Kind::Longlonglong => 200,
+            Kind::Nxlink => 100,
             Kind::Callbot => 500,
         }
     }
