@@ -16,7 +16,17 @@ use super::config::ProviderKind;
 /// Names are camelCase in YAML and on the command line. Each variant says which provider it
 /// concerns ([`Variant::provider`]); `None` means any.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "camelCase")]
 #[clap(rename_all = "camelCase")]
@@ -26,6 +36,30 @@ pub enum Variant {
     UnknownFields,
     // ── longlonglong ───────────────────────────────────────────────────────────────────────
     // ── Callbot ────────────────────────────────────────────────────────────────────────────
+    /// Add answers leave `errList` out, failures or not (the docs mark it optional): only
+    /// `successCount` tells that some orders failed.
+    CallbotErrListOmitted,
+    /// Add answers carry the counts only: `errList` is always empty.
+    CallbotCountsOnly,
+    /// Phones in `errList` and `listOrder` rows come back with a `+`.
+    CallbotPhonePlus,
+    /// Phones in `errList` and `listOrder` rows come back without their country code.
+    CallbotPhoneNational,
+    /// Phones in `errList` and `listOrder` rows come back masked (`86131****0001`).
+    CallbotPhoneMasked,
+    /// `listOrder` serves at most 20 rows per page, whatever `size` asks (and pages by 20).
+    CallbotPageSizeCapped,
+    /// `listOrder` and add answers have no `totalCount`.
+    CallbotTotalCountMissing,
+    /// `importBatchCall` adds the new batch to the undialled orders instead of replacing them.
+    CallbotImportAppends,
+    /// `addBatchCall`, `importBatchCall` and `stopOrder` refuse more than 100 orders with 4001
+    /// (the limit is not documented).
+    CallbotBatchLimit100,
+    /// Every message (`retMsg`, `errMsg`) in English.
+    CallbotEnglishMessages,
+    /// Every message in Chinese, also the per-order ones (`号码重复`, `订单ID已存在`).
+    CallbotChineseMessages,
     // ── NXLink ─────────────────────────────────────────────────────────────────────────────
 }
 
@@ -34,6 +68,17 @@ impl Variant {
     pub fn provider(self) -> Option<ProviderKind> {
         match self {
             Self::UnknownFields => None,
+            Self::CallbotErrListOmitted
+            | Self::CallbotCountsOnly
+            | Self::CallbotPhonePlus
+            | Self::CallbotPhoneNational
+            | Self::CallbotPhoneMasked
+            | Self::CallbotPageSizeCapped
+            | Self::CallbotTotalCountMissing
+            | Self::CallbotImportAppends
+            | Self::CallbotBatchLimit100
+            | Self::CallbotEnglishMessages
+            | Self::CallbotChineseMessages => Some(ProviderKind::Callbot),
         }
     }
 
@@ -65,7 +110,7 @@ mod tests {
         for variant in Variant::all() {
             let name = variant.name();
             assert!(!name.is_empty(), "{variant:?} has a name");
-            let back: Variant = serde_yaml::from_str(&name).unwrap();
+            let back: Variant = serde_yaml::from_str(&name).expect("a variant name parses");
             assert_eq!(back, *variant);
         }
     }
