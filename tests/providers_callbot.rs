@@ -826,3 +826,30 @@ async fn bad_answers_are_errors_naming_the_endpoint_and_the_field() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_removal_whose_check_cannot_be_read_stays_in_doubt() {
+    bounded(async {
+        let sim = sim().await;
+        let mut spec = callbot_spec(&sim, SignatureAlgorithm::Md5, false);
+        // stopOrder succeeds, and listOrderDetail answers the same: no orderDetailList, which
+        // must not read as "none of the orders is there any more"
+        if let Some(account) = spec.callbot.as_mut() {
+            account.endpoint =
+                answering(r#"{"retCode":0,"totalCount":1,"successCount":1,"errList":[]}"#).await;
+        }
+        let client = build(
+            &spec,
+            None,
+            cb_creds(CB_UUID, CB_SECRET),
+            &RateLimiters::new(),
+            &key("cb"),
+        );
+        let outcome = client
+            .remove(&TaskRef::new("ut-1"), &removals(&orders(0, 1, "o")))
+            .await
+            .expect("remove");
+        assert_eq!(outcome.result(0), Some(&ItemResult::Unknown), "{outcome:?}");
+    })
+    .await;
+}

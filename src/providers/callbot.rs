@@ -490,12 +490,20 @@ impl CallbotClient {
                 .call("listOrderDetail", to_json(&request)?, keys, Some(task))
                 .await?;
             requests += attempts;
-            let rows = answer
-                .body
-                .get("orderDetailList")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            // "None of them exists" is what confirms a removal: an answer without the list
+            // must not read as that.
+            let rows = match answer.body.get("orderDetailList") {
+                Some(Value::Array(rows)) => rows.clone(),
+                other => {
+                    return Err(ProviderError::InvalidResponse {
+                        endpoint: self.endpoint("listOrderDetail"),
+                        detail: format!(
+                            "orderDetailList is {}, not a list",
+                            other.map_or("missing", answers::kind)
+                        ),
+                    });
+                }
+            };
             present.extend(rows.iter().map(|row| {
                 (
                     row.get("orderID").map(value_string).unwrap_or_default(),
@@ -583,22 +591,27 @@ impl CallbotClient {
                 .filter(|(index, _)| !reported.contains(index))
                 .map(|(_, id)| *id)
                 .collect();
-            let still_there: HashSet<String> = if stopped.is_empty() {
-                HashSet::new()
+            // `None`: the check failed, so whether the stopped orders are gone is not known.
+            let still_there: Option<HashSet<String>> = if stopped.is_empty() {
+                Some(HashSet::new())
             } else {
                 match self.order_details(task, &stopped, keys).await {
                     Ok((present, n)) => {
                         requests += n;
-                        present.into_iter().map(|(id, _)| id).collect()
+                        Some(present.into_iter().map(|(id, _)| id).collect())
                     }
                     Err(err) => {
-                        tracing::debug!(reason = err.reason(), error = %err, "cannot check stopped orders");
-                        HashSet::new()
+                        tracing::warn!(reason = err.reason(), error = %err, "cannot check stopped orders; their removal stays in doubt");
+                        None
                     }
                 }
             };
             for (index, id) in &with_id {
                 if results[*index].is_none() {
+                    let Some(still_there) = &still_there else {
+                        results[*index] = Some(ItemResult::Unknown);
+                        continue;
+                    };
                     results[*index] = Some(if still_there.contains(*id) {
                         ItemResult::Rejected {
                             reason: RejectReason::NotDeletable,
