@@ -575,3 +575,190 @@ async fn list_order_pages_and_mgr_task_status() {
         .await;
     assert_eq!(add["retCode"], 4, "a completed task takes no orders");
 }
+
+// ---- variants: the other readings of what the docs leave open --------------------------------
+
+use callsync::simulator::{ProviderKind, Variant};
+
+/// The usual configuration with the Callbot account answering the `variants`' way.
+async fn start_with(variants: &[Variant]) -> callsync::simulator::RunningSimulator {
+    let mut config = config();
+    for account in &mut config.accounts {
+        if account.provider == ProviderKind::Callbot {
+            account.variants = variants.iter().copied().collect();
+        }
+    }
+    start(config).await
+}
+
+/// One order the simulator takes and one it refuses (phone already in the task).
+async fn add_one_good_one_refused(api: &Api) -> Value {
+    let (_, body) = api
+        .cb("addBatchCall", add_body(vec![order("v1", "8613100000001")]))
+        .await;
+    assert_eq!(body["retCode"], 0, "{body}");
+    let (_, body) = api
+        .cb(
+            "addBatchCall",
+            add_body(vec![
+                order("v2", "8613100000002"),
+                order("v3", "8613100000001"),
+            ]),
+        )
+        .await;
+    assert_eq!(body["retCode"], 0, "{body}");
+    body
+}
+
+fn list_body(page: u64, size: u64) -> Value {
+    json!({"productID": "callbot", "userTaskID": "ut-1", "options": {"orderID": null, "finish": null},
+           "page": page, "size": size})
+}
+
+#[tokio::test]
+async fn variant_err_list_omitted_and_counts_only() {
+    let sim = start_with(&[Variant::CallbotErrListOmitted]).await;
+    let body = add_one_good_one_refused(&Api::new(&sim)).await;
+    assert_eq!(
+        (body["totalCount"].clone(), body["successCount"].clone()),
+        (json!(2), json!(1))
+    );
+    assert!(body.get("errList").is_none(), "{body}");
+
+    let sim = start_with(&[Variant::CallbotCountsOnly]).await;
+    let body = add_one_good_one_refused(&Api::new(&sim)).await;
+    assert_eq!(body["successCount"], 1);
+    assert_eq!(body["errList"], json!([]), "{body}");
+}
+
+#[tokio::test]
+async fn variant_phones_echoed_in_another_format() {
+    for (variant, echoed) in [
+        (Variant::CallbotPhonePlus, "+8613100000001"),
+        (Variant::CallbotPhoneNational, "13100000001"),
+        (Variant::CallbotPhoneMasked, "86131****0001"),
+    ] {
+        let sim = start_with(&[variant]).await;
+        let api = Api::new(&sim);
+        let body = add_one_good_one_refused(&api).await;
+        assert_eq!(body["errList"][0]["phone"], echoed, "{variant:?}: {body}");
+        let (_, listed) = api.cb("listOrder", list_body(1, 100)).await;
+        let phones: Vec<&str> = listed["orderList"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| r["userPhone"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(phones.contains(&echoed), "{variant:?}: {listed}");
+    }
+}
+
+#[tokio::test]
+async fn variant_page_size_capped_and_total_count_missing() {
+    let sim = start_with(&[Variant::CallbotPageSizeCapped]).await;
+    let api = Api::new(&sim);
+    let orders: Vec<Value> = (0..45)
+        .map(|i| order(&format!("p{i}"), &format!("86131000000{i:02}")))
+        .collect();
+    let (_, body) = api.cb("addBatchCall", add_body(orders)).await;
+    assert_eq!(body["successCount"], 45, "{body}");
+    let (_, page) = api.cb("listOrder", list_body(1, 100)).await;
+    assert_eq!(page["totalCount"], 45);
+    assert_eq!(page["orderList"].as_array().map(Vec::len), Some(20));
+    let (_, page3) = api.cb("listOrder", list_body(3, 100)).await;
+    assert_eq!(
+        page3["orderList"].as_array().map(Vec::len),
+        Some(5),
+        "pages by 20"
+    );
+
+    let sim = start_with(&[Variant::CallbotTotalCountMissing]).await;
+    let api = Api::new(&sim);
+    let body = add_one_good_one_refused(&api).await;
+    assert!(body.get("totalCount").is_none(), "{body}");
+    let (_, listed) = api.cb("listOrder", list_body(1, 100)).await;
+    assert!(listed.get("totalCount").is_none(), "{listed}");
+    assert_eq!(listed["orderList"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn variant_import_appends_keeps_undialled_orders() {
+    for (variants, kept) in [(vec![], 1), (vec![Variant::CallbotImportAppends], 2)] {
+        let sim = start_with(&variants).await;
+        let api = Api::new(&sim);
+        let (_, body) = api
+            .cb(
+                "importBatchCall",
+                add_body(vec![order("i1", "8613100000001")]),
+            )
+            .await;
+        assert_eq!(body["retCode"], 0, "{body}");
+        // the import stays "running" (1001) for a moment; retry until it is done
+        let mut body = json!({});
+        for _ in 0..50 {
+            let (_, b) = api
+                .cb(
+                    "importBatchCall",
+                    add_body(vec![order("i2", "8613100000002")]),
+                )
+                .await;
+            body = b;
+            if body["retCode"] != 1001 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(body["retCode"], 0, "{body}");
+        let phones = api.phones("callbot", CB_UUID, "ut-1").await;
+        assert_eq!(phones.len(), kept, "{variants:?}: {phones:?}");
+    }
+}
+
+#[tokio::test]
+async fn variant_batch_limit_and_messages() {
+    let sim = start_with(&[Variant::CallbotBatchLimit100]).await;
+    let api = Api::new(&sim);
+    let orders: Vec<Value> = (0..101)
+        .map(|i| order(&format!("b{i}"), &format!("8613100000{i:03}")))
+        .collect();
+    let (_, body) = api.cb("addBatchCall", add_body(orders)).await;
+    assert_eq!(body["retCode"], 4001, "{body}");
+
+    let sim = start_with(&[Variant::CallbotEnglishMessages]).await;
+    let api = Api::new(&sim);
+    let (_, body) = api
+        .cb(
+            "addBatchCall",
+            add_body(vec![order("e1", "+8613100000001")]),
+        )
+        .await;
+    assert_eq!(
+        body["errList"][0]["errMsg"],
+        "invalid phone number format: country code + number, digits only"
+    );
+
+    let sim = start_with(&[Variant::CallbotChineseMessages]).await;
+    let api = Api::new(&sim);
+    let body = add_one_good_one_refused(&api).await;
+    assert_eq!(
+        body["errList"][0]["errMsg"], "号码重复,已在任务中",
+        "{body}"
+    );
+    let (_, body) = api
+        .cb("addBatchCall", add_body(vec![order("v1", "8613100000009")]))
+        .await;
+    assert_eq!(body["errList"][0]["errMsg"], "订单ID已存在", "{body}");
+}
+
+#[tokio::test]
+async fn variant_unknown_fields_in_callbot_answers() {
+    let sim = start_with(&[Variant::UnknownFields]).await;
+    let api = Api::new(&sim);
+    let body = add_one_good_one_refused(&api).await;
+    assert!(body["traceInfo"].is_object(), "{body}");
+    assert!(body["errList"][0]["extInfo"].is_object(), "{body}");
+    let (_, listed) = api.cb("listOrder", list_body(1, 100)).await;
+    assert!(listed["orderList"][0]["extInfo"].is_object(), "{listed}");
+}

@@ -5,27 +5,37 @@
 //!   uppercase hex) and `algorithm`. The body is serialised once; those bytes are signed and
 //!   sent (gzip-compressed with `Content-Encoding: gzip` when the CallProvider says `gzip`; the
 //!   signature covers the uncompressed JSON, which is what the server checks after gunzipping).
-//! - add: `addBatchCall` with the caller's `orderID`s and the CallProvider's callback URLs;
-//!   `errList` (keyed by phone) gives per-item results. An item refused because its `orderID` is
-//!   already used is checked with `listOrderDetail`: if the order exists with that phone, an
-//!   earlier attempt created it and the item is accepted (idempotent retry after a lost answer).
+//! - add: `addBatchCall` (default; inferred) or `importBatchCall` (documented; only on a task
+//!   with no undialled orders, see `import`) with the caller's `orderID`s and the CallProvider's
+//!   callback URLs. An item is accepted only when the answer proves it: `totalCount` is what was
+//!   sent, `successCount + len(errList) == totalCount`, and every `errList` phone is placed on
+//!   exactly one sent item (phones may come back written differently, see `echo`). Otherwise the
+//!   items not named in `errList` are in doubt and a `listOrder` read by `orderID` settles them.
+//!   An item refused because its `orderID` is already used is checked with `listOrderDetail`: if
+//!   the order exists with that phone, an earlier attempt created it and the item is accepted.
+//!   4001 (too many array elements) splits the request in halves and keeps the smaller size.
 //! - remove: `stopOrder` with `delCall=1`; an order not found is already gone (accepted); an
 //!   order still present afterwards (`listOrderDetail`) was dialled: stopped, not deletable.
-//! - list: `listOrder`, paged; `exportBatchCall` for the latest batch.
+//! - list: `listOrder`, paged on until `totalCount` orders are read (see `listing`); a listing
+//!   that does not add up is an error, never a partial "complete" listing.
+//!   `exportBatchCall` for the latest batch.
 //! - retCode (see `answers`): 0 ok; 5/5001/7 busy and 1001 import running (retryable); 6/6001 signature,
 //!   6002/6003 credentials, 4001 batch too large, 1/2/3/4 refused (terminal).
 mod answers;
+mod echo;
+mod import;
+mod listing;
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::Value;
 
-use self::answers::{Answer, err_list, order_contact, parse_answer};
-use super::batching::in_chunks;
+use self::answers::{AddAnswer, Answer, err_list, order_contact, parse_answer};
 use super::factory::limit;
 use super::http::Transport;
 use super::wire::{ItemMessage, KeyIndex, classify_item_message, to_json, value_string};
@@ -34,17 +44,21 @@ use super::{
     ItemResult, ProviderError, RejectReason, RemoteContact, RemoteState, SecretString,
     SharedCredentials, TaskRef, sanitize,
 };
-use crate::api::{CallbotAccount, SignatureAlgorithm};
+use crate::api::{CallbotAccount, CallbotAddEndpoint, SignatureAlgorithm};
 use crate::signing::callbot_sign;
 
-/// Not documented (4001 exists); mirrors `listOrderDetail`'s documented 500.
+/// Not documented (4001 exists); mirrors `listOrderDetail`'s documented 500. A 4001 answer
+/// halves it for the rest of the client's life.
 pub const MAX_ADD: usize = 500;
+/// `importBatchCall`: one request carries the whole fill (a second import could replace the
+/// first one's undialled orders), so the planner is told it may send this many at once. Not
+/// documented; 4001 is reported, never split.
+pub const MAX_IMPORT: usize = 10_000;
 /// Not documented; same reading.
 pub const MAX_REMOVE: usize = 500;
 /// `listOrderDetail`: documented maximum of order ids.
 pub const MAX_DETAIL_IDS: usize = 500;
-/// `listOrder` page size (the docs' example).
-pub const LIST_PAGE_SIZE: u64 = 100;
+pub use self::listing::LIST_PAGE_SIZE;
 
 const PRODUCT_ID: &str = "callbot";
 const REMOVABLE: &[RemoteState] = &[RemoteState::Pending];
@@ -62,8 +76,11 @@ struct Inner {
     order_callback_url: String,
     call_callback_url: String,
     gzip: bool,
-    max_add: usize,
-    max_remove: usize,
+    add_endpoint: CallbotAddEndpoint,
+    /// Current add size: `min(MAX_ADD, override)`, halved on every 4001.
+    max_add: AtomicUsize,
+    /// Current remove size, halved on every 4001.
+    max_remove: AtomicUsize,
 }
 
 struct Keys {
@@ -131,27 +148,6 @@ struct DetailReq<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ListReq<'a> {
-    #[serde(rename = "productID")]
-    product_id: &'a str,
-    #[serde(rename = "userTaskID")]
-    user_task_id: &'a str,
-    options: ListOptions,
-    page: u64,
-    size: u64,
-}
-
-/// All filters off.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListOptions {
-    #[serde(rename = "orderID")]
-    order_id: Option<Vec<String>>,
-    finish: Option<i64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct ExportReq<'a> {
     #[serde(rename = "productID")]
     product_id: &'a str,
@@ -175,8 +171,12 @@ impl CallbotClient {
                 order_callback_url: account.order_callback_url.clone(),
                 call_callback_url: account.call_callback_url.clone(),
                 gzip: account.gzip,
-                max_add: limit(MAX_ADD, add_override),
-                max_remove: limit(MAX_REMOVE, remove_override),
+                add_endpoint: account.add_endpoint,
+                max_add: AtomicUsize::new(match account.add_endpoint {
+                    CallbotAddEndpoint::AddBatchCall => limit(MAX_ADD, add_override),
+                    CallbotAddEndpoint::ImportBatchCall => MAX_IMPORT,
+                }),
+                max_remove: AtomicUsize::new(limit(MAX_REMOVE, remove_override)),
             }),
         }
     }
@@ -187,8 +187,8 @@ impl CallbotClient {
 
     pub fn capabilities(&self) -> Capabilities {
         Capabilities {
-            max_add: self.inner.max_add,
-            max_remove: self.inner.max_remove,
+            max_add: self.inner.max_add.load(Ordering::Relaxed),
+            max_remove: self.inner.max_remove.load(Ordering::Relaxed),
             can_list: true,
             async_add: false,
             removable_states: REMOVABLE,
@@ -222,7 +222,7 @@ impl CallbotClient {
             .inner
             .transport
             .url(&format!("/callcentre/api/v3/{op}"));
-        let endpoint = self.inner.transport.endpoint().to_owned();
+        let endpoint = url.clone();
         let algorithm = self.inner.algorithm;
         let algorithm_name = match algorithm {
             SignatureAlgorithm::Md5 => "MD5",
@@ -294,19 +294,20 @@ impl CallbotClient {
             return Ok(BatchOutcome::default());
         }
         let keys = self.keys().await?;
-        in_chunks(batch, self.inner.max_add, |chunk| {
-            self.add_chunk(task, chunk, &keys)
-        })
-        .await
+        match self.inner.add_endpoint {
+            CallbotAddEndpoint::AddBatchCall => {
+                send_fitting(batch, &self.inner.max_add, |chunk| {
+                    self.add_chunk(task, chunk, &keys)
+                })
+                .await
+            }
+            CallbotAddEndpoint::ImportBatchCall => self.import(task, batch, &keys).await,
+        }
     }
 
-    async fn add_chunk(
-        &self,
-        task: &TaskRef,
-        chunk: &[ContactToAdd],
-        keys: &Keys,
-    ) -> Result<BatchOutcome, ProviderError> {
-        let request = AddReq {
+    /// The request body of an add or import.
+    fn add_body(&self, task: &TaskRef, chunk: &[ContactToAdd]) -> Result<Vec<u8>, ProviderError> {
+        to_json(&AddReq {
             product_id: PRODUCT_ID,
             user_task_id: &task.id,
             call_info_list: CallInfoList {
@@ -324,32 +325,20 @@ impl CallbotClient {
                     })
                     .collect(),
             },
-        };
+        })
+    }
+
+    async fn add_chunk(
+        &self,
+        task: &TaskRef,
+        chunk: &[ContactToAdd],
+        keys: &Keys,
+    ) -> Result<BatchOutcome, ProviderError> {
+        const OP: &str = "addBatchCall";
         let (answer, attempts) = self
-            .call("addBatchCall", to_json(&request)?, keys, Some(task))
+            .call(OP, self.add_body(task, chunk)?, keys, Some(task))
             .await?;
-        let errors = err_list(&answer.body);
-        let mut results: Vec<ItemResult> = vec![ItemResult::Accepted; chunk.len()];
-        let mut by_phone = KeyIndex::new(chunk.iter().map(|c| c.phone.as_str()));
-        let mut id_in_use = Vec::new();
-        for error in &errors {
-            let phone = value_string(&error.phone);
-            let Some((index, _)) = by_phone.take(&phone) else {
-                continue;
-            };
-            results[index] = match classify_item_message(&error.err_msg) {
-                ItemMessage::IdInUse => {
-                    id_in_use.push(index);
-                    ItemResult::Rejected {
-                        reason: RejectReason::Duplicate,
-                    }
-                }
-                ItemMessage::Rejected(reason) => ItemResult::Rejected { reason },
-                _ => ItemResult::Rejected {
-                    reason: RejectReason::Other(sanitize(&error.err_msg)),
-                },
-            };
-        }
+        let (mut results, id_in_use) = self.read_add_answer(OP, &answer, chunk)?;
         let mut requests = attempts;
         if !id_in_use.is_empty() {
             // Our orderIDs are deterministic: an id in use with our phone is our own order from
@@ -376,12 +365,110 @@ impl CallbotClient {
                 }
             }
         }
+        requests += self.settle(task, chunk, &mut results, keys).await;
         let mut outcome = BatchOutcome::default();
         for (index, result) in results.into_iter().enumerate() {
             outcome.push(index, result);
         }
         outcome.requests = requests;
         Ok(outcome)
+    }
+
+    /// Per-item results of an add answer, and the items refused because their `orderID` is in
+    /// use. Items named in `errList` are rejected; the others are accepted only when the answer
+    /// proves it (counts add up, every entry placed), else they are `Unknown`.
+    fn read_add_answer(
+        &self,
+        op: &str,
+        answer: &Answer,
+        chunk: &[ContactToAdd],
+    ) -> Result<(Vec<ItemResult>, Vec<usize>), ProviderError> {
+        let endpoint = self.endpoint(op);
+        let read = AddAnswer::read(&endpoint, &answer.body)?;
+        let entries = read.errors.as_deref().unwrap_or_default();
+        let sent: Vec<&str> = chunk.iter().map(|c| c.phone.as_str()).collect();
+        let echoed: Vec<&str> = entries.iter().map(|e| e.phone.as_str()).collect();
+        let placement = echo::place(&sent, &echoed);
+        let proven = read.adds_up(chunk.len()) && placement.unplaced == 0;
+        if !proven {
+            tracing::warn!(
+                endpoint = %endpoint,
+                counts = %read.describe(chunk.len()),
+                unplaced = placement.unplaced,
+                "the answer does not prove which orders were accepted; they stay in doubt until a listOrder read"
+            );
+        }
+        let unproven = if proven {
+            ItemResult::Accepted
+        } else {
+            ItemResult::Unknown
+        };
+        let mut results = vec![unproven; chunk.len()];
+        let mut id_in_use = Vec::new();
+        for (index, entry) in placement.placed {
+            let message = &entries[entry].message;
+            results[index] = match classify(message) {
+                ItemMessage::IdInUse => {
+                    id_in_use.push(index);
+                    ItemResult::Rejected {
+                        reason: RejectReason::Duplicate,
+                    }
+                }
+                ItemMessage::Rejected(reason) => ItemResult::Rejected { reason },
+                _ => ItemResult::Rejected {
+                    reason: RejectReason::Other(sanitize(message)),
+                },
+            };
+        }
+        Ok((results, id_in_use))
+    }
+
+    /// Settles the `Unknown` items of an add with a `listOrder` read by their `orderID`s: an
+    /// order listed with our id and a phone that fits ours is accepted; the others stay in
+    /// doubt (the next sync's listing settles them). Returns the requests made.
+    async fn settle(
+        &self,
+        task: &TaskRef,
+        chunk: &[ContactToAdd],
+        results: &mut [ItemResult],
+        keys: &Keys,
+    ) -> u32 {
+        let unknown: Vec<usize> = (0..chunk.len())
+            .filter(|i| results[*i] == ItemResult::Unknown)
+            .collect();
+        if unknown.is_empty() {
+            return 0;
+        }
+        let ids: Vec<String> = unknown
+            .iter()
+            .map(|i| chunk[*i].remote_id.clone())
+            .collect();
+        match self.list_orders(task, keys, Some(ids)).await {
+            Ok((rows, requests)) => {
+                for index in unknown {
+                    let contact = &chunk[index];
+                    let listed = rows.iter().any(|row| {
+                        row.order_id.as_deref() == Some(contact.remote_id.as_str())
+                            && echo::fit(&row.phone, &contact.phone).is_some()
+                    });
+                    if listed {
+                        results[index] = ItemResult::Accepted;
+                    }
+                }
+                requests
+            }
+            Err(err) => {
+                tracing::warn!(reason = err.reason(), error = %err, "cannot settle orders in doubt; the next listing will");
+                1
+            }
+        }
+    }
+
+    /// The full URL of an operation, for errors.
+    fn endpoint(&self, op: &str) -> String {
+        self.inner
+            .transport
+            .url(&format!("/callcentre/api/v3/{op}"))
     }
 
     /// `(orderID, userPhone)` of the given orders that exist, in requests of at most 500 ids.
@@ -403,12 +490,20 @@ impl CallbotClient {
                 .call("listOrderDetail", to_json(&request)?, keys, Some(task))
                 .await?;
             requests += attempts;
-            let rows = answer
-                .body
-                .get("orderDetailList")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            // "None of them exists" is what confirms a removal: an answer without the list
+            // must not read as that.
+            let rows = match answer.body.get("orderDetailList") {
+                Some(Value::Array(rows)) => rows.clone(),
+                other => {
+                    return Err(ProviderError::InvalidResponse {
+                        endpoint: self.endpoint("listOrderDetail"),
+                        detail: format!(
+                            "orderDetailList is {}, not a list",
+                            other.map_or("missing", answers::kind)
+                        ),
+                    });
+                }
+            };
             present.extend(rows.iter().map(|row| {
                 (
                     row.get("orderID").map(value_string).unwrap_or_default(),
@@ -430,7 +525,7 @@ impl CallbotClient {
             return Ok(BatchOutcome::default());
         }
         let keys = self.keys().await?;
-        in_chunks(batch, self.inner.max_remove, |chunk| {
+        send_fitting(batch, &self.inner.max_remove, |chunk| {
             self.remove_chunk(task, chunk, &keys)
         })
         .await
@@ -496,22 +591,27 @@ impl CallbotClient {
                 .filter(|(index, _)| !reported.contains(index))
                 .map(|(_, id)| *id)
                 .collect();
-            let still_there: HashSet<String> = if stopped.is_empty() {
-                HashSet::new()
+            // `None`: the check failed, so whether the stopped orders are gone is not known.
+            let still_there: Option<HashSet<String>> = if stopped.is_empty() {
+                Some(HashSet::new())
             } else {
                 match self.order_details(task, &stopped, keys).await {
                     Ok((present, n)) => {
                         requests += n;
-                        present.into_iter().map(|(id, _)| id).collect()
+                        Some(present.into_iter().map(|(id, _)| id).collect())
                     }
                     Err(err) => {
-                        tracing::debug!(reason = err.reason(), error = %err, "cannot check stopped orders");
-                        HashSet::new()
+                        tracing::warn!(reason = err.reason(), error = %err, "cannot check stopped orders; their removal stays in doubt");
+                        None
                     }
                 }
             };
             for (index, id) in &with_id {
                 if results[*index].is_none() {
+                    let Some(still_there) = &still_there else {
+                        results[*index] = Some(ItemResult::Unknown);
+                        continue;
+                    };
                     results[*index] = Some(if still_there.contains(*id) {
                         ItemResult::Rejected {
                             reason: RejectReason::NotDeletable,
@@ -532,41 +632,6 @@ impl CallbotClient {
 
     // ---- observe -----------------------------------------------------------------------------
 
-    pub async fn list(&self, task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
-        let keys = self.keys().await?;
-        let mut contacts = Vec::new();
-        let mut page = 1;
-        loop {
-            let request = ListReq {
-                product_id: PRODUCT_ID,
-                user_task_id: &task.id,
-                options: ListOptions {
-                    order_id: None,
-                    finish: None,
-                },
-                page,
-                size: LIST_PAGE_SIZE,
-            };
-            let (answer, _) = self
-                .call("listOrder", to_json(&request)?, &keys, Some(task))
-                .await?;
-            let rows = ["orderList", "list", "data"]
-                .iter()
-                .find_map(|k| answer.body.get(*k).and_then(Value::as_array))
-                .cloned()
-                .unwrap_or_default();
-            let total = answer.body.get("totalCount").and_then(Value::as_u64);
-            contacts.extend(rows.iter().filter_map(order_contact));
-            let done = u64::try_from(rows.len()).unwrap_or(0) < LIST_PAGE_SIZE
-                || total.is_some_and(|t| u64::try_from(contacts.len()).unwrap_or(0) >= t);
-            if done {
-                break;
-            }
-            page += 1;
-        }
-        Ok(Some(contacts))
-    }
-
     /// The orders of the task's latest batch (`exportBatchCall`): the observation for tasks fed by
     /// `importBatchCall`. Answers 1001 (retried) while an import runs.
     pub async fn export_batch(&self, task: &TaskRef) -> Result<Vec<RemoteContact>, ProviderError> {
@@ -585,6 +650,67 @@ impl CallbotClient {
             .map(|rows| rows.iter().filter_map(order_contact).collect())
             .unwrap_or_default())
     }
+}
+
+/// Sends `items` in requests of at most `size` items, one after the other. A request refused
+/// with 4001 (too many array elements; nothing applied) is sent again as halves, and the smaller
+/// size is kept in `size` for the rest of the client's life. A failure of the first request is
+/// `Err` (nothing applied); a later one stops the loop, marks the remaining items `Unknown` and
+/// is kept in `interrupted`.
+async fn send_fitting<'a, T, F, Fut>(
+    items: &'a [T],
+    size: &AtomicUsize,
+    mut send: F,
+) -> Result<BatchOutcome, ProviderError>
+where
+    F: FnMut(&'a [T]) -> Fut,
+    Fut: std::future::Future<Output = Result<BatchOutcome, ProviderError>>,
+{
+    let mut outcome = BatchOutcome::default();
+    let mut offset = 0;
+    while offset < items.len() {
+        let end = (offset + size.load(Ordering::Relaxed).max(1)).min(items.len());
+        let failure = match send(&items[offset..end]).await {
+            Ok(mut part) => {
+                let interrupted = part.interrupted.take();
+                outcome.extend_chunk(offset, part);
+                offset = end;
+                match interrupted {
+                    None => continue,
+                    Some(err) => err,
+                }
+            }
+            Err(ProviderError::BatchTooLarge { code, message }) if end - offset > 1 => {
+                let half = (end - offset).div_ceil(2);
+                size.fetch_min(half, Ordering::Relaxed);
+                tracing::warn!(code, message = %message, size = half, "the provider refused the batch as too large; sending halves from now on");
+                continue;
+            }
+            Err(err) if offset == 0 => return Err(err),
+            Err(err) => err,
+        };
+        for index in offset..items.len() {
+            outcome.push(index, ItemResult::Unknown);
+        }
+        outcome.interrupted = Some(failure);
+        break;
+    }
+    outcome.sort();
+    Ok(outcome)
+}
+
+/// Reads a per-order add message: the shared reading, plus the Chinese wordings of "this
+/// orderID is already used" (`订单ID已存在`), which do not spell the id the way the shared
+/// reader looks for it.
+fn classify(message: &str) -> ItemMessage {
+    let names_order = message.contains("订单") || message.to_lowercase().contains("orderid");
+    let in_use = ["已存在", "已使用", "已被使用"]
+        .iter()
+        .any(|w| message.contains(w));
+    if names_order && in_use {
+        return ItemMessage::IdInUse;
+    }
+    classify_item_message(message)
 }
 
 /// Script variables as `params`.

@@ -104,13 +104,19 @@ pub fn build_provider_with(
             remove_override,
             settings,
         ))),
-        (None, Some(account), None) => Ok(AnyProvider::Callbot(CallbotClient::new(
-            transport(&account.endpoint)?,
-            credentials,
-            account,
-            add_override,
-            remove_override,
-        ))),
+        (None, Some(account), None) => {
+            // Objects created before the CRD refused other formats reach here.
+            if let Some(problem) = account.phone_format_problem() {
+                return Err(ProviderError::Config(problem.into()));
+            }
+            Ok(AnyProvider::Callbot(CallbotClient::new(
+                transport(&account.endpoint)?,
+                credentials,
+                account,
+                add_override,
+                remove_override,
+            )))
+        }
         (None, None, Some(account)) => {
             let endpoint = match (&account.endpoint, account.region) {
                 (Some(endpoint), _) => endpoint.clone(),

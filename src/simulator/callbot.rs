@@ -1,5 +1,6 @@
 //! NXtele Callbot v3 (`/callcentre/api/v3/...`): signed headers, `{retCode,retMsg,responseID}`
 //! envelope, signed responses, orders added, imported (replace), stopped, listed and exported.
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +22,9 @@ use super::config::TaskState;
 use super::faults::Committed;
 use super::phones::international_valid;
 use super::state::{AccountKey, Contact, ContactState, Inner, NewContact, SimState, now_ms};
+use super::variants::Variant;
+use crate::api::PhoneFormat;
+use crate::contacts::Phone;
 use crate::signing::callbot_sign;
 
 /// Not documented (4001 exists for "too many array elements"); the strict reading mirrors the
@@ -30,6 +34,10 @@ pub const MAX_ORDERS: usize = 500;
 pub const MAX_DETAIL_IDS: usize = 500;
 /// `listOrder` / `listTask` page size: not documented; the docs' example is 100.
 pub const MAX_PAGE_SIZE: u64 = 100;
+/// Orders per request under [`Variant::CallbotBatchLimit100`].
+pub const SMALL_BATCH_LIMIT: usize = 100;
+/// `listOrder` rows per page under [`Variant::CallbotPageSizeCapped`].
+pub const CAPPED_PAGE_SIZE: u64 = 20;
 
 type Sim = State<Arc<SimState>>;
 
@@ -65,6 +73,8 @@ struct Reply {
     committed: bool,
     /// Send the body gzip-compressed when the client accepts it.
     gzip_ok: bool,
+    /// An add / import answer (`totalCount`, `successCount`, `errList` of phones).
+    add_answer: bool,
 }
 
 impl Reply {
@@ -78,6 +88,7 @@ impl Reply {
             },
             committed: false,
             gzip_ok: false,
+            add_answer: false,
         }
     }
 
@@ -88,6 +99,7 @@ impl Reply {
             fields: Map::new(),
             committed: false,
             gzip_ok: false,
+            add_answer: false,
         }
     }
 
@@ -199,13 +211,19 @@ fn handle<T: DeserializeOwned>(
             return unsigned_error(err.ret_code, &err.ret_msg, err.request_id.as_deref());
         }
     };
-    let reply = match serde_json::from_slice::<T>(&caller.body) {
+    let mut reply = match serde_json::from_slice::<T>(&caller.body) {
         Ok(request) => op(sim, &caller.key, request),
         Err(err) if err.to_string().starts_with("missing field") => {
             Reply::error(2, format!("参数丢失: {err}"))
         }
         Err(err) => Reply::error(3, format!("参数格式错误: {err}")),
     };
+    let variants = sim
+        .lock()
+        .account(&caller.key)
+        .map(|a| a.variants.clone())
+        .unwrap_or_default();
+    shape(&mut reply, &variants);
     let accepts_gzip = headers
         .get(ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -216,6 +234,127 @@ fn handle<T: DeserializeOwned>(
         response.extensions_mut().insert(Committed);
     }
     response
+}
+
+// ---- variants --------------------------------------------------------------------------------
+
+/// Answers the way the account's variants say, where the docs leave the answer open.
+fn shape(reply: &mut Reply, variants: &BTreeSet<Variant>) {
+    let has = |v: Variant| variants.contains(&v);
+    if reply.add_answer {
+        if has(Variant::CallbotErrListOmitted) {
+            reply.fields.remove("errList");
+        } else if has(Variant::CallbotCountsOnly) {
+            reply.fields.insert("errList".into(), json!([]));
+        }
+    }
+    if has(Variant::CallbotTotalCountMissing)
+        && (reply.add_answer || reply.fields.contains_key("orderList"))
+    {
+        reply.fields.remove("totalCount");
+    }
+    let echo = |phone: &str| -> String {
+        if has(Variant::CallbotPhoneMasked) {
+            super::phones::mask_phone(phone)
+        } else if has(Variant::CallbotPhoneNational) {
+            Phone::from_wire(phone, PhoneFormat::InternationalDigits, None)
+                .map_or_else(|_| phone.to_owned(), Phone::national_number)
+        } else if has(Variant::CallbotPhonePlus) {
+            format!("+{phone}")
+        } else {
+            phone.to_owned()
+        }
+    };
+    let translate = |message: &str| -> String {
+        if has(Variant::CallbotEnglishMessages) {
+            english(message)
+        } else if has(Variant::CallbotChineseMessages) {
+            chinese(message)
+        } else {
+            message.to_owned()
+        }
+    };
+    reply.ret_msg = translate(&reply.ret_msg);
+    for (list, phone_field) in [("errList", "phone"), ("orderList", "userPhone")] {
+        let Some(Value::Array(items)) = reply.fields.get_mut(list) else {
+            continue;
+        };
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(Value::String(phone)) = item.get_mut(phone_field) {
+                *phone = echo(phone);
+            }
+            if let Some(Value::String(message)) = item.get_mut("errMsg") {
+                *message = translate(message);
+            }
+        }
+    }
+    if has(Variant::UnknownFields) {
+        reply.fields.insert(
+            "traceInfo".into(),
+            json!({"region": "sim", "apiVersion": "3.1"}),
+        );
+        for list in [
+            "errList",
+            "orderList",
+            "orderDetailList",
+            "callList",
+            "taskData",
+        ] {
+            if let Some(Value::Array(items)) = reply.fields.get_mut(list) {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    item.insert("extInfo".into(), json!({"tag": "sim", "level": 1}));
+                }
+            }
+        }
+    }
+}
+
+/// The simulator's messages in English.
+fn english(message: &str) -> String {
+    [
+        ("参数内容容量错误(数组元素过多)", "too many array elements"),
+        (
+            "批次导入进行中,不可导入导出",
+            "batch import in progress, cannot import or export",
+        ),
+        ("参数丢失", "missing parameter"),
+        ("参数格式错误", "parameter format error"),
+        ("参数值错误", "invalid parameter value"),
+        ("号码格式错误", "invalid phone number format"),
+        ("订单不存在", "order does not exist"),
+        ("话术变量", "script variable"),
+        ("服务器内部错误", "internal server error"),
+        ("系统正忙", "system busy"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |m, (zh, en)| m.replace(zh, en))
+}
+
+/// The simulator's messages in Chinese, the per-order ones too.
+fn chinese(message: &str) -> String {
+    [
+        (
+            "duplicate phone: already in the task",
+            "号码重复,已在任务中",
+        ),
+        ("id already used (ids are globally unique)", "订单ID已存在"),
+        ("userTaskID does not exist", "userTaskID 不存在"),
+        ("country code + number, digits only", "需带区号,只能是数字"),
+        ("callList is empty", "callList 为空"),
+        ("task is completed", "任务已完结"),
+        ("success", "成功"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |m, (en, zh)| m.replace(en, zh))
+}
+
+/// Most orders per add / import / stop request for this account.
+fn batch_limit(sim: &SimState, key: &AccountKey) -> usize {
+    let small = sim
+        .lock()
+        .account(key)
+        .is_some_and(|a| a.has(Variant::CallbotBatchLimit100));
+    if small { SMALL_BATCH_LIMIT } else { MAX_ORDERS }
 }
 
 fn check_product(product_id: &str) -> Result<(), Reply> {
@@ -341,7 +480,7 @@ fn add_orders(sim: &SimState, key: &AccountKey, req: AddReq, import: bool) -> Re
     if list.is_empty() {
         return Reply::error(4, "参数值错误: callList is empty");
     }
-    if list.len() > MAX_ORDERS {
+    if list.len() > batch_limit(sim, key) {
         return Reply::error(4001, "参数内容容量错误(数组元素过多)");
     }
     let task_id = req.user_task_id;
@@ -367,10 +506,15 @@ fn add_orders(sim: &SimState, key: &AccountKey, req: AddReq, import: bool) -> Re
         if running {
             return Reply::error(1001, "批次导入进行中,不可导入导出");
         }
-        // A new batch: undialled orders are deleted, dialled ones kept.
+        // A new batch: undialled orders are deleted, dialled ones kept (unless the account
+        // appends batches).
+        let appends = inner
+            .account(key)
+            .is_some_and(|a| a.has(Variant::CallbotImportAppends));
         let pending: Vec<u64> = inner
             .account(key)
             .and_then(|a| a.task(&task_id))
+            .filter(|_| !appends)
             .map(|t| {
                 t.contacts
                     .values()
@@ -444,8 +588,11 @@ fn add_orders(sim: &SimState, key: &AccountKey, req: AddReq, import: bool) -> Re
             Err(reject) => errors.push(json!({"phone": phone, "errMsg": reject.message()})),
         }
     }
-    Reply::ok(json!({"totalCount": total, "successCount": success, "errList": errors}))
-        .committed(changed)
+    let mut reply =
+        Reply::ok(json!({"totalCount": total, "successCount": success, "errList": errors}))
+            .committed(changed);
+    reply.add_answer = true;
+    reply
 }
 
 // ---- stop ------------------------------------------------------------------------------------
@@ -471,7 +618,7 @@ async fn stop_order(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Respons
         if req.order_ids.is_empty() {
             return Reply::error(4, "参数值错误: orderIDs is empty");
         }
-        if req.order_ids.len() > MAX_ORDERS {
+        if req.order_ids.len() > batch_limit(sim, key) {
             return Reply::error(4001, "参数内容容量错误(数组元素过多)");
         }
         if !matches!(req.del_call, 0 | 1) {
@@ -600,6 +747,15 @@ async fn list_order(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Respons
         let Some(task) = inner.account(key).and_then(|a| a.task(&req.user_task_id)) else {
             return Reply::error(4, "参数值错误: userTaskID does not exist");
         };
+        // A server that serves smaller pages than asked pages by its own size.
+        let page_size = if inner
+            .account(key)
+            .is_some_and(|a| a.has(Variant::CallbotPageSizeCapped))
+        {
+            req.size.min(CAPPED_PAGE_SIZE)
+        } else {
+            req.size
+        };
         let options = req.options;
         let unfiltered = options.order_id.is_none()
             && options.finish.is_none()
@@ -622,8 +778,8 @@ async fn list_order(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Respons
         } else {
             task.contacts.values().filter(matches).count()
         };
-        let skip = usize::try_from((req.page - 1).saturating_mul(req.size)).unwrap_or(usize::MAX);
-        let size = usize::try_from(req.size).unwrap_or(usize::MAX);
+        let skip = usize::try_from((req.page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
+        let size = usize::try_from(page_size).unwrap_or(usize::MAX);
         let row = |c: &Contact| order_row(c, &task.id, &task.provider_task_id);
         // Sequence numbers without gaps (nothing removed yet) locate a page directly; skipping
         // through a B-tree made listing a million contacts take minutes.
@@ -646,7 +802,7 @@ async fn list_order(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Respons
                 .collect()
         };
         Reply::ok(
-            json!({"totalCount": total, "page": req.page, "size": req.size, "orderList": rows}),
+            json!({"totalCount": total, "page": req.page, "size": page_size, "orderList": rows}),
         )
     })
 }

@@ -60,6 +60,30 @@ pub enum Variant {
     /// The (inferred) sync `number` add answers with counts only: refused rows are not named.
     LllSyncAddCountsOnly,
     // ── Callbot ────────────────────────────────────────────────────────────────────────────
+    /// Add answers leave `errList` out, failures or not (the docs mark it optional): only
+    /// `successCount` tells that some orders failed.
+    CallbotErrListOmitted,
+    /// Add answers carry the counts only: `errList` is always empty.
+    CallbotCountsOnly,
+    /// Phones in `errList` and `listOrder` rows come back with a `+`.
+    CallbotPhonePlus,
+    /// Phones in `errList` and `listOrder` rows come back without their country code.
+    CallbotPhoneNational,
+    /// Phones in `errList` and `listOrder` rows come back masked (`86131****0001`).
+    CallbotPhoneMasked,
+    /// `listOrder` serves at most 20 rows per page, whatever `size` asks (and pages by 20).
+    CallbotPageSizeCapped,
+    /// `listOrder` and add answers have no `totalCount`.
+    CallbotTotalCountMissing,
+    /// `importBatchCall` adds the new batch to the undialled orders instead of replacing them.
+    CallbotImportAppends,
+    /// `addBatchCall`, `importBatchCall` and `stopOrder` refuse more than 100 orders with 4001
+    /// (the limit is not documented).
+    CallbotBatchLimit100,
+    /// Every message (`retMsg`, `errMsg`) in English.
+    CallbotEnglishMessages,
+    /// Every message in Chinese, also the per-order ones (`号码重复`, `订单ID已存在`).
+    CallbotChineseMessages,
     // ── NXLink ─────────────────────────────────────────────────────────────────────────────
     /// Business messages in Chinese (任务不存在, 联系人不存在, 号码重复, …) instead of English:
     /// the docs give one code (20000) for every business error and no message list.
@@ -91,6 +115,17 @@ impl Variant {
             | Self::LllSubUserIdTopLevel
             | Self::LllEnglishMessages
             | Self::LllSyncAddCountsOnly => Some(ProviderKind::Longlonglong),
+            Self::CallbotErrListOmitted
+            | Self::CallbotCountsOnly
+            | Self::CallbotPhonePlus
+            | Self::CallbotPhoneNational
+            | Self::CallbotPhoneMasked
+            | Self::CallbotPageSizeCapped
+            | Self::CallbotTotalCountMissing
+            | Self::CallbotImportAppends
+            | Self::CallbotBatchLimit100
+            | Self::CallbotEnglishMessages
+            | Self::CallbotChineseMessages => Some(ProviderKind::Callbot),
         }
     }
 

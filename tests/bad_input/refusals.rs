@@ -463,6 +463,11 @@ pub fn refusals() -> Vec<Refusal> {
             "spec.callbot.algorithm: Unsupported value: \"SHA1\"",
         ),
         r(
+            "callbot phone format E164",
+            cb_provider("/callbot/phoneFormat", json!("E164")),
+            "callbot.phoneFormat must be InternationalDigits",
+        ),
+        r(
             "callbot without callback URL",
             call_provider(
                 "cp",

@@ -130,6 +130,7 @@ pub fn callbot_spec(
             call_callback_url: "https://hooks.example.com/call".into(),
             gzip,
             phone_format: PhoneFormat::InternationalDigits,
+            add_endpoint: Default::default(),
         }),
         nxlink: None,
         rate_limit: fast_limit(),

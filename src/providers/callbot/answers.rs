@@ -3,7 +3,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::providers::http::Response;
-use crate::providers::wire::value_string;
 use crate::providers::{ProviderError, RemoteContact, RemoteState, TaskRef, sanitize};
 
 /// `{retCode, retMsg, responseID, …}`; the rest is read per endpoint.
@@ -15,8 +14,6 @@ pub(super) struct Answer {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ErrItem {
-    #[serde(default)]
-    pub(super) phone: Value,
     #[serde(rename = "orderID", default)]
     pub(super) order_id: Value,
     #[serde(default)]
@@ -30,17 +27,153 @@ pub(super) fn err_list(body: &Value) -> Vec<ErrItem> {
         .unwrap_or_default()
 }
 
-/// An order row: `finish` true = finished; `callStatus` 0 not dialled, 1 dialling, 2 dialled
-/// (the simulator's reading; the real enum is not documented).
-pub(super) fn order_contact(row: &Value) -> Option<RemoteContact> {
-    let phone = row
-        .get("userPhone")
-        .map(value_string)
-        .filter(|p| !p.is_empty())?;
-    let remote_id = row
-        .get("orderID")
-        .map(value_string)
-        .filter(|id| !id.is_empty());
+/// What an add answer (`addBatchCall`, `importBatchCall`) says, its types checked.
+#[derive(Debug)]
+pub(super) struct AddAnswer {
+    /// `totalCount`: "导入总数".
+    pub(super) total: Option<u64>,
+    /// `successCount`: "导入成功数".
+    pub(super) success: Option<u64>,
+    /// `errList` (`None` when left out: the docs mark it optional).
+    pub(super) errors: Option<Vec<ErrEntry>>,
+}
+
+/// One `errList` entry of an add answer.
+#[derive(Debug)]
+pub(super) struct ErrEntry {
+    /// As the provider wrote it (maybe not as it was sent).
+    pub(super) phone: String,
+    pub(super) message: String,
+}
+
+impl AddAnswer {
+    /// Reads the counts and `errList` of `op`'s answer; wrong types are an error naming the
+    /// endpoint and the field (no phone is quoted).
+    pub(super) fn read(op: &str, body: &Value) -> Result<Self, ProviderError> {
+        let bad = |detail: String| ProviderError::InvalidResponse {
+            endpoint: op.to_owned(),
+            detail,
+        };
+        let count = |name: &str| -> Result<Option<u64>, ProviderError> {
+            match body.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .map(Some)
+                    .ok_or_else(|| bad(format!("{name} is {}, not a count", kind(v)))),
+            }
+        };
+        let total = count("totalCount")?;
+        let success = count("successCount")?;
+        let errors = match body.get("errList") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(entries)) => Some(
+                entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, entry)| {
+                        let phone = match entry.get("phone") {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(Value::Number(n)) => n.to_string(),
+                            Some(other) => {
+                                return Err(bad(format!(
+                                    "errList[{i}].phone is {}, not a phone",
+                                    kind(other)
+                                )));
+                            }
+                            None => return Err(bad(format!("errList[{i}] has no phone"))),
+                        };
+                        let message = match entry.get("errMsg") {
+                            Some(Value::String(s)) => s.clone(),
+                            None | Some(Value::Null) => String::new(),
+                            Some(other) => {
+                                return Err(bad(format!(
+                                    "errList[{i}].errMsg is {}, not text",
+                                    kind(other)
+                                )));
+                            }
+                        };
+                        Ok(ErrEntry { phone, message })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(other) => return Err(bad(format!("errList is {}, not a list", kind(other)))),
+        };
+        Ok(Self {
+            total,
+            success,
+            errors,
+        })
+    }
+
+    /// Whether the counts prove that every item of `sent` not named in `errList` was accepted:
+    /// `totalCount` is what was sent and `successCount + len(errList) == totalCount` (an
+    /// `errList` left out counts as empty, so it proves only when everything succeeded).
+    pub(super) fn adds_up(&self, sent: usize) -> bool {
+        let failed = self.errors.as_ref().map_or(0, Vec::len) as u64;
+        match (self.total, self.success) {
+            (Some(total), Some(success)) => {
+                total == sent as u64 && success.checked_add(failed) == Some(total)
+            }
+            _ => false,
+        }
+    }
+
+    /// A short account of the counts for logs and errors (no phones).
+    pub(super) fn describe(&self, sent: usize) -> String {
+        let show = |n: Option<u64>| n.map_or_else(|| "missing".to_owned(), |n| n.to_string());
+        format!(
+            "sent {sent}, totalCount {}, successCount {}, errList {}",
+            show(self.total),
+            show(self.success),
+            self.errors
+                .as_ref()
+                .map_or_else(|| "missing".to_owned(), |e| format!("{} entries", e.len()))
+        )
+    }
+}
+
+/// The JSON type of a value, for error messages (never the value: it may be a phone).
+pub(super) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// One `listOrder` / `exportBatchCall` row, phone as the provider wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct OrderRow {
+    pub(super) order_id: Option<String>,
+    pub(super) phone: String,
+    pub(super) state: RemoteState,
+}
+
+/// Reads an order row: `finish` true = finished; `callStatus` 0 not dialled, 1 dialling, 2
+/// dialled (the simulator's reading; the real enum is not documented). A row that is not an
+/// object or has no phone is an error (`Err` holds what was wrong, no phone).
+pub(super) fn order_row(row: &Value) -> Result<OrderRow, String> {
+    if !row.is_object() {
+        return Err(format!("a row is {}, not an order", kind(row)));
+    }
+    let phone = match row.get("userPhone") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) if !other.is_string() => {
+            return Err(format!("userPhone is {}, not a phone", kind(other)));
+        }
+        _ => return Err("a row has no userPhone".into()),
+    };
+    let order_id = match row.get("orderID") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()).filter(|id| !id.is_empty()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => return Err(format!("orderID is {}, not an id", kind(other))),
+    };
     let finish = row
         .get("finish")
         .and_then(|f| f.as_bool().or_else(|| f.as_i64().map(|n| n == 1)));
@@ -50,11 +183,21 @@ pub(super) fn order_contact(row: &Value) -> Option<RemoteContact> {
         (_, Some(1 | 2)) => RemoteState::InProgress,
         _ => RemoteState::Unknown,
     };
-    Some(RemoteContact {
+    Ok(OrderRow {
+        order_id,
         phone,
-        remote_id,
         state,
-        removable: state == RemoteState::Pending,
+    })
+}
+
+/// An order row as a remote contact, phone as written (for `exportBatchCall`).
+pub(super) fn order_contact(row: &Value) -> Option<RemoteContact> {
+    let row = order_row(row).ok()?;
+    Some(RemoteContact {
+        phone: row.phone,
+        remote_id: row.order_id,
+        state: row.state,
+        removable: row.state == RemoteState::Pending,
     })
 }
 
@@ -77,6 +220,12 @@ pub(super) fn parse_answer(
             }
         }
     })?;
+    if !body.is_object() {
+        return Err(ProviderError::InvalidResponse {
+            endpoint: endpoint.to_owned(),
+            detail: format!("the answer is {}, not an object", kind(&body)),
+        });
+    }
     let code = body
         .get("retCode")
         .or_else(|| body.get("code"))
@@ -93,7 +242,7 @@ pub(super) fn parse_answer(
     let Some(code) = code else {
         return Err(ProviderError::InvalidResponse {
             endpoint: endpoint.to_owned(),
-            detail: "no retCode".into(),
+            detail: "no retCode (or not a number)".into(),
         });
     };
     match code {

@@ -1,0 +1,232 @@
+//! `listOrder`, paged by its totals.
+//!
+//! The listing drives removals and settles contacts in doubt, so it must be complete or an
+//! error. The response shape is not in the public docs: callsync reads `totalCount` and the rows
+//! (`orderList`, or `list` / `data`), and pages on until it has read `totalCount` orders. A server
+//! may cap the page size below what was asked: a short page that is not the end makes the client
+//! ask for pages of that size from there. A listing that does not add up (no `totalCount`, a total
+//! that changes between pages, an empty page before the end, more rows than the total, an order
+//! listed twice) is an error naming `listOrder`, never a partial "complete" listing.
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::answers::{OrderRow, kind, order_row};
+use super::echo::{self, Echo};
+use super::{CallbotClient, Keys, PRODUCT_ID};
+use crate::api::PhoneFormat;
+use crate::contacts::Phone;
+use crate::providers::wire::to_json;
+use crate::providers::{ProviderError, RemoteContact, RemoteState, TaskRef, mask_phone};
+
+/// `listOrder` page size asked for (the docs' example).
+pub const LIST_PAGE_SIZE: u64 = 100;
+/// Order ids per filtered `listOrder` request (the filter's limit is not documented; this is
+/// `listOrderDetail`'s documented one).
+const FILTER_IDS: usize = 500;
+
+const OP: &str = "listOrder";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListReq<'a> {
+    #[serde(rename = "productID")]
+    product_id: &'a str,
+    #[serde(rename = "userTaskID")]
+    user_task_id: &'a str,
+    options: ListOptions<'a>,
+    page: u64,
+    size: u64,
+}
+
+/// Filters: by order ids or none.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListOptions<'a> {
+    #[serde(rename = "orderID")]
+    order_id: Option<&'a [String]>,
+    finish: Option<i64>,
+}
+
+impl CallbotClient {
+    /// Every order of the task, phones checked: each must read as country code + number (a
+    /// `+` or spaces are dropped). A masked or otherwise unreadable phone makes the listing an
+    /// error: callsync could not tell which contact the order is.
+    pub async fn list(&self, task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
+        let keys = self.keys().await?;
+        let (rows, _) = self.list_orders(task, &keys, None).await?;
+        let endpoint = self.endpoint(OP);
+        let contacts = rows
+            .into_iter()
+            .map(|row| {
+                let phone =
+                    readable_phone(&row.phone).ok_or_else(|| ProviderError::InvalidResponse {
+                        endpoint: endpoint.clone(),
+                        detail: format!(
+                            "an order's phone ({}) does not read as country code + number; \
+                             the listing cannot tell which contact it is",
+                            mask_phone(&row.phone)
+                        ),
+                    })?;
+                Ok(RemoteContact {
+                    phone,
+                    remote_id: row.order_id,
+                    state: row.state,
+                    removable: row.state == RemoteState::Pending,
+                })
+            })
+            .collect::<Result<Vec<_>, ProviderError>>()?;
+        Ok(Some(contacts))
+    }
+
+    /// The task's orders (all, or those with the given ids), phones as the provider wrote
+    /// them, and the requests made.
+    pub(super) async fn list_orders(
+        &self,
+        task: &TaskRef,
+        keys: &Keys,
+        order_ids: Option<Vec<String>>,
+    ) -> Result<(Vec<OrderRow>, u32), ProviderError> {
+        match order_ids {
+            None => self.list_pages(task, keys, None).await,
+            Some(ids) => {
+                let mut rows = Vec::new();
+                let mut requests = 0;
+                for chunk in ids.chunks(FILTER_IDS) {
+                    let (part, n) = self.list_pages(task, keys, Some(chunk)).await?;
+                    rows.extend(part);
+                    requests += n;
+                }
+                Ok((rows, requests))
+            }
+        }
+    }
+
+    async fn list_pages(
+        &self,
+        task: &TaskRef,
+        keys: &Keys,
+        order_ids: Option<&[String]>,
+    ) -> Result<(Vec<OrderRow>, u32), ProviderError> {
+        let endpoint = self.endpoint(OP);
+        let bad = |detail: String| ProviderError::InvalidResponse {
+            endpoint: endpoint.clone(),
+            detail,
+        };
+        let mut rows: Vec<OrderRow> = Vec::new();
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut total: Option<u64> = None;
+        let mut requests = 0;
+        let mut page = 1;
+        let mut size = LIST_PAGE_SIZE;
+        loop {
+            let request = ListReq {
+                product_id: PRODUCT_ID,
+                user_task_id: &task.id,
+                options: ListOptions {
+                    order_id: order_ids,
+                    finish: None,
+                },
+                page,
+                size,
+            };
+            let (answer, attempts) = self.call(OP, to_json(&request)?, keys, Some(task)).await?;
+            requests += attempts;
+            let body = &answer.body;
+            let this_total = match body.get("totalCount") {
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| bad(format!("totalCount is {}, not a count", kind(v))))?,
+                None => {
+                    return Err(bad(
+                        "no totalCount: cannot tell whether the listing is complete".into(),
+                    ));
+                }
+            };
+            match total {
+                Some(before) if before != this_total => {
+                    return Err(bad(format!(
+                        "totalCount changed from {before} to {this_total} while paging; \
+                         the listing is not consistent"
+                    )));
+                }
+                _ => total = Some(this_total),
+            }
+            let page_rows = match ["orderList", "list", "data"]
+                .iter()
+                .find_map(|k| body.get(*k).filter(|v| !v.is_null()))
+            {
+                Some(Value::Array(items)) => items,
+                Some(other) => {
+                    return Err(bad(format!("orderList is {}, not a list", kind(other))));
+                }
+                None if this_total == 0 => break,
+                None => return Err(bad(format!("page {page} has no orderList"))),
+            };
+            let count = page_rows.len() as u64;
+            for item in page_rows {
+                let row =
+                    order_row(item).map_err(|detail| bad(format!("page {page}: {detail}")))?;
+                if let Some(id) = &row.order_id
+                    && !seen.insert(hash(id))
+                {
+                    return Err(bad(format!(
+                        "order {id} listed twice; the pages are not consistent"
+                    )));
+                }
+                rows.push(row);
+            }
+            let read = rows.len() as u64;
+            if read > this_total {
+                return Err(bad(format!(
+                    "{read} orders listed but totalCount is {this_total}"
+                )));
+            }
+            if read == this_total {
+                break;
+            }
+            if count == 0 {
+                return Err(bad(format!(
+                    "page {page} is empty but only {read} of {this_total} orders were listed"
+                )));
+            }
+            if count < size {
+                // The server serves smaller pages than asked: ask for its size from here on.
+                // The next page number is only well defined when what was read is a whole
+                // number of such pages.
+                if !read.is_multiple_of(count) {
+                    return Err(bad(format!(
+                        "page {page} has {count} orders (asked {size}) before the end \
+                         ({read} of {this_total}); cannot tell where the next page starts"
+                    )));
+                }
+                size = count;
+                page = read / count + 1;
+            } else {
+                page += 1;
+            }
+        }
+        Ok((rows, requests))
+    }
+}
+
+/// An order id's hash, to find an order listed twice without keeping a second copy of every id.
+fn hash(id: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The phone as country code + number digits, when the provider's writing reads as one (a `+`,
+/// spaces or dashes are dropped); `None` for masked or unreadable phones, or digits that are no
+/// valid international number (a number written without its country code often is not).
+fn readable_phone(raw: &str) -> Option<String> {
+    match echo::read(raw) {
+        Echo::Digits(digits) => Phone::from_wire(&digits, PhoneFormat::InternationalDigits, None)
+            .ok()
+            .map(|_| digits),
+        Echo::Masked { .. } | Echo::Unreadable => None,
+    }
+}
