@@ -639,3 +639,44 @@ async fn a_contact_the_provider_refuses_is_named_and_never_reported_in_sync() {
     assert_eq!(applied_adds, 3);
     assert_eq!(sim.contacts(kind, ACCOUNT, TASK).len(), 3);
 }
+
+/// "Provider truth": an ObserveOnly apply wrote nothing and printed `✓` although the provider
+/// lacked every desired contact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_only_drift_is_named_and_never_reported_in_sync() {
+    let kind = ProviderKind::Longlonglong;
+    let account = AccountConfig::new(kind, ACCOUNT, SECRET).with_task(TaskConfig::new(TASK));
+    let sim = Simulator::start(SimulatorConfig {
+        accounts: vec![account],
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator starts");
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("variant_matrix");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let work = tempfile::tempdir_in(&root).expect("tempdir");
+    let dir = work.path().join("files");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let yaml = files_yaml(kind, &sim.base_url(), &[0, 1, 2])
+        .replace("management: Full", "management: ObserveOnly");
+    std::fs::write(dir.join("objects.yaml"), yaml).expect("write");
+    let mut diagnostics = Diagnostics::default();
+    let bundle = files::load(std::slice::from_ref(&dir), &mut diagnostics);
+    let resolved = files::resolve(&bundle, &mut diagnostics).remove(0);
+    let store = StateStore::open(&work.path().join("state"), true).expect("state");
+    let (limiters, settings) = (RateLimiters::new(), ClientSettings::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut run = TaskRun::prepare(&resolved, &store, &limiters, &settings).expect("prepare");
+    let applied = cli_sync::apply(&mut run, &store, &stop, &mut |_| {})
+        .await
+        .expect("apply");
+    let line = outcome_line(&resolved.key(), 3, 0, &applied).expect_err("drift is no success");
+    assert!(
+        line.starts_with("! matrix/task: ObserveOnly, nothing written; the provider differs from the files (3 desired contacts missing, 0 not desired)"),
+        "{line}"
+    );
+    assert!(
+        audit_since(&sim, kind, 0).is_empty(),
+        "ObserveOnly writes nothing"
+    );
+}

@@ -49,12 +49,13 @@ pub fn outcome_line(
     let seconds = applied.elapsed.as_secs_f64();
     let plan = applied.first_plan.as_ref();
     if plan.is_some_and(|p| p.management == "ObserveOnly") {
-        let (add, remove) = plan.map_or((0, 0), |p| (p.to_add, p.to_remove));
-        if add + remove > 0 {
+        // An ObserveOnly plan has nothing to add or remove: its differences are these.
+        let (missing, unwanted) = plan.map_or((0, 0), |p| (p.missing, p.unwanted));
+        if missing + unwanted > 0 {
             return Err(format!(
-                "! {key}: ObserveOnly, nothing written; the provider differs from the files ({} to add, {} to remove)",
-                thousands(add),
-                thousands(remove)
+                "! {key}: ObserveOnly, nothing written; the provider differs from the files ({} desired contacts missing, {} not desired)",
+                thousands(missing),
+                thousands(unwanted)
             ));
         }
         return Ok(format!(
