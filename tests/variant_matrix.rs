@@ -10,8 +10,8 @@
 //!   it is no longer desired.
 //!
 //! After every step: either exact convergence (the simulator's contacts = the desired set) with
-//! a `✓` line, or a stop whose line or error names the cause (never a `✓` while the provider
-//! differs); no phone ever added while present; no desired contact ever removed; and the
+//! a `✓` line, or a stop whose line or error names the cause (never a `✓`, nor the controller's
+//! `InSync` for the same numbers, while the provider differs); no phone ever added while present; no desired contact ever removed; and the
 //! numbers of the closing line (`added`, `removed`, `in sync`) equal what the simulator's audit
 //! log says was applied. The default (no variant) must converge at every step.
 //!
@@ -29,6 +29,8 @@ use callsync::cli::files::{self, Diagnostics, ResolvedTask};
 use callsync::cli::sync::state::StateStore;
 use callsync::cli::sync::{self as cli_sync, Applied, TaskRun, outcome_line};
 use callsync::contacts::Phone;
+use callsync::controller::steps::report::{Phase, SyncClaims, finished_phase};
+use callsync::plan::GuardDecision;
 use callsync::providers::{ClientSettings, RateLimiters};
 use callsync::simulator::audit::{AuditEntry, AuditOp, AuditOutcome};
 use callsync::simulator::state::NewContact;
@@ -438,6 +440,23 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                     judge.check(number_after(&text, "removed ") == Some(removes), || {
                         format!("the line {text:?} does not say removed {removes}")
                     });
+                }
+                // The controller's Ready for the same numbers (a sync that ran to its end).
+                let finished = applied.unknown == 0
+                    && !matches!(applied.guard, Some(GuardDecision::Tripped { .. }));
+                if finished {
+                    let phase = finished_phase(&SyncClaims {
+                        desired: resolved_desired_len(&resolved),
+                        confirmed: applied.confirmed,
+                        not_sendable: applied.not_sendable,
+                        refused: applied.failed - applied.not_sendable,
+                        ..SyncClaims::default()
+                    });
+                    if let Phase::InSync { message, .. } = &phase {
+                        judge.check(at_provider_set == desired, || {
+                            format!("the controller would report Ready ({message:?}) while the provider differs")
+                        });
+                    }
                 }
                 match line {
                     Ok(text) => {
