@@ -426,6 +426,17 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                         applied.removed
                     )
                 });
+                // "Already at the provider" is never more than the adds it refused.
+                let refused_adds = audit
+                    .iter()
+                    .filter(|e| e.operation == AuditOp::Add && e.outcome == AuditOutcome::Rejected)
+                    .count() as u64;
+                judge.check(applied.already_present <= refused_adds, || {
+                    format!(
+                        "claims {} already at the provider, the provider refused {refused_adds} adds",
+                        applied.already_present
+                    )
+                });
                 let text = match &line {
                     Ok(text) | Err(text) => text.clone(),
                 };
