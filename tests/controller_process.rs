@@ -673,7 +673,7 @@ async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     env.secret(json!({"uuid": CB_UUID, "secretKey": CB_SECRET}))
         .await;
     let task = env
-        .wait_reason("InvalidContacts", Duration::from_secs(60), &[&text])
+        .wait_reason("ContactsRefused", Duration::from_secs(60), &[&text])
         .await;
     let status = task.status.clone().expect("status");
     assert!(
@@ -706,7 +706,7 @@ async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     env.wait_reason("ProviderUnreachable", Duration::from_secs(90), &[&json_log])
         .await;
     env.admin.set_faults("callbot", CB_UUID, Value::Null).await;
-    env.wait_reason("InvalidContacts", Duration::from_secs(90), &[&json_log])
+    env.wait_reason("ContactsRefused", Duration::from_secs(90), &[&json_log])
         .await;
     env.lists()
         .delete("list-a", &DeleteParams::default())
@@ -732,7 +732,7 @@ async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     let seen = reasons().await;
     for reason in [
         "CredentialsRejected",
-        "InvalidContacts",
+        "ContactsRefused",
         "ProviderUnreachable",
         "DeletionGuard",
         "Synced",

@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::plan::open_state;
 use super::sync::summary::thousands;
-use super::sync::{self, Applied, TaskRun};
+use super::sync::{self, TaskRun, outcome_line};
 use super::workspace::{FilesError, InputArgs, Workspace};
-use crate::plan::GuardDecision;
 use crate::providers::{ClientSettings, RateLimiters};
 
 /// Carry out a sync from YAML files, without a cluster.
@@ -42,90 +41,6 @@ fn watch_interrupts(stop: Arc<AtomicBool>) {
             std::process::exit(130);
         }
     });
-}
-
-/// The closing line of one task; `Err` text when the task did not reach its desired state.
-fn outcome_line(
-    key: &str,
-    desired: u64,
-    invalid: u64,
-    applied: &Applied,
-) -> Result<String, String> {
-    let seconds = applied.elapsed.as_secs_f64();
-    let plan = applied.first_plan.as_ref();
-    if plan.is_some_and(|p| p.management == "ObserveOnly") {
-        let (add, remove) = plan.map_or((0, 0), |p| (p.to_add, p.to_remove));
-        return Ok(format!(
-            "✓ {key}: ObserveOnly, nothing written ({} to add, {} to remove) in {seconds:.1} s",
-            thousands(add),
-            thousands(remove)
-        ));
-    }
-    let changes = format!(
-        "added {}, removed {}",
-        thousands(applied.added),
-        thousands(applied.removed)
-    );
-    if let Some(GuardDecision::Tripped { removes, limit, .. }) = applied.guard {
-        return Err(format!(
-            "! {key}: removals blocked by the deletion guard: the sync would remove {} contacts, more than maxDeletePercent allows ({}); {changes}. Raise spec.policy.maxDeletePercent or change the ContactLists",
-            thousands(removes),
-            thousands(limit)
-        ));
-    }
-    if applied.foreign > 0 {
-        // Not in sync: these are pending at the provider and may be called, and callsync cannot
-        // remove them (it never knew their ids). Never a "✓".
-        return Err(format!(
-            "! {key}: {} contacts no longer wanted are still in the provider's task: they were there before callsync added them (under ids callsync does not know), so callsync cannot remove them (notRemovable, ForeignContact); delete them in the provider's console ({changes})",
-            thousands(applied.foreign)
-        ));
-    }
-    if applied.unknown > 0 {
-        let mut line = format!(
-            "! {key}: {} contacts await confirmation from the provider ({changes}); run apply again",
-            thousands(applied.unknown)
-        );
-        // What the provider said about items it left in doubt (phones masked).
-        for failure in applied
-            .failures
-            .iter()
-            .filter(|f| f.reason.starts_with("in doubt"))
-            .take(5)
-        {
-            line.push_str(&format!("\n    {}: {}", failure.phone, failure.reason));
-        }
-        return Err(line);
-    }
-    let in_sync = desired.saturating_sub(applied.failed);
-    let what = if applied.added + applied.removed == 0 {
-        "no changes".to_owned()
-    } else {
-        changes
-    };
-    let mut line = format!(
-        "✓ {key}: {} contacts in sync ({what}) in {seconds:.1} s",
-        thousands(in_sync)
-    );
-    if invalid > 0 {
-        line.push_str(&format!("; {} invalid skipped", thousands(invalid)));
-    }
-    if applied.failed > 0 {
-        line.push_str(&format!(
-            "; {} refused by the provider",
-            thousands(applied.failed)
-        ));
-        for failure in applied.failures.iter().take(5) {
-            line.push_str(&format!("\n    {}: {}", failure.phone, failure.reason));
-        }
-    }
-    if applied.not_removable > 0 {
-        line.push_str(&format!(
-            "; {} no longer wanted but already called (not removable)",
-            thousands(applied.not_removable)
-        ));
-    }
-    Ok(line)
 }
 
 pub async fn run(args: ApplyArgs) -> Result<(), FilesError> {

@@ -61,6 +61,10 @@ struct Totals {
     tasks: usize,
     to_add: u64,
     to_remove: u64,
+    /// Desired contacts not at the providers, and removable contacts there that are not
+    /// desired, whatever the plans do about them (ObserveOnly, AddOnly, the deletion guard).
+    missing: u64,
+    unwanted: u64,
     blocked_by_guard: u64,
     invalid: u64,
     write_calls: u64,
@@ -89,6 +93,19 @@ pub fn open_state(
 
 fn suspended(task: &ResolvedTask) -> bool {
     task.task.spec.suspend
+}
+
+/// The closing line of a plan that writes nothing: "No changes" only when the providers
+/// match the files; otherwise what differs and why nothing is planned.
+fn no_writes_line(totals: &Totals) -> String {
+    if totals.missing + totals.unwanted == 0 {
+        return "No changes: the providers match the files.".to_owned();
+    }
+    format!(
+        "No writes planned, but the providers differ from the files: {} desired contacts missing, {} not desired (ObserveOnly, AddOnly or the deletion guard keeps them).",
+        super::sync::summary::thousands(totals.missing),
+        super::sync::summary::thousands(totals.unwanted)
+    )
 }
 
 pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
@@ -137,6 +154,8 @@ pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
         tasks: summaries.len(),
         to_add: summaries.iter().map(|s| s.to_add).sum(),
         to_remove: summaries.iter().map(|s| s.to_remove).sum(),
+        missing: summaries.iter().map(|s| s.missing).sum(),
+        unwanted: summaries.iter().map(|s| s.unwanted).sum(),
         blocked_by_guard: summaries.iter().map(|s| s.blocked_by_guard).sum(),
         invalid: summaries.iter().map(|s| s.invalid).sum(),
         write_calls: summaries.iter().map(|s| s.write_calls).sum(),
@@ -161,7 +180,7 @@ pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
         }
         OutputFormat::Text => {
             if totals.to_add + totals.to_remove == 0 && failures.is_empty() {
-                println!("No changes: the providers match the files.");
+                println!("{}", no_writes_line(&totals));
             } else {
                 println!(
                     "Plan: {} to add, {} to remove in {} CallTask{} ({} write calls).",
@@ -181,5 +200,31 @@ pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
             failed: failures.len(),
             total: workspace.tasks.len(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An ObserveOnly (or AddOnly, or guarded) plan writes nothing, and said the providers match.
+    #[test]
+    fn no_changes_only_when_the_providers_match() {
+        assert_eq!(
+            no_writes_line(&Totals::default()),
+            "No changes: the providers match the files."
+        );
+        let differs = Totals {
+            missing: 2,
+            unwanted: 1,
+            ..Totals::default()
+        };
+        assert!(
+            no_writes_line(&differs).starts_with(
+                "No writes planned, but the providers differ from the files: 2 desired contacts missing, 1 not desired"
+            ),
+            "{}",
+            no_writes_line(&differs)
+        );
     }
 }

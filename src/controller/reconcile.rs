@@ -15,7 +15,9 @@ use super::context::Context;
 use super::metrics::{
     ContactLabels, Outcome as MetricOutcome, ReconcileLabels, RequestLabels, TaskLabels,
 };
-use super::steps::report::{Outcome, Phase, compute_status, publish, report};
+use super::steps::report::{
+    Outcome, Phase, SyncClaims, compute_status, finished_phase, publish, report,
+};
 use super::steps::sink::SecretSink;
 use super::steps::{desired, load};
 use crate::api::{
@@ -374,13 +376,12 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             .set(i64::try_from(sink.ledger_bytes).unwrap_or(i64::MAX));
     }
 
-    let invalid = desired.invalid_count() + executed.failed;
     let contact_counts = counts(
         &plan,
         &ledger,
         &observation,
         desired.len() as u64,
-        executed.added,
+        executed.added + executed.already_present,
         executed.removed,
     );
     for (state, value) in [
@@ -454,8 +455,13 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             "Synced",
             "Sync",
             Some(format!(
-                "added {}, removed {}",
-                executed.added, executed.removed
+                "added {}, removed {}{}",
+                executed.added,
+                executed.removed,
+                match executed.already_present {
+                    0 => String::new(),
+                    n => format!(", {n} already at the provider (not added by callsync)"),
+                }
             )),
         )
         .await;
@@ -503,24 +509,16 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             reason: alert.reason(),
             message: alert.to_string(),
         }
-    } else if invalid > 0 {
-        Phase::InSync {
-            reason: "InvalidContacts",
-            message: format!(
-                "{} contacts in sync; {invalid} invalid or refused contacts are left out (see status.failures and the ContactLists' status){}",
-                (desired.len() as u64).saturating_sub(executed.failed),
-                conflict_note(desired)
-            ),
-        }
     } else {
-        Phase::InSync {
-            reason: "InSync",
-            message: format!(
-                "{} contacts in sync{}",
-                desired.len(),
-                conflict_note(desired)
-            ),
-        }
+        finished_phase(&SyncClaims {
+            desired: desired.len() as u64,
+            confirmed: executed.confirmed_desired(&plan),
+            invalid_in_files: desired.invalid_count(),
+            not_sendable: executed.not_sendable,
+            refused: executed.failed - executed.not_sendable,
+            observe_only: task.spec.policy.management == ManagementPolicy::ObserveOnly,
+            note: conflict_note(desired),
+        })
     };
     if executed.unknown > 0 && matches!(phase, Phase::Progressing { .. }) {
         report(task, ctx, &phase, outcome).await?;

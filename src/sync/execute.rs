@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::contacts::{DesiredSet, Phone};
 use crate::ledger::{EntryState, ItemOutcome as LedgerOutcome, Ledger, Rejection};
-use crate::plan::{AddItem, AddReason, Plan, RemoveItem, RemoveReason};
+use crate::plan::{AddItem, AddReason, ContentAction, Plan, RemoveItem, RemoveReason};
 use crate::providers::{
     BatchOutcome, ContactToAdd, ContactToRemove, ItemResult, Provider, ProviderError, RejectReason,
     TaskRef,
@@ -34,15 +34,24 @@ pub struct Failure {
 /// What execution did.
 #[derive(Debug, Default)]
 pub struct ExecuteReport {
+    /// Adds the provider accepted (never one it refused, as a duplicate or otherwise).
     pub added: u64,
+    /// Adds the provider refused because it already has the phone: at the provider, but not
+    /// put there by this sync, so counted neither as added nor as failed.
+    pub already_present: u64,
+    /// Removals the provider accepted (or confirmed already gone).
     pub removed: u64,
     /// Items whose outcome was lost (timeout, dropped connection): settled next sync.
     pub unknown: u64,
-    /// Contacts refused (invalid number, not deletable, …).
+    /// Contacts refused (invalid number, not deletable, …), by the provider or, for numbers the
+    /// account's phone format cannot carry, before sending.
     pub failed: u64,
     /// Of `failed`: phones the provider already held as a contact callsync did not make, which
     /// callsync cannot address (recorded as foreign; the planner reports them `ForeignContact`).
     pub foreign: u64,
+    /// Of `failed`, contacts never sent because the account's phone format cannot carry them:
+    /// invalid for this account, like an invalid entry of a ContactList.
+    pub not_sendable: u64,
     /// Up to 20 refusals, and items left in doubt with the provider's message, phones masked.
     pub failures: Vec<Failure>,
     /// Provider requests made.
@@ -67,6 +76,18 @@ pub struct ExecuteReport {
 }
 
 impl ExecuteReport {
+    /// Desired contacts confirmed at the provider once `plan` (the plan this report executed)
+    /// is done: those the plan found in sync (or present with content it leaves as it is), and
+    /// those whose add the provider confirmed, by accepting it or by already having the phone.
+    pub fn confirmed_desired(&self, plan: &Plan) -> u64 {
+        let kept_with_other_content = plan
+            .content_changes
+            .iter()
+            .filter(|c| c.action != ContentAction::Replaced)
+            .count() as u64;
+        plan.counts.in_sync + kept_with_other_content + self.added + self.already_present
+    }
+
     fn fail(&mut self, phone: Phone, reason: String) {
         self.failed += 1;
         if self.failures.len() < FAILURE_SAMPLE {
@@ -478,7 +499,10 @@ impl<'a> PreparedAdd<'a> {
             }
             match wire.encode(item.phone) {
                 Ok(phone) => sendable.push((item, phone)),
-                Err(refusal) => report.fail(item.phone, refusal.to_string()),
+                Err(refusal) => {
+                    report.not_sendable += 1;
+                    report.fail(item.phone, refusal.to_string());
+                }
             }
         }
         if sendable.is_empty() {

@@ -2,6 +2,7 @@
 //! desired set → observe → plan → execute (ledger intent before each batch, outcome after),
 //! then settle items whose outcome was lost by observing again. `plan` stops after planning
 //! and sends nothing.
+pub mod outcome;
 pub mod sink;
 pub mod state;
 pub mod summary;
@@ -23,6 +24,7 @@ use crate::providers::{
     TaskRef,
 };
 use crate::sync::{self, WireFormat};
+pub use outcome::outcome_line;
 use sink::{FileSink, Progress};
 use state::{StateError, StateStore};
 pub use summary::TaskSummary;
@@ -156,15 +158,29 @@ impl<'a> TaskRun<'a> {
     }
 }
 
-/// What an apply of one task did.
+/// What an apply of one task did. Every count is what the provider confirmed, item by item
+/// (or, for the contacts already in sync, what its listing or the ledger showed).
 #[derive(Debug, Default)]
 pub struct Applied {
+    /// Adds the provider accepted.
     pub added: u64,
+    /// Removals the provider accepted.
     pub removed: u64,
+    /// Adds the provider refused because it already had the phone (not put there by callsync).
+    pub already_present: u64,
+    /// Contacts the provider refused in the last round (refusals of earlier rounds were sent
+    /// again, or are counted in `not_removable`).
     pub failed: u64,
+    /// Of `failed`, contacts never sent because the account's phone format cannot carry them.
+    pub not_sendable: u64,
     pub failures: Vec<sync::Failure>,
     /// Contacts still waiting for the provider to confirm.
     pub unknown: u64,
+    /// Desired contacts confirmed at the provider at the end: in sync when the last plan was
+    /// made (listing or ledger), plus those the last round's adds confirmed.
+    pub confirmed: u64,
+    /// Write requests sent (0: nothing was sent, the provider was already as desired).
+    pub write_requests: u64,
     /// Set when Ctrl-C stopped it: contacts not sent yet.
     pub interrupted: Option<u64>,
     /// The deletion guard's decision of the last plan.
@@ -218,6 +234,12 @@ pub async fn apply(
             .iter()
             .filter(|n| n.reason == crate::plan::NotRemovableReason::ForeignContact)
             .count() as u64;
+        applied.confirmed = sync::ExecuteReport::default().confirmed_desired(&plan);
+        // Refusals are the last round's: an earlier round's refused adds are in this plan
+        // again, and its refused removals are in `not_removable` or this plan.
+        applied.failed = 0;
+        applied.not_sendable = 0;
+        applied.failures.clear();
         // Settled in-flight entries must reach the state even when the plan is empty.
         if observation.settled != Default::default() {
             store
@@ -251,14 +273,14 @@ pub async fn apply(
         let executed = executed.map_err(sink_error)?;
         applied.added += executed.added;
         applied.removed += executed.removed;
-        applied.failed += executed.failed;
+        applied.already_present += executed.already_present;
+        applied.confirmed = executed.confirmed_desired(&plan);
+        applied.failed = executed.failed;
+        applied.not_sendable = executed.not_sendable;
+        applied.failures = executed.failures;
         applied.requests += executed.requests;
+        applied.write_requests += executed.requests;
         applied.unknown = executed.unknown;
-        for failure in executed.failures {
-            if applied.failures.len() < 20 {
-                applied.failures.push(failure);
-            }
-        }
         if executed.interrupted {
             applied.interrupted = Some(executed.pending + executed.unknown);
             break;

@@ -60,6 +60,12 @@ pub struct TaskSummary {
     pub can_list: bool,
     /// Desired contacts already at the provider.
     pub unchanged: u64,
+    /// Desired contacts not at the provider, whether or not the policy lets this plan add them
+    /// (ObserveOnly adds none).
+    pub missing: u64,
+    /// Removable contacts at the provider that are not desired, whether or not the policy and
+    /// the deletion guard let this plan remove them.
+    pub unwanted: u64,
     /// Contacts the plan adds.
     pub to_add: u64,
     /// Contacts the plan removes.
@@ -135,6 +141,8 @@ impl TaskSummary {
             remote: plan.counts.remote,
             can_list: observation.observed.is_some(),
             unchanged: plan.counts.in_sync,
+            missing: plan.counts.missing,
+            unwanted: plan.counts.unwanted,
             to_add: plan.counts.planned_adds,
             to_remove: plan.counts.planned_removes,
             blocked_by_guard: blocked,

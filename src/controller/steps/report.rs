@@ -54,6 +54,78 @@ impl Phase {
     }
 }
 
+/// What a sync that ran to its end (not stopped by the provider, not blocked by the guard,
+/// nothing in doubt) may claim. Every figure is what the provider confirmed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncClaims {
+    /// Desired (valid, deduplicated) contacts.
+    pub desired: u64,
+    /// Of those, confirmed at the provider ([`crate::sync::ExecuteReport::confirmed_desired`]).
+    pub confirmed: u64,
+    /// Entries of the ContactLists that are not valid numbers (never part of the desired set).
+    pub invalid_in_files: u64,
+    /// Desired contacts the account's phone format cannot carry (never sent; invalid for it).
+    pub not_sendable: u64,
+    /// Contacts the provider refused in this sync.
+    pub refused: u64,
+    /// The task is ObserveOnly: nothing was written.
+    pub observe_only: bool,
+    /// Appended to the message (ContactLists that disagree, for instance).
+    pub note: String,
+}
+
+/// The phase of a finished sync: `InSync` only when every desired contact the account can
+/// carry is confirmed at the provider and the provider refused none; refusals and drift a
+/// person must resolve are `Stalled`, contacts not confirmed yet `Progressing`.
+pub fn finished_phase(claims: &SyncClaims) -> Phase {
+    let SyncClaims {
+        desired,
+        confirmed,
+        invalid_in_files,
+        not_sendable,
+        refused,
+        observe_only,
+        note,
+    } = claims;
+    if *refused > 0 {
+        return Phase::Stalled {
+            reason: "ContactsRefused",
+            message: format!(
+                "{refused} contacts were refused by the provider (see status.failures); {confirmed} of {desired} desired contacts are at the provider. Fix or remove them in the ContactLists{note}"
+            ),
+        };
+    }
+    if confirmed + not_sendable < *desired {
+        if *observe_only {
+            return Phase::Stalled {
+                reason: "ObserveOnly",
+                message: format!(
+                    "{confirmed} of {desired} desired contacts are at the provider; nothing is written (policy.management ObserveOnly){note}"
+                ),
+            };
+        }
+        return Phase::Progressing {
+            reason: "Unconfirmed",
+            message: format!(
+                "{confirmed} of {desired} desired contacts are confirmed at the provider; observing again{note}"
+            ),
+        };
+    }
+    let left_out = invalid_in_files + not_sendable;
+    if left_out > 0 {
+        return Phase::InSync {
+            reason: "InvalidContacts",
+            message: format!(
+                "{confirmed} contacts in sync; {left_out} invalid or refused contacts are left out (see status.failures and the ContactLists' status){note}"
+            ),
+        };
+    }
+    Phase::InSync {
+        reason: "InSync",
+        message: format!("{confirmed} contacts in sync{note}"),
+    }
+}
+
 /// What a reconcile found and did, for the status.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
@@ -196,5 +268,83 @@ pub async fn publish(
     };
     if let Err(error) = ctx.recorder.publish(&event, &task.object_ref(&())).await {
         tracing::warn!(%error, calltask = %task.name_any(), "cannot publish Event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(desired: u64, confirmed: u64) -> SyncClaims {
+        SyncClaims {
+            desired,
+            confirmed,
+            ..SyncClaims::default()
+        }
+    }
+
+    #[test]
+    fn in_sync_names_the_confirmed_count() {
+        let phase = finished_phase(&claims(3, 3));
+        assert_eq!(
+            phase,
+            Phase::InSync {
+                reason: "InSync",
+                message: "3 contacts in sync".into()
+            }
+        );
+    }
+
+    /// "Provider truth": refused contacts were reported InSync (reason InvalidContacts).
+    #[test]
+    fn refused_contacts_are_never_in_sync() {
+        let phase = finished_phase(&SyncClaims {
+            refused: 1,
+            ..claims(3, 2)
+        });
+        assert!(
+            matches!(phase, Phase::Stalled { reason: "ContactsRefused", ref message } if message.starts_with("1 contacts were refused by the provider (see status.failures); 2 of 3")),
+            "{phase:?}"
+        );
+    }
+
+    /// ObserveOnly wrote nothing and claimed every desired contact in sync.
+    #[test]
+    fn unconfirmed_contacts_are_never_in_sync() {
+        let observe = finished_phase(&SyncClaims {
+            observe_only: true,
+            ..claims(3, 1)
+        });
+        assert_eq!(observe.reason(), "ObserveOnly");
+        assert!(matches!(observe, Phase::Stalled { .. }), "{observe:?}");
+        let full = finished_phase(&claims(3, 1));
+        assert!(
+            matches!(
+                full,
+                Phase::Progressing {
+                    reason: "Unconfirmed",
+                    ..
+                }
+            ),
+            "{full:?}"
+        );
+    }
+
+    /// Invalid entries and numbers the account cannot carry are left out, as before; the count
+    /// in sync is the confirmed one.
+    #[test]
+    fn invalid_entries_and_numbers_the_account_cannot_carry_are_left_out() {
+        let phase = finished_phase(&SyncClaims {
+            invalid_in_files: 1,
+            not_sendable: 1,
+            ..claims(3, 2)
+        });
+        assert_eq!(
+            phase,
+            Phase::InSync {
+                reason: "InvalidContacts",
+                message: "2 contacts in sync; 2 invalid or refused contacts are left out (see status.failures and the ContactLists' status)".into()
+            }
+        );
     }
 }
