@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use super::callbot::CallbotClient;
-use super::http::{RetryPolicy, Transport, shared_client};
+use super::http::{RetryPolicy, SharedObserver, Transport, shared_client};
 use super::longlonglong::LonglonglongClient;
 use super::nxlink::NxlinkClient;
 use super::ratelimit::{AccountKey, RateLimiters};
@@ -25,6 +25,8 @@ pub struct ClientSettings {
     pub resume_rounds: u32,
     /// HTTP client; `None` = the process-wide shared one.
     pub http: Option<reqwest::Client>,
+    /// Sees every answer (`callsync doctor`); `None` in production.
+    pub observer: Option<SharedObserver>,
 }
 
 impl Default for ClientSettings {
@@ -35,6 +37,7 @@ impl Default for ClientSettings {
             async_poll_interval: Duration::from_millis(250),
             resume_rounds: 3,
             http: None,
+            observer: None,
         }
     }
 }
@@ -83,6 +86,7 @@ pub fn build_provider_with(
             timeout,
             settings.retry.clone(),
         )
+        .map(|t| t.with_observer(settings.observer.clone()))
     };
     let overrides = spec.max_batch_size.as_ref();
     let add_override = overrides.and_then(|o| o.add).and_then(positive);

@@ -87,7 +87,29 @@ pub struct Transport {
     limiter: Arc<Limiter>,
     timeout: Duration,
     retry: RetryPolicy,
+    observer: Option<SharedObserver>,
 }
+
+/// One answer as the provider sent it, before any client parsed it: what `callsync doctor`
+/// inspects and records.
+#[derive(Debug)]
+pub struct ObservedAnswer<'a> {
+    /// The client's name for the endpoint (`number`, `listOrder`, `task/list`…).
+    pub op: &'static str,
+    /// The URL path that answered (account and task ids, never phones or secrets).
+    pub path: &'a str,
+    pub status: StatusCode,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Sees every answer a [`Transport`] receives (the 5xx and 429 it retries included).
+pub trait AnswerObserver: Send + Sync + std::fmt::Debug {
+    fn answer(&self, answer: &ObservedAnswer<'_>);
+}
+
+/// An observer shared by the clients of one run.
+pub type SharedObserver = Arc<dyn AnswerObserver>;
 
 static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 
@@ -129,7 +151,14 @@ impl Transport {
             limiter,
             timeout,
             retry,
+            observer: None,
         })
+    }
+
+    /// Shows every answer to `observer` (`callsync doctor`); production clients have none.
+    pub fn with_observer(mut self, observer: Option<SharedObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// `base + path` (`path` starts with `/`).
@@ -168,7 +197,7 @@ impl Transport {
             attempt += 1;
             self.limiter.acquire().await;
             let request = build(&self.client)?.timeout(self.timeout);
-            let result = match self.send(request).await {
+            let result = match self.send(op, request).await {
                 Ok(response) => parse(response),
                 Err((err, doubt)) => {
                     in_doubt |= doubt;
@@ -223,17 +252,31 @@ impl Transport {
 
     /// Sends one attempt. A transport error comes with "in doubt": the request may have
     /// reached the provider (anything but a failed connect).
-    async fn send(&self, request: RequestBuilder) -> Result<Response, (ProviderError, bool)> {
+    async fn send(
+        &self,
+        op: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Response, (ProviderError, bool)> {
         let response = request.send().await.map_err(|e| {
             let doubt = !e.is_connect();
             (self.transport_error(e), doubt)
         })?;
         let status = response.status();
         let headers = response.headers().clone();
+        let path = response.url().path().to_owned();
         let body = response
             .bytes()
             .await
             .map_err(|e| (self.transport_error(e), true))?;
+        if let Some(observer) = &self.observer {
+            observer.answer(&ObservedAnswer {
+                op,
+                path: &path,
+                status,
+                headers: &headers,
+                body: &body,
+            });
+        }
         if status == StatusCode::TOO_MANY_REQUESTS {
             let err = ProviderError::RateLimited {
                 retry_after: retry_after(&headers),

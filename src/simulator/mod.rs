@@ -37,8 +37,8 @@ pub use config::{
     TaskGeneration, TaskState,
 };
 pub use phones::mask_phone;
-pub use variants::Variant;
 pub use state::SimState;
+pub use variants::Variant;
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]

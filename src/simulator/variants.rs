@@ -16,7 +16,17 @@ use super::config::ProviderKind;
 /// Names are camelCase in YAML and on the command line. Each variant says which provider it
 /// concerns ([`Variant::provider`]); `None` means any.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "camelCase")]
 #[clap(rename_all = "camelCase")]

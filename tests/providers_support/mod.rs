@@ -81,6 +81,7 @@ pub fn settings() -> ClientSettings {
         async_poll_interval: Duration::from_millis(50),
         resume_rounds: 2,
         http: None,
+        observer: None,
     }
 }
 
