@@ -12,9 +12,9 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use callsync::cli::doctor::recorder::RecordedAnswer;
 use callsync::cli::files::{self, Diagnostics};
 use callsync::cli::simulated::config_for;
+use callsync::doctor::RecordedAnswer;
 use cli_support::{Output, repo_root, run, simulator};
 use serde_json::Value;
 

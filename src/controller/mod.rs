@@ -10,6 +10,7 @@ pub mod leader;
 pub mod ledger_store;
 pub mod mapping;
 pub mod metrics;
+pub mod provider_status;
 pub mod reconcile;
 pub mod run;
 pub mod server;

@@ -5,9 +5,7 @@
 //! contradict. It never writes to a provider (`tests/doctor.rs` proves it with the simulator's
 //! audit log and call counters). `--record DIR` keeps the answers it saw, phones and secrets
 //! masked, as a contract fixture anyone with a real account can contribute.
-mod checks;
 mod record;
-pub mod recorder;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,8 +14,7 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use serde::Serialize;
 
-pub use checks::{Check, Verdict};
-use recorder::Recorder;
+use crate::doctor::{Check, Recorder, Verdict};
 
 use super::files::ResolvedTask;
 use super::plan::OutputFormat;
@@ -120,7 +117,7 @@ pub async fn examine(
         let mut checks = match accounts.get(&provider_key) {
             Some(checks) => checks.clone(),
             None => {
-                let checks = checks::account_checks(&client, recorder).await;
+                let checks = crate::doctor::account_checks(&client, recorder).await;
                 accounts.insert(provider_key, checks.clone());
                 checks
             }
@@ -131,7 +128,7 @@ pub async fn examine(
         if credentials_ok {
             let task = TaskRef::new(resolved.task.spec.task_id.clone());
             let wire = WireFormat::of(&resolved.provider.spec);
-            checks.extend(checks::task_checks(&client, &task, &wire, recorder).await);
+            checks.extend(crate::doctor::task_checks(&client, &task, &wire, recorder).await);
         }
         reports.push(TaskReport {
             task: resolved.key(),

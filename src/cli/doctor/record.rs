@@ -17,10 +17,10 @@ use kube::ResourceExt;
 use kube::api::ObjectMeta;
 
 use super::DoctorReport;
-use super::recorder::RecordedAnswer;
 use crate::api::{CallProvider, CallTask, ContactListSelection};
 use crate::cli::files::ResolvedTask;
 use crate::cli::workspace::FilesError;
+use crate::doctor::RecordedAnswer;
 
 /// The endpoint written into a recording's CallProviders; the replay sets its own.
 pub const REPLAY_ENDPOINT: &str = "http://replay.invalid";

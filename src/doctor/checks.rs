@@ -39,17 +39,33 @@ pub struct Check {
     /// A stable name (`credentials`, `clock`, `task`, `listing`, `phones`, `paging`…).
     pub name: &'static str,
     pub verdict: Verdict,
+    /// A CamelCase word for conditions and programs (`CredentialsAccepted`,
+    /// `CredentialsRejected`, `ClockSkew`…).
+    pub reason: &'static str,
     /// What was seen, phones masked.
     pub detail: String,
 }
 
 impl Check {
     fn new(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Self {
+        let reason = match verdict {
+            Verdict::Ok => "Ok",
+            Verdict::Failed => "Failed",
+            Verdict::Confirmed => "Confirmed",
+            Verdict::Contradicted => "Contradicted",
+            Verdict::Unchecked => "Unchecked",
+        };
         Self {
             name,
             verdict,
+            reason,
             detail: detail.into(),
         }
+    }
+
+    fn because(mut self, reason: &'static str) -> Self {
+        self.reason = reason;
+        self
     }
 }
 
@@ -67,19 +83,24 @@ pub async fn account_checks(provider: &AnyProvider, recorder: &Recorder) -> Vec<
             "credentials",
             Verdict::Ok,
             "accepted (signature and credentials)",
-        ),
-        Err(e) => Check::new("credentials", Verdict::Failed, e.to_string()),
+        )
+        .because("CredentialsAccepted"),
+        Err(e) => Check::new("credentials", Verdict::Failed, e.to_string()).because(e.reason()),
     };
     let clock = clock_check(provider.kind(), &recorder.since(mark));
     vec![credentials, clock]
 }
 
-fn clock_check(kind: &str, answers: &[RecordedAnswer]) -> Check {
-    let Some(skew) = answers
+/// The largest distance between the provider's clock and ours among `answers`, in seconds.
+pub fn max_skew(answers: &[RecordedAnswer]) -> Option<i64> {
+    answers
         .iter()
         .filter_map(|a| a.skew_secs)
         .max_by_key(|s| s.abs())
-    else {
+}
+
+fn clock_check(kind: &str, answers: &[RecordedAnswer]) -> Check {
+    let Some(skew) = max_skew(answers) else {
         return Check::new(
             "clock",
             Verdict::Unchecked,
@@ -99,7 +120,8 @@ fn clock_check(kind: &str, answers: &[RecordedAnswer]) -> Check {
             "clock",
             Verdict::Failed,
             format!("provider clock {skew:+} s from ours; signed requests allow ±{window} s"),
-        ),
+        )
+        .because("ClockSkew"),
         Some(window) => Check::new(
             "clock",
             Verdict::Ok,
