@@ -9,6 +9,8 @@
 //!
 //! - [`api`]: the three custom resources and their conditions.
 //! - [`cli`]: the `callsync` command line.
+//! - [`doctor`]: read-only checks of provider accounts and tasks (`callsync doctor`, CallProvider
+//!   status).
 //! - [`controller`]: the operator's IO edges (ledger Secrets, watches, metrics, leader election).
 //! - [`contacts`]: phone normalization, the contact model, CSV sources, the desired set.
 //! - [`plan`]: the pure planner (diff, policy, deletion guard, batching).
@@ -20,6 +22,7 @@ pub mod api;
 pub mod cli;
 pub mod contacts;
 pub mod controller;
+pub mod doctor;
 pub mod ledger;
 pub mod plan;
 pub mod providers;

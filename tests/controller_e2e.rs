@@ -843,3 +843,58 @@ async fn drift_made_in_the_provider_console_is_repaired_on_resync() {
     }
     env.stop_controller().await;
 }
+
+/// The CallProvider's status says whether its account works, with read calls only: Ready with
+/// CredentialsAccepted for a good Secret, Ready=False with the provider's refusal when the
+/// Secret goes wrong (the Secret watch wakes it at once), and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_provider_status_reports_the_credential_check() {
+    let mut env = Env::start(Kind::Nxlink, "e2e-provider-status").await;
+    let audit_before = env.admin.audit().await.len();
+    env.setup_provider(None).await;
+    let providers: Api<CallProvider> = Api::namespaced(env.client.clone(), &env.ns);
+    let ready_with = |reason: &'static str, status: ConditionStatus| {
+        let providers = providers.clone();
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                await_condition(providers, "acct", move |p: Option<&CallProvider>| {
+                    p.and_then(|p| p.status.as_ref())
+                        .and_then(|s| find_condition(&s.conditions, ConditionType::Ready))
+                        .is_some_and(|c| c.reason == reason && c.status == status)
+                }),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("CallProvider Ready={status:?} {reason} within 30 s"))
+            .expect("watch")
+            .expect("object")
+        }
+    };
+    let provider = ready_with("CredentialsAccepted", ConditionStatus::True).await;
+    let status = provider.status.expect("status");
+    assert_eq!(status.provider_type.as_deref(), Some("nxlink"));
+    assert!(status.last_checked.is_some());
+    assert!(
+        status.clock_skew_seconds.is_some_and(|s| s.abs() <= 2),
+        "{status:?}"
+    );
+
+    env.setup_provider(Some(
+        json!({"accessKey": sim::NX_KEY, "accessSecret": "wrong-secret"}),
+    ))
+    .await;
+    let provider = ready_with("SignatureRejected", ConditionStatus::False).await;
+    let ready = find_condition(
+        &provider.status.as_ref().expect("status").conditions,
+        ConditionType::Ready,
+    )
+    .expect("Ready")
+    .clone();
+    assert!(!ready.message.contains("wrong-secret"), "{}", ready.message);
+
+    env.setup_provider(None).await;
+    ready_with("CredentialsAccepted", ConditionStatus::True).await;
+    // Checks only read: nothing was applied at the provider.
+    assert_eq!(env.admin.audit().await.len(), audit_before);
+    env.stop_controller().await;
+}

@@ -311,9 +311,19 @@ pub struct CallProviderStatus {
     /// `longlonglong`, `callbot` or `nxlink`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_type: Option<String>,
-    /// `Ready` reflects the last credential check.
+    /// `Ready` reflects the last check of the account, with read calls only: credentials and
+    /// signature accepted (reason `CredentialsAccepted`, or the refusal's reason such as
+    /// `CredentialsRejected`), and the provider's clock inside its documented window (reason
+    /// `ClockSkew` when not). The same checks as the first lines of `callsync doctor`.
     #[serde(default)]
     pub conditions: Vec<Condition>,
+    /// When the account was last checked (every 10 minutes, and when the spec or its Secret
+    /// changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<chrono::DateTime<chrono::Utc>>,
+    /// The provider's clock minus the controller's, in seconds, from its last answer's `Date`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_seconds: Option<i64>,
 }
 
 impl CallProviderSpec {

@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 
 mod apply;
 pub mod controller;
+pub mod doctor;
 pub mod files;
 pub mod import;
 mod plan;
@@ -42,6 +43,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Check CallProvider, CallTask and ContactList YAML files before they are applied.
     Validate(validate::ValidateArgs),
+    /// Ask each provider account and remote task, with read calls only, whether callsync's
+    /// reading of the provider holds (run it before the first real sync).
+    Doctor(doctor::DoctorArgs),
 }
 
 /// An error for people: one line saying what and where. The binary prints it and exits 1.
@@ -88,5 +92,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Apply(args) => Ok(apply::run(args).await?),
         Command::Import(args) => Ok(import::execute(&args)?),
         Command::Validate(args) => Ok(validate::run(args)?),
+        Command::Doctor(args) => Ok(doctor::run(args).await?),
     }
 }

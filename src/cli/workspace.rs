@@ -34,6 +34,13 @@ pub enum FilesError {
     Simulator(#[from] crate::simulator::SimulatorError),
     #[error("cannot write JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("doctor found {problems} {} (see above)", plural(*problems, "problem", "problems"))]
+    DoctorProblems { problems: usize },
 }
 
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {

@@ -19,6 +19,7 @@ use super::leader::{Leadership, LeaseTiming};
 use super::mapping::{lists_for_source, providers_for_secret, tasks_for_list, tasks_for_provider};
 use super::metrics::Metrics;
 use super::ownership::WatchedStores;
+use super::provider_status::{self, ProviderContext};
 use super::reconcile::{error_policy, reconcile};
 use super::server::{ServerState, serve};
 use super::spec_changes::SpecChanges;
@@ -156,6 +157,7 @@ fn controller_for(
     futures::future::BoxFuture<'static, bool>,
 ) {
     let client = &shared.client;
+    let stop = stop.shared();
     let watch_config = watcher::Config::default().any_semantic();
     let (lists, lists_writer) = reflector::store();
     // Only spec, label and existence changes wake CallTasks: see spec_changes.
@@ -272,14 +274,66 @@ fn controller_for(
             && store_ready(&providers).await.is_ok()
     };
     let running = controller
-        .graceful_shutdown_on(stop)
+        .graceful_shutdown_on(stop.clone())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "reconcile error");
             }
         });
+    let provider_status = provider_status_controller(namespace, shared, stop);
+    let running = futures::future::join(running, provider_status).map(|_| ());
     (running.boxed(), synced.boxed())
+}
+
+/// Keeps each CallProvider's status (`provider_status`): woken by spec changes and by changes
+/// of the Secrets it names, never by its own status writes; rechecks come from requeues.
+fn provider_status_controller(
+    namespace: Option<&str>,
+    shared: &Shared,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
+    let client = &shared.client;
+    let watch_config = watcher::Config::default().any_semantic();
+    let (providers, writer) = reflector::store();
+    let spec_changes = watcher(api::<CallProvider>(client, namespace), watch_config.clone())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, PredicateConfig::default());
+    let secrets = watcher(metadata_api::<Secret>(client, namespace), watch_config)
+        .default_backoff()
+        .touched_objects();
+    let ctx = Arc::new(ProviderContext {
+        client: client.clone(),
+        limiters: shared.limiters.clone(),
+        clients: shared.settings.clients.clone(),
+    });
+    let store = providers.clone();
+    Controller::for_stream(spec_changes, providers)
+        .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
+            let state = store.state();
+            let namespace = secret.namespace().unwrap_or_default();
+            providers_for_secret(
+                state.iter().map(|p| p.as_ref()),
+                &namespace,
+                &secret.name_any(),
+            )
+            .into_iter()
+            .map(ObjectRef::from_obj)
+            .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(stop)
+        .run(
+            provider_status::reconcile,
+            provider_status::error_policy,
+            ctx,
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "CallProvider status error");
+            }
+        })
 }
 
 /// Runs until `shutdown` resolves (then finishes the reconciles in flight) or the lease is lost.

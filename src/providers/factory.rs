@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use super::callbot::CallbotClient;
-use super::http::{RetryPolicy, Transport, shared_client};
+use super::http::{RetryPolicy, SharedObserver, Transport, shared_client};
 use super::longlonglong::LonglonglongClient;
 use super::nxlink::NxlinkClient;
 use super::ratelimit::{AccountKey, RateLimiters};
@@ -29,6 +29,8 @@ pub struct ClientSettings {
     /// an endpoint must have the scheme, host and port of one of them and a path under its
     /// path. Empty = any endpoint. The chart's `providerEndpoints`.
     pub allowed_endpoints: Vec<String>,
+    /// Sees every answer (`callsync doctor`); `None` in production.
+    pub observer: Option<SharedObserver>,
 }
 
 impl Default for ClientSettings {
@@ -40,6 +42,7 @@ impl Default for ClientSettings {
             resume_rounds: 3,
             http: None,
             allowed_endpoints: Vec::new(),
+            observer: None,
         }
     }
 }
@@ -90,6 +93,7 @@ pub fn build_provider_with(
             timeout,
             settings.retry.clone(),
         )
+        .map(|t| t.with_observer(settings.observer.clone()))
     };
     let overrides = spec.max_batch_size.as_ref();
     let add_override = overrides.and_then(|o| o.add).and_then(positive);

@@ -93,7 +93,29 @@ pub struct Transport {
     timeout: Duration,
     retry: RetryPolicy,
     max_answer_bytes: usize,
+    observer: Option<SharedObserver>,
 }
+
+/// One answer as the provider sent it, before any client parsed it: what `callsync doctor`
+/// inspects and records.
+#[derive(Debug)]
+pub struct ObservedAnswer<'a> {
+    /// The client's name for the endpoint (`number`, `listOrder`, `task/list`…).
+    pub op: &'static str,
+    /// The URL path that answered (account and task ids, never phones or secrets).
+    pub path: &'a str,
+    pub status: StatusCode,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Sees every answer a [`Transport`] receives (the 5xx and 429 it retries included).
+pub trait AnswerObserver: Send + Sync + std::fmt::Debug {
+    fn answer(&self, answer: &ObservedAnswer<'_>);
+}
+
+/// An observer shared by the clients of one run.
+pub type SharedObserver = Arc<dyn AnswerObserver>;
 
 static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 
@@ -140,7 +162,14 @@ impl Transport {
             timeout,
             retry,
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            observer: None,
         })
+    }
+
+    /// Shows every answer to `observer` (`callsync doctor`); production clients have none.
+    pub fn with_observer(mut self, observer: Option<SharedObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Another limit on the answers of this endpoint (see [`DEFAULT_MAX_ANSWER_BYTES`]).
@@ -251,6 +280,7 @@ impl Transport {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
+        let path = response.url().path().to_owned();
         // Status first: a 429 or 5xx is judged without reading (or holding) its body.
         if status == StatusCode::TOO_MANY_REQUESTS {
             let err = ProviderError::RateLimited {
@@ -266,6 +296,15 @@ impl Transport {
             return Err((err, false));
         }
         let body = self.read_body(op, &mut response).await?;
+        if let Some(observer) = &self.observer {
+            observer.answer(&ObservedAnswer {
+                op,
+                path: &path,
+                status,
+                headers: &headers,
+                body: &body,
+            });
+        }
         Ok(Response {
             status,
             headers,

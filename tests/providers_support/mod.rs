@@ -82,6 +82,7 @@ pub fn settings() -> ClientSettings {
         resume_rounds: 2,
         http: None,
         allowed_endpoints: Vec::new(),
+        observer: None,
     }
 }
 

@@ -69,6 +69,37 @@ pub fn desired_set(resolved: &ResolvedTask) -> DesiredSet {
     DesiredSet::build(&inputs)
 }
 
+/// The task's provider client, built through the factory as the controller does, with the
+/// credentials from the files.
+pub fn build_client(
+    resolved: &ResolvedTask,
+    limiters: &RateLimiters,
+    settings: &ClientSettings,
+) -> Result<AnyProvider, TaskError> {
+    let provider_obj = &resolved.provider;
+    let namespace = provider_obj.namespace().unwrap_or_default();
+    let account = AccountKey::new(
+        namespace.clone(),
+        provider_obj.name_any(),
+        provider_obj
+            .uid()
+            .unwrap_or_else(|| format!("files:{namespace}/{}", provider_obj.name_any())),
+    );
+    build_provider_with(
+        &account,
+        &provider_obj.spec,
+        resolved.task.spec.longlonglong.as_ref(),
+        Arc::new(StaticCredentials(resolved.credentials.clone())),
+        limiters,
+        settings,
+    )
+    .map_err(|error| TaskError::Provider {
+        task: resolved.key(),
+        provider: provider_obj.name_any(),
+        error,
+    })
+}
+
 /// Everything a sync of one task holds.
 pub struct TaskRun<'a> {
     pub resolved: &'a ResolvedTask,
@@ -90,27 +121,7 @@ impl<'a> TaskRun<'a> {
         settings: &ClientSettings,
     ) -> Result<Self, TaskError> {
         let provider_obj = &resolved.provider;
-        let namespace = provider_obj.namespace().unwrap_or_default();
-        let account = AccountKey::new(
-            namespace.clone(),
-            provider_obj.name_any(),
-            provider_obj
-                .uid()
-                .unwrap_or_else(|| format!("files:{namespace}/{}", provider_obj.name_any())),
-        );
-        let provider = build_provider_with(
-            &account,
-            &provider_obj.spec,
-            resolved.task.spec.longlonglong.as_ref(),
-            Arc::new(StaticCredentials(resolved.credentials.clone())),
-            limiters,
-            settings,
-        )
-        .map_err(|error| TaskError::Provider {
-            task: resolved.key(),
-            provider: provider_obj.name_any(),
-            error,
-        })?;
+        let provider = build_client(resolved, limiters, settings)?;
         let task_namespace = resolved.task.namespace().unwrap_or_default();
         let ledger = store
             .load(&task_namespace, &resolved.task.name_any())
