@@ -1153,6 +1153,7 @@ fn lll_spec_placeholder() -> callsync::api::CallProviderSpec {
         rate_limit: fast_limit(),
         max_batch_size: None,
         timeout_seconds: 5,
+        insecure: true,
     }
 }
 

@@ -439,7 +439,9 @@ async fn send_removes<P: Provider>(
                 report.removed += 1;
                 removed.insert(item.phone);
             }
-            (LedgerOutcome::Rejected(_), Some(ItemResult::Rejected { reason })) if item.replaced => {
+            (LedgerOutcome::Rejected(_), Some(ItemResult::Rejected { reason }))
+                if item.replaced =>
+            {
                 let text = reject_text(reason);
                 report.fail(
                     item.phone,

@@ -289,27 +289,30 @@ mod tests {
             "{err}"
         );
         assert_eq!(mode(&shared), 0o755);
+    }
+
     /// `--simulate --state DIR` used to write its ledgers unmarked, where a real apply took
     /// them for the record of the provider (and the other way round).
     #[test]
     fn simulated_and_real_ledgers_never_mix() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        // A folder callsync makes (a tempdir is 0755, which the state refuses).
+        let dir = tmp.path().join("state");
+        let dir = dir.as_path();
         let phone = Phone::parse("+8613012121211", None).expect("valid");
         let mut ledger = Ledger::new("uid-1");
         ledger.record_add_intent(&[(phone, ContentDigest(7))]);
         {
-            let simulated = StateStore::open(dir.path(), true)
-                .expect("open")
-                .simulated(true);
+            let simulated = StateStore::open(dir, true).expect("open").simulated(true);
             simulated.save("ns", "t", &ledger).expect("save");
             assert_eq!(
                 simulated.load("ns", "t").expect("load").map(|l| l.len()),
                 Some(1)
             );
         }
-        assert!(dir.path().join("ns/t.ledger~simulated").exists());
-        assert!(!dir.path().join("ns/t.ledger").exists());
-        let real = StateStore::open(dir.path(), true).expect("open");
+        assert!(dir.join("ns/t.ledger~simulated").exists());
+        assert!(!dir.join("ns/t.ledger").exists());
+        let real = StateStore::open(dir, true).expect("open");
         assert!(matches!(
             real.load("ns", "t"),
             Err(StateError::SimulatedLedger { .. })
@@ -317,13 +320,11 @@ mod tests {
         assert!(real.save("ns", "t", &ledger).is_err());
         drop(real);
 
-        std::fs::remove_file(dir.path().join("ns/t.ledger~simulated")).expect("rm");
-        let real = StateStore::open(dir.path(), true).expect("open");
+        std::fs::remove_file(dir.join("ns/t.ledger~simulated")).expect("rm");
+        let real = StateStore::open(dir, true).expect("open");
         real.save("ns", "t", &ledger).expect("save");
         drop(real);
-        let simulated = StateStore::open(dir.path(), true)
-            .expect("open")
-            .simulated(true);
+        let simulated = StateStore::open(dir, true).expect("open").simulated(true);
         assert!(matches!(
             simulated.load("ns", "t"),
             Err(StateError::RealLedger { .. })
