@@ -71,12 +71,13 @@ impl Env {
         };
         env.start_controller();
         env.apply::<Secret>(json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "creds"},
+            "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
             "stringData": {"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}}))
             .await;
         env.apply::<CallProvider>(json!({"apiVersion": "callsync.io/v1alpha1",
             "kind": "CallProvider", "metadata": {"name": "acct"},
-            "spec": {"nxlink": {"endpoint": env.simulator.base_url(),
+            "spec": {"insecure": true,
+                     "nxlink": {"endpoint": env.simulator.base_url(),
                                 "credentialsSecretRef": {"name": "creds"}},
                      "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}}))
             .await;

@@ -526,6 +526,8 @@ fn write_console_files(dir: &Path, base: &str, phones: &[&str]) {
 kind: Secret
 metadata:
   name: nx
+  labels:
+    callsync.io/credentials: "true"
 stringData:
   accessKey: AK-console
   accessSecret: console-secret
@@ -535,6 +537,7 @@ kind: CallProvider
 metadata:
   name: nx
 spec:
+  insecure: true
   nxlink:
     endpoint: {base}
     credentialsSecretRef:

@@ -130,11 +130,14 @@ async fn provider(client: &Client, ns: &str, name: &str, kind: ProviderKind, end
     };
     let mut spec = spec;
     spec["rateLimit"] = json!({"requestsPerSecond": 1000, "burst": 1000});
+    spec["insecure"] = json!(true);
     apply(
         client,
         ns,
         json!({"apiVersion": "v1", "kind": "Secret",
-               "metadata": {"name": format!("{name}-creds")}, "stringData": data}),
+               "metadata": {"name": format!("{name}-creds"),
+                            "labels": {"callsync.io/credentials": "true"}},
+               "stringData": data}),
     )
     .await;
     apply(
@@ -318,7 +321,8 @@ async fn a_csv_source_with_a_stray_quote_is_refused_and_removes_nothing() {
     .await;
     let rows = phones(100, 1000);
     let source = |text: String| {
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "contacts"},
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "contacts", "labels": {"callsync.io/contacts": "true"}},
                "stringData": {"contacts.csv": text}})
     };
     apply(&client, &ns, source(csv(&rows))).await;
