@@ -89,7 +89,13 @@ fn examples_against_a_simulator(work: &Path) -> (cli_support::Running, String, P
             .expect("read")
             .replace("https://ai.api.longlonglong.cn", &base)
             .replace("https://nxbot.nxcloud.com", &base)
-            .replace("region: IDN", &format!("endpoint: {base}"));
+            .replace("region: IDN", &format!("endpoint: {base}"))
+            .replace(
+                "spec:\n  longlonglong:",
+                "spec:\n  insecure: true\n  longlonglong:",
+            )
+            .replace("spec:\n  callbot:", "spec:\n  insecure: true\n  callbot:")
+            .replace("spec:\n  nxlink:", "spec:\n  insecure: true\n  nxlink:");
         std::fs::write(&path, text).expect("write");
     }
     (sim, base, dir)

@@ -109,6 +109,8 @@ fn scrubbed_provider(original: &CallProvider) -> CallProvider {
         account.endpoint = Some(REPLAY_ENDPOINT.into());
         account.region = None;
     }
+    // The replay serves plain http on loopback.
+    spec.insecure = true;
     let mut provider = CallProvider::new(&original.name_any(), spec);
     provider.metadata.namespace = original.namespace();
     provider
@@ -137,6 +139,10 @@ fn placeholder_secret(provider: &CallProvider) -> Secret {
         metadata: ObjectMeta {
             name: Some(name),
             namespace: provider.namespace(),
+            labels: Some(BTreeMap::from([(
+                "callsync.io/credentials".to_owned(),
+                "true".to_owned(),
+            )])),
             ..ObjectMeta::default()
         },
         data: Some(
