@@ -582,7 +582,7 @@ fn a_console_contact_is_never_reported_removed() {
     let config = work.path().join("sim.yaml");
     std::fs::write(
         &config,
-        "accounts:\n  - provider: nxlink\n    id: AK-console\n    secret: console-secret\n    tasks: [{id: T-1}]\n",
+        "adminToken: cli-apply-admin-token\naccounts:\n  - provider: nxlink\n    id: AK-console\n    secret: console-secret\n    tasks: [{id: T-1}]\n",
     )
     .expect("write");
     let (_sim, base) = simulator(&config);

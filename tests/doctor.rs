@@ -18,6 +18,9 @@ use callsync::doctor::RecordedAnswer;
 use cli_support::{Output, repo_root, run, simulator};
 use serde_json::Value;
 
+/// The simulator's admin API answers only with its per-run token.
+const ADMIN_TOKEN: &str = "doctor-admin-token";
+
 fn get(url: &str) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -27,6 +30,7 @@ fn get(url: &str) -> Value {
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::new()
             .get(url)
+            .bearer_auth(ADMIN_TOKEN)
             .timeout(Duration::from_secs(10))
             .send()
             .await
@@ -77,11 +81,9 @@ fn examples_against_a_simulator(work: &Path) -> (cli_support::Running, String, P
     let tasks = files::resolve(&bundle, &mut diagnostics);
     assert_eq!(diagnostics.error_count(), 0, "{:?}", diagnostics.items);
     let config = work.join("sim.yaml");
-    std::fs::write(
-        &config,
-        serde_yaml::to_string(&config_for(&tasks)).expect("yaml"),
-    )
-    .expect("write");
+    let mut sim_config = config_for(&tasks);
+    sim_config.admin_token = Some(ADMIN_TOKEN.into());
+    std::fs::write(&config, serde_yaml::to_string(&sim_config).expect("yaml")).expect("write");
     let (sim, base) = simulator(&config);
     for name in ["longlonglong.yaml", "callbot.yaml", "nxlink.yaml"] {
         let path = dir.join(name);
@@ -351,7 +353,11 @@ fn replay(recording: &Path, work: &Path) {
         for (name, (verdict, detail)) in checks {
             // A replay answers with masked phones and today's clock: those two checks differ
             // from the live run by construction.
-            if name == "phones" || name == "clock" {
+            // longlonglong refuses a listing of masked phones (fail closed), so its listing
+            // checks cannot repeat from a masked recording either.
+            let masked_listing = task == "campaigns/renewal-reminders"
+                && matches!(name.as_str(), "listing" | "overlap" | "paging" | "task");
+            if name == "phones" || name == "clock" || masked_listing {
                 continue;
             }
             let Some((got_verdict, got_detail)) = got[task].get(name) else {
