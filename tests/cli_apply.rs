@@ -17,23 +17,7 @@ use serde_json::Value;
 const ADMIN_TOKEN: &str = "cli-apply-admin-token";
 
 fn get(url: &str) -> Value {
-    let handle = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    handle.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::new()
-            .get(url)
-            .bearer_auth(ADMIN_TOKEN)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .expect("admin request")
-            .json::<Value>()
-            .await
-            .expect("admin JSON")
-    })
+    cli_support::admin_get(url, ADMIN_TOKEN)
 }
 
 /// Phones of a simulator task, sorted.

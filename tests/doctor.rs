@@ -7,7 +7,6 @@ mod cli_support;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -22,23 +21,7 @@ use serde_json::Value;
 const ADMIN_TOKEN: &str = "doctor-admin-token";
 
 fn get(url: &str) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::new()
-            .get(url)
-            .bearer_auth(ADMIN_TOKEN)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .expect("admin request")
-            .json::<Value>()
-            .await
-            .expect("admin JSON")
-    })
+    cli_support::admin_get(url, ADMIN_TOKEN)
 }
 
 /// Every endpoint the simulator counted a call for, with its calls.

@@ -123,3 +123,24 @@ pub fn simulator(config: &Path) -> (Running, String) {
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     (running, url)
 }
+
+/// A GET of the simulator's admin API with its per-run token, as JSON.
+pub fn admin_get(url: &str, token: &str) -> serde_json::Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("admin request")
+            .json::<serde_json::Value>()
+            .await
+            .expect("admin JSON")
+    })
+}
