@@ -9,12 +9,22 @@
 //!
 //! Against the real kube-apiserver (tests/support), `callsync controller` as a process and the
 //! simulator (in process, real HTTP). The whole corpus shares one controller and one namespace.
+//!
+//! Misuse (the "Safety" issue's items): 1 — `named-list-missing`, `named-list-other-namespace`,
+//! `csv-stray-quote`; 7 — `ledger-forged`, `provider-answer-bomb`; 8 — `credentials-not-opted-in`,
+//! `contacts-not-opted-in` and the `insecure`/endpoint refusals in `refusals.rs`; 3 and 9 —
+//! `callsync apply`'s local state (`bad_input/local_state.rs`: a ledger deleted by hand, a
+//! permissive umask).
 #[path = "providers_support/mod.rs"]
 mod sim;
 mod support;
 
 #[path = "bad_input/cases.rs"]
 mod cases;
+#[path = "cli_support/mod.rs"]
+mod cli_support;
+#[path = "bad_input/local_state.rs"]
+mod local_state;
 #[path = "bad_input/refusals.rs"]
 mod refusals;
 

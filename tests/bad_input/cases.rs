@@ -477,6 +477,19 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
             objects: vec![lll_provider("p-unreachable", "http://127.0.0.1:9", "creds", "token")],
             ..Case::new("provider-unreachable", "ProviderUnreachable").list("a", cn(&["13900000501"]))
         },
+        // Safety item 8: a CallProvider on plain http without `insecure: true` would send its
+        // token and the phones in clear; refused before any request, naming the endpoint.
+        Case {
+            provider: "p-plain-http",
+            objects: vec![{
+                let mut provider = lll_provider("p-plain-http", endpoint, "creds", "token");
+                provider["spec"]["insecure"] = json!(false);
+                provider
+            }],
+            ..Case::new("plain-http-not-insecure", "InvalidProviderConfig")
+                .list("a", cn(&["13900000541"]))
+                .message(&["is plain http", "spec.insecure: true"])
+        },
         Case {
             task_id: "no-such-remote-task".into(),
             ..Case::new("remote-task-missing", "TaskNotFound").list("a", cn(&["13900000511"]))
