@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use callsync::api::{AddMode, LonglonglongTaskOptions};
 use callsync::providers::{
-    ContactToAdd, ContactToRemove, ErrorClass, ItemResult, Provider, ProviderError, RateLimiters,
-    RejectReason, RemoteState, TaskRef,
+    ContactToAdd, ContactToRemove, ErrorClass, ItemResult, MemoryPauseJournal, Provider,
+    ProviderError, RateLimiters, RejectReason, RemoteState, TaskRef,
 };
 use callsync::simulator::{ProviderKind, TaskConfig, TaskGeneration, TaskState, Variant};
 use providers_support::*;
@@ -588,6 +588,114 @@ async fn a_failed_resume_is_reported_loudly() {
         assert_eq!(
             admin.task("longlonglong", LLL_USER, "t2").await["state"],
             "paused"
+        );
+    })
+    .await;
+}
+
+/// Safety item 6: a process killed between the pause and the resume runs neither the resume
+/// nor the guard. What it leaves is a paused task and the pause journal's record, which was
+/// written before the pause; here a resume that keeps failing leaves the same. The next sync's
+/// client (a new process: a new client, the same journal) starts the task again and clears the
+/// record. Before, the pause was recorded nowhere and the task stayed paused for good.
+#[tokio::test]
+async fn a_pause_left_by_a_killed_process_is_undone_by_the_next_sync() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        admin
+            .set_rate_limit(
+                "longlonglong",
+                LLL_USER,
+                json!({"requestsPerSecond": 0.001, "burst": 3}),
+            )
+            .await;
+        let journal = Arc::new(MemoryPauseJournal::default());
+        let mut settings = settings();
+        settings.retry.max_attempts = 2;
+        settings.pause_journal = Some(journal.clone());
+        let first = build_with(
+            &lll_spec(&sim),
+            Some(&options(AddMode::Sync, true)),
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+            &settings,
+        );
+        let outcome = first
+            .add(&TaskRef::new("t2"), &numbers(0, 2))
+            .await
+            .expect("add");
+        assert!(outcome.alert.is_some(), "the resume failed: {outcome:?}");
+        assert_eq!(
+            admin.task("longlonglong", LLL_USER, "t2").await["state"],
+            "paused"
+        );
+        assert!(journal.is_recorded(), "the pause is on record");
+
+        admin
+            .set_rate_limit(
+                "longlonglong",
+                LLL_USER,
+                json!({"requestsPerSecond": 1000, "burst": 1000}),
+            )
+            .await;
+        let next = build_with(
+            &lll_spec(&sim),
+            Some(&options(AddMode::Sync, true)),
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll-next"),
+            &settings,
+        );
+        next.resume_left_paused(&TaskRef::new("t2"))
+            .await
+            .expect("the task is started again");
+        assert_eq!(
+            admin.task("longlonglong", LLL_USER, "t2").await["state"],
+            "running"
+        );
+        assert!(!journal.is_recorded(), "the record is cleared");
+    })
+    .await;
+}
+
+/// Safety item 6: a pause that cannot be recorded first is not made (a crash after it would
+/// leave the task paused with no one to know): the change stays refused (6007), the task runs.
+#[tokio::test]
+async fn no_pause_is_made_when_it_cannot_be_recorded_first() {
+    bounded(async {
+        let sim = sim().await;
+        let admin = Admin::new(&sim);
+        let mut settings = settings();
+        settings.pause_journal = Some(Arc::new(MemoryPauseJournal::failing()));
+        let client = build_with(
+            &lll_spec(&sim),
+            Some(&options(AddMode::Sync, true)),
+            lll_creds(LLL_TOKEN),
+            &RateLimiters::new(),
+            &key("lll"),
+            &settings,
+        );
+        let err = client
+            .add(&TaskRef::new("t2"), &numbers(0, 2))
+            .await
+            .expect_err("the running task refuses the change");
+        assert_eq!(err.reason(), "TaskRunning", "{err}");
+        assert_eq!(
+            admin.task("longlonglong", LLL_USER, "t2").await["state"],
+            "running"
+        );
+        assert_eq!(
+            admin.calls("/task_stop/{task_id}").await,
+            0,
+            "no pause was sent"
+        );
+        assert!(
+            admin
+                .phones("longlonglong", LLL_USER, "t2")
+                .await
+                .is_empty()
         );
     })
     .await;

@@ -20,7 +20,7 @@ use callsync::controller::backoff::BackoffPolicy;
 use callsync::controller::context::Settings;
 use callsync::controller::ledger_store::LEDGER_OWNER_LABEL;
 use callsync::controller::run::{RunConfig, run};
-use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
+use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig, TaskGeneration, TaskState};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -507,5 +507,72 @@ async fn a_second_claimant_of_a_remote_task_is_refused_across_namespaces() {
         desired_count(t) == Some(3)
     })
     .await;
+    controller.stop().await;
+}
+
+/// Item 6: a controller killed between pausing a longlonglong task and starting it again left
+/// the task paused for good — the pause was recorded nowhere, and the next sync neither resumed
+/// it nor said anything. The pause is now written to the CallTask first (annotation
+/// `callsync.io/remote-task-paused-at`, removed after the resume). Here the remote task is
+/// paused and the annotation is there, as a killed controller leaves them: the next controller
+/// starts the task again before syncing, and removes the annotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_left_by_a_killed_controller_is_undone_by_the_next_one() {
+    use callsync::controller::pause_journal::PAUSED_ANNOTATION;
+    let (client, ns) = support::control_plane().test_namespace("safe-pause").await;
+    // A 2.0 task (only those answer 6007 and are paused), paused as the killed one left it.
+    let simulator = sim::start(vec![sim::account(
+        ProviderKind::Longlonglong,
+        sim::LLL_USER,
+        sim::LLL_TOKEN,
+        vec![
+            TaskConfig::new(TASK)
+                .with_generation(TaskGeneration::V2)
+                .with_state(TaskState::Paused),
+        ],
+    )])
+    .await;
+    let admin = sim::Admin::new(&simulator);
+    provider(
+        &client,
+        &ns,
+        "acct",
+        ProviderKind::Longlonglong,
+        &simulator.base_url(),
+    )
+    .await;
+    let wanted = phones(300, 3);
+    inline_list(&client, &ns, "list-a", &wanted).await;
+    apply(
+        &client,
+        &ns,
+        json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
+               "metadata": {"name": "campaign",
+                            "annotations": {PAUSED_ANNOTATION: "2026-12-01T10:00:00Z"}},
+               "spec": {"providerRef": {"name": "acct"}, "taskId": TASK,
+                        "contactLists": {"names": ["list-a"]},
+                        "longlonglong": {"pauseTaskDuringSync": true},
+                        "policy": {"maxDeletePercent": 100}, "resyncInterval": "30s"}}),
+    )
+    .await;
+    let controller = Controller::start(&client, vec![ns.clone()]);
+    let synced = wait_for(&client, &ns, "campaign", "InSync", |t| {
+        desired_count(t) == Some(3) && !t.annotations().contains_key(PAUSED_ANNOTATION)
+    })
+    .await;
+    assert!(!synced.annotations().contains_key(PAUSED_ANNOTATION));
+    assert_eq!(
+        admin.task("longlonglong", sim::LLL_USER, TASK).await["state"],
+        "running",
+        "the task callsync left paused is started again"
+    );
+    // Once for the pause left behind, once after this sync's own pause → add → resume (the
+    // running 2.0 task answered 6007), whose record came and went the same way.
+    assert_eq!(admin.calls("/task_start/{task_id}").await, 2);
+    assert_eq!(admin.calls("/task_stop/{task_id}").await, 1);
+    assert_eq!(
+        held(&admin, "longlonglong", sim::LLL_USER).await,
+        wanted.into_iter().collect::<BTreeSet<_>>()
+    );
     controller.stop().await;
 }

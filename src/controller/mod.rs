@@ -12,6 +12,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod offload;
 pub mod ownership;
+pub mod pause_journal;
 pub mod provider_status;
 pub mod reconcile;
 pub mod run;

@@ -15,6 +15,7 @@ use super::context::Context;
 use super::metrics::{
     ContactLabels, Outcome as MetricOutcome, ReconcileLabels, RequestLabels, TaskLabels,
 };
+use super::pause_journal::{self, AnnotationPauseJournal};
 use super::steps::report::{
     Outcome, Phase, SyncClaims, compute_status, finished_phase, publish, report,
 };
@@ -196,13 +197,20 @@ fn provider_for(
     );
     let credentials =
         SecretCredentials::for_provider(ctx.client.clone(), &namespace, &provider.spec)?;
+    let settings = crate::providers::ClientSettings {
+        pause_journal: Some(Arc::new(AnnotationPauseJournal::new(
+            ctx.client.clone(),
+            task,
+        ))),
+        ..ctx.settings.clients.clone()
+    };
     build_provider_with(
         &account,
         &provider.spec,
         task.spec.longlonglong.as_ref(),
         Arc::new(credentials),
         &ctx.limiters,
-        &ctx.settings.clients,
+        &settings,
     )
 }
 
@@ -300,6 +308,12 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     };
     let wire = WireFormat::of(&loaded.provider.spec);
     let task_ref = TaskRef::of_task(&task.spec);
+    // A pause a killed process never undid: the task is started again before anything else.
+    if pause_journal::recorded(task)
+        && let Err(error) = provider.resume_left_paused(&task_ref).await
+    {
+        return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
+    }
     let mut ledger = loaded.ledger;
 
     let policy = PlanPolicy::from(&task.spec.policy);
@@ -798,6 +812,15 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
             return give_up(ctx, task, &store, message).await;
         }
     };
+    // A pause a killed process never undid is undone before the task is let go; a failure is
+    // logged loudly (`TaskLeftPaused`) and cleanup goes on, the annotation going with the task.
+    if pause_journal::recorded(task)
+        && let Err(error) = provider
+            .resume_left_paused(&TaskRef::of_task(&task.spec))
+            .await
+    {
+        tracing::error!(task = %task.name_any(), reason = error.reason(), %error, "the remote task callsync paused could not be started again before the CallTask is deleted");
+    }
     // Every removable contact of the ledger, planned like any removal (the ledger is the record,
     // nothing is desired, no guard), so the identity rules of the planner apply here too.
     let policy = PlanPolicy {

@@ -31,6 +31,9 @@ pub struct ClientSettings {
     pub allowed_endpoints: Vec<String>,
     /// Sees every answer (`callsync doctor`); `None` in production.
     pub observer: Option<SharedObserver>,
+    /// Where a longlonglong pause is recorded before it is made (`pause_journal`); `None`: no
+    /// durable record, pauses are made anyway (a run whose provider state is not kept).
+    pub pause_journal: Option<super::SharedPauseJournal>,
 }
 
 impl Default for ClientSettings {
@@ -43,6 +46,7 @@ impl Default for ClientSettings {
             http: None,
             allowed_endpoints: Vec::new(),
             observer: None,
+            pause_journal: None,
         }
     }
 }

@@ -66,6 +66,7 @@ struct Inner {
     async_confirm_timeout: Duration,
     async_poll_interval: Duration,
     resume_rounds: u32,
+    pause_journal: Option<crate::providers::SharedPauseJournal>,
 }
 
 #[derive(Serialize)]
@@ -197,6 +198,7 @@ impl LonglonglongClient {
                 async_confirm_timeout: settings.async_confirm_timeout,
                 async_poll_interval: settings.async_poll_interval,
                 resume_rounds: settings.resume_rounds.max(1),
+                pause_journal: settings.pause_journal.clone(),
             }),
         }
     }
@@ -296,6 +298,13 @@ impl LonglonglongClient {
 
     pub async fn drift_hint(&self, _task: &TaskRef) -> Result<Option<DriftHint>, ProviderError> {
         Ok(None)
+    }
+
+    /// Starts the task again when the journal says callsync paused it and never resumed it
+    /// (see [`pause`]); the caller knows the journal's record.
+    pub async fn resume_left_paused(&self, task: &TaskRef) -> Result<(), ProviderError> {
+        let token = self.token().await?;
+        pause::resume_left_paused(self, task, &token).await
     }
 
     // ---- list ------------------------------------------------------------------------------

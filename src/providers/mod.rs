@@ -26,6 +26,7 @@ pub mod factory;
 pub mod http;
 pub mod longlonglong;
 pub mod nxlink;
+pub mod pause_journal;
 pub mod ratelimit;
 pub mod types;
 mod wire;
@@ -42,6 +43,7 @@ pub use factory::{ClientSettings, build_provider};
 pub use http::RetryPolicy;
 pub use longlonglong::LonglonglongClient;
 pub use nxlink::NxlinkClient;
+pub use pause_journal::{MemoryPauseJournal, PauseJournal, SharedPauseJournal};
 pub use ratelimit::{AccountKey, Limiter, RateLimiters};
 pub use types::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, DriftHint, Identity, ItemNote,
@@ -92,6 +94,18 @@ pub trait Provider: Send + Sync {
 
     /// One cheap authenticated request, for the CallProvider's `Ready` condition.
     fn check_credentials(&self) -> impl Future<Output = Result<(), ProviderError>> + Send;
+}
+
+impl AnyProvider {
+    /// Starts again a task that callsync paused and never resumed (a record left in the pause
+    /// journal by a killed process). Only longlonglong pauses tasks; the others have nothing
+    /// to undo.
+    pub async fn resume_left_paused(&self, task: &TaskRef) -> Result<(), ProviderError> {
+        match self {
+            AnyProvider::Longlonglong(client) => client.resume_left_paused(task).await,
+            AnyProvider::Callbot(_) | AnyProvider::Nxlink(_) => Ok(()),
+        }
+    }
 }
 
 /// The three clients behind one type (see the module doc for why an enum).

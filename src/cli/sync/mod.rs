@@ -3,6 +3,7 @@
 //! then settle items whose outcome was lost by observing again. `plan` stops after planning
 //! and sends nothing.
 pub mod outcome;
+pub mod pause_file;
 pub mod sink;
 pub mod state;
 pub mod summary;
@@ -109,6 +110,9 @@ pub struct TaskRun<'a> {
     pub desired: DesiredSet,
     pub policy: PlanPolicy,
     pub ledger: Ledger,
+    /// An earlier apply paused the remote task and was killed before starting it again (its
+    /// pause file is still there): `apply` starts it first.
+    pub pause_left: bool,
 }
 
 impl<'a> TaskRun<'a> {
@@ -121,8 +125,17 @@ impl<'a> TaskRun<'a> {
         settings: &ClientSettings,
     ) -> Result<Self, TaskError> {
         let provider_obj = &resolved.provider;
-        let provider = build_client(resolved, limiters, settings)?;
         let task_namespace = resolved.task.namespace().unwrap_or_default();
+        let pause_file = store.pause_file(&task_namespace, &resolved.task.name_any());
+        let pause_left = pause_file
+            .as_ref()
+            .is_some_and(pause_file::PauseFile::recorded);
+        let settings = ClientSettings {
+            pause_journal: pause_file
+                .map(|file| Arc::new(file) as crate::providers::SharedPauseJournal),
+            ..settings.clone()
+        };
+        let provider = build_client(resolved, limiters, &settings)?;
         let ledger = store
             .load(&task_namespace, &resolved.task.name_any())
             .map_err(|error| TaskError::State {
@@ -141,6 +154,7 @@ impl<'a> TaskRun<'a> {
             policy: PlanPolicy::from(&resolved.task.spec.policy),
             provider,
             ledger,
+            pause_left,
         })
     }
 
@@ -221,6 +235,14 @@ pub async fn apply(
         task: run.resolved.key(),
         error,
     };
+    // A pause a killed apply never undid: the task is started again before anything else.
+    if run.pause_left {
+        run.provider
+            .resume_left_paused(&run.task_ref)
+            .await
+            .map_err(|e| run.provider_error(e))?;
+        run.pause_left = false;
+    }
     for round in 0..SETTLE_ROUNDS {
         let (observation, plan) = sync::observe_and_plan(
             &run.provider,

@@ -158,6 +158,25 @@ impl StateStore {
         Ok(Some(mine))
     }
 
+    /// The pause journal of a task (`<task>.paused`, or `.paused~simulated` for a simulated
+    /// run, which must never make a real run start a real task); `None` without a folder.
+    pub fn pause_file(&self, namespace: &str, task: &str) -> Option<super::pause_file::PauseFile> {
+        let Self::Dir {
+            root, simulated, ..
+        } = self
+        else {
+            return None;
+        };
+        let suffix = if *simulated {
+            ".paused~simulated"
+        } else {
+            ".paused"
+        };
+        Some(super::pause_file::PauseFile::new(
+            root.join(namespace).join(format!("{task}{suffix}")),
+        ))
+    }
+
     /// The ledger of a task, or `None` when there is none yet.
     pub fn load(&self, namespace: &str, task: &str) -> Result<Option<Ledger>, StateError> {
         let Some(path) = self.path(namespace, task)? else {

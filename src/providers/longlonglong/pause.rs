@@ -9,6 +9,10 @@
 //! [`ProviderError::ResumeFailed`] (reason `TaskLeftPaused`): as the error when the change
 //! failed too, else in [`BatchOutcome::alert`] next to the change's outcome. If the operation is
 //! cancelled while the task is paused (shutdown), a guard starts the task from a detached task.
+//! A process killed while the task is paused runs neither: the pause is written to the
+//! client's [`PauseJournal`](crate::providers::PauseJournal) before it is made (no record, no
+//! pause) and cleared after the resume, and [`resume_left_paused`] starts the task again on the
+//! next sync.
 use std::future::Future;
 
 use super::LonglonglongClient;
@@ -39,6 +43,14 @@ where
     if first.is_ok() {
         return first;
     }
+    if let Some(journal) = &client.inner.pause_journal
+        && let Err(detail) = journal.record().await
+    {
+        // Without a durable record a crash would leave the task paused with no one to know:
+        // no pause, the change stays refused (6007) and the next sync tries again.
+        tracing::error!(task = %task.id, %detail, "not pausing the running task: the pause could not be recorded first");
+        return first;
+    }
     tracing::info!(task = %task.id, "task is running; pausing it for the change (pauseTaskDuringSync)");
     client.set_task_running(task, token, false).await?;
     let guard = ResumeGuard {
@@ -53,6 +65,7 @@ where
     match (result, resumed) {
         (result, Ok(())) => {
             tracing::info!(task = %task.id, "task resumed after the change");
+            clear_record(client, task).await;
             result
         }
         (Ok(mut outcome), Err(err)) => {
@@ -63,6 +76,29 @@ where
             tracing::error!(task = %task.id, change_error = %change_err, "the change failed as well");
             Err(err)
         }
+    }
+}
+
+/// Starts again a task whose pause is still recorded in the journal (the process that paused it
+/// was killed before its resume), and clears the record. `Err(ResumeFailed)`: still paused.
+pub(super) async fn resume_left_paused(
+    client: &LonglonglongClient,
+    task: &TaskRef,
+    token: &SecretString,
+) -> Result<(), ProviderError> {
+    tracing::warn!(task = %task.id, "callsync paused this task and did not start it again (the process ended in between); starting it now");
+    resume(client, task, token).await?;
+    clear_record(client, task).await;
+    Ok(())
+}
+
+/// Removes the journal's record after a resume. A record that stays makes the next sync start
+/// a running task again (harmless) rather than forget a paused one.
+async fn clear_record(client: &LonglonglongClient, task: &TaskRef) {
+    if let Some(journal) = &client.inner.pause_journal
+        && let Err(detail) = journal.clear().await
+    {
+        tracing::warn!(task = %task.id, %detail, "the task was resumed but its pause record could not be cleared");
     }
 }
 
