@@ -5,6 +5,8 @@
 //! observe (provider list or ledger) ─▶ plan (pure core) ─▶ execute (windows of batches; one
 //!                                                   ledger save of intents before each window)
 //! ```
+#[cfg(test)]
+mod crash_tests;
 mod execute;
 mod observe;
 mod wire;
