@@ -270,7 +270,11 @@ async fn helm_upgrade_serves_the_new_crd_field_and_uninstall_keeps_crds_and_obje
     older_crd_refuses_suspend(&tasks).await;
 
     // 2. helm upgrade to the repository's chart upgrades the CRD: the field is served.
-    helm(&work, &["upgrade", RELEASE, &repo_chart(), "-n", &ns]);
+    let notes = helm(&work, &["upgrade", RELEASE, &repo_chart(), "-n", &ns]);
+    assert!(
+        notes.contains("helm upgrade upgrades them, and helm uninstall leaves them"),
+        "the release notes tell what happens to the CRDs: {notes}"
+    );
     suspend_is_served(&client, &tasks).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let upgraded = crds.get("calltasks.callsync.io").await.expect("CRD");
