@@ -354,6 +354,9 @@ async fn upgrade_from_a_crds_folder_chart_needs_the_documented_adoption() {
         !refused.status.success() && stderr.contains("invalid ownership metadata"),
         "the upgrade must stop on the unowned CRDs: {stderr}"
     );
+    apply_strict(&tasks, "survey", &call_task("survey", true))
+        .await
+        .expect_err("the stopped upgrade changed no CRD");
 
     // The adoption of docs/install.md, with this test's release and namespace.
     let cp = support::control_plane();
