@@ -30,10 +30,11 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-## Regenerate crds/ from the Rust types, and the chart's copy (Helm installs charts/callsync/crds/).
+## Regenerate crds/ from the Rust types, and the chart's copy (charts/callsync/files/crds/, which
+## templates/crds.yaml renders so that `helm upgrade` upgrades the CRDs).
 crds:
 	$(CARGO) run --quiet -- crds --dir crds
-	rm -f charts/callsync/crds/*.yaml
-	cp crds/*.yaml charts/callsync/crds/
+	rm -f charts/callsync/files/crds/*.yaml
+	cp crds/*.yaml charts/callsync/files/crds/
 
 ci: lint test
