@@ -1154,6 +1154,7 @@ fn lll_spec_placeholder() -> callsync::api::CallProviderSpec {
         max_batch_size: None,
         timeout_seconds: 5,
         insecure: true,
+        suspend: false,
     }
 }
 

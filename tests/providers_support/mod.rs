@@ -113,6 +113,7 @@ pub fn lll_spec(sim: &RunningSimulator) -> CallProviderSpec {
         timeout_seconds: 5,
         // The simulator serves plain http on loopback.
         insecure: true,
+        suspend: false,
     }
 }
 
@@ -139,6 +140,7 @@ pub fn callbot_spec(
         timeout_seconds: 5,
         // The simulator serves plain http on loopback.
         insecure: true,
+        suspend: false,
     }
 }
 
@@ -159,6 +161,7 @@ pub fn nxlink_spec(sim: &RunningSimulator) -> CallProviderSpec {
         timeout_seconds: 5,
         // The simulator serves plain http on loopback.
         insecure: true,
+        suspend: false,
     }
 }
 
