@@ -353,3 +353,57 @@ fn log_level_turns_on_the_lines_it_names() {
     );
     assert_one_error_line(&bad, "invalid value 'loud' for '--log-level <LEVEL>'");
 }
+
+/// The cluster commands find the cluster as kubectl does: `--kubeconfig` or `$KUBECONFIG`, the
+/// context's namespace unless `-n`, `--context`; what fails is one line naming where.
+#[test]
+fn cluster_commands_read_the_kubeconfig_as_kubectl_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("config");
+    // Port 1 on loopback: nothing listens, so the connection is refused at once.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: ctx1\n\
+         clusters:\n- name: c1\n  cluster: {server: \"https://127.0.0.1:1\"}\n\
+         users:\n- name: u1\n  user: {token: not-a-real-token}\n\
+         contexts:\n- name: ctx1\n  context: {cluster: c1, user: u1, namespace: team-a}\n",
+    )
+    .expect("write kubeconfig");
+    let kc = path(&kubeconfig);
+    let out = run(&repo_root(), &["sync", "campaign", "--kubeconfig", kc]);
+    assert_one_error_line(
+        &out,
+        "cannot read CallTask team-a/campaign at https://127.0.0.1:1/",
+    );
+    let out = run(
+        &repo_root(),
+        &[
+            "suspend",
+            "campaign",
+            "--kubeconfig",
+            kc,
+            "-n",
+            "team-b",
+            "--wait",
+        ],
+    );
+    assert_one_error_line(&out, "CallTask team-b/campaign at https://127.0.0.1:1/");
+    let out = run(
+        &repo_root(),
+        &[
+            "resume",
+            "campaign",
+            "--kubeconfig",
+            kc,
+            "--context",
+            "nope",
+        ],
+    );
+    assert_one_error_line(&out, &format!("cannot read the kubeconfig {kc}"));
+    assert!(out.stderr.contains("nope"), "{}", out.all());
+    let missing = run(
+        &repo_root(),
+        &["sync", "campaign", "--kubeconfig", "/nonexistent/config"],
+    );
+    assert_one_error_line(&missing, "cannot read the kubeconfig /nonexistent/config");
+}
