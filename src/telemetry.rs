@@ -62,3 +62,25 @@ pub fn init_with_level(format: LogFormat, level: Option<LogLevel>, default_filte
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--log-level` wins over `RUST_LOG` and the command's default, whatever they say.
+    #[test]
+    fn the_log_level_flag_sets_the_filter() {
+        for (level, text) in [
+            (LogLevel::Error, "error"),
+            (LogLevel::Warn, "warn"),
+            (LogLevel::Info, "info"),
+            (LogLevel::Debug, "debug"),
+            (LogLevel::Trace, "trace"),
+        ] {
+            assert_eq!(
+                filter(Some(level), "info,kube_runtime=warn").to_string(),
+                text
+            );
+        }
+    }
+}
