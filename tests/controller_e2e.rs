@@ -1043,3 +1043,68 @@ async fn a_suspended_call_provider_stops_every_write_of_its_tasks() {
     assert_eq!(env.sim_phones().await, wire_set(kind, &second));
     env.stop_controller().await;
 }
+
+/// A CallTask deleted with `deletion: Delete` while its CallProvider is suspended removes
+/// nothing and keeps its finalizer; once the account is resumed the cleanup runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_waits_for_a_suspended_call_provider() {
+    let kind = Kind::Longlonglong;
+    let mut env = Env::start(kind, "e2e-provider-suspend-cleanup").await;
+    env.setup_provider(None).await;
+    let contacts = phones(0, 10);
+    env.list("list-a", &contacts).await;
+    env.task(json!({"deletion": "Delete"}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    let providers: Api<CallProvider> = Api::namespaced(env.client.clone(), &env.ns);
+    let freeze = |suspend: bool| json!({"spec": {"suspend": suspend}});
+    providers
+        .patch(
+            "acct",
+            &PatchParams::default(),
+            &Patch::Merge(&freeze(true)),
+        )
+        .await
+        .expect("suspend the CallProvider");
+    env.wait_reason("ProviderSuspended", Duration::from_secs(30))
+        .await;
+
+    env.tasks()
+        .delete("campaign", &DeleteParams::default())
+        .await
+        .expect("delete task");
+    // Several backoff rounds (200 ms base) of the cleanup.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        env.tasks()
+            .get_opt("campaign")
+            .await
+            .expect("get")
+            .is_some(),
+        "the finalizer holds the CallTask while the account is frozen"
+    );
+    assert_eq!(
+        env.calls(kind.remove_route()).await,
+        0,
+        "no removal while frozen"
+    );
+    assert_eq!(env.sim_phones().await, wire_set(kind, &contacts));
+
+    providers
+        .patch(
+            "acct",
+            &PatchParams::default(),
+            &Patch::Merge(&freeze(false)),
+        )
+        .await
+        .expect("resume the CallProvider");
+    let gone = await_condition(env.tasks(), "campaign", |t: Option<&CallTask>| t.is_none());
+    tokio::time::timeout(Duration::from_secs(60), gone)
+        .await
+        .expect("cleanup ran once the account was resumed")
+        .expect("watch");
+    assert!(
+        env.sim_phones().await.is_empty(),
+        "every contact callsync added is removed"
+    );
+    env.stop_controller().await;
+}
