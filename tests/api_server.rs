@@ -297,6 +297,7 @@ async fn status_written_by_server_side_apply_round_trips() {
             duration_ms: 120,
         }),
         desired_digest: Some("sha256:abc".into()),
+        last_handled_sync_request: None,
     };
     let patch = json!({
         "apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",

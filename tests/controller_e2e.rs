@@ -908,3 +908,203 @@ async fn call_provider_status_reports_the_credential_check() {
     assert_eq!(env.admin.audit().await.len(), audit_before);
     env.stop_controller().await;
 }
+
+/// Removes a number from the longlonglong task through the provider's own API, as a person in
+/// its console would: drift that no watch sees.
+async fn remove_by_hand(env: &Env, phone: &str) {
+    let url = format!(
+        "{}/agent-api/user/{}/task/{TASK}/number-batch-delete",
+        env.simulator.base_url(),
+        sim::LLL_USER
+    );
+    let removed = reqwest::Client::new()
+        .delete(url)
+        .bearer_auth(sim::LLL_TOKEN)
+        .json(&json!({"customer_info_list": [{"phone": phone}]}))
+        .send()
+        .await
+        .expect("delete by hand");
+    assert!(removed.status().is_success());
+}
+
+/// Asks for a sync through the `callsync.io/requestedAt` annotation and waits until the
+/// CallTask's status echoes it: a reconcile that started after the request has finished.
+async fn request_sync_and_wait(env: &Env, value: &str) -> CallTask {
+    let patch =
+        json!({"metadata": {"annotations": {callsync::api::SYNC_REQUEST_ANNOTATION: value}}});
+    env.tasks()
+        .patch("campaign", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("annotate");
+    let wanted = value.to_string();
+    let handled = move |task: Option<&CallTask>| {
+        task.and_then(|t| t.status.as_ref())
+            .and_then(|s| s.last_handled_sync_request.as_deref())
+            == Some(wanted.as_str())
+    };
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        await_condition(env.tasks(), "campaign", handled),
+    )
+    .await
+    .expect("the controller echoes the sync request in status.lastHandledSyncRequest")
+    .expect("watch")
+    .expect("CallTask exists")
+}
+
+/// A sync request (`callsync.io/requestedAt`) runs a sync at once, although resyncInterval is a
+/// week away, and is echoed in status.lastHandledSyncRequest only when that sync finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_request_runs_before_the_resync_interval_and_is_echoed_when_done() {
+    let mut env = Env::start(Kind::Longlonglong, "e2e-sync-request").await;
+    env.setup_provider(None).await;
+    let contacts = phones(0, 10);
+    env.list("list-a", &contacts).await;
+    env.task_with(json!({}), false, "168h").await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    // Drift by hand at the provider, which no watch sees: only a sync repairs it.
+    remove_by_hand(&env, &contacts[3]).await;
+    assert_eq!(env.sim_phones().await.len(), contacts.len() - 1);
+    let task = request_sync_and_wait(&env, "2026-12-01T10:00:00Z").await;
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(Kind::Longlonglong, &contacts),
+        "the echoed sync repaired the drift before it was echoed"
+    );
+    let ready = find_condition(
+        &task.status.as_ref().expect("status").conditions,
+        ConditionType::Ready,
+    )
+    .expect("Ready");
+    assert_eq!(ready.reason, "InSync");
+    env.stop_controller().await;
+}
+
+/// CallProvider spec.suspend freezes the account: its CallTasks make no provider call (Ready
+/// False, reason ProviderSuspended) while ContactLists change, and converge once it is lifted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_call_provider_stops_every_write_of_its_tasks() {
+    let kind = Kind::Longlonglong;
+    let mut env = Env::start(kind, "e2e-provider-suspend").await;
+    env.setup_provider(None).await;
+    let first = phones(0, 10);
+    env.list("list-a", &first).await;
+    env.task(json!({}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    let adds = env.calls(kind.add_route()).await;
+    let removes = env.calls(kind.remove_route()).await;
+
+    let providers: Api<CallProvider> = Api::namespaced(env.client.clone(), &env.ns);
+    let freeze = |suspend: bool| json!({"spec": {"suspend": suspend}});
+    providers
+        .patch(
+            "acct",
+            &PatchParams::default(),
+            &Patch::Merge(&freeze(true)),
+        )
+        .await
+        .expect("suspend the CallProvider");
+    let task = env
+        .wait_reason("ProviderSuspended", Duration::from_secs(30))
+        .await;
+    let ready = find_condition(
+        &task.status.as_ref().expect("status").conditions,
+        ConditionType::Ready,
+    )
+    .expect("Ready");
+    assert_eq!(ready.status, ConditionStatus::False);
+    assert!(ready.message.contains("CallProvider acct"), "{ready:?}");
+
+    // What would add 5 and remove 5, then a sync asked for and handled: still nothing sent.
+    let second = phones(5, 10);
+    env.list("list-a", &second).await;
+    request_sync_and_wait(&env, "frozen-1").await;
+    assert_eq!(
+        env.calls(kind.add_route()).await,
+        adds,
+        "no add while frozen"
+    );
+    assert_eq!(
+        env.calls(kind.remove_route()).await,
+        removes,
+        "no removal while frozen"
+    );
+    assert_eq!(env.sim_phones().await, wire_set(kind, &first));
+
+    providers
+        .patch(
+            "acct",
+            &PatchParams::default(),
+            &Patch::Merge(&freeze(false)),
+        )
+        .await
+        .expect("resume the CallProvider");
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    assert_eq!(env.sim_phones().await, wire_set(kind, &second));
+    env.stop_controller().await;
+}
+
+/// A CallTask deleted with `deletion: Delete` while its CallProvider is suspended removes
+/// nothing and keeps its finalizer; once the account is resumed the cleanup runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_waits_for_a_suspended_call_provider() {
+    let kind = Kind::Longlonglong;
+    let mut env = Env::start(kind, "e2e-provider-suspend-cleanup").await;
+    env.setup_provider(None).await;
+    let contacts = phones(0, 10);
+    env.list("list-a", &contacts).await;
+    env.task(json!({"deletion": "Delete"}), false).await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    let providers: Api<CallProvider> = Api::namespaced(env.client.clone(), &env.ns);
+    let freeze = |suspend: bool| json!({"spec": {"suspend": suspend}});
+    providers
+        .patch(
+            "acct",
+            &PatchParams::default(),
+            &Patch::Merge(&freeze(true)),
+        )
+        .await
+        .expect("suspend the CallProvider");
+    env.wait_reason("ProviderSuspended", Duration::from_secs(30))
+        .await;
+
+    env.tasks()
+        .delete("campaign", &DeleteParams::default())
+        .await
+        .expect("delete task");
+    // Several backoff rounds (200 ms base) of the cleanup.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        env.tasks()
+            .get_opt("campaign")
+            .await
+            .expect("get")
+            .is_some(),
+        "the finalizer holds the CallTask while the account is frozen"
+    );
+    assert_eq!(
+        env.calls(kind.remove_route()).await,
+        0,
+        "no removal while frozen"
+    );
+    assert_eq!(env.sim_phones().await, wire_set(kind, &contacts));
+
+    providers
+        .patch(
+            "acct",
+            &PatchParams::default(),
+            &Patch::Merge(&freeze(false)),
+        )
+        .await
+        .expect("resume the CallProvider");
+    let gone = await_condition(env.tasks(), "campaign", |t: Option<&CallTask>| t.is_none());
+    tokio::time::timeout(Duration::from_secs(60), gone)
+        .await
+        .expect("cleanup ran once the account was resumed")
+        .expect("watch");
+    assert!(
+        env.sim_phones().await.is_empty(),
+        "every contact callsync added is removed"
+    );
+    env.stop_controller().await;
+}

@@ -1262,6 +1262,7 @@ fn lll_spec_placeholder() -> callsync::api::CallProviderSpec {
         max_batch_size: None,
         timeout_seconds: 5,
         insecure: true,
+        suspend: false,
     }
 }
 

@@ -28,6 +28,7 @@ use super::{Condition, LocalObjectRef, SecretKeyRef};
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -65,6 +66,13 @@ pub struct CallProviderSpec {
     /// provider. Redirects are never followed, with or without it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// Freeze the account, for an incident: while true, no CallTask using this CallProvider
+    /// calls the provider (nothing is added or removed, no task paused or resumed; a deleted
+    /// CallTask with `deletion: Delete` waits, at most its cleanup deadline). Each such CallTask
+    /// reports Ready=False with reason `ProviderSuspended` and carries on when this is false
+    /// again. The account check of `status.conditions` (read calls only) goes on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub suspend: bool,
 }
 
 fn default_timeout_seconds() -> i32 {

@@ -256,6 +256,27 @@ pub struct CallTaskStatus {
     /// Digest of the desired contact set the last sync worked from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_digest: Option<String>,
+    /// The value of the `callsync.io/requestedAt` annotation that the last finished reconcile
+    /// saw: a sync asked for with that value (`callsync sync`, or `kubectl annotate`) has run
+    /// when this equals it, and the conditions tell how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_sync_request: Option<String>,
+}
+
+/// Set (to any new value, by convention the time) to ask the controller for a sync now, before
+/// `resyncInterval`; the value is echoed in `status.lastHandledSyncRequest` once that sync
+/// finished. The shape of Flux's `reconcile.fluxcd.io/requestedAt`.
+pub const SYNC_REQUEST_ANNOTATION: &str = "callsync.io/requestedAt";
+
+impl CallTask {
+    /// The sync request this object carries (`callsync.io/requestedAt`), if any.
+    pub fn sync_request(&self) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()?
+            .get(SYNC_REQUEST_ANNOTATION)
+            .map(String::as_str)
+    }
 }
 
 /// Contact counts of a CallTask.

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::plan::open_state;
+use super::apply_report::ApplyReport;
+use super::plan::{OutputFormat, open_state, suspension};
 use super::sync::summary::thousands;
 use super::sync::{self, TaskRun, outcome_line};
 use super::workspace::{FilesError, InputArgs, Workspace};
@@ -23,6 +24,9 @@ pub struct ApplyArgs {
     /// Run against an embedded simulator seeded from the files instead of the real providers.
     #[arg(long)]
     pub simulate: bool,
+    /// `text` for people, `json` for programs: one document at the end (schema in docs/cli.md).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 /// The first Ctrl-C asks for a stop after the batch in flight; a second one ends the process
@@ -60,53 +64,59 @@ pub async fn run(args: ApplyArgs) -> Result<(), FilesError> {
     let mut failed = 0;
     let mut pending = 0;
     let mut interrupted = false;
+    let mut report = ApplyReport::new(args.output);
     for task in &workspace.tasks {
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
             break;
         }
-        if task.task.spec.suspend {
-            println!("- {}: suspended; nothing sent", task.key());
+        if let Some(why) = suspension(task) {
+            report.suspended(task.key(), format!("- {}: {why}; nothing sent", task.key()));
             continue;
         }
         let mut run = match TaskRun::prepare(task, &store, &limiters, &settings) {
             Ok(run) => run,
             Err(e) => {
-                eprintln!("✗ {e}");
+                report.failed(task.key(), e.to_string());
                 failed += 1;
                 continue;
             }
         };
         let desired = run.desired.len() as u64;
         let invalid = run.desired.invalid_count();
-        let mut show = |summary: &sync::TaskSummary| println!("{}", summary.render());
+        let text = report.is_text();
+        let mut show = |summary: &sync::TaskSummary| {
+            if text {
+                println!("{}", summary.render())
+            }
+        };
         match sync::apply(&mut run, &store, &stop, &mut show).await {
             Ok(applied) => {
                 if let Some(left) = applied.interrupted {
                     pending += left;
                     interrupted = true;
-                    println!(
+                    let line = format!(
                         "■ {}: stopped after the batch in flight (added {}, removed {})",
                         task.key(),
                         thousands(applied.added),
                         thousands(applied.removed)
                     );
+                    report.interrupted(task.key(), &applied, line);
                     break;
                 }
-                match outcome_line(&task.key(), desired, invalid, &applied) {
-                    Ok(line) => println!("{line}"),
-                    Err(line) => {
-                        println!("{line}");
-                        failed += 1;
-                    }
+                let line = outcome_line(&task.key(), desired, invalid, &applied);
+                if line.is_err() {
+                    failed += 1;
                 }
+                report.finished(task.key(), &applied, line);
             }
             Err(e) => {
-                eprintln!("✗ {e}");
+                report.failed(task.key(), e.to_string());
                 failed += 1;
             }
         }
     }
+    report.finish()?;
     if interrupted {
         return Err(FilesError::Interrupted { pending });
     }

@@ -131,8 +131,15 @@ async fn terminated() {
 }
 
 /// Runs the controller until SIGTERM.
-pub async fn execute(args: ControllerArgs) -> Result<(), ControllerError> {
-    telemetry::init(args.log_format, "info,kube_runtime=warn,kube_client=warn");
+pub async fn execute(
+    args: ControllerArgs,
+    log_level: Option<telemetry::LogLevel>,
+) -> Result<(), ControllerError> {
+    telemetry::init_with_level(
+        args.log_format,
+        log_level,
+        "info,kube_runtime=warn,kube_client=warn",
+    );
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = client(&args).await?;
     let identity = args

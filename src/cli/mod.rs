@@ -2,6 +2,9 @@
 use clap::{Parser, Subcommand};
 
 mod apply;
+mod apply_report;
+pub mod cluster;
+pub mod completion;
 pub mod controller;
 pub mod doctor;
 pub mod files;
@@ -10,6 +13,7 @@ mod plan;
 pub mod private_files;
 pub mod simulated;
 pub mod sync;
+pub mod usage;
 mod validate;
 pub mod workspace;
 
@@ -20,6 +24,16 @@ pub mod workspace;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Least severe log lines written to stderr (overrides RUST_LOG) [default: the
+    /// controller logs info; the other commands log nothing].
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "CALLSYNC_LOG_LEVEL",
+        value_name = "LEVEL"
+    )]
+    pub log_level: Option<crate::telemetry::LogLevel>,
 }
 
 /// The subcommands.
@@ -46,6 +60,15 @@ pub enum Command {
     /// Ask each provider account and remote task, with read calls only, whether callsync's
     /// reading of the provider holds (run it before the first real sync).
     Doctor(doctor::DoctorArgs),
+    /// Ask the controller to sync a CallTask now (before its resyncInterval); with --wait,
+    /// wait for that sync and fail unless the CallTask ends Ready.
+    Sync(cluster::sync::SyncArgs),
+    /// Stop all provider calls of a CallTask (sets spec.suspend: true).
+    Suspend(cluster::suspend::SuspendArgs),
+    /// Resume a suspended CallTask (sets spec.suspend: false) and sync it now.
+    Resume(cluster::resume::ResumeArgs),
+    /// Print a shell completion script (bash, zsh or fish).
+    Completion(completion::CompletionArgs),
 }
 
 /// An error for people: one line saying what and where. The binary prints it and exits 1.
@@ -68,10 +91,33 @@ pub enum CliError {
     Files(#[from] workspace::FilesError),
     #[error(transparent)]
     Import(#[from] import::ImportError),
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
+    /// Not a failure: `plan --detailed-exitcode` found writes to make. The binary prints
+    /// nothing more and exits 2.
+    #[error("changes planned")]
+    ChangesPlanned,
+}
+
+impl CliError {
+    /// The process exit code: 2 for planned changes (`plan --detailed-exitcode`), else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::ChangesPlanned => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // The controller installs its own logging (it has a format flag); the other commands log
+    // only when asked to.
+    if let Some(level) = cli.log_level
+        && !matches!(cli.command, Command::Controller(_))
+    {
+        crate::telemetry::init_with_level(crate::telemetry::LogFormat::Text, Some(level), "");
+    }
     match cli.command {
         Command::Crds { dir: None } => {
             use std::io::Write;
@@ -86,12 +132,26 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Controller(args) => Ok(controller::execute(args).await?),
+        Command::Controller(args) => Ok(controller::execute(args, cli.log_level).await?),
         Command::Simulate(args) => Ok(crate::simulator::cli::run(args).await?),
-        Command::Plan(args) => Ok(plan::run(args).await?),
+        Command::Plan(args) => {
+            let detailed = args.detailed_exitcode;
+            match plan::run(args).await? {
+                true if detailed => Err(CliError::ChangesPlanned),
+                _ => Ok(()),
+            }
+        }
         Command::Apply(args) => Ok(apply::run(args).await?),
         Command::Import(args) => Ok(import::execute(&args)?),
         Command::Validate(args) => Ok(validate::run(args)?),
         Command::Doctor(args) => Ok(doctor::run(args).await?),
+        Command::Sync(args) => Ok(cluster::sync::run(args).await?),
+        Command::Suspend(args) => Ok(cluster::suspend::run(args).await?),
+        Command::Resume(args) => Ok(cluster::resume::run(args).await?),
+        Command::Completion(args) => {
+            use std::io::Write;
+            std::io::stdout().write_all(&completion::script(&args))?;
+            Ok(())
+        }
     }
 }

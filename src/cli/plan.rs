@@ -3,6 +3,7 @@
 //! made and the state is not written.
 use std::path::PathBuf;
 
+use kube::ResourceExt;
 use serde::Serialize;
 
 use super::files::ResolvedTask;
@@ -34,6 +35,10 @@ pub struct PlanArgs {
     /// `text` for people, `json` for programs (schema in docs/cli.md).
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Exit 0 when no write is planned, 2 when writes are planned, 1 on any error
+    /// (Terraform's rule), so a script or CI step can tell the three apart.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// `--output json`: the stable document.
@@ -91,8 +96,18 @@ pub fn open_state(
     Ok(StateStore::open(&dir, exclusive)?.simulated(simulate))
 }
 
-fn suspended(task: &ResolvedTask) -> bool {
-    task.task.spec.suspend
+/// Why a task sends nothing: its own `spec.suspend`, or its CallProvider's (a frozen account).
+pub fn suspension(task: &ResolvedTask) -> Option<String> {
+    if task.task.spec.suspend {
+        Some("suspended".into())
+    } else if task.provider.spec.suspend {
+        Some(format!(
+            "CallProvider {} is suspended",
+            task.provider.name_any()
+        ))
+    } else {
+        None
+    }
 }
 
 /// The closing line of a plan that writes nothing: "No changes" only when the providers
@@ -108,7 +123,8 @@ fn no_writes_line(totals: &Totals) -> String {
     )
 }
 
-pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
+/// Plans every task; `Ok(true)` when some write is planned (for `--detailed-exitcode`).
+pub async fn run(args: PlanArgs) -> Result<bool, FilesError> {
     let mut workspace = Workspace::load(&args.input);
     workspace.gate(20)?;
     let _simulator = if args.simulate {
@@ -122,9 +138,9 @@ pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
     let mut summaries = Vec::new();
     let mut failures = Vec::new();
     for task in &workspace.tasks {
-        if suspended(task) {
+        if let Some(why) = suspension(task) {
             if args.output == OutputFormat::Text {
-                println!("{}: suspended; a sync would send nothing\n", task.key());
+                println!("{}: {why}; a sync would send nothing\n", task.key());
             }
             continue;
         }
@@ -176,7 +192,7 @@ pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
                     total: workspace.tasks.len(),
                 });
             }
-            return Ok(());
+            return Ok(document.totals.to_add + document.totals.to_remove > 0);
         }
         OutputFormat::Text => {
             if totals.to_add + totals.to_remove == 0 && failures.is_empty() {
@@ -194,7 +210,7 @@ pub async fn run(args: PlanArgs) -> Result<(), FilesError> {
         }
     }
     if failures.is_empty() {
-        Ok(())
+        Ok(totals.to_add + totals.to_remove > 0)
     } else {
         Err(FilesError::TasksFailed {
             failed: failures.len(),

@@ -253,7 +253,8 @@ async fn settle(
         Phase::Stalled { .. } => Ok(Action::requeue(
             resync_interval(task).max(Duration::from_secs(300)),
         )),
-        Phase::Suspended => Ok(Action::await_change()),
+        // A change of the CallProvider wakes its tasks (`tasks_for_provider`).
+        Phase::Suspended | Phase::ProviderSuspended { .. } => Ok(Action::await_change()),
         Phase::InSync { .. } => Ok(Action::requeue(resync_interval(task))),
     }
 }
@@ -280,6 +281,12 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             return settle(task, ctx, phase, Outcome::default()).await;
         }
     };
+    if loaded.provider.spec.suspend {
+        let phase = Phase::ProviderSuspended {
+            provider: loaded.provider.name_any(),
+        };
+        return settle(task, ctx, phase, Outcome::default()).await;
+    }
     // Acting on a lagging ContactList cache (lists applied a moment before the task, as GitOps
     // does) would remove contacts still desired, the one way to lose data, or sync part of the
     // set and then list the whole provider task again when the rest arrives. One metadata-only
@@ -805,6 +812,23 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
             return give_up(ctx, task, &store, message).await;
         }
     };
+    // A frozen account gets no removal either: the deletion waits for the CallProvider to be
+    // resumed, at most until the cleanup deadline, then lets the CallTask go and says what
+    // remains.
+    if provider_obj.spec.suspend {
+        let message = format!(
+            "CallProvider {} has spec.suspend true, so cleanup removes nothing",
+            provider_obj.name_any()
+        );
+        if deadline_passed {
+            let message = format!("{message}; {}", remaining_per_ledger(task, &ledger));
+            return give_up(ctx, task, &store, message).await;
+        }
+        return Err(ReconcileError::Transient {
+            reason: "ProviderSuspended",
+            message,
+        });
+    }
     let provider = match provider_for(task, &provider_obj, ctx) {
         Ok(p) => p,
         Err(e) => {

@@ -114,6 +114,7 @@ pub fn lll_spec(sim: &RunningSimulator) -> CallProviderSpec {
         timeout_seconds: 5,
         // The simulator serves plain http on loopback.
         insecure: true,
+        suspend: false,
     }
 }
 
@@ -140,6 +141,7 @@ pub fn callbot_spec(
         timeout_seconds: 5,
         // The simulator serves plain http on loopback.
         insecure: true,
+        suspend: false,
     }
 }
 
@@ -160,6 +162,7 @@ pub fn nxlink_spec(sim: &RunningSimulator) -> CallProviderSpec {
         timeout_seconds: 5,
         // The simulator serves plain http on loopback.
         insecure: true,
+        suspend: false,
     }
 }
 

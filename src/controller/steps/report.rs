@@ -32,6 +32,9 @@ pub enum Phase {
     },
     /// `spec.suspend`: nothing happens, Ready=False, neither Reconciling nor Stalled.
     Suspended,
+    /// The CallProvider (named) has `spec.suspend`: like `Suspended`, for every task of the
+    /// account at once.
+    ProviderSuspended { provider: String },
 }
 
 impl Phase {
@@ -41,6 +44,7 @@ impl Phase {
             | Self::Progressing { reason, .. }
             | Self::Stalled { reason, .. } => reason,
             Self::Suspended => "Suspended",
+            Self::ProviderSuspended { .. } => "ProviderSuspended",
         }
     }
 
@@ -50,6 +54,9 @@ impl Phase {
             | Self::Progressing { message, .. }
             | Self::Stalled { message, .. } => message.clone(),
             Self::Suspended => "spec.suspend is true: no provider calls".into(),
+            Self::ProviderSuspended { provider } => format!(
+                "CallProvider {provider} has spec.suspend true: no provider calls for this task until it is false"
+            ),
         }
     }
 }
@@ -151,7 +158,7 @@ pub fn compute_status(
         Phase::InSync { .. } => (true, false, false),
         Phase::Progressing { .. } => (false, true, false),
         Phase::Stalled { .. } => (false, false, true),
-        Phase::Suspended => (false, false, false),
+        Phase::Suspended | Phase::ProviderSuspended { .. } => (false, false, false),
     };
     let message = phase.message();
     let reason = phase.reason();
@@ -186,6 +193,7 @@ pub fn compute_status(
         failures: outcome.failures,
         last_sync: outcome.last_sync.or(old.last_sync),
         desired_digest: outcome.desired_digest.or(old.desired_digest),
+        last_handled_sync_request: old.last_handled_sync_request,
     }
 }
 
@@ -217,7 +225,12 @@ pub async fn report(
     phase: &Phase,
     outcome: Outcome,
 ) -> Result<bool, kube::Error> {
-    let status = compute_status(task, phase, outcome, Utc::now());
+    let mut status = compute_status(task, phase, outcome, Utc::now());
+    // Every reconcile that gets here has finished its sync (or found why it cannot run): the
+    // request it started from is handled, whatever the phase (`callsync sync --wait`).
+    if let Some(request) = task.sync_request() {
+        status.last_handled_sync_request = Some(request.to_owned());
+    }
     if task.status.as_ref() == Some(&status) {
         return Ok(false);
     }
