@@ -132,6 +132,17 @@ struct DeleteReq<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct CallListReq<'a> {
+    task_id: &'a str,
+    page_number: u64,
+    page_size: u64,
+}
+
+/// `call/list`'s smallest page (10..=1000 per the OpenAPI file).
+const CALL_PAGE_SIZE: u64 = 10;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TaskListReq {
     page_number: u64,
     page_size: u64,
@@ -252,6 +263,34 @@ impl NxlinkClient {
 
     pub async fn list(&self, _task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
         Ok(None)
+    }
+
+    /// One page of `call/list` (documented; call records, which exist only once a call was
+    /// placed) for the task: `callsync doctor`'s read of a task that does not exist, the only
+    /// documented read that takes a task id. Read-only; the records are not used.
+    pub async fn read_calls(&self, task: &TaskRef) -> Result<(), ProviderError> {
+        let keys = self.keys().await?;
+        let body = to_json(&CallListReq {
+            task_id: &task.id,
+            page_number: 1,
+            page_size: CALL_PAGE_SIZE,
+        })?;
+        match self
+            .call(
+                "call/list",
+                "/openapi/aiagent/call/list",
+                body,
+                &keys,
+                Some(task),
+            )
+            .await?
+        {
+            (Answer::Ok(_), _) => Ok(()),
+            (Answer::Refused(message), _) => Err(ProviderError::Rejected {
+                code: 20000,
+                message: sanitize(&message),
+            }),
+        }
     }
 
     /// `statInfo.totalOrderCount` of the task (found by `taskId` or `userTaskId` in `task/list`).
