@@ -11,9 +11,13 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use callsync::cli::files::{self, Diagnostics};
+use callsync::cli::files::{self, Diagnostics, ResolvedTask};
 use callsync::cli::simulated::config_for;
+use callsync::contacts::Phone;
 use callsync::doctor::RecordedAnswer;
+use callsync::simulator::state::NewContact;
+use callsync::simulator::{ProviderKind, Simulator, Variant};
+use callsync::sync::WireFormat;
 use cli_support::{Output, repo_root, run, simulator};
 use serde_json::Value;
 
@@ -49,31 +53,47 @@ const READ_ENDPOINTS: &[&str] = &[
     "POST /callcentre/api/v3/ping",
     "POST /callcentre/api/v3/listOrder",
     "POST /openapi/aiagent/task/list",
+    "POST /openapi/aiagent/call/list",
 ];
 
 /// The three examples (one task per provider) in `dir`, pointed at a simulator seeded from
 /// them; returns the simulator process and its URL.
 fn examples_against_a_simulator(work: &Path) -> (cli_support::Running, String, PathBuf) {
     let dir = work.join("files");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    for name in ["longlonglong.yaml", "callbot.yaml", "nxlink.yaml"] {
-        std::fs::copy(repo_root().join("examples").join(name), dir.join(name)).expect("copy");
-    }
-    let mut diagnostics = Diagnostics::default();
-    let bundle = files::load(std::slice::from_ref(&dir), &mut diagnostics);
-    let tasks = files::resolve(&bundle, &mut diagnostics);
-    assert_eq!(diagnostics.error_count(), 0, "{:?}", diagnostics.items);
+    let tasks = examples_in(&dir, &["longlonglong.yaml", "callbot.yaml", "nxlink.yaml"]);
     let config = work.join("sim.yaml");
     let mut sim_config = config_for(&tasks);
     sim_config.admin_token = Some(ADMIN_TOKEN.into());
     std::fs::write(&config, serde_yaml::to_string(&sim_config).expect("yaml")).expect("write");
     let (sim, base) = simulator(&config);
+    point_examples_at(&dir, &base);
+    (sim, base, dir)
+}
+
+/// Copies the named examples into `dir` and resolves them.
+fn examples_in(dir: &Path, names: &[&str]) -> Vec<ResolvedTask> {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    for name in names {
+        std::fs::copy(repo_root().join("examples").join(name), dir.join(name)).expect("copy");
+    }
+    let mut diagnostics = Diagnostics::default();
+    let bundle = files::load(&[dir.to_path_buf()], &mut diagnostics);
+    let tasks = files::resolve(&bundle, &mut diagnostics);
+    assert_eq!(diagnostics.error_count(), 0, "{:?}", diagnostics.items);
+    tasks
+}
+
+/// Points the examples in `dir` at a simulator at `base` (plain http on loopback).
+fn point_examples_at(dir: &Path, base: &str) {
     for name in ["longlonglong.yaml", "callbot.yaml", "nxlink.yaml"] {
         let path = dir.join(name);
+        if !path.exists() {
+            continue;
+        }
         let text = std::fs::read_to_string(&path)
             .expect("read")
-            .replace("https://ai.api.longlonglong.cn", &base)
-            .replace("https://nxbot.nxcloud.com", &base)
+            .replace("https://ai.api.longlonglong.cn", base)
+            .replace("https://nxbot.nxcloud.com", base)
             .replace("region: IDN", &format!("endpoint: {base}"))
             .replace(
                 "spec:\n  longlonglong:",
@@ -83,7 +103,6 @@ fn examples_against_a_simulator(work: &Path) -> (cli_support::Running, String, P
             .replace("spec:\n  nxlink:", "spec:\n  insecure: true\n  nxlink:");
         std::fs::write(&path, text).expect("write");
     }
-    (sim, base, dir)
 }
 
 fn report(out: &Output) -> Value {
@@ -152,6 +171,10 @@ fn doctor_reads_only_and_says_what_holds_for_each_provider() {
         assert_eq!(checks["clock"].0, "ok", "{task}: {checks:?}");
         assert_eq!(checks["task"].0, "ok", "{task}: {checks:?}");
         assert_eq!(checks["taskState"].0, "unchecked", "{task}");
+        // The simulator's default reading, seen as callsync's reading.
+        for name in ["notFound", "messages", "fields"] {
+            assert_eq!(checks[name].0, "confirmed", "{task} {name}: {checks:?}");
+        }
     }
     // The providers that list: every contact the apply put there, read back as sent.
     for (task, contacts) in [
@@ -171,6 +194,7 @@ fn doctor_reads_only_and_says_what_holds_for_each_provider() {
         assert_eq!(checks["phones"].0, "confirmed", "{task}: {checks:?}");
         assert_eq!(checks["overlap"].0, "confirmed", "{task}: {checks:?}");
         assert_eq!(checks["paging"].0, "confirmed", "{task}: {checks:?}");
+        assert_eq!(checks["pageSize"].0, "confirmed", "{task}: {checks:?}");
     }
     // NXLink cannot list: said plainly, not counted as a problem.
     let nx = &by_task["campaigns/payment-reminder-jakarta"];
@@ -543,4 +567,226 @@ fn record_the_simulator_fixture() {
         ],
     );
     assert!(out.success(), "{}", out.all());
+}
+
+/// What doctor must say about a variant (`docs/providers/README.md`, "What doctor says about
+/// each variant"). No wildcard: a variant added to the enum does not compile here until it is
+/// classified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A read shows it and callsync's reading breaks: a `✗` line naming it.
+    Contradicted,
+    /// A read shows it and callsync handles it: a `?` line naming it, no `✗` anywhere.
+    Seen,
+    /// Only a write could show it: a `?` line naming it that says "could not be checked".
+    NeedsWrite,
+}
+
+fn expected(variant: Variant) -> Expect {
+    use Expect::*;
+    use Variant::*;
+    match variant {
+        UnknownFields => Seen,
+        LllPageSizeCapped | LllNoPageMeta | LllListPhoneCountryCode | LllEnglishMessages => Seen,
+        LllListPhoneMasked => Contradicted,
+        LllAsyncLate | LllAsyncNever | LllSubUserIdPerRow | LllSubUserIdTopLevel
+        | LllSyncAddCountsOnly => NeedsWrite,
+        CallbotPhonePlus
+        | CallbotPageSizeCapped
+        | CallbotEnglishMessages
+        | CallbotChineseMessages => Seen,
+        CallbotPhoneNational | CallbotPhoneMasked | CallbotTotalCountMissing => Contradicted,
+        CallbotErrListOmitted | CallbotCountsOnly | CallbotImportAppends | CallbotBatchLimit100 => {
+            NeedsWrite
+        }
+        NxlinkChineseMessages | NxlinkNotFoundAsHttp404 => Seen,
+        NxlinkAppendItemResults => NeedsWrite,
+    }
+}
+
+fn example_file(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Longlonglong => "longlonglong.yaml",
+        ProviderKind::Callbot => "callbot.yaml",
+        ProviderKind::Nxlink => "nxlink.yaml",
+    }
+}
+
+/// Contacts put straight into the simulated task (no write through a provider API): doctor
+/// needs listed phones to judge their form. NXLink cannot list: none.
+fn seed(sim: &callsync::simulator::RunningSimulator, task: &ResolvedTask, account: &str) {
+    let kind = sim_kind(task);
+    let phones: &[&str] = match kind {
+        ProviderKind::Longlonglong => &["+8613012121211", "+8613800138000", "+861065529988"],
+        ProviderKind::Callbot => &["+8613926123456", "+8613719876543", "+85291234567"],
+        ProviderKind::Nxlink => &[],
+    };
+    let wire = WireFormat::of(&task.provider.spec);
+    for (i, phone) in phones.iter().enumerate() {
+        let phone = Phone::parse(phone, None).expect("a valid phone");
+        sim.state()
+            .lock()
+            .add_contact(
+                &(kind, account.to_owned()),
+                &task.task.spec.task_id,
+                NewContact {
+                    phone: wire.encode(phone).expect("the account's format"),
+                    remote_id: (kind != ProviderKind::Longlonglong)
+                        .then(|| format!("doctor-seed-{i}")),
+                    name: format!("Person {i}"),
+                    extra: String::new(),
+                },
+            )
+            .expect("seeded");
+    }
+}
+
+fn sim_kind(task: &ResolvedTask) -> ProviderKind {
+    match task.credentials.kind() {
+        "longlonglong" => ProviderKind::Longlonglong,
+        "callbot" => ProviderKind::Callbot,
+        _ => ProviderKind::Nxlink,
+    }
+}
+
+/// Every line of a report: (verdict, detail).
+fn lines(report: &Value) -> Vec<(String, String)> {
+    report["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .flat_map(|t| t["checks"].as_array().expect("checks").iter())
+        .map(|c| {
+            (
+                c["verdict"].as_str().expect("verdict").to_owned(),
+                c["detail"].as_str().expect("detail").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn doctor_reports_every_variant_a_read_can_reveal_and_never_writes() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut failures = Vec::new();
+    for kind in [
+        ProviderKind::Longlonglong,
+        ProviderKind::Callbot,
+        ProviderKind::Nxlink,
+    ] {
+        let variants = std::iter::once(None).chain(
+            Variant::all()
+                .iter()
+                .copied()
+                .filter(|v| v.applies_to(kind))
+                .map(Some),
+        );
+        for variant in variants {
+            let label = format!(
+                "{kind:?} × {}",
+                variant.map_or("(default)".to_owned(), Variant::name)
+            );
+            let dir = work
+                .path()
+                .join(label.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+            let tasks = examples_in(&dir, &[example_file(kind)]);
+            let mut config = config_for(&tasks);
+            config.admin_token = Some(ADMIN_TOKEN.into());
+            for account in &mut config.accounts {
+                account.variants.extend(variant);
+            }
+            let account = config.accounts[0].id.clone();
+            let sim = runtime
+                .block_on(Simulator::start(config))
+                .expect("simulator starts");
+            for task in &tasks {
+                seed(&sim, task, &account);
+            }
+            let base = sim.base_url();
+            point_examples_at(&dir, &base);
+            let audit_before = sim.audit().len();
+            let calls_before = calls(&base);
+
+            let out = run(
+                work.path(),
+                &["doctor", "-f", &dir.display().to_string(), "-o", "json"],
+            );
+            let doc = report(&out);
+            let lines = lines(&doc);
+
+            // Zero writes, reads only, whatever the provider answers.
+            assert_eq!(sim.audit().len(), audit_before, "{label}: doctor wrote");
+            for (route, after) in calls(&base) {
+                let before = calls_before.get(&route).copied().unwrap_or(0);
+                assert!(
+                    after == before || READ_ENDPOINTS.contains(&route.as_str()),
+                    "{label}: doctor called {route}, which is not a read"
+                );
+            }
+
+            let problems = doc["problems"].as_u64().unwrap_or(u64::MAX);
+            let naming = |v: Variant| {
+                let name = format!("`{}`", v.name());
+                lines
+                    .iter()
+                    .filter(move |(_, detail)| detail.contains(&name))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            let Some(variant) = variant else {
+                // The default: nothing wrong, and no revealable variant named.
+                if problems != 0 {
+                    failures.push(format!("{label}: {problems} problems\n{}", out.stdout));
+                }
+                for v in Variant::all().iter().filter(|v| v.applies_to(kind)) {
+                    if expected(*v) != Expect::NeedsWrite && !naming(*v).is_empty() {
+                        failures.push(format!("{label}: names {} {:?}", v.name(), naming(*v)));
+                    }
+                }
+                continue;
+            };
+            // No other variant claimed (one is on at a time).
+            for other in Variant::all().iter().filter(|v| **v != variant) {
+                if expected(*other) != Expect::NeedsWrite && !naming(*other).is_empty() {
+                    failures.push(format!(
+                        "{label}: names {} {:?}",
+                        other.name(),
+                        naming(*other)
+                    ));
+                }
+            }
+            let named = naming(variant);
+            let reported = match expected(variant) {
+                Expect::Contradicted => named
+                    .iter()
+                    .any(|(verdict, _)| verdict == "contradicted" || verdict == "failed"),
+                Expect::Seen => {
+                    problems == 0
+                        && named.iter().any(|(verdict, detail)| {
+                            verdict == "unchecked" && !detail.contains("could not be checked")
+                        })
+                }
+                Expect::NeedsWrite => {
+                    problems == 0
+                        && named.iter().any(|(verdict, detail)| {
+                            verdict == "unchecked" && detail.contains("could not be checked")
+                        })
+                }
+            };
+            if !reported {
+                failures.push(format!(
+                    "{label}: expected {:?}, {problems} problems, lines naming it: {named:?}\n{}",
+                    expected(variant),
+                    out.stdout
+                ));
+            }
+            runtime.block_on(sim.shutdown());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

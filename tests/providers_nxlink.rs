@@ -696,3 +696,116 @@ async fn deletes_by_user_task_id_after_checking_it_is_the_same_task() {
     })
     .await;
 }
+
+/// A server on 127.0.0.1 that answers every request with `body` (HTTP 200, JSON content type).
+async fn answering(body: &'static str) -> String {
+    let app = axum::Router::new().fallback(move || async move {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn bad_answers_are_errors_naming_the_endpoint_and_the_field() {
+    bounded(async {
+        let sim = sim().await;
+        let task = TaskRef::new("task-1");
+        let batch = people(0, 1, "c");
+        let phone = batch[0].phone.clone();
+        let other_phone = "8613200000077";
+        let cases: [(&str, &'static str, &str); 16] = [
+            ("call/append", "this is not json 8613200000077", "not JSON"),
+            (
+                "call/append",
+                r#"{"code":0,"data":{"failList":[{"index":0,"phoneNumber":"86132000"#,
+                "cut short",
+            ),
+            ("call/append", "[8613200000077]", "not an object"),
+            (
+                "call/append",
+                r#"{"code":{"value":0},"data":{}}"#,
+                "code is an object",
+            ),
+            (
+                "call/append",
+                r#"{"code":0,"data":"8613200000077"}"#,
+                "data is text",
+            ),
+            (
+                "call/append",
+                r#"{"code":0,"data":{"failList":{"index":0,"phoneNumber":"8613200000077"}}}"#,
+                "data.failList is an object",
+            ),
+            (
+                "call/append",
+                r#"{"code":0,"data":{"successCount":"all","failCount":0}}"#,
+                "data.successCount is text",
+            ),
+            (
+                "call/append",
+                r#"{"code":20000,"message":["8613200000077 duplicate"]}"#,
+                "message is a list",
+            ),
+            ("order/delete", "<html>8613200000077</html>", "not JSON"),
+            ("order/delete", r#"{"code":0,"mess"#, "cut short"),
+            ("order/delete", r#"{"code":"zero","data":{}}"#, "code is text"),
+            ("order/delete", r#""8613200000077""#, "not an object"),
+            ("task/list", r#"{"code":0,"data":[]}"#, "data is a list"),
+            (
+                "task/list",
+                r#"{"code":0,"data":{"list":{"taskId":"task-1"}}}"#,
+                "data.list is an object",
+            ),
+            ("task/list", r#"{"code":0,"data":{"list":[7]}}"#, "data.list[0] is a number"),
+            (
+                "task/list",
+                r#"{"code":0,"data":{"list":[{"taskId":"task-1","statInfo":{"totalOrderCount":{"n":1}}}]}}"#,
+                "statInfo.totalOrderCount is an object",
+            ),
+        ];
+        for (op, body, what) in cases {
+            let mut spec = nxlink_spec(&sim);
+            if let Some(account) = spec.nxlink.as_mut() {
+                account.endpoint = Some(answering(body).await);
+            }
+            let mut settings = settings();
+            // One attempt: each answer is the same, retries would only slow the test.
+            settings.retry.max_attempts = 1;
+            let client = build_with(
+                &spec,
+                None,
+                nx_creds(NX_KEY, NX_SECRET),
+                &RateLimiters::new(),
+                &key("nx"),
+                &settings,
+            );
+            // An error, never an outcome: nothing is counted added or removed.
+            let err = match op {
+                "call/append" => client.add(&task, &batch).await.map(|o| o.accepted()),
+                "order/delete" => client
+                    .remove(&task, &removals(&batch))
+                    .await
+                    .map(|o| o.accepted()),
+                _ => client.drift_hint(&task).await.map(|_| 0),
+            }
+            .expect_err(body);
+            let text = err.to_string();
+            assert_eq!(err.reason(), "InvalidResponse", "{body}: {text}");
+            assert!(text.contains(op), "names the endpoint ({op}): {text}");
+            assert!(text.contains(what), "says what was wrong ({what}): {text}");
+            assert!(
+                !text.contains(&phone) && !text.contains(other_phone),
+                "a full phone in: {text}"
+            );
+        }
+    })
+    .await;
+}

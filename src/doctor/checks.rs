@@ -5,9 +5,12 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
+use super::answers::{fields_check, like, messages_check, page_size_check, paging_check};
+use super::listed::{Forms, ListedPhones, PhoneForm};
 use super::recorder::{RecordedAnswer, Recorder};
+use super::unread::write_side_checks;
 use crate::providers::{AnyProvider, Provider, ProviderError, TaskRef};
-use crate::sync::WireFormat;
+use crate::simulator::Variant;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,7 +50,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Self {
+    pub(super) fn new(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Self {
         let reason = match verdict {
             Verdict::Ok => "Ok",
             Verdict::Failed => "Failed",
@@ -63,7 +66,7 @@ impl Check {
         }
     }
 
-    fn because(mut self, reason: &'static str) -> Self {
+    pub(super) fn because(mut self, reason: &'static str) -> Self {
         self.reason = reason;
         self
     }
@@ -135,19 +138,28 @@ fn clock_check(kind: &str, answers: &[RecordedAnswer]) -> Check {
     }
 }
 
-/// The remote task: exists, lists, and pages as callsync assumes.
+/// A task id no account has: read to see how the provider says "not found".
+pub const ABSENT_TASK: &str = "callsync-doctor-no-such-task";
+
+/// The remote task: exists, lists, and pages as callsync assumes; then how the provider answers
+/// a read of a task that does not exist; then the inferred behaviours only a write could show.
+/// `listed` must observe the answers of `provider` (it sorts the listed phones' forms).
 pub async fn task_checks(
     provider: &AnyProvider,
     task: &TaskRef,
-    wire: &WireFormat,
     recorder: &Recorder,
+    listed: &ListedPhones,
 ) -> Vec<Check> {
+    let kind = provider.kind();
     let mut checks = Vec::new();
+    let mark = recorder.len();
     if provider.capabilities().can_list {
-        let mark = recorder.len();
-        match provider.list(task).await {
+        let listing = provider.list(task).await;
+        let answers = recorder.since(mark);
+        let forms = listed.take();
+        let listed_ok = matches!(listing, Ok(Some(_)));
+        match listing {
             Ok(Some(contacts)) => {
-                let answers = recorder.since(mark);
                 checks.push(Check::new("task", Verdict::Ok, "found"));
                 checks.push(Check::new(
                     "listing",
@@ -159,16 +171,11 @@ pub async fn task_checks(
                         if answers.len() == 1 { "" } else { "s" }
                     ),
                 ));
-                checks.push(phones_check(
-                    contacts.iter().map(|c| c.phone.as_str()),
-                    wire,
-                ));
                 checks.push(overlap_check(
                     contacts
                         .iter()
                         .map(|c| c.remote_id.clone().unwrap_or_else(|| c.phone.clone())),
                 ));
-                checks.extend(paging_checks(provider.kind(), &answers));
             }
             Ok(None) => checks.push(Check::new(
                 "listing",
@@ -177,6 +184,14 @@ pub async fn task_checks(
             )),
             Err(e) => checks.push(task_error(e)),
         }
+        // The listing's answers say what they are even when the client refused them; error
+        // answers (an unknown task, refused credentials) have no listing to judge.
+        let pages: Vec<RecordedAnswer> = answers.into_iter().filter(succeeded).collect();
+        if listed_ok || forms.total() > 0 {
+            checks.push(phones_check(kind, &forms, listed_ok));
+        }
+        checks.extend(page_size_check(kind, &pages));
+        checks.extend(paging_check(kind, &pages));
     } else {
         match provider.drift_hint(task).await {
             Ok(Some(hint)) => {
@@ -199,10 +214,20 @@ pub async fn task_checks(
             Err(e) => checks.push(task_error(e)),
         }
     }
+    let listing_answers = recorder.since(mark);
+    let mark = recorder.len();
+    let absent = read_absent_task(provider).await;
+    let probe_answers = recorder.since(mark);
+    listed.take();
+    checks.push(not_found_check(kind, &absent, &probe_answers));
+    checks.push(messages_check(kind, &listing_answers, &probe_answers));
+    let mut all = listing_answers;
+    all.extend(probe_answers);
+    checks.push(fields_check(kind, &all));
     checks.push(Check::new(
         "taskState",
         Verdict::Unchecked,
-        match provider.kind() {
+        match kind {
             "longlonglong" => {
                 "whether the task is a running 2.0 task (changes then get 6007) is not readable \
                  through a documented endpoint"
@@ -210,7 +235,79 @@ pub async fn task_checks(
             _ => "no documented read of the task's state",
         },
     ));
+    checks.extend(write_side_checks(kind));
     checks
+}
+
+/// An answer whose envelope says success (longlonglong `code` 200, Callbot `retCode` 0,
+/// NXLink `code` 0).
+fn succeeded(answer: &RecordedAnswer) -> bool {
+    (200..300).contains(&answer.status)
+        && answer
+            .body
+            .get("code")
+            .or_else(|| answer.body.get("retCode"))
+            .and_then(serde_json::Value::as_i64)
+            .is_some_and(|code| code == 0 || code == 200)
+}
+
+/// Reads [`ABSENT_TASK`] the way each client reads a task: the listing (longlonglong, Callbot)
+/// or NXLink's `call/list` (task/list takes no task id).
+async fn read_absent_task(provider: &AnyProvider) -> Result<(), ProviderError> {
+    let task = TaskRef::new(ABSENT_TASK);
+    match provider {
+        AnyProvider::Nxlink(client) => client.read_calls(&task).await,
+        other => other.list(&task).await.map(|_| ()),
+    }
+}
+
+/// How a task that does not exist is answered. callsync must see "not found": a listing that
+/// came back empty would make a wrong taskId look like an empty task.
+fn not_found_check(
+    kind: &str,
+    outcome: &Result<(), ProviderError>,
+    answers: &[RecordedAnswer],
+) -> Check {
+    let status = answers.last().map_or(0, |a| a.status);
+    match outcome {
+        Ok(()) => Check::new(
+            "notFound",
+            Verdict::Contradicted,
+            format!(
+                "a task that does not exist ({ABSENT_TASK}) reads as an empty task: a wrong \
+                 taskId would look like an empty task"
+            ),
+        )
+        .because("AbsentTaskReadsEmpty"),
+        Err(e) if e.reason() == "TaskNotFound" && status != 404 => Check::new(
+            "notFound",
+            Verdict::Confirmed,
+            format!("a task that does not exist is answered \"not found\" (HTTP {status})"),
+        ),
+        Err(e) if kind == "nxlink" && status == 404 => Check::new(
+            "notFound",
+            Verdict::Unchecked,
+            format!(
+                "a task that does not exist is answered HTTP 404{}, not code 20000 in an HTTP \
+                 200: callsync reads a 404 as a refusal ({}), never as \"gone\", so a removal \
+                 the provider answers that way stays in doubt",
+                like(&[Variant::NxlinkNotFoundAsHttp404]),
+                e.reason()
+            ),
+        )
+        .because("NotFoundAsHttp404"),
+        Err(e) if e.reason() == "TaskNotFound" => Check::new(
+            "notFound",
+            Verdict::Confirmed,
+            format!("a task that does not exist is answered \"not found\" (HTTP {status})"),
+        ),
+        Err(e) => Check::new(
+            "notFound",
+            Verdict::Unchecked,
+            format!("a task that does not exist is answered HTTP {status}: {e}"),
+        )
+        .because(e.reason()),
+    }
 }
 
 fn task_error(e: ProviderError) -> Check {
@@ -221,38 +318,77 @@ fn task_error(e: ProviderError) -> Check {
     }
 }
 
-/// Phones echoed in the form callsync sends: otherwise the listing cannot be matched to the
-/// desired set (a masked echo such as 138****5678 must never match anything).
-fn phones_check<'a>(phones: impl Iterator<Item = &'a str>, wire: &WireFormat) -> Check {
-    let (mut total, mut unreadable) = (0usize, 0usize);
-    let mut example = None;
-    for phone in phones {
-        total += 1;
-        if wire.decode(phone).is_err() {
-            unreadable += 1;
-            example.get_or_insert_with(|| crate::providers::sanitize(phone));
-        }
+/// The simulator's variant that writes listed phones in `form`, for `kind`.
+fn phone_variant(kind: &str, form: PhoneForm) -> Option<Variant> {
+    match (kind, form) {
+        ("longlonglong", PhoneForm::Masked) => Some(Variant::LllListPhoneMasked),
+        ("longlonglong", PhoneForm::WithCountryCode) => Some(Variant::LllListPhoneCountryCode),
+        ("callbot", PhoneForm::Masked) => Some(Variant::CallbotPhoneMasked),
+        ("callbot", PhoneForm::WithPlus) => Some(Variant::CallbotPhonePlus),
+        ("callbot", PhoneForm::NotInternational) => Some(Variant::CallbotPhoneNational),
+        _ => None,
     }
-    match (total, unreadable) {
-        (0, _) => Check::new(
+}
+
+/// Phones listed in the form callsync sends: otherwise the listing can only be matched to the
+/// desired set if the client reads the other form back (a `+` dropped, a country code read
+/// away), and never when they are masked (`138****5678` must match nothing).
+fn phones_check(kind: &str, forms: &Forms, listing_read: bool) -> Check {
+    let total = forms.total();
+    if total == 0 {
+        return Check::new(
             "phones",
             Verdict::Unchecked,
             "the task is empty: no phone to compare with the configured phoneFormat",
-        ),
-        (_, 0) => Check::new(
+        );
+    }
+    let other: Vec<(PhoneForm, usize)> = forms
+        .counts
+        .iter()
+        .filter(|(form, _)| **form != PhoneForm::AsSent)
+        .map(|(form, n)| (*form, *n))
+        .collect();
+    if other.is_empty() {
+        return Check::new(
             "phones",
             Verdict::Confirmed,
             format!("all {total} listed phones read back in the configured phoneFormat"),
-        ),
-        (_, n) => Check::new(
+        );
+    }
+    let described: Vec<String> = other
+        .iter()
+        .map(|(form, n)| {
+            format!(
+                "{n} of {total} {} (e.g. {})",
+                form.describe(),
+                forms.examples.get(form).map_or("", String::as_str)
+            )
+        })
+        .collect();
+    let variants: Vec<Variant> = other
+        .iter()
+        .filter_map(|(form, _)| phone_variant(kind, *form))
+        .collect();
+    let masked = forms.counts.contains_key(&PhoneForm::Masked);
+    let text = format!(
+        "listed phones not in the configured phoneFormat: {}{}",
+        described.join(", "),
+        like(&variants)
+    );
+    if masked || !listing_read {
+        Check::new(
             "phones",
             Verdict::Contradicted,
-            format!(
-                "{n} of {total} listed phones do not read back in the configured phoneFormat \
-                 (e.g. {}); callsync cannot match them",
-                example.unwrap_or_default()
-            ),
-        ),
+            format!("{text}; callsync cannot match them to contacts"),
+        )
+        .because("PhonesUnreadable")
+    } else {
+        Check::new(
+            "phones",
+            Verdict::Unchecked,
+            format!("{text}; callsync reads them back as the numbers it sent"),
+        )
+        .because("PhoneForm")
     }
 }
 
@@ -270,33 +406,4 @@ fn overlap_check(keys: impl Iterator<Item = String>) -> Check {
             format!("{repeated} contacts listed more than once: pages overlap"),
         )
     }
-}
-
-/// The paging metadata each listing relies on, read from the raw answers.
-fn paging_checks(kind: &str, answers: &[RecordedAnswer]) -> Vec<Check> {
-    let (field, pointer): (&str, &[&str]) = match kind {
-        "longlonglong" => ("meta.last_page", &["meta", "last_page"]),
-        "callbot" => ("totalCount", &["totalCount"]),
-        _ => return Vec::new(),
-    };
-    let Some(first) = answers.first() else {
-        return Vec::new();
-    };
-    let present = pointer
-        .iter()
-        .try_fold(&first.body, |v, key| v.get(*key))
-        .is_some_and(|v| !v.is_null());
-    vec![if present {
-        Check::new(
-            "paging",
-            Verdict::Confirmed,
-            format!("the listing answers carry {field}"),
-        )
-    } else {
-        Check::new(
-            "paging",
-            Verdict::Contradicted,
-            format!("the listing answers lack {field}, which callsync's paging reads"),
-        )
-    }]
 }

@@ -30,8 +30,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::Value;
 
+mod answers;
 mod messages;
 
+use answers::{count, data_object, kind, list, not_json, text};
 use messages::{DeleteRefusal, delete_refusal, is_task_not_found};
 
 use super::batching::in_chunks;
@@ -130,6 +132,17 @@ struct DeleteReq<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct CallListReq<'a> {
+    task_id: &'a str,
+    page_number: u64,
+    page_size: u64,
+}
+
+/// `call/list`'s smallest page (10..=1000 per the OpenAPI file).
+const CALL_PAGE_SIZE: u64 = 10;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TaskListReq {
     page_number: u64,
     page_size: u64,
@@ -196,7 +209,8 @@ impl NxlinkClient {
         task: Option<&TaskRef>,
     ) -> Result<(Answer, u32), ProviderError> {
         let url = self.inner.transport.url(path);
-        let endpoint = self.inner.transport.endpoint().to_owned();
+        // Named in errors: the operation and where it was sent.
+        let endpoint = format!("{op} (POST {url})");
         let sent = self
             .inner
             .transport
@@ -251,18 +265,61 @@ impl NxlinkClient {
         Ok(None)
     }
 
+    /// One page of `call/list` (documented; call records, which exist only once a call was
+    /// placed) for the task: `callsync doctor`'s read of a task that does not exist, the only
+    /// documented read that takes a task id. Read-only; the records are not used.
+    pub async fn read_calls(&self, task: &TaskRef) -> Result<(), ProviderError> {
+        let keys = self.keys().await?;
+        let body = to_json(&CallListReq {
+            task_id: &task.id,
+            page_number: 1,
+            page_size: CALL_PAGE_SIZE,
+        })?;
+        match self
+            .call(
+                "call/list",
+                "/openapi/aiagent/call/list",
+                body,
+                &keys,
+                Some(task),
+            )
+            .await?
+        {
+            (Answer::Ok(_), _) => Ok(()),
+            (Answer::Refused(message), _) => Err(ProviderError::Rejected {
+                code: 20000,
+                message: sanitize(&message),
+            }),
+        }
+    }
+
     /// `statInfo.totalOrderCount` of the task (found by `taskId` or `userTaskId` in `task/list`).
     pub async fn drift_hint(&self, task: &TaskRef) -> Result<Option<DriftHint>, ProviderError> {
         let keys = self.keys().await?;
         let row = self.task_row(task, &keys).await?;
-        let count = row
-            .get("statInfo")
-            .and_then(|s| s.get("totalOrderCount"))
-            .and_then(|c| {
-                c.as_u64()
-                    .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
-            });
-        Ok(count.map(|total_order_count| DriftHint { total_order_count }))
+        let stat = match row.get("statInfo") {
+            None | Some(Value::Null) => return Ok(None),
+            Some(stat @ Value::Object(_)) => stat,
+            Some(other) => {
+                return Err(self.invalid_task_list(format!(
+                    "the task's statInfo is {}, not an object",
+                    kind(other)
+                )));
+            }
+        };
+        let total = count(stat, "totalOrderCount", "statInfo.totalOrderCount")
+            .map_err(|detail| self.invalid_task_list(detail))?;
+        Ok(total.map(|total_order_count| DriftHint { total_order_count }))
+    }
+
+    fn invalid_task_list(&self, detail: String) -> ProviderError {
+        ProviderError::InvalidResponse {
+            endpoint: format!(
+                "task/list (POST {})",
+                self.inner.transport.url("/openapi/aiagent/task/list")
+            ),
+            detail,
+        }
     }
 
     /// The task's row in `task/list`, found by `taskId` or `userTaskId`.
@@ -285,12 +342,8 @@ impl NxlinkClient {
                     });
                 }
             };
-            let rows = data
-                .get("list")
-                .or_else(|| data.get("records"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let (rows, total) =
+                task_list_page(&data).map_err(|detail| self.invalid_task_list(detail))?;
             let found = rows.iter().find(|row| {
                 row.get("taskId").map(value_string).as_deref() == Some(task.id.as_str())
                     || row.get("userTaskId").map(value_string).as_deref() == Some(task.id.as_str())
@@ -298,7 +351,6 @@ impl NxlinkClient {
             if let Some(row) = found {
                 return Ok(row.clone());
             }
-            let total = data.get("total").and_then(Value::as_u64);
             let seen = (page - 1) * TASK_PAGE_SIZE + u64::try_from(rows.len()).unwrap_or(0);
             if rows.is_empty() || total.is_some_and(|t| seen >= t) {
                 return Err(ProviderError::TaskNotFound {
@@ -426,7 +478,26 @@ impl NxlinkClient {
             requests += attempts;
             let message = match answer {
                 Answer::Ok(data) => {
-                    let read = append_results(&data, group.len());
+                    let read = match append_results(&data, group.len()) {
+                        Ok(read) => read,
+                        Err(detail) => {
+                            let err = ProviderError::InvalidResponse {
+                                endpoint: format!(
+                                    "call/append (POST {})",
+                                    self.inner.transport.url("/openapi/aiagent/call/append")
+                                ),
+                                detail,
+                            };
+                            // What this request did is unknown: its items stay in doubt.
+                            if results.iter().all(Option::is_none) {
+                                return Err(err);
+                            }
+                            let mut outcome = finish(results, notes);
+                            outcome.requests = requests;
+                            outcome.interrupted = Some(err);
+                            return Ok(outcome);
+                        }
+                    };
                     for (position, item) in read.into_iter().enumerate() {
                         let i = group[position];
                         match item {
@@ -641,30 +712,46 @@ enum AppendItemResult {
 /// the position in the request, with `message`/`msg`/`errMsg`/`reason`), its items are refused
 /// and the others accepted; if it carries counts (`successCount`, `failCount`) that say some
 /// failed and the list does not say which, every unnamed item is in doubt. Fields the client
-/// does not know are ignored.
-fn append_results(data: &Value, sent: usize) -> Vec<AppendItemResult> {
+/// does not know are ignored; a field it reads with another type (`data` not an object, a fail
+/// list that is no list, a count that is no count) is an error: nothing is counted done.
+fn append_results(data: &Value, sent: usize) -> Result<Vec<AppendItemResult>, String> {
     let mut out = vec![AppendItemResult::Accepted; sent];
-    let list = ["failList", "failedList", "errList", "fail", "failures"]
-        .iter()
-        .find_map(|key| data.get(*key).and_then(Value::as_array));
-    let count = |key: &str| {
-        data.get(key).and_then(|c| {
-            c.as_u64()
-                .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
-        })
-    };
+    if data_object(data)?.is_none() {
+        return Ok(out);
+    }
+    let mut list_found = None;
+    for key in ["failList", "failedList", "errList", "fail", "failures"] {
+        if let Some(items) = list(data, key, &format!("data.{key}"))? {
+            list_found.get_or_insert((key, items));
+        }
+    }
+    let counted = |key: &str| count(data, key, &format!("data.{key}"));
+    let (fail_count, success_count) = (counted("failCount")?, counted("successCount")?);
     let mut named = 0;
-    for entry in list.into_iter().flatten() {
-        let text = ["message", "msg", "errMsg", "reason"]
-            .iter()
-            .find_map(|k| entry.get(*k).and_then(Value::as_str))
-            .unwrap_or("refused without a message")
-            .to_owned();
-        let index = entry
-            .get("index")
-            .and_then(Value::as_u64)
-            .and_then(|i| usize::try_from(i).ok())
-            .or_else(|| item_index(&text));
+    let entries = list_found
+        .into_iter()
+        .flat_map(|(key, items)| items.iter().enumerate().map(move |(n, e)| (key, n, e)));
+    for (key, n, entry) in entries {
+        if !entry.is_object() {
+            return Err(format!("data.{key}[{n}] is {}, not an object", kind(entry)));
+        }
+        let mut message = None;
+        for field in ["message", "msg", "errMsg", "reason"] {
+            let found = text(entry, field).map_err(|e| format!("data.{key}[{n}].{e}"))?;
+            message = message.or(found);
+        }
+        let text = message.unwrap_or("refused without a message").to_owned();
+        let index = match entry.get("index") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(i)) => i.as_u64().and_then(|i| usize::try_from(i).ok()),
+            Some(other) => {
+                return Err(format!(
+                    "data.{key}[{n}].index is {}, not a number",
+                    kind(other)
+                ));
+            }
+        }
+        .or_else(|| item_index(&text));
         match index.filter(|i| *i < sent) {
             Some(i) => {
                 out[i] = AppendItemResult::Refused(text);
@@ -672,17 +759,16 @@ fn append_results(data: &Value, sent: usize) -> Vec<AppendItemResult> {
             }
             None => {
                 // A failure the client cannot place: no item of the request can be trusted.
-                return vec![
+                return Ok(vec![
                     AppendItemResult::InDoubt(format!(
                         "call/append succeeded with a failure that names no item: {text}"
                     ));
                     sent
-                ];
+                ]);
             }
         }
     }
-    let failed = count("failCount")
-        .or_else(|| count("successCount").map(|ok| (sent as u64).saturating_sub(ok)));
+    let failed = fail_count.or_else(|| success_count.map(|ok| (sent as u64).saturating_sub(ok)));
     if failed.is_some_and(|f| f != named as u64) {
         let detail = format!(
             "call/append succeeded but reports {} failed of {sent}, {named} of them named",
@@ -694,7 +780,24 @@ fn append_results(data: &Value, sent: usize) -> Vec<AppendItemResult> {
             }
         }
     }
-    out
+    Ok(out)
+}
+
+/// The rows of one `task/list` page (`data.list`, or `data.records`) and `data.total`.
+fn task_list_page(data: &Value) -> Result<(Vec<Value>, Option<u64>), String> {
+    if data_object(data)?.is_none() {
+        return Ok((Vec::new(), None));
+    }
+    let rows = match list(data, "list", "data.list")? {
+        Some(rows) => Some(rows),
+        None => list(data, "records", "data.records")?,
+    };
+    let rows = rows.cloned().unwrap_or_default();
+    if let Some((n, row)) = rows.iter().enumerate().find(|(_, r)| !r.is_object()) {
+        return Err(format!("data.list[{n}] is {}, not an object", kind(row)));
+    }
+    let total = count(data, "total", "data.total")?;
+    Ok((rows, total))
 }
 
 fn item_result(kind: &ItemMessage, message: &str) -> ItemResult {
@@ -733,12 +836,13 @@ fn parse_answer(
     response: Response,
     task: Option<&TaskRef>,
 ) -> Result<Answer, ProviderError> {
+    let invalid = |detail: String| ProviderError::InvalidResponse {
+        endpoint: endpoint.to_owned(),
+        detail,
+    };
     let body: Value = serde_json::from_slice(&response.body).map_err(|e| {
         if response.status.is_success() {
-            ProviderError::InvalidResponse {
-                endpoint: endpoint.to_owned(),
-                detail: format!("not JSON: {e}"),
-            }
+            invalid(not_json(&e))
         } else {
             ProviderError::Rejected {
                 code: i64::from(response.status.as_u16()),
@@ -746,23 +850,29 @@ fn parse_answer(
             }
         }
     })?;
-    let code = body.get("code").and_then(|c| {
-        c.as_i64()
-            .or_else(|| c.as_str().and_then(|s| s.parse().ok()))
-    });
-    let raw_message = body
-        .get("message")
-        .or_else(|| body.get("msg"))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let message = sanitize(&raw_message);
-    let Some(code) = code else {
-        return Err(ProviderError::InvalidResponse {
-            endpoint: endpoint.to_owned(),
-            detail: "no code".into(),
-        });
+    if !body.is_object() {
+        return Err(invalid(format!(
+            "the answer is {}, not an object",
+            kind(&body)
+        )));
+    }
+    let code: i64 = match body.get("code") {
+        None | Some(Value::Null) => return Err(invalid("no code".into())),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| invalid("code is a number that is not whole".into()))?,
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| invalid("code is text that is not a number".into()))?,
+        Some(other) => return Err(invalid(format!("code is {}, not a number", kind(other)))),
     };
+    let raw_message = match (text(&body, "message"), text(&body, "msg")) {
+        (Ok(Some(m)), _) | (Ok(None), Ok(Some(m))) => m.to_owned(),
+        (Ok(None), Ok(None)) => String::new(),
+        (Err(e), _) | (_, Err(e)) => return Err(invalid(e)),
+    };
+    let message = sanitize(&raw_message);
     let lower = raw_message.to_lowercase();
     match code {
         0 | 200 => Ok(Answer::Ok(body.get("data").cloned().unwrap_or(Value::Null))),
@@ -853,11 +963,12 @@ mod tests {
     #[test]
     fn append_data_is_read_per_item_and_in_doubt_when_it_does_not_add_up() {
         use AppendItemResult::*;
+        let read = |data: Value, sent| append_results(&data, sent).expect("readable");
         // The documented answer, and unknown fields: all or nothing.
-        assert_eq!(append_results(&json!({}), 2), vec![Accepted, Accepted]);
-        assert_eq!(append_results(&Value::Null, 1), vec![Accepted]);
+        assert_eq!(read(json!({}), 2), vec![Accepted, Accepted]);
+        assert_eq!(read(Value::Null, 1), vec![Accepted]);
         assert_eq!(
-            append_results(&json!({"batchNo": "B-1", "extension": {}}), 1),
+            read(json!({"batchNo": "B-1", "extension": {}}), 1),
             vec![Accepted]
         );
         // A fail list naming items by index or by `list[i]`.
@@ -865,7 +976,7 @@ mod tests {
             {"index": 0, "message": "duplicate phone"},
             {"errMsg": "list[2]: invalid"}]});
         assert_eq!(
-            append_results(&data, 3),
+            read(data, 3),
             vec![
                 Refused("duplicate phone".into()),
                 Accepted,
@@ -873,14 +984,35 @@ mod tests {
             ]
         );
         // Counts that say more failed than are named: nobody unnamed is trusted.
-        let short = append_results(&json!({"successCount": 1}), 2);
+        let short = read(json!({"successCount": 1}), 2);
         assert!(short.iter().all(|r| matches!(r, InDoubt(_))), "{short:?}");
         // A failure that names no item.
-        let unnamed = append_results(&json!({"failList": [{"message": "x"}]}), 2);
+        let unnamed = read(json!({"failList": [{"message": "x"}]}), 2);
         assert!(
             unnamed.iter().all(|r| matches!(r, InDoubt(_))),
             "{unnamed:?}"
         );
+        // Fields it reads with another type: an error, never "accepted".
+        for (data, what) in [
+            (json!("8613200000000"), "data is text"),
+            (
+                json!({"failList": {"index": 0}}),
+                "data.failList is an object",
+            ),
+            (json!({"failCount": [1]}), "data.failCount is a list"),
+            (
+                json!({"failList": ["8613200000000"]}),
+                "data.failList[0] is text",
+            ),
+            (
+                json!({"failList": [{"index": "0"}]}),
+                "data.failList[0].index is text",
+            ),
+        ] {
+            let err = append_results(&data, 1).expect_err(what);
+            assert!(err.contains(what), "{what}: {err}");
+            assert!(!err.contains("8613200000000"), "{err}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use crate::doctor::{Check, Recorder, Verdict};
+use crate::doctor::{Check, ListedPhones, Observers, Recorder, Verdict};
 
 use super::files::ResolvedTask;
 use super::plan::OutputFormat;
@@ -68,11 +68,7 @@ pub async fn run(args: DoctorArgs) -> Result<(), FilesError> {
         secrets_of(&workspace.tasks),
         identifiers_of(&workspace.tasks),
     ));
-    let settings = ClientSettings {
-        observer: Some(recorder.clone()),
-        ..ClientSettings::default()
-    };
-    let reports = examine(&workspace.tasks, &settings, &recorder).await?;
+    let reports = examine(&workspace.tasks, &ClientSettings::default(), &recorder).await?;
     let problems = reports
         .iter()
         .flat_map(|r| &r.checks)
@@ -98,17 +94,27 @@ pub async fn run(args: DoctorArgs) -> Result<(), FilesError> {
 }
 
 /// Runs the checks of every task; each account's credential and clock checks run once and are
-/// shown with each of its tasks.
+/// shown with each of its tasks. Every answer reaches `recorder`, and each task's listing
+/// answers a [`ListedPhones`] of its phone format.
 pub async fn examine(
     tasks: &[ResolvedTask],
     settings: &ClientSettings,
-    recorder: &Recorder,
+    recorder: &Arc<Recorder>,
 ) -> Result<Vec<TaskReport>, FilesError> {
     let limiters = RateLimiters::new();
     let mut accounts: BTreeMap<String, Vec<Check>> = BTreeMap::new();
     let mut reports = Vec::new();
     for resolved in tasks {
-        let client = build_client(resolved, &limiters, settings)?;
+        let wire = WireFormat::of(&resolved.provider.spec);
+        let listed = Arc::new(ListedPhones::new(wire));
+        let mut observers: Vec<crate::providers::http::SharedObserver> =
+            vec![recorder.clone(), listed.clone()];
+        observers.extend(settings.observer.clone());
+        let settings = ClientSettings {
+            observer: Some(Arc::new(Observers(observers))),
+            ..settings.clone()
+        };
+        let client = build_client(resolved, &limiters, &settings)?;
         let provider_key = format!(
             "{}/{}",
             resolved.provider.namespace().unwrap_or_default(),
@@ -127,8 +133,7 @@ pub async fn examine(
             .all(|c| c.name != "credentials" || c.verdict == Verdict::Ok);
         if credentials_ok {
             let task = TaskRef::new(resolved.task.spec.task_id.clone());
-            let wire = WireFormat::of(&resolved.provider.spec);
-            checks.extend(crate::doctor::task_checks(&client, &task, &wire, recorder).await);
+            checks.extend(crate::doctor::task_checks(&client, &task, recorder, &listed).await);
         }
         reports.push(TaskReport {
             task: resolved.key(),
