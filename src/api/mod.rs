@@ -7,14 +7,17 @@ mod call_task;
 mod conditions;
 mod contact_list;
 mod crds;
+mod duration;
 mod refs;
 mod secret_optin;
+pub mod selection;
 
 pub use call_provider::*;
 pub use call_task::*;
 pub use conditions::*;
 pub use contact_list::*;
 pub use crds::{all_crds, crd_files, crds_yaml};
+pub use duration::parse_duration;
 pub use refs::*;
 pub use secret_optin::*;
 

@@ -4,10 +4,12 @@ pub mod csv;
 pub mod desired;
 mod mask;
 pub mod model;
+mod observed;
 pub mod phone;
 pub mod source_limit;
 
 pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};
 pub use mask::mask_phone;
 pub use model::{ContentDigest, NormalizedContact};
+pub use observed::ObservedContact;
 pub use phone::{Phone, PhoneError};

@@ -8,7 +8,6 @@ pub mod context;
 pub mod desired_cache;
 pub mod leader;
 pub mod ledger_store;
-pub mod mapping;
 pub mod metrics;
 pub mod offload;
 pub mod ownership;

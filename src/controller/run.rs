@@ -16,7 +16,6 @@ use kube::{Client, Resource, ResourceExt};
 
 use super::context::{Context, Settings};
 use super::leader::{Leadership, LeaseTiming};
-use super::mapping::{lists_for_source, providers_for_secret, tasks_for_list, tasks_for_provider};
 use super::metrics::Metrics;
 use super::ownership::WatchedStores;
 use super::provider_status::{self, ProviderContext};
@@ -24,6 +23,9 @@ use super::reconcile::{error_policy, reconcile};
 use super::server::{ServerState, serve};
 use super::spec_changes::SpecChanges;
 use super::store_ready::store_ready;
+use crate::api::selection::{
+    lists_for_source, providers_for_secret, tasks_for_list, tasks_for_provider,
+};
 use crate::api::{CallProvider, CallTask, ContactList};
 use crate::providers::RateLimiters;
 

@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use crate::contacts::ObservedContact;
 use crate::contacts::{ContentDigest, Phone};
-use crate::plan::ObservedContact;
 
 /// Namespace of every remote id callsync derives (UUIDv5). Fixed forever: changing it would
 /// make every in-flight retry look like a new contact.

@@ -44,19 +44,7 @@ pub struct Capabilities {
     pub identity: Identity,
 }
 
-/// One contact as a provider listed it, its phone already parsed from the wire format.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObservedContact {
-    /// Canonical phone.
-    pub phone: Phone,
-    /// The provider's id for it, when it has one.
-    pub remote_id: Option<String>,
-    /// False when the provider no longer allows removing it (already called).
-    pub removable: bool,
-    /// Digest of its content, when the provider returns enough to compute it. When `None`
-    /// the ledger's digest of what callsync sent is used.
-    pub content_digest: Option<ContentDigest>,
-}
+pub use crate::contacts::ObservedContact;
 
 /// A provider's listing; `None` when it cannot list (then the ledger is the record).
 pub type Observed = Option<Vec<ObservedContact>>;

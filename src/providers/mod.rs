@@ -28,6 +28,7 @@ pub mod longlonglong;
 pub mod nxlink;
 pub mod pause_journal;
 pub mod ratelimit;
+pub mod remote_task;
 pub mod types;
 mod wire;
 

@@ -46,7 +46,7 @@ pub struct Waiting {
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
-    crate::controller::reconcile::parse_duration(text)
+    crate::api::parse_duration(text)
         .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h30m"))
 }
 

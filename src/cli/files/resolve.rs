@@ -9,12 +9,12 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
 use super::{Bundle, Diagnostics, Loaded, Origin};
+use crate::api::selection::{list_selector, missing_named_lists, task_selects_list};
 use crate::api::{CallProvider, CallTask, ContactList, SecretUse};
 use crate::contacts::csv::{CsvData, parse_csv};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::contacts::{Phone, mask_phone};
-use crate::controller::mapping::{list_selector, missing_named_lists, task_selects_list};
-use crate::controller::ownership::{RemoteTaskKey, remote_task_key};
+use crate::providers::remote_task::{RemoteTaskKey, remote_task_key};
 use crate::providers::{Credentials, SecretString};
 
 /// A ContactList with its CSV source read.

@@ -84,12 +84,10 @@ fn eval_rule(rule: &str, value: &Value) -> Option<bool> {
             return None;
         }
         // A well-formed text without a duration is zero or too large to represent: out of range.
-        return Some(
-            crate::controller::reconcile::parse_duration(text).is_some_and(|interval| {
-                (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(168 * 3600))
-                    .contains(&interval)
-            }),
-        );
+        return Some(crate::api::parse_duration(text).is_some_and(|interval| {
+            (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(168 * 3600))
+                .contains(&interval)
+        }));
     }
     let object = value.as_object()?;
     let holds = match rule {

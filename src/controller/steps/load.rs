@@ -8,15 +8,15 @@ use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
+use crate::api::selection::{list_selector, missing_named_lists, task_selects_list};
 use crate::api::{CallProvider, CallTask, ContactList};
 use crate::contacts::csv::{CsvData, parse_csv};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::controller::context::Context;
 use crate::controller::ledger_store::{LedgerStore, LedgerStoreError, LedgerVersion};
-use crate::controller::mapping::{list_selector, missing_named_lists, task_selects_list};
-use crate::controller::ownership::{account_id, account_scope, needs_credentials};
 use crate::controller::store_ready::store_ready;
 use crate::ledger::{Ledger, codec};
+use crate::providers::remote_task::{account_id, account_scope, needs_credentials};
 use crate::providers::{CredentialSource, Credentials, SecretCredentials};
 
 /// Why a CallTask cannot be loaded. Each variant is a condition reason a person can act on.

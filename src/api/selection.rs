@@ -1,5 +1,6 @@
-//! Which CallTasks an event concerns: pure functions over reflector-store contents, so a
-//! ContactList, CallProvider or Secret change requeues exactly the CallTasks it affects.
+//! Which ContactLists a CallTask selects (label selectors checked as the API server would,
+//! `names` that must exist), and which CallTasks an event concerns: pure functions over the
+//! objects, shared by the controller (its watches, `steps/load`) and the CLI (`cli::files`).
 use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
