@@ -402,7 +402,7 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
     let dashboard: Value = serde_json::from_str(&text).expect("dashboard is JSON");
     // One sample in every family, so the text format lists every series name with its labels.
     use callsync::controller::metrics::{
-        ContactLabels, Metrics, Outcome, ReconcileLabels, RequestLabels, TaskLabels,
+        ContactLabels, Metrics, ReconcileLabels, RequestLabels, TaskLabels,
     };
     let metrics = Metrics::default();
     let task = TaskLabels {
@@ -412,7 +412,7 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
     metrics
         .reconcile_duration
         .get_or_create(&ReconcileLabels {
-            outcome: Outcome::Success,
+            outcome: "InSync".into(),
             reason: "InSync".into(),
         })
         .observe(0.1);

@@ -394,6 +394,9 @@ pub async fn run(
     };
     ready.store(false, Ordering::Relaxed);
 
+    // Provider clients count their requests and rate-limiter waits in the metrics.
+    let mut settings = config.settings.clone();
+    settings.clients.metrics = Some(metrics.clone());
     let shared = Shared {
         client: client.clone(),
         limiters: RateLimiters::new(),
@@ -405,7 +408,7 @@ pub async fn run(
                 instance: Some(config.instance.clone()),
             },
         ),
-        settings: config.settings.clone(),
+        settings,
         concurrency: config.concurrency,
         watched: WatchedStores::default(),
     };

@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use super::callbot::CallbotClient;
-use super::http::{RetryPolicy, SharedObserver, Transport, shared_client};
+use super::http::{RetryPolicy, SharedObserver, SharedRequestMetrics, Transport, shared_client};
 use super::longlonglong::LonglonglongClient;
 use super::nxlink::NxlinkClient;
 use super::ratelimit::{AccountKey, RateLimiters};
@@ -31,6 +31,9 @@ pub struct ClientSettings {
     pub allowed_endpoints: Vec<String>,
     /// Sees every answer (`callsync doctor`); `None` in production.
     pub observer: Option<SharedObserver>,
+    /// Counts each HTTP attempt and rate-limiter wait (the controller's metrics); `None` in the
+    /// CLI.
+    pub metrics: Option<SharedRequestMetrics>,
 }
 
 impl Default for ClientSettings {
@@ -43,6 +46,7 @@ impl Default for ClientSettings {
             http: None,
             allowed_endpoints: Vec::new(),
             observer: None,
+            metrics: None,
         }
     }
 }
@@ -93,7 +97,10 @@ pub fn build_provider_with(
             timeout,
             settings.retry.clone(),
         )
-        .map(|t| t.with_observer(settings.observer.clone()))
+        .map(|t| {
+            t.with_observer(settings.observer.clone())
+                .with_metrics(settings.metrics.clone(), account)
+        })
     };
     let overrides = spec.max_batch_size.as_ref();
     let add_override = overrides.and_then(|o| o.add).and_then(positive);

@@ -83,6 +83,7 @@ pub fn settings() -> ClientSettings {
         http: None,
         allowed_endpoints: Vec::new(),
         observer: None,
+        metrics: None,
     }
 }
 

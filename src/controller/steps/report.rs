@@ -218,6 +218,7 @@ pub async fn report(
     outcome: Outcome,
 ) -> Result<bool, kube::Error> {
     let status = compute_status(task, phase, outcome, Utc::now());
+    ctx.metrics.observe_task(task, phase, &status);
     if task.status.as_ref() == Some(&status) {
         return Ok(false);
     }
