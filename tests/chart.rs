@@ -412,6 +412,7 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
     metrics
         .reconcile_duration
         .get_or_create(&ReconcileLabels {
+            namespace: "ns".into(),
             outcome: "InSync".into(),
             reason: "InSync".into(),
         })

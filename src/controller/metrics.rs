@@ -24,6 +24,8 @@ use crate::providers::http::RequestMetrics;
 /// Labels of reconcile metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
+    /// The CallTask's namespace.
+    pub namespace: String,
     /// The phase the reconcile left the CallTask in (`InSync`, `Progressing`, `Stalled`,
     /// `Suspended`), `Deleted` when its cleanup finished, `Error` when it failed before a phase
     /// was decided, `Requeued` when it only waits (a lagging ContactList cache).
@@ -324,6 +326,7 @@ mod tests {
         metrics
             .reconcile_duration
             .get_or_create(&ReconcileLabels {
+                namespace: "ns".into(),
                 outcome: "InSync".into(),
                 reason: "InSync".into(),
             })
@@ -339,7 +342,7 @@ mod tests {
         let text = metrics.encode().expect("encode");
         for wanted in [
             r#"callsync_provider_requests_total{provider="callbot",operation="add",outcome="ok"} 3"#,
-            "callsync_reconcile_duration_seconds_count{outcome=\"InSync\",reason=\"InSync\"} 1",
+            "callsync_reconcile_duration_seconds_count{namespace=\"ns\",outcome=\"InSync\",reason=\"InSync\"} 1",
             r#"callsync_provider_request_duration_seconds_count{namespace="ns",callprovider="acct",endpoint="number",outcome="CredentialsRejected"} 1"#,
             r#"callsync_provider_ratelimit_wait_seconds_count{namespace="ns",callprovider="acct"} 1"#,
             concat!(

@@ -147,6 +147,7 @@ impl Metrics {
         };
         self.reconcile_duration
             .get_or_create(&ReconcileLabels {
+                namespace: task.namespace.clone(),
                 outcome: outcome.into(),
                 reason: reason.into(),
             })
@@ -258,7 +259,7 @@ mod tests {
         assert_eq!(
             series(&metrics, "callsync_reconcile_duration_seconds_count"),
             vec![
-                r#"callsync_reconcile_duration_seconds_count{outcome="Stalled",reason="DeletionGuard"} 1"#
+                r#"callsync_reconcile_duration_seconds_count{namespace="campaigns",outcome="Stalled",reason="DeletionGuard"} 1"#
             ]
         );
         assert_eq!(
@@ -302,7 +303,7 @@ mod tests {
         metrics.reconcile_finished(&labels, false, Some("KubernetesError"), 0.01);
         assert!(
             series(&metrics, "callsync_reconcile_duration_seconds_count")
-                .contains(&r#"callsync_reconcile_duration_seconds_count{outcome="Error",reason="KubernetesError"} 1"#.to_string())
+                .contains(&r#"callsync_reconcile_duration_seconds_count{namespace="campaigns",outcome="Error",reason="KubernetesError"} 1"#.to_string())
         );
 
         // Deleted: no series of the task remains.
