@@ -27,8 +27,6 @@ if [ "${1:-}" = "--path" ]; then
 fi
 
 work=$(mktemp -d)
-# apt's download user (_apt) writes into it.
-chmod 0755 "$work"
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
 echo "installing prometheus and promtool from Debian's prometheus package into $dir" >&2

@@ -37,6 +37,8 @@ const ALL_ON: &[&str] = &[
     "--set",
     "grafanaDashboard.enabled=true",
     "--set",
+    "prometheusRule.enabled=true",
+    "--set",
     "podAntiAffinity=hard",
     "--set",
     "providerEndpoints={https://ai.api.longlonglong.cn,https://api-hk.nxlink.ai}",
@@ -402,7 +404,7 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
     let dashboard: Value = serde_json::from_str(&text).expect("dashboard is JSON");
     // One sample in every family, so the text format lists every series name with its labels.
     use callsync::controller::metrics::{
-        ContactLabels, Metrics, ReconcileLabels, RequestLabels, TaskLabels,
+        ConditionLabels, ContactLabels, Metrics, ReconcileLabels, RequestLabels, TaskLabels,
     };
     let metrics = Metrics::default();
     let task = TaskLabels {
@@ -437,6 +439,29 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
             state: "present".into(),
         })
         .set(1);
+    metrics
+        .task_condition
+        .get_or_create(&ConditionLabels {
+            namespace: "ns".into(),
+            calltask: "t".into(),
+            r#type: "Stalled".into(),
+            status: "True".into(),
+            reason: "DeletionGuard".into(),
+        })
+        .set(1);
+    metrics.last_successful_sync.get_or_create(&task).set(1);
+    metrics.resync_interval.get_or_create(&task).set(600);
+    {
+        use callsync::providers::http::RequestMetrics;
+        let account = callsync::providers::AccountKey::new("ns", "acct", "uid");
+        metrics.attempt(
+            &account,
+            "number",
+            "ok",
+            std::time::Duration::from_millis(5),
+        );
+        metrics.limiter_wait(&account, std::time::Duration::from_millis(1));
+    }
     let exported = metrics.encode().expect("encode metrics");
     // Series name -> its label names.
     let mut series: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -501,10 +526,26 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
         ("callsync_contacts", "state"),
         ("callsync_contacts", "calltask"),
         ("callsync_contacts", "namespace"),
-        ("callsync_provider_requests_total", "provider"),
-        ("callsync_provider_requests_total", "operation"),
-        ("callsync_provider_requests_total", "outcome"),
+        ("callsync_calltask_status_condition", "type"),
+        ("callsync_calltask_status_condition", "reason"),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "namespace",
+        ),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "callprovider",
+        ),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "endpoint",
+        ),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "outcome",
+        ),
         ("callsync_reconcile_duration_seconds_bucket", "le"),
+        ("callsync_reconcile_duration_seconds_count", "namespace"),
         ("callsync_reconcile_duration_seconds_count", "reason"),
     ] {
         assert!(
@@ -600,12 +641,14 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
     let (team_a, team_b) = (format!("{ns}-a"), format!("{ns}-b"));
     create_namespace(&client, &team_a, &[]).await;
     create_namespace(&client, &team_b, &[]).await;
-    // The ServiceMonitor kind comes from the Prometheus Operator; a minimal CRD stands in.
-    let crd = std::fs::read_to_string(
-        support::repo_root().join("tests/fixtures/servicemonitor-crd.yaml"),
-    )
-    .expect("read fixture");
-    kubectl_apply(&["--server-side", "--force-conflicts"], &crd);
+    // The ServiceMonitor and PrometheusRule kinds come from the Prometheus Operator; minimal
+    // CRDs stand in.
+    for fixture in ["servicemonitor-crd.yaml", "prometheusrule-crd.yaml"] {
+        let crd =
+            std::fs::read_to_string(support::repo_root().join("tests/fixtures").join(fixture))
+                .expect("read fixture");
+        kubectl_apply(&["--server-side", "--force-conflicts"], &crd);
+    }
     let cp_kubectl = cp.kubectl().expect("kubectl");
     let wait = Command::new(cp_kubectl)
         .arg("--kubeconfig")
@@ -614,6 +657,7 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
             "wait",
             "--for=condition=Established",
             "crd/servicemonitors.monitoring.coreos.com",
+            "crd/prometheusrules.monitoring.coreos.com",
             "--timeout=30s",
         ])
         .output()
@@ -630,7 +674,7 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
     for (what, args, expected_kinds) in [
         ("defaults", vec![], 7),
         ("cluster-wide", vec!["--set", "clusterWide=true"], 8),
-        ("every feature on", all_on, 10),
+        ("every feature on", all_on, 11),
     ] {
         let rendered = helm_template("callsync", &ns, &args).expect("render");
         let docs = yaml_documents(&rendered);

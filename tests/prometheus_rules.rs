@@ -17,7 +17,10 @@ const RULE_TESTS: &str = "tests/prometheus/alerts_test.yaml";
 
 fn yaml_file(path: &str) -> Value {
     let text = std::fs::read_to_string(repo_root().join(path)).expect("read");
-    yaml_documents(&text).into_iter().next().expect("one document")
+    yaml_documents(&text)
+        .into_iter()
+        .next()
+        .expect("one document")
 }
 
 fn alert_names(rules: &Value) -> BTreeSet<String> {
@@ -70,7 +73,12 @@ fn promtool_checks_and_tests_every_alert() {
         .as_array()
         .expect("tests")
         .iter()
-        .flat_map(|t| t["alert_rule_test"].as_array().expect("alert_rule_test").iter())
+        .flat_map(|t| {
+            t["alert_rule_test"]
+                .as_array()
+                .expect("alert_rule_test")
+                .iter()
+        })
         .filter(|c| c["exp_alerts"].as_array().is_some_and(|a| !a.is_empty()))
         .filter_map(|c| c["alertname"].as_str().map(str::to_string))
         .collect();

@@ -308,12 +308,12 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
                 return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
             }
         };
-    if observation.settled.drift_removed > 0 {
-        ctx.metrics
-            .drift_found
-            .get_or_create(&task_labels(task))
-            .inc_by(observation.settled.drift_removed);
-    }
+    // Created at 0 by the first observation, like the added and removed counters, so
+    // dashboards show "no drift" rather than no data.
+    ctx.metrics
+        .drift_found
+        .get_or_create(&task_labels(task))
+        .inc_by(observation.settled.drift_removed);
 
     // Progress written while the sync runs must not keep saying Ready=True from the last sync:
     // a reader (kubectl wait, Argo CD, a test) would take the new counts for a finished sync.

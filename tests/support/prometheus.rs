@@ -47,8 +47,14 @@ impl Prometheus {
         let port = free_port();
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
         let child = Command::new(prometheus_dir().join("prometheus"))
-            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::from(log.try_clone().expect("log handle")))
             .stderr(Stdio::from(log))
@@ -126,5 +132,8 @@ pub fn free_port() -> u16 {
 
 /// Path `p` relative to the repository, for messages.
 pub fn shown(p: &Path) -> String {
-    p.strip_prefix(repo_root()).unwrap_or(p).display().to_string()
+    p.strip_prefix(repo_root())
+        .unwrap_or(p)
+        .display()
+        .to_string()
 }
