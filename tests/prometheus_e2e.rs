@@ -101,6 +101,24 @@ async fn wait_reason(client: &Client, ns: &str, name: &str, reason: &str) {
     }
 }
 
+/// The controller's /metrics text.
+async fn scrape(target: &str) -> String {
+    reqwest::get(format!("http://{target}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+async fn wait_gone(tasks: &Api<CallTask>, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tasks.get_opt(name).await.expect("get").is_some() {
+        assert!(Instant::now() < deadline, "CallTask {name} not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The scrape job the chart's ServiceMonitor becomes, with its honorLabels.
 fn scrape_config(target: &str, rules: &str) -> String {
     let rendered = helm_template(
@@ -301,12 +319,7 @@ async fn prometheus_scrapes_the_controller_and_every_dashboard_query_and_alert_w
         .expect("delete task gone");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let text = reqwest::get(format!("http://{target}/metrics"))
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("metrics text");
+        let text = scrape(&target).await;
         let gone = tasks.get_opt("gone").await.expect("get").is_none();
         if gone && !text.contains(r#"calltask="gone""#) {
             break;
@@ -449,6 +462,29 @@ async fn prometheus_scrapes_the_controller_and_every_dashboard_query_and_alert_w
             prometheus.log_text()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // A deleted CallProvider's request and rate-limiter series go too (its CallTask first).
+    tasks
+        .delete("locked", &DeleteParams::default())
+        .await
+        .expect("delete task locked");
+    wait_gone(&tasks, "locked").await;
+    Api::<CallProvider>::namespaced(client.clone(), &ns)
+        .delete("badacct", &DeleteParams::default())
+        .await
+        .expect("delete CallProvider badacct");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = scrape(&target).await;
+        if !text.contains(r#"callprovider="badacct""#) && !text.contains(r#"calltask="locked""#) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "series of the deleted CallProvider remain:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
     let _ = stop.send(());

@@ -7,7 +7,7 @@
 mod process;
 mod task_state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -132,6 +132,8 @@ pub struct Metrics {
     pub build_info: Family<BuildLabels, Gauge>,
     /// Per-task bookkeeping: which condition series exist, the phase of the running reconcile.
     tasks: Mutex<HashMap<TaskLabels, task_state::TaskState>>,
+    /// The request series of each CallProvider, removed with it.
+    providers: Mutex<HashMap<ProviderLabels, HashSet<ProviderRequestLabels>>>,
 }
 
 impl Default for Metrics {
@@ -261,6 +263,7 @@ impl Default for Metrics {
             ratelimit_wait,
             build_info,
             tasks: Mutex::new(HashMap::new()),
+            providers: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -291,14 +294,44 @@ impl RequestMetrics for Metrics {
         outcome: &'static str,
         took: Duration,
     ) {
+        let labels = ProviderRequestLabels {
+            namespace: account.namespace.clone(),
+            callprovider: account.name.clone(),
+            endpoint: endpoint.into(),
+            outcome: outcome.into(),
+        };
         self.provider_request_duration
-            .get_or_create(&ProviderRequestLabels {
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        self.providers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(ProviderLabels {
                 namespace: account.namespace.clone(),
                 callprovider: account.name.clone(),
-                endpoint: endpoint.into(),
-                outcome: outcome.into(),
             })
-            .observe(took.as_secs_f64());
+            .or_default()
+            .insert(labels);
+    }
+}
+
+impl Metrics {
+    /// Removes every series of a deleted CallProvider.
+    pub fn forget_provider(&self, namespace: &str, name: &str) {
+        let provider = ProviderLabels {
+            namespace: namespace.into(),
+            callprovider: name.into(),
+        };
+        let requests = self
+            .providers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&provider)
+            .unwrap_or_default();
+        for labels in &requests {
+            self.provider_request_duration.remove(labels);
+        }
+        self.ratelimit_wait.remove(&provider);
     }
 }
 
@@ -339,7 +372,15 @@ mod tests {
             Duration::from_millis(30),
         );
         metrics.limiter_wait(&account, Duration::from_millis(2));
+        let other = AccountKey::new("ns", "other", "uid-2");
+        metrics.attempt(&other, "number", "ok", Duration::from_millis(30));
+        metrics.limiter_wait(&other, Duration::from_millis(2));
+        metrics.forget_provider("ns", "other");
         let text = metrics.encode().expect("encode");
+        assert!(
+            !text.contains(r#"callprovider="other""#),
+            "a deleted CallProvider's series: {text}"
+        );
         for wanted in [
             r#"callsync_provider_requests_total{provider="callbot",operation="add",outcome="ok"} 3"#,
             "callsync_reconcile_duration_seconds_count{namespace=\"ns\",outcome=\"InSync\",reason=\"InSync\"} 1",

@@ -296,9 +296,19 @@ fn provider_status_controller(
     let client = &shared.client;
     let watch_config = watcher::Config::default().any_semantic();
     let (providers, writer) = reflector::store();
+    let metrics = shared.metrics.clone();
     let spec_changes = watcher(api::<CallProvider>(client, namespace), watch_config.clone())
         .default_backoff()
         .reflect(writer)
+        // A deleted CallProvider's request and rate-limiter series go with it.
+        .inspect(move |event| {
+            if let Ok(watcher::Event::Delete(provider)) = event {
+                metrics.forget_provider(
+                    &provider.namespace().unwrap_or_default(),
+                    &provider.name_any(),
+                );
+            }
+        })
         .applied_objects()
         .predicate_filter(predicates::generation, PredicateConfig::default());
     let secrets = watcher(metadata_api::<Secret>(client, namespace), watch_config)
