@@ -100,8 +100,8 @@ pub struct ProviderRequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
-    /// The git commit, when the build set `CALLSYNC_REVISION` (the Dockerfile does); else
-    /// `unknown`.
+    /// The git commit, when the build set `CALLSYNC_REVISION`
+    /// (`CALLSYNC_REVISION=$(git rev-parse HEAD) cargo build`); else `unknown`.
     pub revision: String,
 }
 

@@ -523,6 +523,73 @@ mod tests {
         assert_eq!(hits.load(Ordering::SeqCst), 3);
     }
 
+    /// What a transport reported to its [`RequestMetrics`].
+    #[derive(Debug, Default)]
+    struct Recorded {
+        waits: std::sync::Mutex<Vec<(String, Duration)>>,
+        attempts: std::sync::Mutex<Vec<(String, &'static str, &'static str)>>,
+    }
+
+    impl RequestMetrics for Recorded {
+        fn limiter_wait(&self, account: &AccountKey, waited: Duration) {
+            self.waits
+                .lock()
+                .expect("lock")
+                .push((account.name.clone(), waited));
+        }
+        fn attempt(
+            &self,
+            account: &AccountKey,
+            endpoint: &'static str,
+            outcome: &'static str,
+            _took: Duration,
+        ) {
+            self.attempts
+                .lock()
+                .expect("lock")
+                .push((account.name.clone(), endpoint, outcome));
+        }
+    }
+
+    #[tokio::test]
+    async fn every_attempt_and_limiter_wait_is_counted_for_its_account() {
+        let (base, _) = throttling_server().await;
+        let recorded = Arc::new(Recorded::default());
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(5),
+        };
+        let transport = Transport::new(
+            shared_client().expect("client"),
+            &base,
+            Arc::new(Limiter::new(100, 100)),
+            Duration::from_secs(5),
+            policy,
+        )
+        .expect("transport")
+        .with_metrics(
+            Some(recorded.clone()),
+            &AccountKey::new("ns", "acct", "uid"),
+        );
+        let url = transport.url("/x");
+        transport
+            .execute("listOrder", |c| Ok(c.get(&url)), |r| Ok(r.status))
+            .await
+            .expect("second attempt succeeds");
+        assert_eq!(
+            *recorded.attempts.lock().expect("lock"),
+            vec![
+                ("acct".to_string(), "listOrder", "RateLimited"),
+                ("acct".to_string(), "listOrder", "ok"),
+            ]
+        );
+        let waits = recorded.waits.lock().expect("lock");
+        assert_eq!(waits.len(), 2, "one limiter wait per attempt: {waits:?}");
+        assert!(waits.iter().all(|(name, _)| name == "acct"));
+    }
+
     /// A misbehaving endpoint: `/small` answers 1 KiB, `/huge` streams 32 MiB without a
     /// length, `/announced` says 32 MiB in Content-Length, `/bomb` sends a 16 KiB gzip that
     /// inflates to 16 MiB.
