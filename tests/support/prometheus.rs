@@ -1,7 +1,7 @@
 //! A real Prometheus and its promtool, installed by `scripts/build-prometheus.sh` (Debian's
 //! package, cached): started on a free 127.0.0.1 port with a data folder under `target/`, killed
 //! by pid on drop, queried over its HTTP API.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -128,12 +128,4 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-/// Path `p` relative to the repository, for messages.
-pub fn shown(p: &Path) -> String {
-    p.strip_prefix(repo_root())
-        .unwrap_or(p)
-        .display()
-        .to_string()
 }
