@@ -18,9 +18,11 @@ test: controlplane tools
 controlplane:
 	scripts/build-controlplane.sh > /dev/null
 
-## helm, tools/kstatus and tools/argolua, built once into ~/.cache/callsync/tools.
+## helm, tools/kstatus and tools/argolua, built once into ~/.cache/callsync/tools; prometheus and
+## promtool (Debian's package, unpacked) into ~/.cache/callsync/prometheus.
 tools:
 	scripts/build-tools.sh > /dev/null
+	scripts/build-prometheus.sh > /dev/null
 
 ## Formatting and lints, as CI runs them.
 lint:

@@ -40,6 +40,8 @@ const ALL_ON: &[&str] = &[
     "--set",
     "grafanaDashboard.enabled=true",
     "--set",
+    "prometheusRule.enabled=true",
+    "--set",
     "podAntiAffinity=hard",
     "--set",
     "providerEndpoints={https://ai.api.longlonglong.cn,https://api-hk.nxlink.ai}",
@@ -381,7 +383,7 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
     let dashboard: Value = serde_json::from_str(&text).expect("dashboard is JSON");
     // One sample in every family, so the text format lists every series name with its labels.
     use callsync::controller::metrics::{
-        ContactLabels, Metrics, Outcome, ReconcileLabels, RequestLabels, TaskLabels,
+        ConditionLabels, ContactLabels, Metrics, ReconcileLabels, RequestLabels, TaskLabels,
     };
     let metrics = Metrics::default();
     let task = TaskLabels {
@@ -391,7 +393,8 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
     metrics
         .reconcile_duration
         .get_or_create(&ReconcileLabels {
-            outcome: Outcome::Success,
+            namespace: "ns".into(),
+            outcome: "InSync".into(),
             reason: "InSync".into(),
         })
         .observe(0.1);
@@ -415,6 +418,29 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
             state: "present".into(),
         })
         .set(1);
+    metrics
+        .task_condition
+        .get_or_create(&ConditionLabels {
+            namespace: "ns".into(),
+            calltask: "t".into(),
+            r#type: "Stalled".into(),
+            status: "True".into(),
+            reason: "DeletionGuard".into(),
+        })
+        .set(1);
+    metrics.last_successful_sync.get_or_create(&task).set(1);
+    metrics.resync_interval.get_or_create(&task).set(600);
+    {
+        use callsync::providers::http::RequestMetrics;
+        let account = callsync::providers::AccountKey::new("ns", "acct", "uid");
+        metrics.attempt(
+            &account,
+            "number",
+            "ok",
+            std::time::Duration::from_millis(5),
+        );
+        metrics.limiter_wait(&account, std::time::Duration::from_millis(1));
+    }
     let exported = metrics.encode().expect("encode metrics");
     // Series name -> its label names.
     let mut series: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -479,10 +505,26 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
         ("callsync_contacts", "state"),
         ("callsync_contacts", "calltask"),
         ("callsync_contacts", "namespace"),
-        ("callsync_provider_requests_total", "provider"),
-        ("callsync_provider_requests_total", "operation"),
-        ("callsync_provider_requests_total", "outcome"),
+        ("callsync_calltask_status_condition", "type"),
+        ("callsync_calltask_status_condition", "reason"),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "namespace",
+        ),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "callprovider",
+        ),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "endpoint",
+        ),
+        (
+            "callsync_provider_request_duration_seconds_count",
+            "outcome",
+        ),
         ("callsync_reconcile_duration_seconds_bucket", "le"),
+        ("callsync_reconcile_duration_seconds_count", "namespace"),
         ("callsync_reconcile_duration_seconds_count", "reason"),
     ] {
         assert!(
@@ -578,12 +620,14 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
     let (team_a, team_b) = (format!("{ns}-a"), format!("{ns}-b"));
     create_namespace(&client, &team_a, &[]).await;
     create_namespace(&client, &team_b, &[]).await;
-    // The ServiceMonitor kind comes from the Prometheus Operator; a minimal CRD stands in.
-    let crd = std::fs::read_to_string(
-        support::repo_root().join("tests/fixtures/servicemonitor-crd.yaml"),
-    )
-    .expect("read fixture");
-    kubectl_apply(&["--server-side", "--force-conflicts"], &crd);
+    // The ServiceMonitor and PrometheusRule kinds come from the Prometheus Operator; minimal
+    // CRDs stand in.
+    for fixture in ["servicemonitor-crd.yaml", "prometheusrule-crd.yaml"] {
+        let crd =
+            std::fs::read_to_string(support::repo_root().join("tests/fixtures").join(fixture))
+                .expect("read fixture");
+        kubectl_apply(&["--server-side", "--force-conflicts"], &crd);
+    }
     let cp_kubectl = cp.kubectl().expect("kubectl");
     let wait = Command::new(cp_kubectl)
         .arg("--kubeconfig")
@@ -592,6 +636,7 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
             "wait",
             "--for=condition=Established",
             "crd/servicemonitors.monitoring.coreos.com",
+            "crd/prometheusrules.monitoring.coreos.com",
             "--timeout=30s",
         ])
         .output()
@@ -608,7 +653,7 @@ async fn every_rendered_object_is_accepted_by_the_real_apiserver() {
     for (what, args, expected_kinds) in [
         ("defaults", vec![], 8),
         ("cluster-wide", vec!["--set", "clusterWide=true"], 9),
-        ("every feature on", all_on, 11),
+        ("every feature on", all_on, 12),
     ] {
         let rendered = helm_template("callsync", &ns, &args).expect("render");
         let docs = yaml_documents(&rendered);

@@ -1,24 +1,37 @@
-//! Prometheus metrics of the controller (prometheus-client). Labels are fixed words (operation,
-//! outcome, reason categories) or object names — never an error's Debug text, never a phone.
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+//! Prometheus metrics of the controller (prometheus-client), named and labelled in the style of
+//! kube-state-metrics and cert-manager: `callsync_calltask_*` per CallTask (namespace, calltask),
+//! `callsync_provider_*` per CallProvider (namespace, callprovider), `callsync_build_info`, and
+//! the standard `process_*` figures. Labels are fixed words (condition types and reasons, client
+//! endpoint names, error reasons) or object names — never an error's text, never a phone.
+//! docs/operations.md lists every metric and the alerts built on them.
+mod process;
+mod task_state;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Outcome of one reconcile.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum Outcome {
-    Success,
-    Error,
-}
+use crate::providers::AccountKey;
+use crate::providers::http::RequestMetrics;
 
 /// Labels of reconcile metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
-    pub outcome: Outcome,
-    /// A condition reason such as `InSync` or `ProviderUnreachable`.
+    /// The CallTask's namespace.
+    pub namespace: String,
+    /// The phase the reconcile left the CallTask in (`InSync`, `Progressing`, `Stalled`,
+    /// `Suspended`), `Deleted` when its cleanup finished, `Error` when it failed before a phase
+    /// was decided, `Requeued` when it only waits (a lagging ContactList cache).
+    pub outcome: String,
+    /// The Ready condition's reason (`InSync`, `DeletionGuard`, `CredentialsRejected`…), or the
+    /// error's reason.
     pub reason: String,
 }
 
@@ -45,8 +58,51 @@ pub struct TaskLabels {
 pub struct ContactLabels {
     pub namespace: String,
     pub calltask: String,
-    /// `desired`, `present`, `pending_add`, `pending_remove`, `failed`, `not_removable`.
+    /// `desired`, `present`, `pending`, `pending_add`, `pending_remove`, `failed`,
+    /// `not_removable` (the fields of `status.contacts`).
     pub state: String,
+}
+
+/// Labels of `callsync_calltask_status_condition`: one series per condition type, with the
+/// condition's current status and reason (like kube-state-metrics' `*_status_condition`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    pub namespace: String,
+    pub calltask: String,
+    /// `Ready`, `Reconciling` or `Stalled`.
+    pub r#type: String,
+    /// `True` or `False`.
+    pub status: String,
+    pub reason: String,
+}
+
+/// Labels of per-CallProvider metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub namespace: String,
+    pub callprovider: String,
+}
+
+/// Labels of `callsync_provider_request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderRequestLabels {
+    pub namespace: String,
+    pub callprovider: String,
+    /// The client's name for the endpoint (`number`, `listOrder`, `task/list`…), never a path
+    /// with ids.
+    pub endpoint: String,
+    /// `ok`, or the error's reason (`ProviderUnreachable`, `CredentialsRejected`,
+    /// `RateLimited`…).
+    pub outcome: String,
+}
+
+/// Labels of `callsync_build_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+    /// The git commit, when the build set `CALLSYNC_REVISION`
+    /// (`CALLSYNC_REVISION=$(git rev-parse HEAD) cargo build`); else `unknown`.
+    pub revision: String,
 }
 
 /// Every metric the controller exports, registered in one registry.
@@ -63,17 +119,35 @@ pub struct Metrics {
     pub ledger_saves: Family<TaskLabels, Counter>,
     /// Desired sets built (parsed) rather than reused from the cache.
     pub desired_builds: Family<TaskLabels, Counter>,
+    /// 1 for each condition of each CallTask, labelled with its status and reason.
+    pub task_condition: Family<ConditionLabels, Gauge>,
+    /// Unix time of the last sync that ended InSync.
+    pub last_successful_sync: Family<TaskLabels, Gauge>,
+    /// The CallTask's effective resync interval, for "no sync for 2 × resyncInterval".
+    pub resync_interval: Family<TaskLabels, Gauge>,
+    /// Each HTTP attempt to a provider, by endpoint and outcome.
+    pub provider_request_duration: Family<ProviderRequestLabels, Histogram>,
+    /// Time each attempt waited for the account's rate limiter (and its back-off).
+    pub ratelimit_wait: Family<ProviderLabels, Histogram>,
+    pub build_info: Family<BuildLabels, Gauge>,
+    /// Per-task bookkeeping: which condition series exist, the phase of the running reconcile.
+    tasks: Mutex<HashMap<TaskLabels, task_state::TaskState>>,
+    /// The request series of each CallProvider, removed with it.
+    providers: Mutex<HashMap<ProviderLabels, HashSet<ProviderRequestLabels>>>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("callsync");
+        let mut root = Registry::default();
+        // The standard process figures carry no prefix (Prometheus' client libraries' names).
+        root.register_collector(Box::new(process::ProcessCollector));
+        let registry = root.sub_registry_with_prefix("callsync");
         let reconcile_duration = Family::<ReconcileLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 16))
         });
         registry.register(
             "reconcile_duration_seconds",
-            "Duration of one CallTask reconcile, by outcome and reason",
+            "Duration of one CallTask reconcile, by the phase it ended in and its reason",
             reconcile_duration.clone(),
         );
         let provider_requests = Family::<RequestLabels, Counter>::default();
@@ -103,7 +177,7 @@ impl Default for Metrics {
         let contacts = Family::<ContactLabels, Gauge>::default();
         registry.register(
             "contacts",
-            "Contacts of a CallTask by state",
+            "Contacts of a CallTask by state (its status.contacts)",
             contacts.clone(),
         );
         let ledger_bytes = Family::<TaskLabels, Gauge>::default();
@@ -124,8 +198,55 @@ impl Default for Metrics {
             "Desired sets parsed from the ContactLists (not reused from the cache)",
             desired_builds.clone(),
         );
+        let task_condition = Family::<ConditionLabels, Gauge>::default();
+        registry.register(
+            "calltask_status_condition",
+            "1 for each condition of a CallTask, with its status and reason",
+            task_condition.clone(),
+        );
+        let last_successful_sync = Family::<TaskLabels, Gauge>::default();
+        registry.register(
+            "calltask_last_successful_sync_timestamp_seconds",
+            "Unix time a sync of the CallTask last ended InSync",
+            last_successful_sync.clone(),
+        );
+        let resync_interval = Family::<TaskLabels, Gauge>::default();
+        registry.register(
+            "calltask_resync_interval_seconds",
+            "The CallTask's effective spec.resyncInterval",
+            resync_interval.clone(),
+        );
+        let provider_request_duration =
+            Family::<ProviderRequestLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.005, 2.0, 14))
+            });
+        registry.register(
+            "provider_request_duration_seconds",
+            "Duration of one HTTP attempt to a CallProvider's API, by endpoint and outcome",
+            provider_request_duration.clone(),
+        );
+        let ratelimit_wait = Family::<ProviderLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 4.0, 9))
+        });
+        registry.register(
+            "provider_ratelimit_wait_seconds",
+            "Time an HTTP attempt waited for its CallProvider's rate limiter",
+            ratelimit_wait.clone(),
+        );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        registry.register(
+            "build_info",
+            "1, labelled with the controller's version and revision",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+                revision: option_env!("CALLSYNC_REVISION").unwrap_or("unknown").into(),
+            })
+            .set(1);
         Self {
-            registry,
+            registry: root,
             reconcile_duration,
             provider_requests,
             contacts_added,
@@ -135,6 +256,14 @@ impl Default for Metrics {
             ledger_bytes,
             ledger_saves,
             desired_builds,
+            task_condition,
+            last_successful_sync,
+            resync_interval,
+            provider_request_duration,
+            ratelimit_wait,
+            build_info,
+            tasks: Mutex::new(HashMap::new()),
+            providers: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -145,6 +274,70 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+impl RequestMetrics for Metrics {
+    fn limiter_wait(&self, account: &AccountKey, waited: Duration) {
+        self.ratelimit_wait
+            .get_or_create(&ProviderLabels {
+                namespace: account.namespace.clone(),
+                callprovider: account.name.clone(),
+            })
+            .observe(waited.as_secs_f64());
+    }
+
+    fn attempt(
+        &self,
+        account: &AccountKey,
+        endpoint: &'static str,
+        outcome: &'static str,
+        took: Duration,
+    ) {
+        let labels = ProviderRequestLabels {
+            namespace: account.namespace.clone(),
+            callprovider: account.name.clone(),
+            endpoint: endpoint.into(),
+            outcome: outcome.into(),
+        };
+        self.provider_request_duration
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        self.providers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(ProviderLabels {
+                namespace: account.namespace.clone(),
+                callprovider: account.name.clone(),
+            })
+            .or_default()
+            .insert(labels);
+    }
+}
+
+impl Metrics {
+    /// Removes every series of a deleted CallProvider.
+    pub fn forget_provider(&self, namespace: &str, name: &str) {
+        let provider = ProviderLabels {
+            namespace: namespace.into(),
+            callprovider: name.into(),
+        };
+        let requests = self
+            .providers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&provider)
+            .unwrap_or_default();
+        for labels in &requests {
+            self.provider_request_duration.remove(labels);
+        }
+        self.ratelimit_wait.remove(&provider);
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }
 
@@ -166,22 +359,45 @@ mod tests {
         metrics
             .reconcile_duration
             .get_or_create(&ReconcileLabels {
-                outcome: Outcome::Success,
+                namespace: "ns".into(),
+                outcome: "InSync".into(),
                 reason: "InSync".into(),
             })
             .observe(0.02);
+        let account = AccountKey::new("ns", "acct", "uid");
+        metrics.attempt(
+            &account,
+            "number",
+            "CredentialsRejected",
+            Duration::from_millis(30),
+        );
+        metrics.limiter_wait(&account, Duration::from_millis(2));
+        let other = AccountKey::new("ns", "other", "uid-2");
+        metrics.attempt(&other, "number", "ok", Duration::from_millis(30));
+        metrics.limiter_wait(&other, Duration::from_millis(2));
+        metrics.forget_provider("ns", "other");
         let text = metrics.encode().expect("encode");
         assert!(
-            text.contains(
-                r#"callsync_provider_requests_total{provider="callbot",operation="add",outcome="ok"} 3"#
-            ),
-            "{text}"
+            !text.contains(r#"callprovider="other""#),
+            "a deleted CallProvider's series: {text}"
         );
-        assert!(
-            text.contains(
-                "callsync_reconcile_duration_seconds_count{outcome=\"Success\",reason=\"InSync\"} 1"
+        for wanted in [
+            r#"callsync_provider_requests_total{provider="callbot",operation="add",outcome="ok"} 3"#,
+            "callsync_reconcile_duration_seconds_count{namespace=\"ns\",outcome=\"InSync\",reason=\"InSync\"} 1",
+            r#"callsync_provider_request_duration_seconds_count{namespace="ns",callprovider="acct",endpoint="number",outcome="CredentialsRejected"} 1"#,
+            r#"callsync_provider_ratelimit_wait_seconds_count{namespace="ns",callprovider="acct"} 1"#,
+            concat!(
+                r#"callsync_build_info{version=""#,
+                env!("CARGO_PKG_VERSION"),
+                r#"",revision="unknown"} 1"#
             ),
-            "{text}"
-        );
+            "process_resident_memory_bytes ",
+            "process_cpu_seconds_total ",
+            "process_open_fds ",
+            "process_max_fds ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(text.contains(wanted), "no {wanted} in {text}");
+        }
     }
 }

@@ -12,9 +12,7 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
 
 use super::context::Context;
-use super::metrics::{
-    ContactLabels, Outcome as MetricOutcome, ReconcileLabels, RequestLabels, TaskLabels,
-};
+use super::metrics::{RequestLabels, TaskLabels};
 use super::pause_journal::{self, AnnotationPauseJournal};
 use super::steps::report::{
     Outcome, Phase, SyncClaims, compute_status, finished_phase, publish, report,
@@ -103,17 +101,14 @@ pub async fn reconcile(task: Arc<CallTask>, ctx: Arc<Context>) -> Result<Action,
         | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
         other => ReconcileError::Finalizer(other.to_string()),
     });
-    let (outcome, reason) = match &result {
-        Ok(_) => (MetricOutcome::Success, "Ok"),
-        Err(e) => (MetricOutcome::Error, e.reason()),
-    };
-    ctx.metrics
-        .reconcile_duration
-        .get_or_create(&ReconcileLabels {
-            outcome,
-            reason: reason.into(),
-        })
-        .observe(started.elapsed().as_secs_f64());
+    // Labelled with the phase the reconcile reported (report() tells the metrics), so a Stalled
+    // task is not counted like an InSync one.
+    ctx.metrics.reconcile_finished(
+        &task_labels(&task),
+        task.metadata.deletion_timestamp.is_some(),
+        result.as_ref().err().map(ReconcileError::reason),
+        started.elapsed().as_secs_f64(),
+    );
     let key = ObjectRef::from_obj(task.as_ref());
     if result.is_ok() {
         ctx.failures.reset(&key);
@@ -135,7 +130,7 @@ pub fn error_policy(task: Arc<CallTask>, error: &ReconcileError, ctx: Arc<Contex
 /// of digits) are clamped: a week without drift detection is already more than anyone means.
 pub const MAX_RESYNC_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
 
-fn resync_interval(task: &CallTask) -> Duration {
+pub(crate) fn resync_interval(task: &CallTask) -> Duration {
     parse_duration(&task.spec.resync_interval)
         .unwrap_or(Duration::from_secs(600))
         .min(MAX_RESYNC_INTERVAL)
@@ -304,12 +299,12 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
                 return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
             }
         };
-    if observation.settled.drift_removed > 0 {
-        ctx.metrics
-            .drift_found
-            .get_or_create(&task_labels(task))
-            .inc_by(observation.settled.drift_removed);
-    }
+    // Created at 0 by the first observation, like the added and removed counters, so
+    // dashboards show "no drift" rather than no data.
+    ctx.metrics
+        .drift_found
+        .get_or_create(&task_labels(task))
+        .inc_by(observation.settled.drift_removed);
 
     // Progress written while the sync runs must not keep saying Ready=True from the last sync:
     // a reader (kubectl wait, Argo CD, a test) would take the new counts for a finished sync.
@@ -375,23 +370,6 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         executed.added + executed.already_present,
         executed.removed,
     );
-    for (state, value) in [
-        ("desired", contact_counts.desired),
-        ("present", contact_counts.present),
-        ("pending_add", contact_counts.pending_add),
-        ("pending_remove", contact_counts.pending_remove),
-        ("failed", contact_counts.failed),
-        ("not_removable", contact_counts.not_removable),
-    ] {
-        ctx.metrics
-            .contacts
-            .get_or_create(&ContactLabels {
-                namespace: labels.namespace.clone(),
-                calltask: labels.calltask.clone(),
-                state: state.into(),
-            })
-            .set(value);
-    }
     let changed = executed.added + executed.removed > 0;
     let first = task
         .status

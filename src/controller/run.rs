@@ -298,9 +298,19 @@ fn provider_status_controller(
     let client = &shared.client;
     let watch_config = watcher::Config::default().any_semantic();
     let (providers, writer) = reflector::store();
+    let metrics = shared.metrics.clone();
     let spec_changes = watcher(api::<CallProvider>(client, namespace), watch_config.clone())
         .default_backoff()
         .reflect(writer)
+        // A deleted CallProvider's request and rate-limiter series go with it.
+        .inspect(move |event| {
+            if let Ok(watcher::Event::Delete(provider)) = event {
+                metrics.forget_provider(
+                    &provider.namespace().unwrap_or_default(),
+                    &provider.name_any(),
+                );
+            }
+        })
         .applied_objects()
         .predicate_filter(predicates::generation, PredicateConfig::default());
     let secrets = watcher(metadata_api::<Secret>(client, namespace), watch_config)
@@ -396,6 +406,9 @@ pub async fn run(
     };
     ready.store(false, Ordering::Relaxed);
 
+    // Provider clients count their requests and rate-limiter waits in the metrics.
+    let mut settings = config.settings.clone();
+    settings.clients.metrics = Some(metrics.clone());
     let shared = Shared {
         client: client.clone(),
         limiters: RateLimiters::new(),
@@ -407,7 +420,7 @@ pub async fn run(
                 instance: Some(config.instance.clone()),
             },
         ),
-        settings: config.settings.clone(),
+        settings,
         concurrency: config.concurrency,
         watched: WatchedStores::default(),
     };

@@ -2,7 +2,7 @@
 use std::time::Duration;
 
 use super::callbot::CallbotClient;
-use super::http::{RetryPolicy, SharedObserver, Transport, shared_client};
+use super::http::{RetryPolicy, SharedObserver, SharedRequestMetrics, Transport, shared_client};
 use super::longlonglong::LonglonglongClient;
 use super::nxlink::NxlinkClient;
 use super::ratelimit::{AccountKey, RateLimiters};
@@ -34,6 +34,9 @@ pub struct ClientSettings {
     /// Where a longlonglong pause is recorded before it is made (`pause_journal`); `None`: no
     /// durable record, pauses are made anyway (a run whose provider state is not kept).
     pub pause_journal: Option<super::SharedPauseJournal>,
+    /// Counts each HTTP attempt and rate-limiter wait (the controller's metrics); `None` in the
+    /// CLI.
+    pub metrics: Option<SharedRequestMetrics>,
 }
 
 impl Default for ClientSettings {
@@ -47,6 +50,7 @@ impl Default for ClientSettings {
             allowed_endpoints: Vec::new(),
             observer: None,
             pause_journal: None,
+            metrics: None,
         }
     }
 }
@@ -97,7 +101,10 @@ pub fn build_provider_with(
             timeout,
             settings.retry.clone(),
         )
-        .map(|t| t.with_observer(settings.observer.clone()))
+        .map(|t| {
+            t.with_observer(settings.observer.clone())
+                .with_metrics(settings.metrics.clone(), account)
+        })
     };
     let overrides = spec.max_batch_size.as_ref();
     let add_override = overrides.and_then(|o| o.add).and_then(positive);

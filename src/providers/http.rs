@@ -13,7 +13,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 
 use super::ProviderError;
-use super::ratelimit::Limiter;
+use super::ratelimit::{AccountKey, Limiter};
 
 /// When and how often a retryable failure is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,8 @@ pub struct Transport {
     retry: RetryPolicy,
     max_answer_bytes: usize,
     observer: Option<SharedObserver>,
+    /// Where each attempt's duration and rate-limiter wait are counted, for this account.
+    metrics: Option<(SharedRequestMetrics, AccountKey)>,
 }
 
 /// One answer as the provider sent it, before any client parsed it: what `callsync doctor`
@@ -116,6 +118,25 @@ pub trait AnswerObserver: Send + Sync + std::fmt::Debug {
 
 /// An observer shared by the clients of one run.
 pub type SharedObserver = Arc<dyn AnswerObserver>;
+
+/// Counts what a [`Transport`] does for one account: the controller's Prometheus metrics
+/// (`callsync_provider_request_duration_seconds`, `callsync_provider_ratelimit_wait_seconds`).
+pub trait RequestMetrics: Send + Sync + std::fmt::Debug {
+    /// One attempt waited `waited` for the account's rate limiter (and its back-off).
+    fn limiter_wait(&self, account: &AccountKey, waited: Duration);
+    /// One attempt at `endpoint` (the client's name for it) took `took` and ended in `outcome`
+    /// (`ok` or the error's reason).
+    fn attempt(
+        &self,
+        account: &AccountKey,
+        endpoint: &'static str,
+        outcome: &'static str,
+        took: Duration,
+    );
+}
+
+/// Request metrics shared by the clients of one run.
+pub type SharedRequestMetrics = Arc<dyn RequestMetrics>;
 
 static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
 
@@ -163,7 +184,18 @@ impl Transport {
             retry,
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             observer: None,
+            metrics: None,
         })
+    }
+
+    /// Counts every attempt of this account's client in `metrics` (the controller's).
+    pub fn with_metrics(
+        mut self,
+        metrics: Option<SharedRequestMetrics>,
+        account: &AccountKey,
+    ) -> Self {
+        self.metrics = metrics.map(|m| (m, account.clone()));
+        self
     }
 
     /// Shows every answer to `observer` (`callsync doctor`); production clients have none.
@@ -212,7 +244,12 @@ impl Transport {
         let mut in_doubt = false;
         loop {
             attempt += 1;
+            let waiting = std::time::Instant::now();
             self.limiter.acquire().await;
+            let sent = std::time::Instant::now();
+            if let Some((metrics, account)) = &self.metrics {
+                metrics.limiter_wait(account, sent - waiting);
+            }
             let request = build(&self.client)?.timeout(self.timeout);
             let result = match self.send(op, request).await {
                 Ok(response) => parse(response),
@@ -221,6 +258,10 @@ impl Transport {
                     Err(err)
                 }
             };
+            if let Some((metrics, account)) = &self.metrics {
+                let outcome = result.as_ref().map_or_else(ProviderError::reason, |_| "ok");
+                metrics.attempt(account, op, outcome, sent.elapsed());
+            }
             let err = match result {
                 Ok(value) => {
                     return Ok(Sent {
@@ -480,6 +521,73 @@ mod tests {
             .expect_err("terminal");
         assert_eq!(err.reason(), "CredentialsRejected");
         assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+
+    /// What a transport reported to its [`RequestMetrics`].
+    #[derive(Debug, Default)]
+    struct Recorded {
+        waits: std::sync::Mutex<Vec<(String, Duration)>>,
+        attempts: std::sync::Mutex<Vec<(String, &'static str, &'static str)>>,
+    }
+
+    impl RequestMetrics for Recorded {
+        fn limiter_wait(&self, account: &AccountKey, waited: Duration) {
+            self.waits
+                .lock()
+                .expect("lock")
+                .push((account.name.clone(), waited));
+        }
+        fn attempt(
+            &self,
+            account: &AccountKey,
+            endpoint: &'static str,
+            outcome: &'static str,
+            _took: Duration,
+        ) {
+            self.attempts
+                .lock()
+                .expect("lock")
+                .push((account.name.clone(), endpoint, outcome));
+        }
+    }
+
+    #[tokio::test]
+    async fn every_attempt_and_limiter_wait_is_counted_for_its_account() {
+        let (base, _) = throttling_server().await;
+        let recorded = Arc::new(Recorded::default());
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(5),
+        };
+        let transport = Transport::new(
+            shared_client().expect("client"),
+            &base,
+            Arc::new(Limiter::new(100, 100)),
+            Duration::from_secs(5),
+            policy,
+        )
+        .expect("transport")
+        .with_metrics(
+            Some(recorded.clone()),
+            &AccountKey::new("ns", "acct", "uid"),
+        );
+        let url = transport.url("/x");
+        transport
+            .execute("listOrder", |c| Ok(c.get(&url)), |r| Ok(r.status))
+            .await
+            .expect("second attempt succeeds");
+        assert_eq!(
+            *recorded.attempts.lock().expect("lock"),
+            vec![
+                ("acct".to_string(), "listOrder", "RateLimited"),
+                ("acct".to_string(), "listOrder", "ok"),
+            ]
+        );
+        let waits = recorded.waits.lock().expect("lock");
+        assert_eq!(waits.len(), 2, "one limiter wait per attempt: {waits:?}");
+        assert!(waits.iter().all(|(name, _)| name == "acct"));
     }
 
     /// A misbehaving endpoint: `/small` answers 1 KiB, `/huge` streams 32 MiB without a

@@ -84,6 +84,7 @@ pub fn settings() -> ClientSettings {
         allowed_endpoints: Vec::new(),
         observer: None,
         pause_journal: None,
+        metrics: None,
     }
 }
 

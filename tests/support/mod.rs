@@ -10,6 +10,7 @@ pub mod chart;
 pub mod leaks;
 pub mod logs;
 pub mod process;
+pub mod prometheus;
 pub mod secrets;
 pub mod tools;
 

@@ -231,6 +231,7 @@ pub async fn report(
     if let Some(request) = task.sync_request() {
         status.last_handled_sync_request = Some(request.to_owned());
     }
+    ctx.metrics.observe_task(task, phase, &status);
     if task.status.as_ref() == Some(&status) {
         return Ok(false);
     }
