@@ -144,3 +144,90 @@ pub async fn report_lists(
     }
     Ok(writes)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::contacts::Phone;
+
+    fn list(name: &str, spec: serde_json::Value, generation: i64) -> LoadedList {
+        let mut list = ContactList::new(name, serde_json::from_value(spec).expect("spec"));
+        list.metadata.generation = Some(generation);
+        LoadedList {
+            list: Arc::new(list),
+            csv: None,
+            source_version: None,
+        }
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(seconds, 0).single().expect("time")
+    }
+
+    /// Lists are merged whatever their order; a phone in two lists is one contact, the list
+    /// first by name wins; invalid entries are counted per list, never desired.
+    #[test]
+    fn the_desired_set_merges_lists_by_name_and_counts_per_list() {
+        let b = list(
+            "b-list",
+            json!({"defaultRegion": "CN", "contacts": [
+                {"phone": "13012121211", "name": "from b"}, {"phone": "not a phone"}]}),
+            1,
+        );
+        let a = list(
+            "a-list",
+            json!({"contacts": [{"phone": "+8613012121211", "name": "from a"},
+                                {"phone": "+8613012121212"}]}),
+            1,
+        );
+        let one = build(&[b, a]);
+        let phone = Phone::parse("+8613012121211", None).expect("valid");
+        assert_eq!(one.len(), 2);
+        assert_eq!(one.get(phone).and_then(|c| c.name.as_deref()), Some("from a"));
+        assert_eq!(one.conflict_count, 1);
+        let stats: Vec<(&str, u64, u64)> = one
+            .lists
+            .iter()
+            .map(|s| (s.name.as_str(), s.count, s.invalid))
+            .collect();
+        assert_eq!(stats, vec![("a-list", 2, 0), ("b-list", 1, 1)]);
+    }
+
+    /// A list's status holds its figures and a Ready condition whose transition time moves only
+    /// when its status flips; an unreadable source keeps the old figures and says why.
+    #[test]
+    fn list_statuses_follow_the_figures_and_keep_them_when_the_source_is_unreadable() {
+        let loaded = list("l", json!({"contacts": [{"phone": "+8613012121211"}]}), 3);
+        let set = build(std::slice::from_ref(&loaded));
+        let stats = &set.lists[0];
+        let status = list_status(&loaded.list, stats, at(100));
+        assert_eq!((status.count, status.invalid, status.duplicates), (1, 0, 0));
+        assert_eq!(status.observed_generation, Some(3));
+        let ready = &status.conditions[0];
+        assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::True, "ContactsRead"));
+        assert_eq!(ready.message, "1 valid contacts, 0 invalid entries, 0 duplicates");
+
+        let mut with_status = (*loaded.list).clone();
+        with_status.status = Some(status.clone());
+        let again = list_status(&with_status, stats, at(200));
+        assert_eq!(
+            again.conditions[0].last_transition_time,
+            at(100),
+            "Ready stayed True: no transition"
+        );
+
+        let broken = unreadable_status(&with_status, "Secret s has no key k", at(300));
+        assert_eq!(broken.count, 1, "the last figures stay");
+        let ready = &broken.conditions[0];
+        assert_eq!(
+            (ready.status, ready.reason.as_str(), ready.message.as_str()),
+            (ConditionStatus::False, "SourceUnreadable", "Secret s has no key k")
+        );
+        assert_eq!(ready.last_transition_time, at(300));
+    }
+}
