@@ -501,9 +501,8 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                         confirmed: applied.confirmed,
                         not_sendable: applied.not_sendable,
                         refused: applied.failed - applied.not_sendable,
-                        // The controller counts every reason that keeps a callable contact;
-                        // of those, the matrix's cells can only make ForeignContact.
-                        not_removable: applied.foreign,
+                        // The controller's rule (`keeps_a_callable_contact`), from the plan.
+                        not_removable: applied.callable_not_removable,
                         ..SyncClaims::default()
                     });
                     if let Phase::InSync { message, .. } = &phase {
