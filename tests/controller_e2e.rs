@@ -14,6 +14,7 @@ use callsync::api::{
 use callsync::controller::backoff::BackoffPolicy;
 use callsync::controller::context::Settings;
 use callsync::controller::run::{RunConfig, run};
+use callsync::simulator::state::NewContact;
 use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -644,9 +645,25 @@ async fn delete_then_orphan(kind: Kind, prefix: &str) {
         "the ledger Secret is removed with the CallTask"
     );
 
-    // Orphan: a new task on the same remote task leaves everything in place.
+    // Orphan: a new task on the same remote task leaves everything in place. The five called
+    // contacts are still there; the new task (a fresh ledger) wants them: the provider has them,
+    // which is in sync, not a refusal. NXLink cannot list: it answers their adds "already in the
+    // task", counted already at the provider (not added by callsync), never as added.
     env.task(json!({"deletion": "Orphan"}), false).await;
-    env.wait_reason("InSync", Duration::from_secs(30)).await;
+    let task = env.wait_reason("InSync", Duration::from_secs(30)).await;
+    let status = task.status.as_ref().expect("status");
+    let ready = find_condition(&status.conditions, ConditionType::Ready).expect("Ready");
+    assert!(
+        ready.message.starts_with("40 contacts in sync"),
+        "{}",
+        ready.message
+    );
+    assert!(status.failures.is_empty(), "{:?}", status.failures);
+    let last = status.last_sync.as_ref().expect("lastSync");
+    assert_eq!(
+        last.added, 35,
+        "only the adds the provider took are counted"
+    );
     let before = env.sim_phones().await;
     env.tasks()
         .delete("campaign", &DeleteParams::default())
@@ -662,9 +679,87 @@ async fn delete_then_orphan(kind: Kind, prefix: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open after the 2026-12-01 merge: on NXLink 5 of 40 contacts end ContactsRefused under the fail-closed rule; to be reconciled with the test's expectation"]
 async fn deletion_policy_delete_removes_what_it_can_and_orphan_leaves_all() {
     delete_then_orphan(Kind::Nxlink, "e2e-delete-nx").await;
+}
+
+/// "Provider truth": a contact added in the NXLink console, wanted, then no longer wanted.
+/// NXLink cannot list, so callsync never learns its id and cannot remove it; the provider may
+/// still call it. The controller said Ready/InSync next to the ForeignContacts Warning Event;
+/// it must say Ready=False, Stalled `ContactsNotRemovable`, and leave the contact alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_nxlink_console_contact_no_longer_wanted_is_never_ready() {
+    let mut env = Env::start(Kind::Nxlink, "e2e-console-nx").await;
+    env.setup_provider(None).await;
+    let console = "13800009000".to_string();
+    env.simulator
+        .state()
+        .lock()
+        .add_contact(
+            &(ProviderKind::Nxlink, sim::NX_KEY.to_owned()),
+            TASK,
+            NewContact {
+                phone: Kind::Nxlink.wire(&console),
+                remote_id: Some("console-0001".into()),
+                name: "added in the console".into(),
+                extra: String::new(),
+            },
+        )
+        .expect("console add");
+    let ours = phones(0, 10);
+    env.list("list-a", &[ours.clone(), vec![console.clone()]].concat())
+        .await;
+    env.task(json!({}), false).await;
+    // Wanted: the provider has it ("already in the task"), which is in sync.
+    let task = env.wait_reason("InSync", Duration::from_secs(30)).await;
+    let ready = find_condition(
+        &task.status.as_ref().expect("status").conditions,
+        ConditionType::Ready,
+    )
+    .expect("Ready");
+    assert!(
+        ready.message.starts_with("11 contacts in sync"),
+        "{}",
+        ready.message
+    );
+
+    env.list("list-a", &ours).await;
+    let task = env
+        .wait_reason("ContactsNotRemovable", Duration::from_secs(30))
+        .await;
+    let conditions = &task.status.as_ref().expect("status").conditions;
+    let stalled = find_condition(conditions, ConditionType::Stalled).expect("Stalled");
+    assert_eq!(stalled.status, ConditionStatus::True);
+    assert!(
+        stalled
+            .message
+            .starts_with("1 contacts no longer wanted are still in the provider's task"),
+        "{}",
+        stalled.message
+    );
+    assert!(
+        !stalled.message.contains("13800009000"),
+        "masked: {}",
+        stalled.message
+    );
+    assert_eq!(
+        find_condition(conditions, ConditionType::Ready)
+            .expect("Ready")
+            .status,
+        ConditionStatus::False
+    );
+    assert!(
+        env.sim_phones()
+            .await
+            .contains(&Kind::Nxlink.wire(&console)),
+        "callsync cannot remove it, and sends nothing that claims it did"
+    );
+    let events = env.events().await;
+    assert!(
+        events.iter().any(|(reason, _)| reason == "ForeignContacts"),
+        "{events:?}"
+    );
+    env.stop_controller().await;
 }
 
 /// longlonglong removes by phone: cleanup must not send callsync's own ids.

@@ -11,9 +11,14 @@
 //!
 //! After every step: either exact convergence (the simulator's contacts = the desired set) with
 //! a `✓` line, or a stop whose line or error names the cause (never a `✓`, nor the controller's
-//! `InSync` for the same numbers, while the provider differs); no phone ever added while present; no desired contact ever removed; and the
-//! numbers of the closing line (`added`, `removed`, `in sync`) equal what the simulator's audit
-//! log says was applied. The default (no variant) must converge at every step.
+//! `InSync` for the same numbers, while the provider differs); no phone ever added while
+//! present, nor added when not desired (a late batch bringing back a removed contact); no
+//! desired contact ever removed. The claims, against the simulator's audit log of the step:
+//! `added` and `removed` of the closing line never exceed what was applied, and fall short only
+//! by the items the line reports in doubt (so with nothing in doubt they are equal); `N contacts
+//! in sync` of a `✓` line is what the provider holds of the desired set. The default (no
+//! variant) must converge at every step, except the stops NXLink makes by design around a
+//! console contact it cannot list (`default_may_stop`), which must name that contact.
 //!
 //! New variants in `callsync::simulator::Variant` are picked up with no edit here. The table
 //! variant × outcome is printed (`-- --nocapture`) and copied into docs/providers/README.md.
@@ -52,15 +57,39 @@ const NAMESPACE: &str = "matrix";
 /// Steps known to fail on this branch, with why: (provider, scenario, step), any variant. Each
 /// entry is checked strictly: the step must fail (its table entry says `expected failure`), and
 /// a step that passes fails the test, so the entry is removed once the fix is merged. Every
-/// other step of the same cell is checked as usual.
-///
-/// EXPECTED FAILURE — remove after merging the NXLink duplicate fix (engineer `nxlink`,
-/// provider-audit N3): NXLink cannot list, so a phone that was already in the task (a console
-/// add, under the console's contactId) is answered "duplicate" and recorded as present under
-/// callsync's own contactId; its removal then deletes that id, which the provider does not
-/// have, is read as "already gone", and the contact stays while the sync claims it removed.
-const EXPECTED_FAILURES: &[(ProviderKind, Scenario, &str)] =
-    &[(ProviderKind::Nxlink, Scenario::Foreign, "removal")];
+/// other step of the same cell is checked as usual. Empty: the NXLink console-contact fix
+/// (provider audit N3) is merged, and its stops are judged by [`default_may_stop`].
+const EXPECTED_FAILURES: &[(ProviderKind, Scenario, &str)] = &[];
+
+/// The provider of the three that cannot list its contacts: callsync knows only its ledger.
+const CANNOT_LIST: ProviderKind = ProviderKind::Nxlink;
+
+/// Whether a stop of a cell without variant is by design rather than a failure to converge:
+/// NXLink cannot list, so a console contact (foreign scenario) that is no longer wanted cannot
+/// be removed (`ForeignContact`: callsync never learns its id); the stop must name it. (Its
+/// create converges: the provider's "already in the task" for a desired phone is in sync,
+/// counted already at the provider.) Every other stop of a default cell is a failure.
+fn default_may_stop(cell: &Cell, text: &str) -> bool {
+    cell.kind == CANNOT_LIST
+        && cell.scenario == Scenario::Foreign
+        && text.contains("ForeignContact")
+}
+
+/// The client's wait for an async add's result. The product default, so that the matrix sees
+/// what a user gets (longlonglong's documented `async_number` add, confirmed by a listing
+/// within the wait: `lllAsyncLate` lands within it); short only where the batches never land
+/// (`lllAsyncNever`), where the wait's length changes nothing but the time the cell takes.
+fn client_settings(variant: Option<Variant>) -> ClientSettings {
+    let defaults = ClientSettings::default();
+    if variant == Some(Variant::LllAsyncNever) {
+        ClientSettings {
+            async_confirm_timeout: std::time::Duration::from_secs(2),
+            ..defaults
+        }
+    } else {
+        defaults
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Scenario {
@@ -320,12 +349,7 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let store = StateStore::open(&work.join("state"), true).expect("state");
     let limiters = RateLimiters::new();
-    // Short waits for async confirmations: a variant that never confirms costs seconds, not
-    // minutes, and the outcome rule is the same.
-    let settings = ClientSettings {
-        async_confirm_timeout: std::time::Duration::from_secs(2),
-        ..ClientSettings::default()
-    };
+    let settings = client_settings(cell.variant);
     let stop = Arc::new(AtomicBool::new(false));
     let mut result = CellResult {
         steps: Vec::new(),
@@ -396,6 +420,14 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
             let phone = entry.phone.clone().unwrap_or_default();
             if entry.operation == AuditOp::Add {
                 adds += 1;
+                // An add that lands for a phone no longer desired brings back a contact that
+                // was removed (an async batch sent again while the first was still queued).
+                judge.check(desired.contains(&phone), || {
+                    format!(
+                        "add of {}, which is not desired",
+                        callsync::simulator::mask_phone(&phone)
+                    )
+                });
                 judge.check(!present.contains(&phone), || {
                     format!(
                         "duplicate add of {}",
@@ -419,19 +451,20 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
             Ok(applied) => {
                 let line =
                     outcome_line(&resolved.key(), resolved_desired_len(&resolved), 0, applied);
-                // Every number of the claim is what the audit log says was applied.
-                judge.check(applied.added == adds, || {
-                    format!(
-                        "claims added {}, the provider applied {adds}",
-                        applied.added
-                    )
-                });
-                judge.check(applied.removed == removes, || {
-                    format!(
-                        "claims removed {}, the provider applied {removes}",
-                        applied.removed
-                    )
-                });
+                // The claim never exceeds what the audit log says was applied; it is lower only
+                // by items it reports in doubt (awaiting the provider's confirmation), so a
+                // line with nothing in doubt claims exactly what was applied.
+                for (what, claimed, done) in [
+                    ("added", applied.added, adds),
+                    ("removed", applied.removed, removes),
+                ] {
+                    judge.check(claimed <= done && done - claimed <= applied.unknown, || {
+                        format!(
+                            "claims {what} {claimed} with {} in doubt, the provider applied {done}",
+                            applied.unknown
+                        )
+                    });
+                }
                 // "Already at the provider" is never more than the adds it refused.
                 let refused_adds = audit
                     .iter()
@@ -451,12 +484,13 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                         format!("claims no changes, the audit log has {} rows", audit.len())
                     });
                 } else {
-                    judge.check(number_after(&text, "added ") == Some(adds), || {
-                        format!("the line {text:?} does not say added {adds}")
+                    judge.check(number_after(&text, "added ") == Some(applied.added), || {
+                        format!("the line {text:?} does not say added {}", applied.added)
                     });
-                    judge.check(number_after(&text, "removed ") == Some(removes), || {
-                        format!("the line {text:?} does not say removed {removes}")
-                    });
+                    judge.check(
+                        number_after(&text, "removed ") == Some(applied.removed),
+                        || format!("the line {text:?} does not say removed {}", applied.removed),
+                    );
                 }
                 // The controller's Ready for the same numbers (a sync that ran to its end).
                 let finished = applied.unknown == 0
@@ -467,6 +501,8 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                         confirmed: applied.confirmed,
                         not_sendable: applied.not_sendable,
                         refused: applied.failed - applied.not_sendable,
+                        // The controller's rule (`keeps_a_callable_contact`), from the plan.
+                        not_removable: applied.callable_not_removable,
                         ..SyncClaims::default()
                     });
                     if let Phase::InSync { message, .. } = &phase {
@@ -500,7 +536,7 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                 judge.check(text.trim_start_matches("! ").len() > 10, || {
                     format!("a stop that names no cause: {text:?}")
                 });
-                judge.check(cell.variant.is_some(), || {
+                judge.check(cell.variant.is_some() || default_may_stop(cell, text), || {
                     format!("the default must converge, it stopped: {text}")
                 });
             }
@@ -545,6 +581,12 @@ async fn run_matrix(contacts: usize) {
     let mut table: BTreeMap<(ProviderKind, String), BTreeMap<Scenario, String>> = BTreeMap::new();
     let mut violations = Vec::new();
     for cell in cells(contacts) {
+        // While debugging one cell: `MATRIX_ONLY=lllAsyncLate` (any part of the label).
+        if let Ok(only) = std::env::var("MATRIX_ONLY")
+            && !cell.label().contains(&only)
+        {
+            continue;
+        }
         let work = tempfile::tempdir_in(&root).expect("tempdir");
         let result = run_cell(&cell, work.path()).await;
         let expected_step = EXPECTED_FAILURES
@@ -569,7 +611,7 @@ async fn run_matrix(contacts: usize) {
                     let why: Vec<String> = expected.iter().map(|(_, v)| v.clone()).collect();
                     println!("expected failure: {}", why.join("; "));
                     steps.push(format!(
-                        "{name} **expected failure** (NXLink duplicate fix pending: the contact stays, removal claimed)"
+                        "{name} **expected failure** (see EXPECTED_FAILURES)"
                     ));
                 }
             } else {
@@ -607,7 +649,6 @@ async fn run_matrix(contacts: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open after the 2026-12-01 merge: 3 violations (lllAsyncLate churn under-claims late adds; NXLink foreign create stops by design but the harness expects convergence; the controller's Ready model ignores ForeignContact) — see docs/providers/README.md"]
 async fn every_provider_and_variant_converges_or_stops_and_claims_only_what_the_provider_applied() {
     run_matrix(20).await;
 }

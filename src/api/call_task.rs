@@ -240,7 +240,10 @@ pub struct CallTaskStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Reconciling and Stalled.
+    /// Ready, Reconciling and Stalled. Ready is True (reason `InSync` or `InvalidContacts`) only
+    /// when every desired contact is confirmed at the provider, nothing is in doubt, and the
+    /// provider holds no contact no longer wanted that callsync cannot remove (that is Stalled,
+    /// reason `ContactsNotRemovable`). Every reason: docs/operations.md, "Conditions".
     #[serde(default)]
     pub conditions: Vec<Condition>,
     /// Contact counts.
@@ -295,7 +298,9 @@ pub struct ContactCounts {
     pub pending_remove: i64,
     /// Contacts the provider rejected.
     pub failed: i64,
-    /// Contacts no longer desired that the provider does not allow removing (already called).
+    /// Contacts no longer desired that callsync cannot remove: already called (the provider
+    /// keeps them), or held by the provider under an id callsync does not know (added in its
+    /// console: `ContactsNotRemovable`, delete them there).
     pub not_removable: i64,
 }
 

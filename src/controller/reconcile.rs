@@ -485,6 +485,11 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             invalid_in_files: desired.invalid_count(),
             not_sendable: executed.not_sendable,
             refused: executed.failed - executed.not_sendable,
+            not_removable: plan
+                .not_removable
+                .iter()
+                .filter(|n| n.reason.keeps_a_callable_contact())
+                .count() as u64,
             observe_only: task.spec.policy.management == ManagementPolicy::ObserveOnly,
             note: conflict_note(desired),
         })

@@ -117,6 +117,13 @@ pub enum NotRemovableReason {
 }
 
 impl NotRemovableReason {
+    /// Whether the provider may still call the contact kept: every reason but `AlreadyCalled`
+    /// (and `SharedPhone`, a second copy of a phone that is desired anyway). A sync that leaves
+    /// such a contact is not in sync (`ContactsNotRemovable`): a person must delete it.
+    pub fn keeps_a_callable_contact(self) -> bool {
+        matches!(self, Self::ForeignContact | Self::NoRemoteId)
+    }
+
     /// A stable word for status, Events and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

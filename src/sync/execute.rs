@@ -36,8 +36,9 @@ pub struct Failure {
 pub struct ExecuteReport {
     /// Adds the provider accepted (never one it refused, as a duplicate or otherwise).
     pub added: u64,
-    /// Adds the provider refused because it already has the phone: at the provider, but not
-    /// put there by this sync, so counted neither as added nor as failed.
+    /// Adds the provider refused because it already has the phone: at the provider (its answer
+    /// for that item says so), but not put there by this sync, so counted neither as added nor
+    /// as failed.
     pub already_present: u64,
     /// Removals the provider accepted (or confirmed already gone).
     pub removed: u64,
@@ -46,8 +47,9 @@ pub struct ExecuteReport {
     /// Contacts refused (invalid number, not deletable, …), by the provider or, for numbers the
     /// account's phone format cannot carry, before sending.
     pub failed: u64,
-    /// Of `failed`: phones the provider already held as a contact callsync did not make, which
-    /// callsync cannot address (recorded as foreign; the planner reports them `ForeignContact`).
+    /// Of `already_present`: phones the provider already held as a contact callsync did not
+    /// make, at a provider that cannot list, so callsync cannot address them (recorded as
+    /// foreign; once no longer wanted the planner reports them `ForeignContact`).
     pub foreign: u64,
     /// Of `failed`, contacts never sent because the account's phone format cannot carry them:
     /// invalid for this account, like an invalid entry of a ContactList.
@@ -127,7 +129,9 @@ enum AddVerdict {
     /// The provider confirmed this item (also: "the id callsync chose is already used").
     Added,
     /// The phone is already in the task as a contact callsync cannot prove is its own, and the
-    /// provider cannot list: recorded as foreign, reported, never counted as added.
+    /// provider cannot list: recorded as foreign, counted as already at the provider (the
+    /// provider's answer for this item says the phone is in the task: the desired state), never
+    /// as added, nor as refused.
     Foreign,
     /// In doubt: settled by the next observation (a listing) or the next sync.
     Unknown,
@@ -591,8 +595,11 @@ async fn send_adds<P: Provider>(
         match &verdict {
             AddVerdict::Added => report.added += 1,
             AddVerdict::Foreign => {
+                // A refusal here made the first sync Stalled ("refused … not at the provider")
+                // next to status.contacts.present counting it, and the next sync, with no
+                // change at the provider, Ready: the provider's word is that it has the phone.
                 report.foreign += 1;
-                report.fail(phone, reject_text(&RejectReason::Duplicate));
+                report.already_present += 1;
             }
             AddVerdict::Refused(reason) => report.fail(phone, reject_text(reason)),
             AddVerdict::Unknown => report.doubt(phone, outcome.note(index)),

@@ -211,7 +211,11 @@ pub struct Applied {
     /// The deletion guard's decision of the last plan.
     pub guard: Option<GuardDecision>,
     pub not_removable: u64,
-    /// Of `not_removable`: contacts the provider held before callsync (added in its console,
+    /// Of `not_removable`: contacts the provider may still call
+    /// ([`crate::plan::NotRemovableReason::keeps_a_callable_contact`]); any of them makes the
+    /// apply no success, as the controller's `ContactsNotRemovable`.
+    pub callable_not_removable: u64,
+    /// Of `callable_not_removable`: contacts the provider held before callsync (added in its console,
     /// under ids callsync does not know), which callsync cannot remove.
     pub foreign: u64,
     pub requests: u64,
@@ -262,6 +266,11 @@ pub async fn apply(
         }
         applied.guard = Some(plan.guard);
         applied.not_removable = plan.not_removable.len() as u64;
+        applied.callable_not_removable = plan
+            .not_removable
+            .iter()
+            .filter(|n| n.reason.keeps_a_callable_contact())
+            .count() as u64;
         applied.foreign = plan
             .not_removable
             .iter()

@@ -1,7 +1,9 @@
 //! The closing line of `callsync apply` for one task: its claim. Every number in it is one the
 //! provider confirmed (accepted adds and removals, refusals, contacts its listing or the ledger
-//! shows), and `✓` (exit 0) only when every desired contact is confirmed at the provider and
-//! nothing is in doubt, refused or blocked; anything else is a `!` line naming the cause.
+//! shows), and `✓` (exit 0) only when every desired contact is confirmed at the provider,
+//! nothing is in doubt, refused or blocked, and no contact no longer wanted is left that
+//! callsync cannot remove and the provider may still call (the controller's
+//! `ContactsNotRemovable`); anything else is a `!` line naming the cause.
 //! Contacts the account's phone format cannot carry are never sent and count like invalid
 //! entries, as the controller's `InvalidContacts` does.
 use super::Applied;
@@ -79,6 +81,13 @@ pub fn outcome_line(
             thousands(applied.foreign)
         ));
     }
+    if applied.callable_not_removable > 0 {
+        // The same rule as the controller's `ContactsNotRemovable`: the provider may call them.
+        return Err(format!(
+            "! {key}: {} contacts no longer wanted are still in the provider's task and callsync cannot remove them: its listing gives them no id (notRemovable, NoRemoteId); delete them in the provider's console ({changes})",
+            thousands(applied.callable_not_removable)
+        ));
+    }
     if applied.unknown > 0 {
         let mut line = format!(
             "! {key}: {} contacts await confirmation from the provider ({changes}); run apply again",
@@ -125,8 +134,9 @@ pub fn outcome_line(
         ));
     }
     if applied.not_removable > 0 {
+        // Only kinds the provider will not call again reach here (see above).
         line.push_str(&format!(
-            "; {} no longer wanted but already called (not removable)",
+            "; {} no longer wanted but not removable (already called, or a second copy of a desired phone)",
             thousands(applied.not_removable)
         ));
     }
@@ -195,6 +205,33 @@ mod tests {
         let line = outcome_line("ns/t", 3, 0, &applied).expect_err("one unconfirmed");
         assert!(
             line.starts_with("! ns/t: 2 of 3 desired contacts confirmed"),
+            "{line}"
+        );
+    }
+
+    /// A contact no longer wanted that the provider lists without an id (callsync cannot
+    /// remove it, the provider may call it) was a `✓` "already called (not removable)", while
+    /// the controller reports `ContactsNotRemovable` for it.
+    #[test]
+    fn a_contact_callsync_cannot_remove_and_the_provider_may_call_is_no_success() {
+        let applied = Applied {
+            confirmed: 3,
+            not_removable: 2,
+            callable_not_removable: 1,
+            ..applied()
+        };
+        let line = outcome_line("ns/t", 3, 0, &applied).expect_err("the provider may call it");
+        assert!(
+            line.starts_with("! ns/t: 1 contacts no longer wanted are still in the provider's task and callsync cannot remove them"),
+            "{line}"
+        );
+        let called = Applied {
+            callable_not_removable: 0,
+            ..applied
+        };
+        let line = outcome_line("ns/t", 3, 0, &called).expect("already called: in sync");
+        assert!(
+            line.contains("; 2 no longer wanted but not removable (already called"),
             "{line}"
         );
     }

@@ -75,6 +75,12 @@ pub struct SyncClaims {
     pub not_sendable: u64,
     /// Contacts the provider refused in this sync.
     pub refused: u64,
+    /// Contacts no longer desired that the provider still holds and may still call, which
+    /// callsync cannot remove ([`crate::plan::NotRemovableReason::keeps_a_callable_contact`]:
+    /// a console contact, `ForeignContact`, or one listed without an id, `NoRemoteId`).
+    /// Contacts kept because they were already called are not counted: they will not be called
+    /// again.
+    pub not_removable: u64,
     /// The task is ObserveOnly: nothing was written.
     pub observe_only: bool,
     /// Appended to the message (ContactLists that disagree, for instance).
@@ -82,8 +88,9 @@ pub struct SyncClaims {
 }
 
 /// The phase of a finished sync: `InSync` only when every desired contact the account can
-/// carry is confirmed at the provider and the provider refused none; refusals and drift a
-/// person must resolve are `Stalled`, contacts not confirmed yet `Progressing`.
+/// carry is confirmed at the provider, the provider refused none and holds no contact callsync
+/// should have removed but cannot; refusals and contacts a person must delete are `Stalled`,
+/// contacts not confirmed yet `Progressing`.
 pub fn finished_phase(claims: &SyncClaims) -> Phase {
     let SyncClaims {
         desired,
@@ -91,9 +98,20 @@ pub fn finished_phase(claims: &SyncClaims) -> Phase {
         invalid_in_files,
         not_sendable,
         refused,
+        not_removable,
         observe_only,
         note,
     } = claims;
+    if *not_removable > 0 {
+        // The provider differs from the desired set and may call these people; only a person
+        // can delete them (the ForeignContacts Warning Event says the same).
+        return Phase::Stalled {
+            reason: "ContactsNotRemovable",
+            message: format!(
+                "{not_removable} contacts no longer wanted are still in the provider's task and callsync cannot remove them (added outside callsync, under ids it does not know; see status.contacts.notRemovable); delete them in the provider's console. {confirmed} of {desired} desired contacts are at the provider{note}"
+            ),
+        };
+    }
     if *refused > 0 {
         return Phase::Stalled {
             reason: "ContactsRefused",
@@ -342,6 +360,27 @@ mod tests {
             ),
             "{full:?}"
         );
+    }
+
+    /// "Provider truth": a contact no longer wanted that callsync cannot remove (a console
+    /// contact at NXLink) was reported InSync next to the ForeignContacts Warning Event.
+    #[test]
+    fn contacts_callsync_cannot_remove_are_never_in_sync() {
+        let phase = finished_phase(&SyncClaims {
+            not_removable: 1,
+            ..claims(3, 3)
+        });
+        assert!(
+            matches!(phase, Phase::Stalled { reason: "ContactsNotRemovable", ref message } if message.starts_with("1 contacts no longer wanted are still in the provider's task and callsync cannot remove them")),
+            "{phase:?}"
+        );
+        // Before refusals: deleting them is the more urgent act (they may be called).
+        let both = finished_phase(&SyncClaims {
+            not_removable: 1,
+            refused: 1,
+            ..claims(3, 2)
+        });
+        assert_eq!(both.reason(), "ContactsNotRemovable");
     }
 
     /// Invalid entries and numbers the account cannot carry are left out, as before; the count
