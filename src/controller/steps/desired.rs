@@ -188,7 +188,10 @@ mod tests {
         let one = build(&[b, a]);
         let phone = Phone::parse("+8613012121211", None).expect("valid");
         assert_eq!(one.len(), 2);
-        assert_eq!(one.get(phone).and_then(|c| c.name.as_deref()), Some("from a"));
+        assert_eq!(
+            one.get(phone).and_then(|c| c.name.as_deref()),
+            Some("from a")
+        );
         assert_eq!(one.conflict_count, 1);
         let stats: Vec<(&str, u64, u64)> = one
             .lists
@@ -209,8 +212,14 @@ mod tests {
         assert_eq!((status.count, status.invalid, status.duplicates), (1, 0, 0));
         assert_eq!(status.observed_generation, Some(3));
         let ready = &status.conditions[0];
-        assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::True, "ContactsRead"));
-        assert_eq!(ready.message, "1 valid contacts, 0 invalid entries, 0 duplicates");
+        assert_eq!(
+            (ready.status, ready.reason.as_str()),
+            (ConditionStatus::True, "ContactsRead")
+        );
+        assert_eq!(
+            ready.message,
+            "1 valid contacts, 0 invalid entries, 0 duplicates"
+        );
 
         let mut with_status = (*loaded.list).clone();
         with_status.status = Some(status.clone());
@@ -226,7 +235,11 @@ mod tests {
         let ready = &broken.conditions[0];
         assert_eq!(
             (ready.status, ready.reason.as_str(), ready.message.as_str()),
-            (ConditionStatus::False, "SourceUnreadable", "Secret s has no key k")
+            (
+                ConditionStatus::False,
+                "SourceUnreadable",
+                "Secret s has no key k"
+            )
         );
         assert_eq!(ready.last_transition_time, at(300));
     }
