@@ -8,6 +8,7 @@
 //! ```
 //!
 //! - [`api`]: the three custom resources and their conditions.
+//! - [`build_info`]: the version, commit and build date embedded by `build.rs`.
 //! - [`cli`]: the `callsync` command line.
 //! - [`doctor`]: read-only checks of provider accounts and tasks (`callsync doctor`, CallProvider
 //!   status).
@@ -19,6 +20,7 @@
 //! - [`signing`]: Callbot and NXLink request signatures.
 //! - [`simulator`]: `callsync simulate`, the three providers' APIs on loopback.
 pub mod api;
+pub mod build_info;
 pub mod cli;
 pub mod contacts;
 pub mod controller;

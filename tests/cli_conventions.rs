@@ -1,6 +1,6 @@
 //! The CLI conventions every command shares, on the real binary: `plan --detailed-exitcode`
 //! (0 no writes, 2 writes, 1 error: Terraform's rule), `-o json` for validate and apply, shell
-//! completion, `--log-level`, and command-line mistakes as one line with exit 1.
+//! completion, `--log-level`, `version [-o json]`, and command-line mistakes as one line with exit 1.
 mod cli_support;
 
 use std::path::{Path, PathBuf};
@@ -266,11 +266,14 @@ fn apply_json_is_one_document_with_what_the_provider_confirmed() {
 
 #[test]
 fn an_unknown_output_value_is_one_line_and_exit_1() {
-    for command in ["plan", "apply", "validate"] {
-        let out = run(
-            &repo_root(),
-            &[command, "-f", path(&quickstart()), "-o", "yaml"],
-        );
+    let files = quickstart();
+    for command in ["plan", "apply", "validate", "version"] {
+        let args: &[&str] = if command == "version" {
+            &[command, "-o", "yaml"]
+        } else {
+            &[command, "-f", path(&files), "-o", "yaml"]
+        };
+        let out = run(&repo_root(), args);
         assert_one_error_line(&out, "invalid value 'yaml' for '--output <OUTPUT>'");
         assert!(
             out.stderr.contains("[possible values: text, json]"),
@@ -406,4 +409,53 @@ fn cluster_commands_read_the_kubeconfig_as_kubectl_does() {
         &["sync", "campaign", "--kubeconfig", "/nonexistent/config"],
     );
     assert_one_error_line(&missing, "cannot read the kubeconfig /nonexistent/config");
+}
+
+#[test]
+fn version_prints_the_version_commit_and_build_date_as_json_and_text() {
+    let out = run(&repo_root(), &["version", "-o", "json"]);
+    assert_eq!(out.code, Some(0), "{}", out.all());
+    let info: Value = serde_json::from_str(&out.stdout).expect("version -o json is JSON");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"), "{info}");
+    let commit = info["gitCommit"].as_str().expect("gitCommit");
+    // build.rs asks git when CALLSYNC_GIT_COMMIT is not set; this checkout has git.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match (std::env::var("CALLSYNC_GIT_COMMIT"), head) {
+        (Err(_), Some(head)) => assert_eq!(commit, head, "the commit built is HEAD"),
+        _ => assert!(
+            commit == "unknown" || commit.chars().all(|c| c.is_ascii_hexdigit()),
+            "{commit}"
+        ),
+    }
+    let date = info["buildDate"].as_str().expect("buildDate");
+    assert!(
+        date.len() == 20 && date.ends_with('Z') && date.as_bytes()[10] == b'T',
+        "RFC 3339 UTC: {date}"
+    );
+    assert!(
+        info["platform"]
+            .as_str()
+            .is_some_and(|p| p.contains("linux")),
+        "{info}"
+    );
+
+    let text = run(&repo_root(), &["version"]);
+    assert_eq!(text.code, Some(0), "{}", text.all());
+    assert!(
+        text.stdout
+            .starts_with(&format!("callsync {}\n", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        text.all()
+    );
+    assert!(
+        text.stdout.contains(commit) && text.stdout.contains(date),
+        "{}",
+        text.all()
+    );
 }

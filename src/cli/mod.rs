@@ -15,6 +15,7 @@ pub mod simulated;
 pub mod sync;
 pub mod usage;
 mod validate;
+pub mod version;
 pub mod workspace;
 
 /// Keeps the contacts of AI outbound-calling tasks at external providers equal to what is
@@ -69,6 +70,8 @@ pub enum Command {
     Resume(cluster::resume::ResumeArgs),
     /// Print a shell completion script (bash, zsh or fish).
     Completion(completion::CompletionArgs),
+    /// Print the version, the git commit and the build date (`-o json` for programs).
+    Version(version::VersionArgs),
 }
 
 /// An error for people: one line saying what and where. The binary prints it and exits 1.
@@ -83,6 +86,8 @@ pub enum CliError {
     },
     #[error("cannot write to standard output: {0}")]
     Stdout(#[from] std::io::Error),
+    #[error("cannot render JSON: {0}")]
+    Json(#[from] serde_json::Error),
     #[error(transparent)]
     Controller(#[from] controller::ControllerError),
     #[error(transparent)]
@@ -151,6 +156,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Completion(args) => {
             use std::io::Write;
             std::io::stdout().write_all(&completion::script(&args))?;
+            Ok(())
+        }
+        Command::Version(args) => {
+            use std::io::Write;
+            let text = version::render(&crate::build_info::CURRENT, args.output)?;
+            std::io::stdout().write_all(text.as_bytes())?;
             Ok(())
         }
     }

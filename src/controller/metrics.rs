@@ -100,8 +100,8 @@ pub struct ProviderRequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BuildLabels {
     pub version: String,
-    /// The git commit, when the build set `CALLSYNC_REVISION`
-    /// (`CALLSYNC_REVISION=$(git rev-parse HEAD) cargo build`); else `unknown`.
+    /// The git commit built ([`crate::build_info::GIT_COMMIT`], as `callsync version` prints
+    /// it), or `unknown`.
     pub revision: String,
 }
 
@@ -241,8 +241,8 @@ impl Default for Metrics {
         );
         build_info
             .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").into(),
-                revision: option_env!("CALLSYNC_REVISION").unwrap_or("unknown").into(),
+                version: crate::build_info::VERSION.into(),
+                revision: crate::build_info::GIT_COMMIT.into(),
             })
             .set(1);
         Self {
@@ -386,10 +386,10 @@ mod tests {
             "callsync_reconcile_duration_seconds_count{namespace=\"ns\",outcome=\"InSync\",reason=\"InSync\"} 1",
             r#"callsync_provider_request_duration_seconds_count{namespace="ns",callprovider="acct",endpoint="number",outcome="CredentialsRejected"} 1"#,
             r#"callsync_provider_ratelimit_wait_seconds_count{namespace="ns",callprovider="acct"} 1"#,
-            concat!(
-                r#"callsync_build_info{version=""#,
-                env!("CARGO_PKG_VERSION"),
-                r#"",revision="unknown"} 1"#
+            &format!(
+                r#"callsync_build_info{{version="{}",revision="{}"}} 1"#,
+                crate::build_info::VERSION,
+                crate::build_info::GIT_COMMIT
             ),
             "process_resident_memory_bytes ",
             "process_cpu_seconds_total ",
