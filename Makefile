@@ -2,14 +2,14 @@
 # it builds the test control plane first when the cache does not hold it yet.
 CARGO ?= cargo
 
-.PHONY: test lint fmt controlplane tools crds ci
+.PHONY: test lint fmt controlplane tools podman image crds ci
 
 ## The whole test suite (unit, property, simulator, real-apiserver, chart and GitOps tests),
 ## then the leak scan over everything the suite's runs logged (tests/log_scan.rs): controller
 ## logs, Events and status writes (the test apiserver's audit log) in target/test-logs.
 TEST_LOG_DIR ?= $(CURDIR)/target/test-logs
 
-test: controlplane tools
+test: controlplane tools podman
 	rm -rf $(TEST_LOG_DIR) && mkdir -p $(TEST_LOG_DIR)
 	CALLSYNC_TEST_LOG_DIR=$(TEST_LOG_DIR) $(CARGO) test --all-features --locked
 	CALLSYNC_TEST_LOG_DIR=$(TEST_LOG_DIR) $(CARGO) test --all-features --locked --test log_scan -- --ignored
@@ -23,6 +23,14 @@ controlplane:
 tools:
 	scripts/build-tools.sh > /dev/null
 	scripts/build-prometheus.sh > /dev/null
+
+## podman (Debian's package) for tests/image.rs, installed only when missing (needs root).
+podman:
+	scripts/install-podman.sh > /dev/null
+
+## The image, built here without a registry: localhost/callsync:<version> (release profile).
+image: podman
+	scripts/build-image.sh
 
 ## Formatting and lints, as CI runs them.
 lint:
