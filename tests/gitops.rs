@@ -106,9 +106,9 @@ async fn call_tasks(client: &Client, ns: &str) {
         &[],
         Some(json!({
         "observedGeneration": 1, "contacts": counts,
-        "conditions": [c("Ready", "False", "Syncing", "2 of 5 contacts to add"),
-                       c("Reconciling", "True", "Syncing", "2 of 5 contacts to add"),
-                       c("Stalled", "False", "Syncing", "")]})),
+        "conditions": [c("Ready", "False", "Progressing", "2 of 5 contacts to add"),
+                       c("Reconciling", "True", "Progressing", "2 of 5 contacts to add"),
+                       c("Stalled", "False", "Progressing", "")]})),
     )
     .await;
     object(

@@ -8,6 +8,7 @@ mod conditions;
 mod contact_list;
 mod crds;
 mod duration;
+pub mod reasons;
 mod refs;
 mod secret_optin;
 pub mod selection;

@@ -30,6 +30,7 @@ use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use sha2::{Digest, Sha256};
 
+use crate::api::reasons;
 use crate::ledger::codec::DecodeLimits;
 
 /// Secret type of ledger Secrets.
@@ -74,13 +75,14 @@ pub enum LedgerStoreError {
 }
 
 impl LedgerStoreError {
-    /// A short CamelCase word for metrics and condition reasons.
+    /// A short CamelCase word for metrics and condition reasons (one of
+    /// [`reasons::CALL_TASK`]).
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::Conflict { .. } => "LedgerConflict",
-            Self::Corrupt { .. } => "LedgerCorrupt",
-            Self::TooLarge { .. } => "LedgerTooLarge",
-            Self::Kube { .. } => "KubernetesError",
+            Self::Conflict { .. } => reasons::LEDGER_CONFLICT,
+            Self::Corrupt { .. } => reasons::LEDGER_CORRUPT,
+            Self::TooLarge { .. } => reasons::LEDGER_TOO_LARGE,
+            Self::Kube { .. } => reasons::KUBERNETES_ERROR,
         }
     }
 }

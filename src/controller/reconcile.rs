@@ -19,11 +19,11 @@ use super::steps::report::{
 };
 use super::steps::sink::SecretSink;
 use super::steps::{desired, load};
-use crate::api::parse_duration;
 use crate::api::{
     CLEANUP_FINALIZER, CallTask, ContactCounts, ContactFailure, ContentChangePolicy,
     DeletionPolicy, LastSync, ManagementPolicy,
 };
+use crate::api::{parse_duration, reasons};
 use crate::contacts::DesiredSet;
 use crate::ledger::EntryState;
 use crate::plan::{self, Plan, PlanPolicy};
@@ -77,7 +77,7 @@ impl From<sync::SinkError> for ReconcileError {
 impl ReconcileError {
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::Kube(_) => "KubernetesError",
+            Self::Kube(_) => reasons::KUBERNETES_ERROR,
             Self::Finalizer(_) => "FinalizerError",
             Self::Transient { reason, .. } => reason,
         }
@@ -181,24 +181,38 @@ fn provider_for(
 
 fn provider_phase(error: &ProviderError) -> Phase {
     let message = error.to_string();
+    let reason = provider_ready_reason(error);
     match error.class() {
-        ErrorClass::Retryable => Phase::Progressing {
-            reason: match error {
-                ProviderError::Unreachable { .. }
-                | ProviderError::Timeout { .. }
-                | ProviderError::ServerError { .. } => "ProviderUnreachable",
-                other => other.reason(),
-            },
-            message,
-        },
-        ErrorClass::Terminal => Phase::Stalled {
-            reason: match error {
-                ProviderError::SignatureRejected { .. }
-                | ProviderError::CredentialsMissing { .. } => "CredentialsRejected",
-                other => other.reason(),
-            },
-            message,
-        },
+        ErrorClass::Retryable => Phase::Progressing { reason, message },
+        ErrorClass::Terminal => Phase::Stalled { reason, message },
+    }
+}
+
+/// The Ready reason of a provider error: coarser than [`ProviderError::reason`] (the metrics'
+/// and Events' word), because what a person does is the same for a timeout as for a refused
+/// connection, and for a wrong signature as for a wrong token. Exhaustive, so a new error must
+/// choose one of [`reasons::CALL_TASK`].
+fn provider_ready_reason(error: &ProviderError) -> &'static str {
+    match error {
+        ProviderError::Unreachable { .. }
+        | ProviderError::Timeout { .. }
+        | ProviderError::ServerError { .. } => reasons::PROVIDER_UNREACHABLE,
+        ProviderError::RateLimited { .. } => reasons::RATE_LIMITED,
+        ProviderError::Busy { .. } => reasons::PROVIDER_BUSY,
+        ProviderError::ImportRunning { .. } => reasons::IMPORT_RUNNING,
+        ProviderError::InvalidResponse { .. } => reasons::INVALID_RESPONSE,
+        ProviderError::CredentialsUnavailable { .. } => reasons::CREDENTIALS_UNAVAILABLE,
+        ProviderError::CredentialsRejected { .. }
+        | ProviderError::SignatureRejected { .. }
+        | ProviderError::CredentialsMissing { .. } => reasons::CREDENTIALS_REJECTED,
+        ProviderError::ClockSkew { .. } => reasons::CLOCK_SKEW,
+        ProviderError::BatchTooLarge { .. } => reasons::BATCH_TOO_LARGE,
+        ProviderError::Rejected { .. } => reasons::REQUEST_REJECTED,
+        ProviderError::TaskRunning { .. } => reasons::TASK_RUNNING,
+        ProviderError::ResumeFailed { .. } => reasons::TASK_LEFT_PAUSED,
+        ProviderError::TaskNotFound { .. } => reasons::TASK_NOT_FOUND,
+        ProviderError::SecretNotOptedIn(_) => reasons::SECRET_NOT_OPTED_IN,
+        ProviderError::Config(_) => reasons::INVALID_PROVIDER_CONFIG,
     }
 }
 
@@ -460,14 +474,14 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         provider_phase(error)
     } else if let plan::GuardDecision::Tripped { removes, limit, .. } = plan.guard {
         Phase::Stalled {
-            reason: "DeletionGuard",
+            reason: reasons::DELETION_GUARD,
             message: format!(
                 "the sync would remove {removes} contacts, more than maxDeletePercent allows ({limit}); removals are blocked, adds continue. Raise spec.policy.maxDeletePercent or change the ContactLists"
             ),
         }
     } else if executed.unknown > 0 {
         Phase::Progressing {
-            reason: "Progressing",
+            reason: reasons::PROGRESSING,
             message: format!(
                 "{} contacts await confirmation from the provider",
                 executed.unknown
@@ -475,7 +489,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         }
     } else if let Some(alert) = &executed.alert {
         Phase::Stalled {
-            reason: alert.reason(),
+            reason: provider_ready_reason(alert),
             message: alert.to_string(),
         }
     } else {
@@ -593,7 +607,7 @@ fn progress_status(
 ) -> crate::api::CallTaskStatus {
     let counts = counts(plan, ledger, observation, desired.len() as u64, 0, 0);
     let phase = Phase::Progressing {
-        reason: "Progressing",
+        reason: reasons::PROGRESSING,
         message: format!(
             "adding {} and removing {} contacts (progress in status.contacts)",
             counts.pending_add, counts.pending_remove
@@ -653,7 +667,7 @@ async fn give_up(
 ) -> Result<Action, ReconcileError> {
     tracing::warn!(calltask = %task.name_any(), namespace = %task.namespace().unwrap_or_default(), %message, "cleanup incomplete; releasing the CallTask");
     let phase = Phase::Stalled {
-        reason: "CleanupIncomplete",
+        reason: reasons::CLEANUP_INCOMPLETE,
         message: message.clone(),
     };
     if let Err(error) = report(task, ctx, &phase, Outcome::default()).await {
@@ -778,7 +792,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
             return give_up(ctx, task, &store, message).await;
         }
         return Err(ReconcileError::Transient {
-            reason: "ProviderSuspended",
+            reason: reasons::PROVIDER_SUSPENDED,
             message,
         });
     }

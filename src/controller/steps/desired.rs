@@ -8,7 +8,7 @@ use serde_json::json;
 use super::load::LoadedList;
 use crate::api::{
     Condition, ConditionStatus, ConditionType, ContactList, ContactListStatus, FIELD_MANAGER,
-    set_condition,
+    reasons, set_condition,
 };
 use crate::contacts::{DesiredSet, ListContacts, ListInput, ListStats};
 
@@ -41,7 +41,7 @@ fn ready_condition(list: &ContactList, stats: &ListStats, now: DateTime<Utc>) ->
         Condition {
             type_: ConditionType::Ready,
             status: ConditionStatus::True,
-            reason: "ContactsRead".into(),
+            reason: reasons::contact_list::CONTACTS_READ.into(),
             message: format!(
                 "{} valid contacts, {} invalid entries, {} duplicates",
                 stats.count, stats.invalid, stats.duplicates
@@ -81,7 +81,7 @@ pub fn unreadable_status(
         Condition {
             type_: ConditionType::Ready,
             status: ConditionStatus::False,
-            reason: "SourceUnreadable".into(),
+            reason: reasons::contact_list::SOURCE_UNREADABLE.into(),
             message: message.into(),
             last_transition_time: now,
             observed_generation: list.metadata.generation,

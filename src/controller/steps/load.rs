@@ -9,7 +9,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use crate::api::selection::{list_selector, missing_named_lists, task_selects_list};
-use crate::api::{CallProvider, CallTask, ContactList};
+use crate::api::{CallProvider, CallTask, ContactList, reasons};
 use crate::contacts::csv::{CsvData, parse_csv};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::controller::context::Context;
@@ -60,18 +60,20 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    /// Condition reason.
+    /// The Ready reason (one of [`reasons::CALL_TASK`]).
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::ProviderNotFound(_) => "ProviderNotFound",
-            Self::ProviderInvalid(_) => "ProviderInvalid",
-            Self::InvalidSelector(_) => "InvalidSelector",
-            Self::DuplicateTask { .. } => "DuplicateTask",
-            Self::ContactListNotFound(_) => "ContactListNotFound",
-            Self::SourceUnreadable { .. } | Self::SourceFetch { .. } => "ContactListUnreadable",
-            Self::CachesClosed => "CachesNotReady",
+            Self::ProviderNotFound(_) => reasons::PROVIDER_NOT_FOUND,
+            Self::ProviderInvalid(_) => reasons::PROVIDER_INVALID,
+            Self::InvalidSelector(_) => reasons::INVALID_SELECTOR,
+            Self::DuplicateTask { .. } => reasons::DUPLICATE_TASK,
+            Self::ContactListNotFound(_) => reasons::CONTACT_LIST_NOT_FOUND,
+            Self::SourceUnreadable { .. } | Self::SourceFetch { .. } => {
+                reasons::CONTACT_LIST_UNREADABLE
+            }
+            Self::CachesClosed => reasons::CACHES_NOT_READY,
             Self::Ledger(e) => e.reason(),
-            Self::LedgerDecode { .. } => "LedgerCorrupt",
+            Self::LedgerDecode { .. } => reasons::LEDGER_CORRUPT,
         }
     }
 

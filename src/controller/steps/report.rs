@@ -6,6 +6,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
+use crate::api::reasons;
 use crate::api::{
     CallTask, CallTaskStatus, Condition, ConditionStatus, ConditionType, ContactCounts,
     ContactFailure, FIELD_MANAGER, LastSync, find_condition, set_condition,
@@ -43,8 +44,8 @@ impl Phase {
             Self::InSync { reason, .. }
             | Self::Progressing { reason, .. }
             | Self::Stalled { reason, .. } => reason,
-            Self::Suspended => "Suspended",
-            Self::ProviderSuspended { .. } => "ProviderSuspended",
+            Self::Suspended => reasons::SUSPENDED,
+            Self::ProviderSuspended { .. } => reasons::PROVIDER_SUSPENDED,
         }
     }
 
@@ -106,7 +107,7 @@ pub fn finished_phase(claims: &SyncClaims) -> Phase {
         // The provider differs from the desired set and may call these people; only a person
         // can delete them (the ForeignContacts Warning Event says the same).
         return Phase::Stalled {
-            reason: "ContactsNotRemovable",
+            reason: reasons::CONTACTS_NOT_REMOVABLE,
             message: format!(
                 "{not_removable} contacts no longer wanted are still in the provider's task and callsync cannot remove them (added outside callsync, under ids it does not know; see status.contacts.notRemovable); delete them in the provider's console. {confirmed} of {desired} desired contacts are at the provider{note}"
             ),
@@ -114,7 +115,7 @@ pub fn finished_phase(claims: &SyncClaims) -> Phase {
     }
     if *refused > 0 {
         return Phase::Stalled {
-            reason: "ContactsRefused",
+            reason: reasons::CONTACTS_REFUSED,
             message: format!(
                 "{refused} contacts were refused by the provider (see status.failures); {confirmed} of {desired} desired contacts are at the provider. Fix or remove them in the ContactLists{note}"
             ),
@@ -123,14 +124,14 @@ pub fn finished_phase(claims: &SyncClaims) -> Phase {
     if confirmed + not_sendable < *desired {
         if *observe_only {
             return Phase::Stalled {
-                reason: "ObserveOnly",
+                reason: reasons::OBSERVE_ONLY,
                 message: format!(
                     "{confirmed} of {desired} desired contacts are at the provider; nothing is written (policy.management ObserveOnly){note}"
                 ),
             };
         }
         return Phase::Progressing {
-            reason: "Unconfirmed",
+            reason: reasons::UNCONFIRMED,
             message: format!(
                 "{confirmed} of {desired} desired contacts are confirmed at the provider; observing again{note}"
             ),
@@ -139,14 +140,14 @@ pub fn finished_phase(claims: &SyncClaims) -> Phase {
     let left_out = invalid_in_files + not_sendable;
     if left_out > 0 {
         return Phase::InSync {
-            reason: "InvalidContacts",
+            reason: reasons::INVALID_CONTACTS,
             message: format!(
                 "{confirmed} contacts in sync; {left_out} invalid or refused contacts are left out (see status.failures and the ContactLists' status){note}"
             ),
         };
     }
     Phase::InSync {
-        reason: "InSync",
+        reason: reasons::IN_SYNC,
         message: format!("{confirmed} contacts in sync{note}"),
     }
 }
@@ -265,7 +266,9 @@ pub async fn report(
     if old_reason.as_deref() != Some(phase.reason()) {
         let type_ = match phase {
             Phase::Stalled { .. } => EventType::Warning,
-            Phase::Progressing { reason, .. } if *reason != "Progressing" => EventType::Warning,
+            Phase::Progressing { reason, .. } if *reason != reasons::PROGRESSING => {
+                EventType::Warning
+            }
             _ => EventType::Normal,
         };
         publish(
