@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use callsync::api::{AddMode, LonglonglongTaskOptions};
 use callsync::providers::{
-    ContactToAdd, ContactToRemove, ErrorClass, ItemResult, MemoryPauseJournal, Provider,
-    ProviderError, RateLimiters, RejectReason, RemoteState, TaskRef,
+    BatchState, ContactToAdd, ContactToRemove, ErrorClass, ItemResult, MemoryPauseJournal,
+    Provider, ProviderError, RateLimiters, RejectReason, RemoteState, TaskRef,
 };
 use callsync::simulator::{ProviderKind, TaskConfig, TaskGeneration, TaskState, Variant};
 use providers_support::*;
@@ -1143,9 +1143,27 @@ async fn async_results_late_or_never_leave_rows_unknown() {
             let outcome = client.add(&task, &batch).await.expect("add");
             assert_eq!(outcome.unknown(), 4, "{variant:?}: {outcome:?}");
             assert!(admin.calls("/identification/{unique_id}").await >= 1);
+            // The batch is handed back open: the sync waits for it instead of sending it again.
+            assert_eq!(outcome.open_batches.len(), 1, "{variant:?}: {outcome:?}");
+            assert_eq!(
+                client.batch_states(&task, &outcome.open_batches).await,
+                [BatchState::Processing],
+                "{variant:?}"
+            );
+            // A batch the provider does not know is never taken for done.
+            assert_eq!(
+                client
+                    .batch_states(&task, &["not-a-batch".to_owned()])
+                    .await,
+                [BatchState::Unknown]
+            );
             if variant == Variant::LllAsyncLate {
                 // applied 20 × 100 ms after the add: the next observation settles them
                 tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+                assert_eq!(
+                    client.batch_states(&task, &outcome.open_batches).await,
+                    [BatchState::Finished]
+                );
                 let listed = client.list(&task).await.expect("list").expect("some");
                 assert_eq!(listed.len(), 4);
             } else {

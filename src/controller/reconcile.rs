@@ -470,6 +470,9 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         .await;
     }
 
+    // Answers lost or unclear in this sync, and adds in a batch the provider has not finished
+    // (not listed yet, not sent again): either may still change the provider's task.
+    let in_doubt = executed.unknown + observation.settled.adds_awaited;
     let phase = if let Some(error) = &executed.stopped_by {
         provider_phase(error)
     } else if let plan::GuardDecision::Tripped { removes, limit, .. } = plan.guard {
@@ -479,13 +482,10 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
                 "the sync would remove {removes} contacts, more than maxDeletePercent allows ({limit}); removals are blocked, adds continue. Raise spec.policy.maxDeletePercent or change the ContactLists"
             ),
         }
-    } else if executed.unknown > 0 {
+    } else if in_doubt > 0 {
         Phase::Progressing {
             reason: reasons::PROGRESSING,
-            message: format!(
-                "{} contacts await confirmation from the provider",
-                executed.unknown
-            ),
+            message: format!("{in_doubt} contacts await confirmation from the provider"),
         }
     } else if let Some(alert) = &executed.alert {
         Phase::Stalled {
@@ -508,7 +508,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
             note: conflict_note(desired),
         })
     };
-    if executed.unknown > 0 && matches!(phase, Phase::Progressing { .. }) {
+    if in_doubt > 0 && matches!(phase, Phase::Progressing { .. }) {
         report(task, ctx, &phase, outcome).await?;
         return Ok(Action::requeue(ctx.settings.settle_delay));
     }

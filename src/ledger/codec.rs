@@ -8,6 +8,11 @@
 //! Remote ids are not stored: they are derived from UID, phone and attempt, which saves 16
 //! incompressible bytes a contact. Sizes per 100k contacts are in BENCHMARKS.md.
 //!
+//! Version 2 is version 1 followed by the open batches (`ledger::model`):
+//! `count varint | each: id_len varint | id bytes | accepted_at varint`. A ledger with no open
+//! batch is written as version 1, so a callsync that reads only version 1 (a rollback) still
+//! reads every ledger but one that waits for a provider batch, which it refuses.
+//!
 //! Decoding reads what a person with write access to Secrets can forge, so it is bounded
 //! before anything is allocated ([`DecodeLimits`]): the compressed size is checked first, the
 //! gzip stream is read entry by entry (never inflated into one buffer, so a gzip bomb costs
@@ -21,12 +26,17 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use thiserror::Error;
 
-use super::model::{EntryState, Ledger, LedgerEntry, remote_id};
+use super::model::{EntryState, Ledger, LedgerEntry, OpenBatch, remote_id};
 use crate::contacts::{ContentDigest, Phone};
 
 const MAGIC: &[u8; 3] = b"CSL";
-/// Current format version.
-pub const VERSION: u8 = 1;
+/// The newest format version this build writes and reads (it reads every older one).
+pub const VERSION: u8 = 2;
+/// Most open batches a ledger holds: a million-contact first sync whose every async batch
+/// is still queued (5,000 of 200 rows) with room to spare.
+const MAX_OPEN_BATCHES: u64 = 20_000;
+/// Most bytes of a provider's batch id (longlonglong's are 32).
+const MAX_BATCH_ID: u64 = 256;
 /// The most a stored ledger may weigh and hold. A ledger past them is refused, never read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeLimits {
@@ -83,7 +93,11 @@ pub enum CodecError {
 pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
     let mut raw = Vec::with_capacity(16 + ledger.len() * 14);
     raw.extend_from_slice(MAGIC);
-    raw.push(VERSION);
+    raw.push(if ledger.open_batches().is_empty() {
+        1
+    } else {
+        2
+    });
     let uid = ledger.task_uid().as_bytes();
     put_varint(&mut raw, uid.len() as u64);
     raw.extend_from_slice(uid);
@@ -102,6 +116,14 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
             EntryState::Removing => 2,
         };
         raw.push(state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3));
+    }
+    if !ledger.open_batches().is_empty() {
+        put_varint(&mut raw, ledger.open_batches().len() as u64);
+        for batch in ledger.open_batches() {
+            put_varint(&mut raw, batch.id.len() as u64);
+            raw.extend_from_slice(batch.id.as_bytes());
+            put_varint(&mut raw, batch.accepted_at);
+        }
     }
     let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
     gz.write_all(&raw)?;
@@ -134,7 +156,7 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
         return Err(CodecError::BadMagic);
     }
     let [version] = r.take::<1>()?;
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(CodecError::Version(version));
     }
     let uid_len = r.varint()?;
@@ -178,11 +200,26 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
             },
         );
     }
+    let mut open_batches = Vec::new();
+    if version >= 2 {
+        let count = r.varint()?;
+        check_limit("open batch count", count, MAX_OPEN_BATCHES)?;
+        for _ in 0..count {
+            let len = r.varint()?;
+            check_limit("open batch id length", len, MAX_BATCH_ID)?;
+            let mut id = vec![0u8; len as usize];
+            r.fill(&mut id)?;
+            let id = String::from_utf8(id)
+                .map_err(|_| CodecError::Corrupt("open batch id is not UTF-8"))?;
+            let accepted_at = r.varint()?;
+            open_batches.push(OpenBatch { id, accepted_at });
+        }
+    }
     // One byte more is enough to know: whatever follows is never inflated.
     if r.inner.read(&mut [0u8; 1])? != 0 {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
-    Ok(Ledger::from_parts(uid, next_attempt, entries))
+    Ok(Ledger::from_parts(uid, next_attempt, entries, open_batches))
 }
 
 fn check_limit(what: &'static str, actual: u64, limit: u64) -> Result<(), CodecError> {
@@ -286,6 +323,39 @@ mod tests {
         );
         let back = decode(&encode(&l).expect("test input")).expect("test input");
         assert_eq!(back, l);
+    }
+
+    /// Open batches are kept (version 2); a ledger without one is still written as version 1,
+    /// which a callsync that knows only version 1 reads.
+    #[test]
+    fn open_batches_round_trip_and_only_they_need_version_2() {
+        let mut l = sample(10);
+        let plain = encode(&l).expect("test input");
+        let mut raw = Vec::new();
+        GzDecoder::new(&plain[..])
+            .read_to_end(&mut raw)
+            .expect("test input");
+        assert_eq!(raw[3], 1);
+        let p = l.iter().next().map(|e| e.phone).expect("test input");
+        l.record_add_intent(&[(p, ContentDigest(9))]);
+        l.record_open_batches(["0f3a".to_owned(), "77bc".to_owned()], 1_796_000_000);
+        let back = decode(&encode(&l).expect("test input")).expect("test input");
+        assert_eq!(back, l);
+        assert_eq!(back.open_batches().len(), 2);
+    }
+
+    #[test]
+    fn refuses_too_many_open_batches_before_reading_them() {
+        let mut raw = forged_head(3, b"uid", 0);
+        raw[3] = 2;
+        put_varint(&mut raw, 1 << 40);
+        assert!(matches!(
+            decode(&gzip(&raw, 0)),
+            Err(CodecError::TooLarge {
+                what: "open batch count",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -8,5 +8,5 @@ pub mod identity;
 pub mod model;
 
 pub use model::{
-    EntryState, ItemOutcome, Ledger, LedgerEntry, ReconcileReport, Rejection, remote_id,
+    EntryState, ItemOutcome, Ledger, LedgerEntry, OpenBatch, ReconcileReport, Rejection, remote_id,
 };

@@ -14,6 +14,13 @@
 //! ```
 //! `reconcile` settles in-flight entries against what a provider that can list reports.
 //!
+//! *Open batches* are adds the provider accepted and had not finished when the client stopped
+//! waiting (longlonglong's async add, by the provider's batch id). While one is open, an
+//! Adding entry the listing does not show is not lost: it may still land, so `reconcile` keeps
+//! it Adding and the planner does not send it again (a second queued copy would land later and
+//! bring back a contact removed meanwhile). The sync drops a batch from the list when the
+//! provider says it finished, or when it has been unknown for longer than a grace period.
+//!
 //! A *foreign* entry is a phone the provider already held under a contact callsync did not
 //! make (the fail-closed outcome rule, `providers::types`): recorded so that callsync neither
 //! adds it again nor counts it as its own. Without a listing callsync cannot learn the
@@ -108,6 +115,20 @@ pub struct ReconcileReport {
     pub removes_undone: u64,
     /// Present entries the provider no longer shows (removed by hand): dropped.
     pub drift_removed: u64,
+    /// In-flight adds the provider does not show yet while a batch of the ledger is still open
+    /// at the provider: kept Adding, in doubt, not sent again.
+    pub adds_awaited: u64,
+}
+
+/// An add the provider accepted and had not finished when the client stopped waiting
+/// (longlonglong `async_number`'s `unique_id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenBatch {
+    /// The provider's id for the batch.
+    pub id: String,
+    /// When the provider accepted it, in seconds since the Unix epoch (given by the caller:
+    /// the ledger reads no clock).
+    pub accepted_at: u64,
 }
 
 /// The ledger of one CallTask.
@@ -117,6 +138,8 @@ pub struct Ledger {
     /// Attempt number the next add batch gets.
     next_attempt: u32,
     entries: BTreeMap<Phone, LedgerEntry>,
+    /// Batches still open at the provider, oldest first.
+    open_batches: Vec<OpenBatch>,
 }
 
 impl Ledger {
@@ -126,6 +149,7 @@ impl Ledger {
             task_uid: task_uid.into(),
             next_attempt: 0,
             entries: BTreeMap::new(),
+            open_batches: Vec::new(),
         }
     }
 
@@ -134,11 +158,13 @@ impl Ledger {
         task_uid: String,
         next_attempt: u32,
         entries: BTreeMap<Phone, LedgerEntry>,
+        open_batches: Vec<OpenBatch>,
     ) -> Self {
         Ledger {
             task_uid,
             next_attempt,
             entries,
+            open_batches,
         }
     }
 
@@ -165,6 +191,36 @@ impl Ledger {
     /// The entry of `phone`.
     pub fn get(&self, phone: Phone) -> Option<&LedgerEntry> {
         self.entries.get(&phone)
+    }
+
+    /// Batches still open at the provider, oldest first.
+    pub fn open_batches(&self) -> &[OpenBatch] {
+        &self.open_batches
+    }
+
+    /// Whether an add the provider accepted may still land: an entry still Adding is then in
+    /// doubt rather than lost, and is not sent again.
+    pub fn adds_may_land(&self) -> bool {
+        !self.open_batches.is_empty()
+    }
+
+    /// Records batches the provider accepted and had not finished, at `accepted_at`.
+    pub fn record_open_batches(&mut self, ids: impl IntoIterator<Item = String>, accepted_at: u64) {
+        for id in ids {
+            if !self.open_batches.iter().any(|b| b.id == id) {
+                self.open_batches.push(OpenBatch { id, accepted_at });
+            }
+        }
+    }
+
+    /// Keeps the open batches `keep` says are still open. Without an entry Adding, nothing the
+    /// ledger tracks can be waiting in one, and every batch is dropped.
+    pub fn retain_open_batches(&mut self, keep: impl FnMut(&OpenBatch) -> bool) {
+        if !self.entries.values().any(|e| e.state == EntryState::Adding) {
+            self.open_batches.clear();
+            return;
+        }
+        self.open_batches.retain(keep);
     }
 
     /// Entries sorted by phone.
@@ -257,11 +313,15 @@ impl Ledger {
     /// Settles the ledger against a provider's full listing (only for providers that can
     /// list). Observed contacts without an entry are not adopted: the ledger records only what
     /// callsync added, which is what `deletion: Delete` may remove.
+    ///
+    /// While a batch is open ([`Self::adds_may_land`]), an Adding entry not listed stays
+    /// Adding (`adds_awaited`): its add may still land.
     pub fn reconcile(&mut self, observed: &[ObservedContact]) -> ReconcileReport {
         let mut seen: Vec<(Phone, bool)> =
             observed.iter().map(|o| (o.phone, o.removable)).collect();
         seen.sort_unstable();
         let mut report = ReconcileReport::default();
+        let may_land = self.adds_may_land();
         self.entries.retain(|phone, e| {
             let i = seen.partition_point(|(p, _)| p < phone);
             let found = seen.get(i).filter(|(p, _)| p == phone);
@@ -269,6 +329,10 @@ impl Ledger {
                 (EntryState::Adding, Some(_)) => {
                     report.adds_confirmed += 1;
                     e.state = EntryState::Present;
+                }
+                (EntryState::Adding, None) if may_land => {
+                    report.adds_awaited += 1;
+                    return true;
                 }
                 (EntryState::Adding, None) => report.adds_lost += 1,
                 (EntryState::Removing, Some(_)) => {
@@ -362,6 +426,42 @@ mod tests {
         assert_eq!((e.state, e.removable), (EntryState::Present, false));
     }
 
+    /// A batch still open at the provider: an Adding entry the listing does not show waits
+    /// (it may land) instead of being dropped and sent again; once the batch is done, the
+    /// same listing settles it as lost.
+    #[test]
+    fn an_add_in_an_open_batch_is_awaited_not_lost() {
+        let mut l = Ledger::new("uid");
+        l.record_add_intent(&[(ph(1), ContentDigest(1)), (ph(2), ContentDigest(1))]);
+        l.record_open_batches(["b1".to_owned(), "b1".to_owned()], 100);
+        assert_eq!(l.open_batches().len(), 1, "one record a batch");
+        let listed = [ObservedContact {
+            phone: ph(1),
+            remote_id: None,
+            removable: true,
+            content_digest: None,
+        }];
+        let r = l.reconcile(&listed);
+        assert_eq!((r.adds_confirmed, r.adds_awaited, r.adds_lost), (1, 1, 0));
+        assert_eq!(l.get(ph(2)).map(|e| e.state), Some(EntryState::Adding));
+        l.retain_open_batches(|_| false);
+        let r = l.reconcile(&listed);
+        assert_eq!((r.adds_awaited, r.adds_lost), (0, 1));
+        assert!(l.get(ph(2)).is_none());
+    }
+
+    #[test]
+    fn open_batches_go_when_nothing_is_in_flight() {
+        let mut l = Ledger::new("uid");
+        l.record_add_intent(&[(ph(1), ContentDigest(1))]);
+        l.record_open_batches(["b1".to_owned()], 100);
+        l.retain_open_batches(|_| true);
+        assert!(l.adds_may_land());
+        l.record_add_outcome(ph(1), ItemOutcome::Accepted);
+        l.retain_open_batches(|_| true);
+        assert!(!l.adds_may_land());
+    }
+
     #[test]
     fn reconcile_settles_in_flight_entries() {
         let mut l = Ledger::new("uid");
@@ -385,6 +485,7 @@ mod tests {
                 removes_confirmed: 0,
                 removes_undone: 1,
                 drift_removed: 1,
+                adds_awaited: 0,
             }
         );
         assert_eq!(l.len(), 2);

@@ -174,6 +174,19 @@ struct Builder {
 }
 
 impl Builder {
+    /// A desired phone the provider does not have. Its add is sent, unless an earlier add of
+    /// it is in a batch the provider accepted and has not finished ([`Ledger::adds_may_land`]):
+    /// that one may still land, and a second copy queued behind it could land after a removal.
+    fn missing(&mut self, key: &DesiredKey, index: usize, awaited: bool, reason: AddReason) {
+        self.out.counts.missing += 1;
+        if awaited {
+            self.out.counts.awaiting += 1;
+            return;
+        }
+        let add = self.add(key, index, reason);
+        self.out.adds.push(add);
+    }
+
     fn add(&mut self, key: &DesiredKey, index: usize, reason: AddReason) -> AddItem {
         AddItem {
             phone: key.phone,
@@ -217,7 +230,7 @@ impl Builder {
     }
 
     /// A desired phone that the provider has (possibly several copies).
-    fn both(&mut self, key: &DesiredKey, index: usize, group: &mut [Remote<'_>]) {
+    fn both(&mut self, key: &DesiredKey, index: usize, group: &mut [Remote<'_>], may_land: bool) {
         if group.len() > 1 {
             group.sort_unstable_by(|a, b| a.keep_order().cmp(&b.keep_order()));
             self.out.counts.remote_duplicates += group.len() as u64 - 1;
@@ -236,11 +249,7 @@ impl Builder {
             self.remove(extra, RemoveReason::Duplicate);
         }
         match keep.state {
-            EntryState::Adding => {
-                self.out.counts.missing += 1;
-                let add = self.add(key, index, AddReason::Retry);
-                self.out.adds.push(add);
-            }
+            EntryState::Adding => self.missing(key, index, may_land, AddReason::Retry),
             EntryState::Removing => {
                 // The removal may or may not have happened: finish it, then add again.
                 self.out.counts.missing += 1;
@@ -322,6 +331,14 @@ pub(crate) fn diff(
     };
     let mut stream = Stream::new(observed, ledger).peekable();
     let mut group: Vec<Remote<'_>> = Vec::new();
+    let may_land = ledger.adds_may_land();
+    // Not listed, but added in a batch still open at the provider.
+    let awaited = |phone: Phone| {
+        may_land
+            && ledger
+                .get(phone)
+                .is_some_and(|e| e.state == EntryState::Adding)
+    };
     let mut di = 0;
     loop {
         let key = desired.get(di);
@@ -329,15 +346,11 @@ pub(crate) fn diff(
         match (key, next_remote) {
             (None, None) => break,
             (Some(k), None) => {
-                b.out.counts.missing += 1;
-                let add = b.add(k, di, AddReason::Missing);
-                b.out.adds.push(add);
+                b.missing(k, di, awaited(k.phone), AddReason::Missing);
                 di += 1;
             }
             (Some(k), Some(p)) if k.phone < p => {
-                b.out.counts.missing += 1;
-                let add = b.add(k, di, AddReason::Missing);
-                b.out.adds.push(add);
+                b.missing(k, di, awaited(k.phone), AddReason::Missing);
                 di += 1;
             }
             (k, Some(p)) => {
@@ -347,7 +360,7 @@ pub(crate) fn diff(
                 }
                 match k {
                     Some(k) if k.phone == p => {
-                        b.both(k, di, &mut group);
+                        b.both(k, di, &mut group, may_land);
                         di += 1;
                     }
                     _ => {

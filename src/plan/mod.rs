@@ -176,6 +176,9 @@ pub struct PlanCounts {
     pub in_sync: u64,
     /// Desired contacts not at the provider (or with an add in flight).
     pub missing: u64,
+    /// Of `missing`: contacts whose add is in a batch the provider accepted and has not
+    /// finished (the ledger's open batches). Not sent again; in doubt until it finishes.
+    pub awaiting: u64,
     /// Contacts at the provider that are not desired (or extra copies) and can be removed.
     pub unwanted: u64,
     /// Extra copies of one phone at the provider.

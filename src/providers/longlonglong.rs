@@ -339,9 +339,13 @@ impl LonglonglongClient {
             })
         })
         .await?;
-        let pending = pending.into_inner().unwrap_or_else(|p| p.into_inner());
-        self.confirm(task, batch, &mut outcome, pending, &token)
+        let mut pending = pending.into_inner().unwrap_or_else(|p| p.into_inner());
+        self.confirm(task, batch, &mut outcome, &mut pending, &token)
             .await;
+        if outcome.unknown() > 0 {
+            // Still queued at the provider (or not known to be done): the sync waits for them.
+            outcome.open_batches = pending.batches.into_iter().map(|(id, _)| id).collect();
+        }
         Ok(outcome)
     }
 

@@ -47,8 +47,8 @@ pub use nxlink::NxlinkClient;
 pub use pause_journal::{MemoryPauseJournal, PauseJournal, SharedPauseJournal};
 pub use ratelimit::{AccountKey, Limiter, RateLimiters};
 pub use types::{
-    BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, DriftHint, Identity, ItemNote,
-    ItemOutcome, ItemResult, RejectReason, RemoteContact, RemoteState, TaskRef,
+    BatchOutcome, BatchState, Capabilities, ContactToAdd, ContactToRemove, DriftHint, Identity,
+    ItemNote, ItemOutcome, ItemResult, RejectReason, RemoteContact, RemoteState, TaskRef,
 };
 
 /// One provider account, as the controller uses it.
@@ -95,6 +95,15 @@ pub trait Provider: Send + Sync {
 
     /// One cheap authenticated request, for the CallProvider's `Ready` condition.
     fn check_credentials(&self) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// The state of batches the provider accepted earlier and had not finished
+    /// ([`BatchOutcome::open_batches`]), one per id, in order. A lookup that fails is
+    /// [`BatchState::Unknown`], never Finished. Only longlonglong's async add leaves any.
+    fn batch_states(
+        &self,
+        task: &TaskRef,
+        ids: &[String],
+    ) -> impl Future<Output = Vec<BatchState>> + Send;
 }
 
 impl AnyProvider {
@@ -168,5 +177,15 @@ impl Provider for AnyProvider {
 
     async fn check_credentials(&self) -> Result<(), ProviderError> {
         dispatch!(self, c => c.check_credentials().await)
+    }
+
+    async fn batch_states(&self, task: &TaskRef, ids: &[String]) -> Vec<BatchState> {
+        match self {
+            AnyProvider::Longlonglong(client) => client.batch_states(task, ids).await,
+            // Their adds answer for every item at once: they never leave a batch open.
+            AnyProvider::Callbot(_) | AnyProvider::Nxlink(_) => {
+                vec![BatchState::Finished; ids.len()]
+            }
+        }
     }
 }

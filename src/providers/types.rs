@@ -216,6 +216,24 @@ pub struct BatchOutcome {
     /// For items left [`ItemResult::Unknown`] by an answer the client did not understand: the
     /// provider's message, phones masked, to be reported with the item.
     pub notes: Vec<ItemNote>,
+    /// Batches the provider accepted and had not finished when the client stopped waiting
+    /// (longlonglong `async_number`, by `unique_id`): their Unknown items may still land. The
+    /// sync keeps them in the ledger, and until the provider says they finished it sends none
+    /// of their items again: a second queued copy would land later and bring back a contact
+    /// removed meanwhile.
+    pub open_batches: Vec<String>,
+}
+
+/// What the provider says of a batch it accepted earlier ([`BatchOutcome::open_batches`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchState {
+    /// Queued or being applied: its items may still land.
+    Processing,
+    /// Done as a whole: a listing shows what it did.
+    Finished,
+    /// The answer does not say (the lookup failed or is not served): treated as processing
+    /// until the sync's grace period for such batches passes.
+    Unknown,
 }
 
 impl BatchOutcome {

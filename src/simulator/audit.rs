@@ -114,6 +114,11 @@ impl AuditLog {
         self.entries.push_back(entry);
     }
 
+    /// The sequence number of the newest row (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.total
+    }
+
     /// Kept entries with `seq > since`, oldest first.
     pub fn entries_since(&self, since: u64) -> impl Iterator<Item = &AuditEntry> {
         let first = self.total - self.entries.len() as u64; // seq before the oldest kept

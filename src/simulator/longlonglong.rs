@@ -519,7 +519,9 @@ async fn async_number(
         return response;
     }
     let unique_id = uuid::Uuid::new_v4().simple().to_string();
-    sim.lock().async_jobs.insert(
+    let mut inner = sim.lock();
+    let accepted_after_seq = inner.audit.last_seq();
+    inner.async_jobs.insert(
         unique_id.clone(),
         AsyncJob {
             unique_id: unique_id.clone(),
@@ -532,8 +534,11 @@ async fn async_number(
             fail_count: 0,
             numbers: Vec::new(),
             fail: Vec::new(),
+            rows: add.data.iter().map(Row::phone).collect(),
+            accepted_after_seq,
         },
     );
+    drop(inner);
     let job_sim = sim.clone();
     let job_id = unique_id.clone();
     let delay = if has(&sim, &key, Variant::LllAsyncLate) {

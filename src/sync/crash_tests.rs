@@ -18,8 +18,8 @@ use crate::contacts::{DesiredSet, ListContacts, ListInput};
 use crate::ledger::{Ledger, codec};
 use crate::plan::{GuardDecision, Identity, Plan, PlanPolicy};
 use crate::providers::{
-    BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, DriftHint, ItemOutcome, ItemResult,
-    Provider, ProviderError, RejectReason, RemoteContact, RemoteState, TaskRef,
+    BatchOutcome, BatchState, Capabilities, ContactToAdd, ContactToRemove, DriftHint, ItemOutcome,
+    ItemResult, Provider, ProviderError, RejectReason, RemoteContact, RemoteState, TaskRef,
 };
 
 const MAX_BATCH: usize = 2;
@@ -220,6 +220,10 @@ impl Provider for FakeProvider {
     async fn check_credentials(&self) -> Result<(), ProviderError> {
         Ok(())
     }
+
+    async fn batch_states(&self, _task: &TaskRef, ids: &[String]) -> Vec<BatchState> {
+        vec![BatchState::Finished; ids.len()]
+    }
 }
 
 /// Keeps the last durable ledger, encoded as the stores keep it.
@@ -251,11 +255,11 @@ struct World {
     policy: PlanPolicy,
 }
 
-fn phone(i: usize) -> String {
+pub(super) fn phone(i: usize) -> String {
     format!("+86139{i:08}")
 }
 
-fn desired(indexes: &[usize]) -> DesiredSet {
+pub(super) fn desired(indexes: &[usize]) -> DesiredSet {
     let contacts: Vec<Contact> = indexes
         .iter()
         .map(|&i| Contact {
@@ -274,21 +278,21 @@ fn desired(indexes: &[usize]) -> DesiredSet {
     }])
 }
 
-fn wire() -> WireFormat {
+pub(super) fn wire() -> WireFormat {
     WireFormat {
         format: PhoneFormat::InternationalDigits,
         region: None,
     }
 }
 
-fn wire_phones(indexes: &[usize]) -> BTreeSet<String> {
+pub(super) fn wire_phones(indexes: &[usize]) -> BTreeSet<String> {
     indexes
         .iter()
         .map(|&i| phone(i).trim_start_matches('+').to_owned())
         .collect()
 }
 
-fn policy() -> PlanPolicy {
+pub(super) fn policy() -> PlanPolicy {
     PlanPolicy {
         management: ManagementPolicy::Full,
         max_delete_percent: 100,

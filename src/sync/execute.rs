@@ -587,6 +587,14 @@ async fn send_adds<P: Provider>(
         }
     };
     report.absorb(&mut outcome);
+    // Saved with these outcomes (the next save): the next sync waits for these batches
+    // instead of sending their contacts again. A crash before that save loses only the
+    // knowledge that they are open: the contacts are then sent again, as before the ids were
+    // kept.
+    ledger.record_open_batches(
+        std::mem::take(&mut outcome.open_batches),
+        super::observe::now_unix(),
+    );
     let can_list = provider.capabilities().can_list;
     for (index, prepared) in batch.items.iter().enumerate() {
         let phone = prepared.item.phone;

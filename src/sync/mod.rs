@@ -9,6 +9,8 @@
 mod crash_tests;
 mod execute;
 mod observe;
+#[cfg(test)]
+mod open_batch_tests;
 mod wire;
 
 pub use execute::{ExecuteReport, Failure, WINDOW_SHARE, execute, window_len};

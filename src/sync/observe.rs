@@ -1,9 +1,29 @@
 //! Observe: what the provider has, as canonical phones, and the ledger settled against it.
+//!
+//! Batches the provider accepted earlier and had not finished (the ledger's open batches) are
+//! asked about first, then the task is listed: a batch that finishes between the two is seen
+//! by the listing, never taken for lost. One still processing keeps its unlisted adds in
+//! doubt (`adds_awaited`), and the planner does not send them again.
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use crate::ledger::{Ledger, ReconcileReport};
 use crate::plan::{Observed, ObservedContact};
-use crate::providers::{Provider, ProviderError, TaskRef};
+use crate::providers::{BatchState, Provider, ProviderError, TaskRef};
 
 use super::WireFormat;
+
+/// How long a batch whose state the provider does not tell (its result lookup fails, or is not
+/// served: it is inferred) is taken to be still processing. Past it, its adds count as lost and
+/// are sent again. The documented `async_number` promises only a callback, so this is a guess:
+/// long enough for a queue that is slow, short enough that a contact is not missing for hours.
+pub const UNKNOWN_BATCH_GRACE: Duration = Duration::from_secs(30 * 60);
+
+/// Seconds since the Unix epoch, for the ledger's open batches.
+pub(super) fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// What observation found.
 #[derive(Debug, Default)]
@@ -26,9 +46,10 @@ pub async fn observe<P: Provider>(
     wire: &WireFormat,
     ledger: &mut Ledger,
 ) -> Result<Observation, ProviderError> {
+    let batch_requests = settle_open_batches(provider, task, ledger, now_unix()).await;
     let Some(listing) = provider.list(task).await? else {
         return Ok(Observation {
-            requests: 1,
+            requests: 1 + batch_requests,
             ..Default::default()
         });
     };
@@ -53,6 +74,43 @@ pub async fn observe<P: Provider>(
         observed: Some(observed),
         unreadable,
         settled,
-        requests: 1,
+        requests: 1 + batch_requests,
     })
+}
+
+/// Drops from the ledger the open batches the provider says are done, and those unknown for
+/// longer than [`UNKNOWN_BATCH_GRACE`]; returns the lookups made.
+async fn settle_open_batches<P: Provider>(
+    provider: &P,
+    task: &TaskRef,
+    ledger: &mut Ledger,
+    now: u64,
+) -> u64 {
+    // Nothing in flight: nothing can be waiting in a batch.
+    ledger.retain_open_batches(|_| true);
+    if !ledger.adds_may_land() {
+        return 0;
+    }
+    let ids: Vec<String> = ledger.open_batches().iter().map(|b| b.id.clone()).collect();
+    let states = provider.batch_states(task, &ids).await;
+    let state_of = |id: &str| {
+        ids.iter()
+            .position(|i| i == id)
+            .and_then(|at| states.get(at).copied())
+            .unwrap_or(BatchState::Unknown)
+    };
+    ledger.retain_open_batches(|batch| match state_of(&batch.id) {
+        BatchState::Processing => true,
+        BatchState::Finished => false,
+        BatchState::Unknown => {
+            now.saturating_sub(batch.accepted_at) < UNKNOWN_BATCH_GRACE.as_secs()
+        }
+    });
+    if ledger.adds_may_land() {
+        tracing::info!(
+            batches = ledger.open_batches().len(),
+            "add batches accepted earlier are not done at the provider; their contacts are awaited, not sent again"
+        );
+    }
+    ids.len() as u64
 }

@@ -437,7 +437,7 @@ impl Bench {
     }
 
     /// Successful reconciles so far, from the controller's own metric
-    /// (`callsync_reconcile_duration_seconds_count{outcome="Success"}`).
+    /// (`callsync_reconcile_duration_seconds_count{outcome="InSync"}`).
     pub async fn reconciles(&self) -> u64 {
         let text = reqwest::get(format!("http://{}/metrics", self.metrics_addr))
             .await
@@ -448,7 +448,7 @@ impl Bench {
         text.lines()
             .filter(|l| {
                 l.starts_with("callsync_reconcile_duration_seconds_count")
-                    && l.contains("outcome=\"Success\"")
+                    && l.contains("outcome=\"InSync\"")
             })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64

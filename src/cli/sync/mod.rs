@@ -259,6 +259,12 @@ pub async fn apply(
         .await
         .map_err(|e| run.provider_error(e))?;
         applied.requests += observation.requests;
+        if round > 0 {
+            // This apply's own adds and removals left in doubt, now confirmed by the listing:
+            // not listed (or still listed) at round 0, so the change happened during this apply.
+            applied.added += observation.settled.adds_confirmed;
+            applied.removed += observation.settled.removes_confirmed;
+        }
         if round == 0 {
             let summary = TaskSummary::new(run, &plan, &observation);
             show_plan(&summary);
@@ -288,9 +294,16 @@ pub async fn apply(
                 .save(&namespace, &name, &run.ledger)
                 .map_err(sink_error)?;
         }
+        // Adds in a batch the provider has not finished: not sent again, in doubt until it
+        // is done (a listing then shows them), so the next rounds look again.
+        let awaited = observation.settled.adds_awaited;
         if plan.is_empty() {
-            applied.unknown = 0;
-            break;
+            applied.unknown = awaited;
+            if awaited == 0 || round + 1 == SETTLE_ROUNDS {
+                break;
+            }
+            tokio::time::sleep(SETTLE_DELAY).await;
+            continue;
         }
         let total = plan.counts.planned_adds + plan.counts.planned_removes;
         let mut sink = FileSink {
@@ -322,7 +335,7 @@ pub async fn apply(
         applied.failures = executed.failures;
         applied.requests += executed.requests;
         applied.write_requests += executed.requests;
-        applied.unknown = executed.unknown;
+        applied.unknown = executed.unknown + awaited;
         if executed.interrupted {
             applied.interrupted = Some(executed.pending + executed.unknown);
             break;
@@ -330,7 +343,7 @@ pub async fn apply(
         if let Some(error) = executed.stopped_by {
             return Err(run.provider_error(error));
         }
-        if executed.unknown == 0 || run.policy.management == ManagementPolicy::ObserveOnly {
+        if applied.unknown == 0 || run.policy.management == ManagementPolicy::ObserveOnly {
             break;
         }
         tokio::time::sleep(SETTLE_DELAY).await;

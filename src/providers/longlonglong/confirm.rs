@@ -10,7 +10,10 @@
 //! pages, not the whole listing. A refused row is Rejected only when a complete listing does
 //! not show it; a row the listing shows is Accepted whatever the answer said (its own earlier
 //! attempt, a duplicate: the number is in the task). Rows not settled when
-//! `async_confirm_timeout` passes stay Unknown: the next observation settles them.
+//! `async_confirm_timeout` passes stay Unknown, and the batches not finished by then are
+//! handed back ([`BatchOutcome::open_batches`]): the sync keeps their ids and asks
+//! [`LonglonglongClient::batch_states`] before it trusts a listing that does not show their
+//! rows, so that it never queues a second copy of a batch still waiting at the provider.
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -19,8 +22,8 @@ use super::{LonglonglongClient, Req};
 use crate::providers::http::Sent;
 use crate::providers::wire::seg;
 use crate::providers::{
-    BatchOutcome, ContactToAdd, ContactToRemove, ItemResult, RejectReason, RemoteState,
-    SecretString, TaskRef,
+    BatchOutcome, BatchState, ContactToAdd, ContactToRemove, ItemResult, ProviderError,
+    RejectReason, RemoteState, SecretString, TaskRef,
 };
 use reqwest::Method;
 
@@ -41,7 +44,7 @@ impl LonglonglongClient {
         task: &TaskRef,
         batch: &[ContactToAdd],
         outcome: &mut BatchOutcome,
-        mut pending: Pending,
+        pending: &mut Pending,
         token: &SecretString,
     ) {
         if unknown_phones(batch, outcome).is_empty() {
@@ -57,7 +60,7 @@ impl LonglonglongClient {
                 wait = (wait * 2).min(Duration::from_secs(2));
             }
             if waits && lookup_works {
-                lookup_works = self.poll_batches(batch, &mut pending, outcome, token).await;
+                lookup_works = self.poll_batches(batch, pending, outcome, token).await;
                 if lookup_works && !pending.batches.is_empty() && Instant::now() < deadline {
                     continue;
                 }
@@ -173,21 +176,10 @@ impl LonglonglongClient {
         outcome: &mut BatchOutcome,
         token: &SecretString,
     ) -> bool {
-        let mut query = Vec::new();
-        if let Some(sub) = self.sub_user() {
-            query.push(("sub_user_id", sub.to_owned()));
-        }
         let mut open = Vec::new();
-        for (unique_id, offset) in std::mem::take(&mut pending.batches) {
-            let path = self.user_path(&format!("/identification/{}", seg(&unique_id)));
-            let result = self
-                .call(
-                    Req::new("identification", Method::GET, path).query(query.clone()),
-                    token,
-                    None,
-                )
-                .await;
-            match result {
+        let mut batches = std::mem::take(&mut pending.batches).into_iter();
+        while let Some((unique_id, offset)) = batches.next() {
+            match self.lookup_batch(&unique_id, token).await {
                 Ok(Sent {
                     value: envelope,
                     attempts,
@@ -205,6 +197,10 @@ impl LonglonglongClient {
                 }
                 Err(err) if !err.is_retryable() => {
                     tracing::debug!(reason = err.reason(), error = %err, "async add result lookup unusable; reading the number listing only");
+                    // Not known to be done: every batch not seen finished stays open.
+                    open.push((unique_id, offset));
+                    open.extend(batches);
+                    pending.batches = open;
                     return false;
                 }
                 Err(err) => {
@@ -215,6 +211,50 @@ impl LonglonglongClient {
         }
         pending.batches = open;
         true
+    }
+
+    /// The inferred `GET …/identification/{unique_id}` lookup of an async batch's result.
+    async fn lookup_batch(
+        &self,
+        unique_id: &str,
+        token: &SecretString,
+    ) -> Result<Sent<super::answers::Envelope>, ProviderError> {
+        let mut query = Vec::new();
+        if let Some(sub) = self.sub_user() {
+            query.push(("sub_user_id", sub.to_owned()));
+        }
+        let path = self.user_path(&format!("/identification/{}", seg(unique_id)));
+        self.call(
+            Req::new("identification", Method::GET, path).query(query),
+            token,
+            None,
+        )
+        .await
+    }
+
+    /// Whether the async batches a sync left open ([`BatchOutcome::open_batches`]) are done.
+    /// Only an answer that says so is [`BatchState::Finished`]; a lookup that fails, or that
+    /// this server does not serve, is [`BatchState::Unknown`].
+    pub async fn batch_states(&self, _task: &TaskRef, ids: &[String]) -> Vec<BatchState> {
+        let token = match self.token().await {
+            Ok(token) => token,
+            Err(err) => {
+                tracing::info!(reason = err.reason(), error = %err, "cannot ask whether earlier async batches are done");
+                return vec![BatchState::Unknown; ids.len()];
+            }
+        };
+        let mut states = Vec::with_capacity(ids.len());
+        for id in ids {
+            states.push(match self.lookup_batch(id, &token).await {
+                Ok(sent) if batch_finished(&sent.value.data) => BatchState::Finished,
+                Ok(_) => BatchState::Processing,
+                Err(err) => {
+                    tracing::info!(reason = err.reason(), error = %err, "async batch lookup failed; the batch counts as not done");
+                    BatchState::Unknown
+                }
+            });
+        }
+        states
     }
 }
 
