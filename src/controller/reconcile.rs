@@ -33,6 +33,10 @@ use crate::providers::{
 };
 use crate::sync::{self, SyncSink, WireFormat};
 
+/// How soon a task whose only doubt is a provider batch still processing (longlonglong's
+/// async add, `sync::observe`) is looked at again.
+const AWAITED_BATCH_RECHECK: Duration = Duration::from_secs(30);
+
 /// Why a reconcile failed; failures are retried with per-object backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -331,7 +335,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         ctx.settings.progress_interval,
     );
     // Settled in-flight entries must reach the Secret even when the plan is empty.
-    if observation.settled != Default::default() {
+    if observation.settled.changed_ledger() {
         sink.save_ledger(&ledger).await?;
     }
     let executed = sync::execute(
@@ -510,7 +514,14 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     };
     if in_doubt > 0 && matches!(phase, Phase::Progressing { .. }) {
         report(task, ctx, &phase, outcome).await?;
-        return Ok(Action::requeue(ctx.settings.settle_delay));
+        // A provider batch still processing may take minutes (or, on a server that never
+        // finishes it, for ever): each look lists the whole task, so it is not every 5 s.
+        let again = if executed.unknown == 0 {
+            ctx.settings.settle_delay.max(AWAITED_BATCH_RECHECK)
+        } else {
+            ctx.settings.settle_delay
+        };
+        return Ok(Action::requeue(again));
     }
     settle(task, ctx, phase, outcome).await
 }

@@ -120,6 +120,19 @@ pub struct ReconcileReport {
     pub adds_awaited: u64,
 }
 
+impl ReconcileReport {
+    /// Whether settling changed the ledger (and it must be saved). Adds still awaited change
+    /// nothing: a task waiting for a provider batch does not rewrite its ledger every sync.
+    pub fn changed_ledger(&self) -> bool {
+        self.adds_confirmed
+            + self.adds_lost
+            + self.removes_confirmed
+            + self.removes_undone
+            + self.drift_removed
+            > 0
+    }
+}
+
 /// An add the provider accepted and had not finished when the client stopped waiting
 /// (longlonglong `async_number`'s `unique_id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -443,6 +456,10 @@ mod tests {
         }];
         let r = l.reconcile(&listed);
         assert_eq!((r.adds_confirmed, r.adds_awaited, r.adds_lost), (1, 1, 0));
+        assert!(r.changed_ledger());
+        let r = l.reconcile(&listed);
+        assert_eq!(r.adds_awaited, 1);
+        assert!(!r.changed_ledger(), "waiting alone changes nothing to save");
         assert_eq!(l.get(ph(2)).map(|e| e.state), Some(EntryState::Adding));
         l.retain_open_batches(|_| false);
         let r = l.reconcile(&listed);

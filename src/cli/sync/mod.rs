@@ -289,7 +289,7 @@ pub async fn apply(
         applied.not_sendable = 0;
         applied.failures.clear();
         // Settled in-flight entries must reach the state even when the plan is empty.
-        if observation.settled != Default::default() {
+        if observation.settled.changed_ledger() {
             store
                 .save(&namespace, &name, &run.ledger)
                 .map_err(sink_error)?;
