@@ -97,8 +97,12 @@ pub trait Provider: Send + Sync {
     fn check_credentials(&self) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// The state of batches the provider accepted earlier and had not finished
-    /// ([`BatchOutcome::open_batches`]), one per id, in order. A lookup that fails is
-    /// [`BatchState::Unknown`], never Finished. Only longlonglong's async add leaves any.
+    /// ([`BatchOutcome::open_batches`]), oldest first, one per id in order up to and including
+    /// the first that is not Finished: the ones behind it are not asked (while one batch is
+    /// open the sync waits anyway, and a provider works through its queue in order), so a task
+    /// waiting for its first batch costs one lookup a sync, not one per batch. A lookup that
+    /// fails is [`BatchState::Unknown`], never Finished. Only longlonglong's async add leaves
+    /// any.
     fn batch_states(
         &self,
         task: &TaskRef,

@@ -4,6 +4,7 @@
 //! asked about first, then the task is listed: a batch that finishes between the two is seen
 //! by the listing, never taken for lost. One still processing keeps its unlisted adds in
 //! doubt (`adds_awaited`), and the planner does not send them again.
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ledger::{Ledger, ReconcileReport};
@@ -93,16 +94,13 @@ async fn settle_open_batches<P: Provider>(
     }
     let ids: Vec<String> = ledger.open_batches().iter().map(|b| b.id.clone()).collect();
     let states = provider.batch_states(task, &ids).await;
-    let state_of = |id: &str| {
-        ids.iter()
-            .position(|i| i == id)
-            .and_then(|at| states.get(at).copied())
-            .unwrap_or(BatchState::Unknown)
-    };
-    ledger.retain_open_batches(|batch| match state_of(&batch.id) {
-        BatchState::Processing => true,
-        BatchState::Finished => false,
-        BatchState::Unknown => {
+    let asked = states.len() as u64;
+    let states: HashMap<&str, BatchState> = ids.iter().map(String::as_str).zip(states).collect();
+    ledger.retain_open_batches(|batch| match states.get(batch.id.as_str()) {
+        // Not asked (behind one still open): still open.
+        None | Some(BatchState::Processing) => true,
+        Some(BatchState::Finished) => false,
+        Some(BatchState::Unknown) => {
             now.saturating_sub(batch.accepted_at) < UNKNOWN_BATCH_GRACE.as_secs()
         }
     });
@@ -112,5 +110,5 @@ async fn settle_open_batches<P: Provider>(
             "add batches accepted earlier are not done at the provider; their contacts are awaited, not sent again"
         );
     }
-    ids.len() as u64
+    asked
 }

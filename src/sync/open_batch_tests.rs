@@ -131,16 +131,21 @@ impl Provider for QueueingProvider {
     }
 
     async fn batch_states(&self, _task: &TaskRef, ids: &[String]) -> Vec<BatchState> {
+        // As the trait asks: in order, up to the first that is not finished.
         let queue = self.queue.lock().expect("lock");
-        ids.iter()
-            .map(|id| {
-                if queue.applied.contains(id) {
-                    BatchState::Finished
-                } else {
-                    queue.lookup.unwrap_or(BatchState::Processing)
-                }
-            })
-            .collect()
+        let mut states = Vec::new();
+        for id in ids {
+            let state = if queue.applied.contains(id) {
+                BatchState::Finished
+            } else {
+                queue.lookup.unwrap_or(BatchState::Processing)
+            };
+            states.push(state);
+            if state != BatchState::Finished {
+                break;
+            }
+        }
+        states
     }
 }
 

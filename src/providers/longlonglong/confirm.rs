@@ -232,7 +232,8 @@ impl LonglonglongClient {
         .await
     }
 
-    /// Whether the async batches a sync left open ([`BatchOutcome::open_batches`]) are done.
+    /// Whether the async batches a sync left open ([`BatchOutcome::open_batches`]) are done,
+    /// asked in order up to the first that is not ([`crate::providers::Provider::batch_states`]).
     /// Only an answer that says so is [`BatchState::Finished`]; a lookup that fails, or that
     /// this server does not serve, is [`BatchState::Unknown`].
     pub async fn batch_states(&self, _task: &TaskRef, ids: &[String]) -> Vec<BatchState> {
@@ -245,14 +246,18 @@ impl LonglonglongClient {
         };
         let mut states = Vec::with_capacity(ids.len());
         for id in ids {
-            states.push(match self.lookup_batch(id, &token).await {
+            let state = match self.lookup_batch(id, &token).await {
                 Ok(sent) if batch_finished(&sent.value.data) => BatchState::Finished,
                 Ok(_) => BatchState::Processing,
                 Err(err) => {
                     tracing::info!(reason = err.reason(), error = %err, "async batch lookup failed; the batch counts as not done");
                     BatchState::Unknown
                 }
-            });
+            };
+            states.push(state);
+            if state != BatchState::Finished {
+                break;
+            }
         }
         states
     }
