@@ -79,7 +79,7 @@ fn desired_by_task(
         .iter()
         .map(|t| {
             let wire = WireFormat::of(&t.provider.spec);
-            let desired = callsync::cli::sync::desired_set(t);
+            let desired = callsync::cli::local::desired_set(t);
             let mut phones: Vec<String> = desired
                 .keys()
                 .iter()

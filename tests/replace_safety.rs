@@ -1,6 +1,6 @@
 //! `contentChange: Replace` against the simulator (real HTTP, real signatures), through the
-//! sync the controller and `callsync apply` share (`observe_and_plan`, `execute`): the add of a
-//! replacement follows only a removal the provider confirmed.
+//! sync the controller and `callsync apply` share (`sync::TaskSync`: observe and plan, settle
+//! then execute): the add of a replacement follows only a removal the provider confirmed.
 #[path = "providers_support/mod.rs"]
 mod sim;
 
@@ -12,7 +12,7 @@ use callsync::ledger::Ledger;
 use callsync::plan::{ContentAction, PlanPolicy};
 use callsync::providers::{RateLimiters, TaskRef};
 use callsync::simulator::{ProviderKind, TaskConfig};
-use callsync::sync::{self, SinkError, SyncSink, WireFormat};
+use callsync::sync::{SinkError, SyncSink, TaskSync, WireFormat};
 use serde_json::json;
 
 /// Keeps nothing: this test looks at the ledger in memory.
@@ -74,22 +74,22 @@ async fn a_refused_removal_leaves_the_old_contact_and_adds_nothing() {
         let sync_once = |set: DesiredSet, mut ledger: Ledger| {
             let (client, wire, task, policy) = (&client, &wire, &task, &policy);
             async move {
-                let (_, plan) =
-                    sync::observe_and_plan(client, task, wire, &set, &mut ledger, policy)
-                        .await
-                        .expect("observe and plan");
-                let report = sync::execute(
-                    client,
+                let run = TaskSync {
+                    provider: client,
                     task,
                     wire,
-                    &set,
-                    &plan,
-                    &mut ledger,
-                    &mut MemorySink,
-                )
-                .await
-                .expect("execute");
-                (plan, report, ledger)
+                    desired: &set,
+                    policy,
+                };
+                let planned = run
+                    .observe_and_plan(&mut ledger)
+                    .await
+                    .expect("observe and plan");
+                let report = run
+                    .settle_then_execute(planned, &mut ledger, &mut MemorySink)
+                    .await
+                    .expect("execute");
+                (report.plan, report.executed, ledger)
             }
         };
 

@@ -1,6 +1,6 @@
 //! The variant matrix: every provider × every simulator variant that concerns it (plus the
 //! default, no variant), driven through the sync the controller runs — `callsync apply`'s
-//! in-process path (`cli::sync::apply`: observe → plan → `sync::execute`, ledger in a state
+//! in-process path (`cli::local::apply`: observe → plan → `sync::execute`, ledger in a state
 //! folder) — over real HTTP against the in-process simulator.
 //!
 //! Each cell runs two scenarios, step by step:
@@ -31,8 +31,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use callsync::cli::files::{self, Diagnostics, ResolvedTask};
-use callsync::cli::sync::state::StateStore;
-use callsync::cli::sync::{self as cli_sync, Applied, TaskRun, outcome_line};
+use callsync::cli::local::state::StateStore;
+use callsync::cli::local::{self, Applied, TaskRun, outcome_line};
 use callsync::contacts::Phone;
 use callsync::controller::steps::report::{Phase, SyncClaims, finished_phase};
 use callsync::plan::GuardDecision;
@@ -422,7 +422,7 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
         step_desired.push((since, desired.clone()));
         let applied: Result<Applied, String> =
             match TaskRun::prepare(&resolved, &store, &limiters, &settings) {
-                Ok(mut run) => cli_sync::apply(&mut run, &store, &stop, &mut |_| {})
+                Ok(mut run) => local::apply(&mut run, &store, &stop, &mut |_| {})
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -581,7 +581,7 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
 }
 
 fn resolved_desired_len(resolved: &ResolvedTask) -> u64 {
-    cli_sync::desired_set(resolved).len() as u64
+    local::desired_set(resolved).len() as u64
 }
 
 /// Every cell: each provider with no variant and with each variant that concerns it.
@@ -729,7 +729,7 @@ async fn a_contact_the_provider_refuses_is_named_and_never_reported_in_sync() {
 
     for (round, added) in [(1, 3), (2, 0)] {
         let mut run = TaskRun::prepare(&resolved, &store, &limiters, &settings).expect("prepare");
-        let applied = cli_sync::apply(&mut run, &store, &stop, &mut |_| {})
+        let applied = local::apply(&mut run, &store, &stop, &mut |_| {})
             .await
             .expect("apply");
         let line = outcome_line(&resolved.key(), 4, 0, &applied)
@@ -778,7 +778,7 @@ async fn observe_only_drift_is_named_and_never_reported_in_sync() {
     let (limiters, settings) = (RateLimiters::new(), ClientSettings::default());
     let stop = Arc::new(AtomicBool::new(false));
     let mut run = TaskRun::prepare(&resolved, &store, &limiters, &settings).expect("prepare");
-    let applied = cli_sync::apply(&mut run, &store, &stop, &mut |_| {})
+    let applied = local::apply(&mut run, &store, &stop, &mut |_| {})
         .await
         .expect("apply");
     let line = outcome_line(&resolved.key(), 3, 0, &applied).expect_err("drift is no success");

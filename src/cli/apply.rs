@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::apply_report::ApplyReport;
+use super::local::summary::thousands;
+use super::local::{self, TaskRun, outcome_line};
 use super::plan::{OutputFormat, open_state, suspension};
-use super::sync::summary::thousands;
-use super::sync::{self, TaskRun, outcome_line};
 use super::workspace::{FilesError, InputArgs, Workspace};
 use crate::providers::{ClientSettings, RateLimiters};
 
@@ -85,12 +85,12 @@ pub async fn run(args: ApplyArgs) -> Result<(), FilesError> {
         let desired = run.desired.len() as u64;
         let invalid = run.desired.invalid_count();
         let text = report.is_text();
-        let mut show = |summary: &sync::TaskSummary| {
+        let mut show = |summary: &local::TaskSummary| {
             if text {
                 println!("{}", summary.render())
             }
         };
-        match sync::apply(&mut run, &store, &stop, &mut show).await {
+        match local::apply(&mut run, &store, &stop, &mut show).await {
             Ok(applied) => {
                 if let Some(left) = applied.interrupted {
                     pending += left;

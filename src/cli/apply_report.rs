@@ -3,8 +3,8 @@
 //! figure is one the provider confirmed, as in the text lines.
 use serde::Serialize;
 
+use super::local::{Applied, TaskSummary};
 use super::plan::OutputFormat;
-use super::sync::{Applied, TaskSummary};
 
 /// `--output json` of apply.
 #[derive(Serialize, Default)]

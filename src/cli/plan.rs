@@ -7,8 +7,8 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use super::files::ResolvedTask;
-use super::sync::state::StateStore;
-use super::sync::{TaskRun, TaskSummary};
+use super::local::state::StateStore;
+use super::local::{TaskRun, TaskSummary};
 use super::workspace::{FilesError, InputArgs, Workspace, default_state_dir};
 use crate::providers::{ClientSettings, RateLimiters};
 
@@ -118,8 +118,8 @@ fn no_writes_line(totals: &Totals) -> String {
     }
     format!(
         "No writes planned, but the providers differ from the files: {} desired contacts missing, {} not desired (ObserveOnly, AddOnly or the deletion guard keeps them).",
-        super::sync::summary::thousands(totals.missing),
-        super::sync::summary::thousands(totals.unwanted)
+        super::local::summary::thousands(totals.missing),
+        super::local::summary::thousands(totals.unwanted)
     )
 }
 
@@ -200,8 +200,8 @@ pub async fn run(args: PlanArgs) -> Result<bool, FilesError> {
             } else {
                 println!(
                     "Plan: {} to add, {} to remove in {} CallTask{} ({} write calls).",
-                    super::sync::summary::thousands(totals.to_add),
-                    super::sync::summary::thousands(totals.to_remove),
+                    super::local::summary::thousands(totals.to_add),
+                    super::local::summary::thousands(totals.to_remove),
                     totals.tasks,
                     if totals.tasks == 1 { "" } else { "s" },
                     totals.write_calls

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::files::{self, Bundle, Diagnostics, ResolvedTask};
-use super::sync::TaskError;
-use super::sync::state::StateError;
+use super::local::TaskError;
+use super::local::state::StateError;
 
 /// The input files.
 #[derive(clap::Args, Debug, Clone)]

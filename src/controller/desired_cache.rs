@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use kube::ResourceExt;
 
-use super::steps::load::LoadedList;
+use super::loaded_list::LoadedList;
 use crate::contacts::DesiredSet;
 
 /// What a desired set was built from: each selected list's UID, generation and the
@@ -152,7 +152,9 @@ mod tests {
     #[test]
     fn same_versions_reuse_the_set_and_a_new_version_rebuilds() {
         let cache = DesiredCache::default();
-        let build = super::super::steps::desired::build;
+        let build = |lists: &[LoadedList]| {
+            crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
+        };
         let a = [list("a", 1, &["13012121211"])];
         let first = cache.get_or_build("t", &a, build);
         let again = cache.get_or_build("t", &a, build);
@@ -183,7 +185,9 @@ mod tests {
     #[test]
     fn sets_of_deleted_tasks_are_dropped() {
         let cache = DesiredCache::default();
-        let build = super::super::steps::desired::build;
+        let build = |lists: &[LoadedList]| {
+            crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
+        };
         cache.get_or_build("t1", &[list("a", 1, &[])], build);
         cache.get_or_build("t2", &[list("a", 1, &[])], build);
         cache.retain(|uid| uid == "t2");

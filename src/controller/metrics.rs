@@ -5,7 +5,10 @@
 //! endpoint names, error reasons) or object names — never an error's text, never a phone.
 //! docs/operations.md lists every metric and the alerts built on them.
 mod process;
+mod sync_records;
 mod task_state;
+
+pub use sync_records::LedgerSaves;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;

@@ -8,6 +8,7 @@ pub mod context;
 pub mod desired_cache;
 pub mod leader;
 pub mod ledger_store;
+pub mod loaded_list;
 pub mod metrics;
 pub mod offload;
 pub mod ownership;

@@ -12,26 +12,21 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
 
 use super::context::Context;
-use super::metrics::{RequestLabels, TaskLabels};
-use super::pause_journal::{self, AnnotationPauseJournal};
+use super::metrics::TaskLabels;
+use super::pause_journal;
 use super::steps::report::{
-    Outcome, Phase, SyncClaims, compute_status, finished_phase, publish, report,
+    Outcome, Phase, phase_after, provider_phase, publish, publish_sync_events,
+    report as report_status,
 };
 use super::steps::sink::SecretSink;
-use super::steps::{desired, load};
+use super::steps::{client, desired, load, outcome};
 use crate::api::{
-    CLEANUP_FINALIZER, CallTask, ContactCounts, ContactFailure, ContentChangePolicy,
-    DeletionPolicy, LastSync, ManagementPolicy,
+    CLEANUP_FINALIZER, CallTask, ContentChangePolicy, DeletionPolicy, ManagementPolicy,
 };
 use crate::api::{parse_duration, reasons};
-use crate::contacts::DesiredSet;
-use crate::ledger::EntryState;
-use crate::plan::{self, Plan, PlanPolicy};
-use crate::providers::factory::build_provider_with;
-use crate::providers::{
-    AccountKey, AnyProvider, ErrorClass, Provider, ProviderError, SecretCredentials, TaskRef,
-};
-use crate::sync::{self, SyncSink, WireFormat};
+use crate::plan::{self, PlanPolicy};
+use crate::providers::{ErrorClass, Provider, TaskRef};
+use crate::sync::{self, SyncReport, TaskSync, WireFormat};
 
 /// How soon a task whose only doubt is a provider batch still processing (longlonglong's
 /// async add, `sync::observe`) is looked at again.
@@ -108,7 +103,7 @@ pub async fn reconcile(task: Arc<CallTask>, ctx: Arc<Context>) -> Result<Action,
     // Labelled with the phase the reconcile reported (report() tells the metrics), so a Stalled
     // task is not counted like an InSync one.
     ctx.metrics.reconcile_finished(
-        &task_labels(&task),
+        &TaskLabels::of(&task),
         task.metadata.deletion_timestamp.is_some(),
         result.as_ref().err().map(ReconcileError::reason),
         started.elapsed().as_secs_f64(),
@@ -140,86 +135,6 @@ pub(crate) fn resync_interval(task: &CallTask) -> Duration {
         .min(MAX_RESYNC_INTERVAL)
 }
 
-fn count(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn task_labels(task: &CallTask) -> TaskLabels {
-    TaskLabels {
-        namespace: task.namespace().unwrap_or_default(),
-        calltask: task.name_any(),
-    }
-}
-
-/// Builds the provider client of a task's account. Credentials are read from the Secret at
-/// call time, so a rotated Secret takes effect without a restart.
-fn provider_for(
-    task: &CallTask,
-    provider: &crate::api::CallProvider,
-    ctx: &Context,
-) -> Result<AnyProvider, ProviderError> {
-    let namespace = provider.namespace().unwrap_or_default();
-    let account = AccountKey::new(
-        namespace.clone(),
-        provider.name_any(),
-        provider.uid().unwrap_or_default(),
-    );
-    let credentials =
-        SecretCredentials::for_provider(ctx.client.clone(), &namespace, &provider.spec)?;
-    let settings = crate::providers::ClientSettings {
-        pause_journal: Some(Arc::new(AnnotationPauseJournal::new(
-            ctx.client.clone(),
-            task,
-        ))),
-        ..ctx.settings.clients.clone()
-    };
-    build_provider_with(
-        &account,
-        &provider.spec,
-        task.spec.longlonglong.as_ref(),
-        Arc::new(credentials),
-        &ctx.limiters,
-        &settings,
-    )
-}
-
-fn provider_phase(error: &ProviderError) -> Phase {
-    let message = error.to_string();
-    let reason = provider_ready_reason(error);
-    match error.class() {
-        ErrorClass::Retryable => Phase::Progressing { reason, message },
-        ErrorClass::Terminal => Phase::Stalled { reason, message },
-    }
-}
-
-/// The Ready reason of a provider error: coarser than [`ProviderError::reason`] (the metrics'
-/// and Events' word), because what a person does is the same for a timeout as for a refused
-/// connection, and for a wrong signature as for a wrong token. Exhaustive, so a new error must
-/// choose one of [`reasons::CALL_TASK`].
-fn provider_ready_reason(error: &ProviderError) -> &'static str {
-    match error {
-        ProviderError::Unreachable { .. }
-        | ProviderError::Timeout { .. }
-        | ProviderError::ServerError { .. } => reasons::PROVIDER_UNREACHABLE,
-        ProviderError::RateLimited { .. } => reasons::RATE_LIMITED,
-        ProviderError::Busy { .. } => reasons::PROVIDER_BUSY,
-        ProviderError::ImportRunning { .. } => reasons::IMPORT_RUNNING,
-        ProviderError::InvalidResponse { .. } => reasons::INVALID_RESPONSE,
-        ProviderError::CredentialsUnavailable { .. } => reasons::CREDENTIALS_UNAVAILABLE,
-        ProviderError::CredentialsRejected { .. }
-        | ProviderError::SignatureRejected { .. }
-        | ProviderError::CredentialsMissing { .. } => reasons::CREDENTIALS_REJECTED,
-        ProviderError::ClockSkew { .. } => reasons::CLOCK_SKEW,
-        ProviderError::BatchTooLarge { .. } => reasons::BATCH_TOO_LARGE,
-        ProviderError::Rejected { .. } => reasons::REQUEST_REJECTED,
-        ProviderError::TaskRunning { .. } => reasons::TASK_RUNNING,
-        ProviderError::ResumeFailed { .. } => reasons::TASK_LEFT_PAUSED,
-        ProviderError::TaskNotFound { .. } => reasons::TASK_NOT_FOUND,
-        ProviderError::SecretNotOptedIn(_) => reasons::SECRET_NOT_OPTED_IN,
-        ProviderError::Config(_) => reasons::INVALID_PROVIDER_CONFIG,
-    }
-}
-
 /// Reports a phase and decides the next action: retryable problems back off, terminal ones wait
 /// for a change (with a slow recheck, since a fix at the provider sends no watch event).
 async fn settle(
@@ -228,7 +143,7 @@ async fn settle(
     phase: Phase,
     outcome: Outcome,
 ) -> Result<Action, ReconcileError> {
-    report(task, ctx, &phase, outcome).await?;
+    report_status(task, ctx, &phase, outcome).await?;
     match phase {
         Phase::Progressing { reason, message } => {
             Err(ReconcileError::Transient { reason, message })
@@ -249,20 +164,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     let started = Instant::now();
     let loaded = match load::load(task, ctx).await {
         Ok(loaded) => loaded,
-        Err(error) if error.is_transient() => {
-            let phase = Phase::Progressing {
-                reason: error.reason(),
-                message: error.to_string(),
-            };
-            return settle(task, ctx, phase, Outcome::default()).await;
-        }
-        Err(error) => {
-            let phase = Phase::Stalled {
-                reason: error.reason(),
-                message: error.to_string(),
-            };
-            return settle(task, ctx, phase, Outcome::default()).await;
-        }
+        Err(error) => return settle(task, ctx, error.phase(), Outcome::default()).await,
     };
     if loaded.provider.spec.suspend {
         let phase = Phase::ProviderSuspended {
@@ -270,399 +172,76 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         };
         return settle(task, ctx, phase, Outcome::default()).await;
     }
-    // Acting on a lagging ContactList cache (lists applied a moment before the task, as GitOps
-    // does) would remove contacts still desired, the one way to lose data, or sync part of the
-    // set and then list the whole provider task again when the rest arrives. One metadata-only
-    // read of the API server, before any provider call, confirms the cache.
+    // Before any provider call: a lagging ContactList cache could remove contacts still desired.
     if !load::lists_are_current(task, &loaded.lists, ctx).await? {
         tracing::debug!(calltask = %task.name_any(), "ContactList cache lags the API server; waiting");
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
-    let desired_set =
-        ctx.desired
-            .get_or_build(&task.uid().unwrap_or_default(), &loaded.lists, |lists| {
-                ctx.metrics
-                    .desired_builds
-                    .get_or_create(&task_labels(task))
-                    .inc();
-                // Seconds of CPU at 1M contacts: off the async workers (see `offload`).
-                crate::controller::offload::cpu_heavy(|| desired::build(lists))
-            });
-    let desired: &DesiredSet = &desired_set;
-    desired::report_lists(&ctx.client, &loaded.lists, desired).await?;
-    report_conflicts(task, ctx, desired).await;
+    let desired = desired::cached(task, ctx, &loaded.lists);
+    desired::report(task, ctx, &loaded.lists, &desired).await?;
 
-    let provider = match provider_for(task, &loaded.provider, ctx) {
+    let task_ref = TaskRef::of_task(&task.spec);
+    let provider = match client::ready(task, &task_ref, &loaded.provider, ctx).await {
         Ok(provider) => provider,
         Err(error) => return settle(task, ctx, provider_phase(&error), Outcome::default()).await,
     };
-    let wire = WireFormat::of(&loaded.provider.spec);
-    let task_ref = TaskRef::of_task(&task.spec);
-    // A pause a killed process never undid: the task is started again before anything else.
-    if pause_journal::recorded(task)
-        && let Err(error) = provider.resume_left_paused(&task_ref).await
-    {
-        return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
-    }
+    let (wire, policy) = (
+        WireFormat::of(&loaded.provider.spec),
+        PlanPolicy::from(&task.spec.policy),
+    );
+    let run = TaskSync {
+        provider: &provider,
+        task: &task_ref,
+        wire: &wire,
+        desired: &desired,
+        policy: &policy,
+    };
     let mut ledger = loaded.ledger;
-
-    let policy = PlanPolicy::from(&task.spec.policy);
-    let (observation, plan) =
-        match sync::observe_and_plan(&provider, &task_ref, &wire, desired, &mut ledger, &policy)
-            .await
-        {
-            Ok(observed_and_planned) => observed_and_planned,
-            Err(error) => {
-                record_requests(ctx, provider.kind(), "list", 1, Some(&error));
-                return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
-            }
-        };
-    // Created at 0 by the first observation, like the added and removed counters, so
-    // dashboards show "no drift" rather than no data.
+    let planned = match run.observe_and_plan(&mut ledger).await {
+        Ok(planned) => planned,
+        Err(error) => {
+            ctx.metrics
+                .record_requests(provider.kind(), "list", 1, Some(&error));
+            return settle(task, ctx, provider_phase(&error), Outcome::default()).await;
+        }
+    };
+    let labels = TaskLabels::of(task);
     ctx.metrics
-        .drift_found
-        .get_or_create(&task_labels(task))
-        .inc_by(observation.settled.drift_removed);
-
-    // Progress written while the sync runs must not keep saying Ready=True from the last sync:
-    // a reader (kubectl wait, Argo CD, a test) would take the new counts for a finished sync.
-    let progress_status = progress_status(task, &plan, &ledger, &observation, desired);
+        .record_observation(&labels, &planned.observation);
+    let progress = outcome::progress_status(task, &planned, &ledger, &desired, Utc::now());
     let mut sink = SecretSink::new(
         &loaded.ledger_store,
         loaded.ledger_version,
         task,
-        progress_status,
+        progress,
         ctx.settings.progress_interval,
     );
-    // Settled in-flight entries must reach the Secret even when the plan is empty.
-    if observation.settled.changed_ledger() {
-        sink.save_ledger(&ledger).await?;
-    }
-    let executed = sync::execute(
-        &provider,
-        &task_ref,
-        &wire,
-        desired,
-        &plan,
-        &mut ledger,
-        &mut sink,
-    )
-    .await?;
+    let report = run
+        .settle_then_execute(planned, &mut ledger, &mut sink)
+        .await?;
+    ctx.metrics.record_sync(&labels, &report, sink.saved());
 
-    // The final status starts from what the API server holds: the progress status when one was
-    // written, so Ready's transition time says when this sync finished.
-    let with_progress;
-    let task = if sink.progress_written {
-        let mut current = task.clone();
-        current.status = Some(sink.status.clone());
-        with_progress = current;
-        &with_progress
-    } else {
-        task
-    };
-    let labels = task_labels(task);
-    ctx.metrics
-        .contacts_added
-        .get_or_create(&labels)
-        .inc_by(executed.added);
-    ctx.metrics
-        .contacts_removed
-        .get_or_create(&labels)
-        .inc_by(executed.removed);
-    if sink.saves > 0 {
-        ctx.metrics
-            .ledger_saves
-            .get_or_create(&labels)
-            .inc_by(sink.saves);
-        ctx.metrics
-            .ledger_bytes
-            .get_or_create(&labels)
-            .set(i64::try_from(sink.ledger_bytes).unwrap_or(i64::MAX));
-    }
-
-    let contact_counts = counts(
-        &plan,
-        &ledger,
-        &observation,
-        desired.len() as u64,
-        executed.added + executed.already_present,
-        executed.removed,
-    );
-    let changed = executed.added + executed.removed > 0;
-    let first = task
-        .status
-        .as_ref()
-        .and_then(|s| s.last_sync.as_ref())
-        .is_none();
-    let outcome = Outcome {
-        counts: Some(ContactCounts {
-            failed: count(executed.failed + desired.invalid_count()),
-            ..contact_counts
-        }),
-        failures: executed
-            .failures
-            .iter()
-            .map(|f| ContactFailure {
-                phone: f.phone.clone(),
-                reason: f.reason.clone(),
-            })
-            .collect(),
-        last_sync: (changed || first).then(|| LastSync {
-            time: Utc::now(),
-            added: count(executed.added),
-            removed: count(executed.removed),
-            api_calls: count(observation.requests + executed.requests),
-            duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-        }),
-        desired_digest: Some(desired.digest.clone()),
-    };
-    if let Some(alert) = &executed.alert {
-        publish(
-            ctx,
-            task,
-            EventType::Warning,
-            alert.reason(),
-            "Sync",
-            Some(alert.to_string()),
-        )
-        .await;
-    }
-    if changed {
-        tracing::info!(
-            calltask = %task.name_any(),
-            namespace = %task.namespace().unwrap_or_default(),
-            added = executed.added,
-            removed = executed.removed,
-            "synced"
-        );
-        publish(
-            ctx,
-            task,
-            EventType::Normal,
-            "Synced",
-            "Sync",
-            Some(format!(
-                "added {}, removed {}{}",
-                executed.added,
-                executed.removed,
-                match executed.already_present {
-                    0 => String::new(),
-                    n => format!(", {n} already at the provider (not added by callsync)"),
-                }
-            )),
-        )
-        .await;
-    }
-
-    let foreign = plan
-        .not_removable
-        .iter()
-        .filter(|n| n.reason == plan::NotRemovableReason::ForeignContact)
-        .count();
-    if foreign > 0 {
-        // Pending at the provider, maybe still called, and callsync cannot remove them.
-        publish(
-            ctx,
-            task,
-            EventType::Warning,
-            "ForeignContacts",
-            "Sync",
-            Some(format!(
-                "{foreign} contacts no longer wanted are still in the provider's task: they were there before callsync added them (under ids callsync does not know), so callsync cannot remove them (notRemovable, ForeignContact); delete them in the provider's console"
-            )),
-        )
-        .await;
-    }
-
-    // Answers lost or unclear in this sync, and adds in a batch the provider has not finished
-    // (not listed yet, not sent again): either may still change the provider's task.
-    let in_doubt = executed.unknown + observation.settled.adds_awaited;
-    let phase = if let Some(error) = &executed.stopped_by {
-        provider_phase(error)
-    } else if let plan::GuardDecision::Tripped { removes, limit, .. } = plan.guard {
-        Phase::Stalled {
-            reason: reasons::DELETION_GUARD,
-            message: format!(
-                "the sync would remove {removes} contacts, more than maxDeletePercent allows ({limit}); removals are blocked, adds continue. Raise spec.policy.maxDeletePercent or change the ContactLists"
-            ),
-        }
-    } else if in_doubt > 0 {
-        Phase::Progressing {
-            reason: reasons::PROGRESSING,
-            message: format!("{in_doubt} contacts await confirmation from the provider"),
-        }
-    } else if let Some(alert) = &executed.alert {
-        Phase::Stalled {
-            reason: provider_ready_reason(alert),
-            message: alert.to_string(),
-        }
-    } else {
-        finished_phase(&SyncClaims {
-            desired: desired.len() as u64,
-            confirmed: executed.confirmed_desired(&plan),
-            invalid_in_files: desired.invalid_count(),
-            not_sendable: executed.not_sendable,
-            refused: executed.failed - executed.not_sendable,
-            not_removable: plan
-                .not_removable
-                .iter()
-                .filter(|n| n.reason.keeps_a_callable_contact())
-                .count() as u64,
-            observe_only: task.spec.policy.management == ManagementPolicy::ObserveOnly,
-            note: conflict_note(desired),
-        })
-    };
-    if in_doubt > 0 && matches!(phase, Phase::Progressing { .. }) {
-        report(task, ctx, &phase, outcome).await?;
-        // A provider batch still processing may take minutes (or, on a server that never
-        // finishes it, for ever): each look lists the whole task, so it is not every 5 s.
-        let again = if executed.unknown == 0 {
-            ctx.settings.settle_delay.max(AWAITED_BATCH_RECHECK)
-        } else {
-            ctx.settings.settle_delay
-        };
-        return Ok(Action::requeue(again));
+    let task = &*sink.latest(task);
+    publish_sync_events(ctx, task, &report).await;
+    let observe_only = task.spec.policy.management == ManagementPolicy::ObserveOnly;
+    let phase = phase_after(&report, &desired, observe_only);
+    let took = started.elapsed();
+    let outcome = outcome::finished(task, &report, &ledger, &desired, took, Utc::now());
+    if report.in_doubt() > 0 && matches!(phase, Phase::Progressing { .. }) {
+        report_status(task, ctx, &phase, outcome).await?;
+        return Ok(Action::requeue(recheck_after(&report, ctx)));
     }
     settle(task, ctx, phase, outcome).await
 }
 
-/// The sentence a Ready message gets when ContactLists disagree about some contacts.
-fn conflict_note(desired: &crate::contacts::DesiredSet) -> String {
-    match desired.conflict_count {
-        0 => String::new(),
-        n => format!(
-            "; {n} phones are given with different content by several entries (the ContactList whose name sorts first wins, see the ConflictingContacts Event)"
-        ),
-    }
-}
-
-/// A Warning Event naming (masked) the phones that ContactLists give with different content
-/// and which list won, once per desired set: only when the set differs from the one the last
-/// status recorded, so a resync does not repeat it.
-async fn report_conflicts(task: &CallTask, ctx: &Context, desired: &crate::contacts::DesiredSet) {
-    let recorded = task
-        .status
-        .as_ref()
-        .and_then(|s| s.desired_digest.as_deref());
-    if desired.conflict_count == 0 || recorded == Some(desired.digest.as_str()) {
-        return;
-    }
-    let sample: Vec<String> = desired
-        .conflicts
-        .iter()
-        .take(5)
-        .map(|c| {
-            if c.winner == c.loser {
-                format!(
-                    "{} twice in ContactList {} (first entry wins)",
-                    c.phone, c.winner
-                )
-            } else {
-                format!(
-                    "{} in {} and {} ({} wins)",
-                    c.phone, c.winner, c.loser, c.winner
-                )
-            }
-        })
-        .collect();
-    publish(
-        ctx,
-        task,
-        EventType::Warning,
-        "ConflictingContacts",
-        "Sync",
-        Some(format!(
-            "{} phones are given with different content: {}",
-            desired.conflict_count,
-            sample.join("; ")
-        )),
-    )
-    .await;
-}
-
-/// Counts provider requests for `callsync_provider_requests_total`: `count` requests of
-/// `operation`, successful unless `error` says how it failed.
-fn record_requests(
-    ctx: &Context,
-    provider: &str,
-    operation: &str,
-    count: u64,
-    error: Option<&ProviderError>,
-) {
-    if count == 0 {
-        return;
-    }
-    let outcome = match error.map(ProviderError::class) {
-        None => "ok",
-        Some(ErrorClass::Retryable) => "retryable",
-        Some(ErrorClass::Terminal) => "terminal",
-    };
-    ctx.metrics
-        .provider_requests
-        .get_or_create(&RequestLabels {
-            provider: provider.into(),
-            operation: operation.into(),
-            outcome: outcome.into(),
-        })
-        .inc_by(count);
-}
-
-/// The status published while a plan executes: Reconciling with the plan's counts; failures,
-/// the last sync and the digest stay those of the last finished sync.
-fn progress_status(
-    task: &CallTask,
-    plan: &Plan,
-    ledger: &crate::ledger::Ledger,
-    observation: &sync::Observation,
-    desired: &DesiredSet,
-) -> crate::api::CallTaskStatus {
-    let counts = counts(plan, ledger, observation, desired.len() as u64, 0, 0);
-    let phase = Phase::Progressing {
-        reason: reasons::PROGRESSING,
-        message: format!(
-            "adding {} and removing {} contacts (progress in status.contacts)",
-            counts.pending_add, counts.pending_remove
-        ),
-    };
-    let outcome = Outcome {
-        counts: Some(counts),
-        failures: task
-            .status
-            .as_ref()
-            .map(|s| s.failures.clone())
-            .unwrap_or_default(),
-        ..Outcome::default()
-    };
-    compute_status(task, &phase, outcome, Utc::now())
-}
-
-/// Contact counts after a sync: what the plan found, minus what execution did.
-fn counts(
-    plan: &Plan,
-    ledger: &crate::ledger::Ledger,
-    observation: &sync::Observation,
-    desired: u64,
-    added: u64,
-    removed: u64,
-) -> ContactCounts {
-    let remote = plan.counts.remote;
-    let present = match &observation.observed {
-        Some(_) => (remote + added).saturating_sub(removed),
-        None => ledger
-            .iter()
-            .filter(|e| e.state == EntryState::Present)
-            .count() as u64,
-    };
-    let pending_add = plan.counts.missing.saturating_sub(added);
-    let pending_remove = plan.counts.unwanted.saturating_sub(removed);
-    ContactCounts {
-        desired: count(desired),
-        present: count(present),
-        pending: count(pending_add + pending_remove),
-        pending_add: count(pending_add),
-        pending_remove: count(pending_remove),
-        failed: 0,
-        not_removable: count(plan.not_removable.len() as u64),
+/// When a sync that left contacts in doubt looks again. A provider batch still processing may
+/// take minutes (or, on a server that never finishes it, for ever): each look lists the whole
+/// task, so that is not every few seconds; a lost answer is looked at after the settle delay.
+fn recheck_after(report: &SyncReport, ctx: &Context) -> Duration {
+    if report.executed.unknown == 0 {
+        ctx.settings.settle_delay.max(AWAITED_BATCH_RECHECK)
+    } else {
+        ctx.settings.settle_delay
     }
 }
 
@@ -681,7 +260,7 @@ async fn give_up(
         reason: reasons::CLEANUP_INCOMPLETE,
         message: message.clone(),
     };
-    if let Err(error) = report(task, ctx, &phase, Outcome::default()).await {
+    if let Err(error) = report_status(task, ctx, &phase, Outcome::default()).await {
         tracing::warn!(%error, calltask = %task.name_any(), "cannot write the CleanupIncomplete condition");
     }
     publish(
@@ -807,7 +386,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
             message,
         });
     }
-    let provider = match provider_for(task, &provider_obj, ctx) {
+    let provider = match client::provider_for(task, &provider_obj, ctx) {
         Ok(p) => p,
         Err(e) => {
             let message = format!("{e}; {}", remaining_per_ledger(task, &ledger));

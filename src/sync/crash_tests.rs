@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use super::{SinkError, SyncSink, WireFormat, execute, observe_and_plan};
+use super::{SinkError, SyncSink, TaskSync, WireFormat};
 use crate::api::{Contact, ContentChangePolicy, ManagementPolicy, PhoneFormat};
 use crate::contacts::{DesiredSet, ListContacts, ListInput};
 use crate::ledger::{Ledger, codec};
@@ -331,24 +331,26 @@ impl World {
             None => Ledger::fresh(Some("task-uid")),
         };
         let task = TaskRef::new("task");
+        let wire = wire();
         let sync = async {
-            let (_, plan) =
-                observe_and_plan(&provider, &task, &wire(), wanted, &mut ledger, &self.policy)
-                    .await
-                    .expect("observe");
-            let report = execute(
-                &provider,
-                &task,
-                &wire(),
-                wanted,
-                &plan,
-                &mut ledger,
-                &mut sink,
-            )
-            .await
-            .expect("execute");
-            assert!(report.stopped_by.is_none(), "{:?}", report.stopped_by);
-            plan
+            let run = TaskSync {
+                provider: &provider,
+                task: &task,
+                wire: &wire,
+                desired: wanted,
+                policy: &self.policy,
+            };
+            let planned = run.observe_and_plan(&mut ledger).await.expect("observe");
+            let report = run
+                .settle_then_execute(planned, &mut ledger, &mut sink)
+                .await
+                .expect("execute");
+            assert!(
+                report.executed.stopped_by.is_none(),
+                "{:?}",
+                report.executed.stopped_by
+            );
+            report.plan
         };
         let finished = tokio::select! {
             plan = sync => Some(plan),

@@ -1,20 +1,29 @@
-//! One sync of one task, generic over where the ledger lives: observe → plan → execute. The
-//! controller stores the ledger in Secrets; `callsync apply` in a file. Both call this.
+//! The sync of one task end to end, generic over where the ledger lives. The controller
+//! stores the ledger in Secrets, `callsync apply` in a file; both build the desired set
+//! ([`desired_set`]) and the client ([`client_for`]) here and run [`TaskSync`] with their sink.
 //!
 //! ```text
-//! observe (provider list or ledger) ─▶ plan (pure core) ─▶ execute (windows of batches; one
-//!                                                   ledger save of intents before each window)
+//! desired set ─┐
+//! observe (provider list or ledger; open batches and doubts settled) ─▶ plan (pure core)
+//!   ─▶ save what was settled ─▶ execute (windows of batches; the intents of a window saved
+//!      before it is sent, outcomes after) ─▶ SyncReport
 //! ```
+mod client;
 #[cfg(test)]
 mod crash_tests;
+mod desired;
 mod execute;
 mod observe;
 #[cfg(test)]
 mod open_batch_tests;
+mod run;
 mod wire;
 
+pub use client::{account_of, client_for, fixed_credentials};
+pub use desired::{SelectedList, desired_set};
 pub use execute::{ExecuteReport, Failure, WINDOW_SHARE, execute, window_len};
 pub use observe::{Observation, observe};
+pub use run::{Planned, SyncReport, TaskSync};
 pub use wire::{WireFormat, WireRefusal};
 
 use std::future::Future;
@@ -31,22 +40,6 @@ pub fn plan_capabilities(caps: &providers::Capabilities) -> plan::Capabilities {
         can_list: caps.can_list,
         identity: caps.identity,
     }
-}
-
-/// Observe, then plan: what the provider has (the ledger settled against it), and what a sync
-/// must do. The controller and `callsync plan|apply` both start a sync with this.
-pub async fn observe_and_plan<P: providers::Provider>(
-    provider: &P,
-    task: &providers::TaskRef,
-    wire: &WireFormat,
-    desired: &crate::contacts::DesiredSet,
-    ledger: &mut Ledger,
-    policy: &plan::PlanPolicy,
-) -> Result<(Observation, plan::Plan), providers::ProviderError> {
-    let observation = observe(provider, task, wire, ledger).await?;
-    let caps = plan_capabilities(&provider.capabilities());
-    let plan = plan::plan(desired.keys(), &observation.observed, ledger, policy, &caps);
-    Ok((observation, plan))
 }
 
 /// Where a sync persists its ledger and reports progress. Every save must be durable before it

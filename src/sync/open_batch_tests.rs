@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::crash_tests::{desired, policy, wire, wire_phones};
 use super::observe::UNKNOWN_BATCH_GRACE;
-use super::{SinkError, SyncSink, execute, observe_and_plan};
+use super::{SinkError, SyncSink, TaskSync};
 use crate::contacts::DesiredSet;
 use crate::ledger::{Ledger, codec};
 use crate::plan::{Identity, Plan};
@@ -185,16 +185,21 @@ impl World {
             None => Ledger::fresh(Some("task-uid")),
         };
         let task = TaskRef::new("task");
-        let (observation, plan) =
-            observe_and_plan(&provider, &task, &wire(), wanted, &mut ledger, &policy())
-                .await
-                .expect("observe");
-        let sink = &mut self.durable;
-        sink.save_ledger(&ledger).await.expect("save");
-        let report = execute(&provider, &task, &wire(), wanted, &plan, &mut ledger, sink)
+        let (wire, policy) = (wire(), policy());
+        let run = TaskSync {
+            provider: &provider,
+            task: &task,
+            wire: &wire,
+            desired: wanted,
+            policy: &policy,
+        };
+        let planned = run.observe_and_plan(&mut ledger).await.expect("observe");
+        let report = run
+            .settle_then_execute(planned, &mut ledger, &mut self.durable)
             .await
             .expect("execute");
-        (plan, report.unknown + observation.settled.adds_awaited)
+        let in_doubt = report.in_doubt();
+        (report.plan, in_doubt)
     }
 
     fn ledger(&self) -> Ledger {

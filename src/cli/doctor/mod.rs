@@ -17,8 +17,8 @@ use serde::Serialize;
 use crate::doctor::{Check, ListedPhones, Observers, Recorder, Verdict};
 
 use super::files::ResolvedTask;
+use super::local::build_client;
 use super::plan::OutputFormat;
-use super::sync::build_client;
 use super::workspace::{FilesError, InputArgs, Workspace};
 use crate::providers::{ClientSettings, Credentials, RateLimiters, TaskRef};
 use crate::sync::WireFormat;

@@ -1,31 +1,108 @@
-//! Desired: the deduplicated contacts of the selected ContactLists (pure core), and the
-//! ContactList statuses that report each list's counts, invalid entries and digest.
+//! Desired: the deduplicated contacts of the selected ContactLists (the sync's pure rule, kept
+//! per task while the lists are unchanged), the ContactList statuses that report each list's
+//! counts, invalid entries and digest, and the Event about lists that disagree.
 use chrono::{DateTime, Utc};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use super::load::LoadedList;
-use crate::api::{
-    Condition, ConditionStatus, ConditionType, ContactList, ContactListStatus, FIELD_MANAGER,
-    reasons, set_condition,
-};
-use crate::contacts::{DesiredSet, ListContacts, ListInput, ListStats};
+use std::sync::Arc;
 
-/// Builds the desired set. Pure.
+use kube::runtime::events::EventType;
+
+use super::load::LoadedList;
+use super::report::publish;
+use crate::api::{
+    CallTask, Condition, ConditionStatus, ConditionType, ContactList, ContactListStatus,
+    FIELD_MANAGER, reasons, set_condition,
+};
+use crate::contacts::{DesiredSet, ListStats};
+use crate::controller::context::Context;
+use crate::controller::metrics::TaskLabels;
+
+/// Builds the desired set (the sync's rule, [`crate::sync::desired_set`]). Pure.
 pub fn build(lists: &[LoadedList]) -> DesiredSet {
-    let inputs: Vec<ListInput<'_>> = lists
+    crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
+}
+
+/// The task's desired set: the cached one while its lists are unchanged, else built — off the
+/// async workers, since a million contacts take seconds of CPU (see `offload`).
+pub fn cached(task: &CallTask, ctx: &Context, lists: &[LoadedList]) -> Arc<DesiredSet> {
+    ctx.desired
+        .get_or_build(&task.uid().unwrap_or_default(), lists, |lists| {
+            ctx.metrics
+                .desired_builds
+                .get_or_create(&TaskLabels::of(task))
+                .inc();
+            crate::controller::offload::cpu_heavy(|| build(lists))
+        })
+}
+
+/// Reports what the desired set says about its lists: each list's status, and a Warning Event
+/// when lists give phones with different content.
+pub async fn report(
+    task: &CallTask,
+    ctx: &Context,
+    lists: &[LoadedList],
+    desired: &DesiredSet,
+) -> Result<(), kube::Error> {
+    report_lists(&ctx.client, lists, desired).await?;
+    report_conflicts(task, ctx, desired).await;
+    Ok(())
+}
+
+/// The sentence a Ready message gets when ContactLists disagree about some contacts.
+pub fn conflict_note(desired: &DesiredSet) -> String {
+    match desired.conflict_count {
+        0 => String::new(),
+        n => format!(
+            "; {n} phones are given with different content by several entries (the ContactList whose name sorts first wins, see the ConflictingContacts Event)"
+        ),
+    }
+}
+
+/// A Warning Event naming (masked) the phones that ContactLists give with different content
+/// and which list won, once per desired set: only when the set differs from the one the last
+/// status recorded, so a resync does not repeat it.
+async fn report_conflicts(task: &CallTask, ctx: &Context, desired: &DesiredSet) {
+    let recorded = task
+        .status
+        .as_ref()
+        .and_then(|s| s.desired_digest.as_deref());
+    if desired.conflict_count == 0 || recorded == Some(desired.digest.as_str()) {
+        return;
+    }
+    let sample: Vec<String> = desired
+        .conflicts
         .iter()
-        .map(|loaded| ListInput {
-            name: loaded.list.metadata.name.as_deref().unwrap_or_default(),
-            default_region: loaded.list.spec.default_region.as_deref(),
-            contacts: match &loaded.csv {
-                Some(csv) => ListContacts::Csv(csv),
-                None => ListContacts::Inline(&loaded.list.spec.contacts),
-            },
+        .take(5)
+        .map(|c| {
+            if c.winner == c.loser {
+                format!(
+                    "{} twice in ContactList {} (first entry wins)",
+                    c.phone, c.winner
+                )
+            } else {
+                format!(
+                    "{} in {} and {} ({} wins)",
+                    c.phone, c.winner, c.loser, c.winner
+                )
+            }
         })
         .collect();
-    DesiredSet::build(&inputs)
+    publish(
+        ctx,
+        task,
+        EventType::Warning,
+        "ConflictingContacts",
+        "Sync",
+        Some(format!(
+            "{} phones are given with different content: {}",
+            desired.conflict_count,
+            sample.join("; ")
+        )),
+    )
+    .await;
 }
 
 /// Ready=True once the list's contacts were read (inline, or a readable source). The message
@@ -125,7 +202,7 @@ pub async fn report_unreadable(
 }
 
 /// Writes the status of each list whose figures changed (server-side apply, one field manager).
-pub async fn report_lists(
+async fn report_lists(
     client: &kube::Client,
     lists: &[LoadedList],
     desired: &DesiredSet,

@@ -8,6 +8,7 @@ use kube::api::Api;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
+use super::report::Phase;
 use crate::api::selection::{list_selector, missing_named_lists, task_selects_list};
 use crate::api::{CallProvider, CallTask, ContactList, reasons};
 use crate::contacts::csv::{CsvData, parse_csv};
@@ -86,16 +87,20 @@ impl LoadError {
                 | Self::Ledger(LedgerStoreError::Kube { .. } | LedgerStoreError::Conflict { .. })
         )
     }
+
+    /// The phase it leaves the task in: Progressing (retried) when waiting may fix it, else
+    /// Stalled until a person acts.
+    pub fn phase(&self) -> Phase {
+        let (reason, message) = (self.reason(), self.to_string());
+        if self.is_transient() {
+            Phase::Progressing { reason, message }
+        } else {
+            Phase::Stalled { reason, message }
+        }
+    }
 }
 
-/// One selected ContactList with its contacts ready for the desired-set builder.
-pub struct LoadedList {
-    pub list: Arc<ContactList>,
-    /// Parsed CSV when the list has a `source`.
-    pub csv: Option<CsvData>,
-    /// resourceVersion of the Secret or ConfigMap the CSV came from.
-    pub source_version: Option<String>,
-}
+pub use crate::controller::loaded_list::LoadedList;
 
 /// What a sync works from.
 pub struct Loaded {
@@ -343,8 +348,10 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
 /// the API server, compared by name, uid and generation (status writes change neither, so the
 /// controller's own list status writes do not make the cache look stale). Watch streams of
 /// different kinds arrive independently, so a CallTask created right after its ContactLists
-/// can be reconciled before the lists reach the store; acting on that view would remove
-/// contacts still desired.
+/// can be reconciled before the lists reach the store (GitOps applies lists a moment before
+/// the task); acting on that view would remove contacts still desired — the one way to lose
+/// data — or sync part of the set and list the whole provider task again when the rest
+/// arrives. One metadata-only read, before any provider call, confirms the cache.
 pub async fn lists_are_current(
     task: &CallTask,
     loaded: &[LoadedList],

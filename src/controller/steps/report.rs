@@ -11,7 +11,12 @@ use crate::api::{
     CallTask, CallTaskStatus, Condition, ConditionStatus, ConditionType, ContactCounts,
     ContactFailure, FIELD_MANAGER, LastSync, find_condition, set_condition,
 };
+use crate::contacts::DesiredSet;
 use crate::controller::context::Context;
+use crate::controller::steps::desired::conflict_note;
+use crate::plan::GuardDecision;
+use crate::providers::{ErrorClass, ProviderError};
+use crate::sync::SyncReport;
 
 /// Where a CallTask stands, in kstatus terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,6 +154,84 @@ pub fn finished_phase(claims: &SyncClaims) -> Phase {
     Phase::InSync {
         reason: reasons::IN_SYNC,
         message: format!("{confirmed} contacts in sync{note}"),
+    }
+}
+
+/// The phase a provider error leaves a task in: retryable errors are Progressing (retried
+/// with back-off), the others Stalled until a person acts.
+pub fn provider_phase(error: &ProviderError) -> Phase {
+    let message = error.to_string();
+    let reason = provider_ready_reason(error);
+    match error.class() {
+        ErrorClass::Retryable => Phase::Progressing { reason, message },
+        ErrorClass::Terminal => Phase::Stalled { reason, message },
+    }
+}
+
+/// The Ready reason of a provider error: coarser than [`ProviderError::reason`] (the metrics'
+/// and Events' word), because what a person does is the same for a timeout as for a refused
+/// connection, and for a wrong signature as for a wrong token. Exhaustive, so a new error must
+/// choose one of [`reasons::CALL_TASK`].
+fn provider_ready_reason(error: &ProviderError) -> &'static str {
+    match error {
+        ProviderError::Unreachable { .. }
+        | ProviderError::Timeout { .. }
+        | ProviderError::ServerError { .. } => reasons::PROVIDER_UNREACHABLE,
+        ProviderError::RateLimited { .. } => reasons::RATE_LIMITED,
+        ProviderError::Busy { .. } => reasons::PROVIDER_BUSY,
+        ProviderError::ImportRunning { .. } => reasons::IMPORT_RUNNING,
+        ProviderError::InvalidResponse { .. } => reasons::INVALID_RESPONSE,
+        ProviderError::CredentialsUnavailable { .. } => reasons::CREDENTIALS_UNAVAILABLE,
+        ProviderError::CredentialsRejected { .. }
+        | ProviderError::SignatureRejected { .. }
+        | ProviderError::CredentialsMissing { .. } => reasons::CREDENTIALS_REJECTED,
+        ProviderError::ClockSkew { .. } => reasons::CLOCK_SKEW,
+        ProviderError::BatchTooLarge { .. } => reasons::BATCH_TOO_LARGE,
+        ProviderError::Rejected { .. } => reasons::REQUEST_REJECTED,
+        ProviderError::TaskRunning { .. } => reasons::TASK_RUNNING,
+        ProviderError::ResumeFailed { .. } => reasons::TASK_LEFT_PAUSED,
+        ProviderError::TaskNotFound { .. } => reasons::TASK_NOT_FOUND,
+        ProviderError::SecretNotOptedIn(_) => reasons::SECRET_NOT_OPTED_IN,
+        ProviderError::Config(_) => reasons::INVALID_PROVIDER_CONFIG,
+    }
+}
+
+/// The phase after a sync: the provider's error when one stopped it, the deletion guard when it
+/// tripped, Progressing while contacts are in doubt, a Warning the provider gave, else what a
+/// finished sync may claim ([`finished_phase`]). Pure.
+pub fn phase_after(report: &SyncReport, desired: &DesiredSet, observe_only: bool) -> Phase {
+    let executed = &report.executed;
+    let in_doubt = report.in_doubt();
+    if let Some(error) = &executed.stopped_by {
+        provider_phase(error)
+    } else if let GuardDecision::Tripped { removes, limit, .. } = report.plan.guard {
+        Phase::Stalled {
+            reason: reasons::DELETION_GUARD,
+            message: format!(
+                "the sync would remove {removes} contacts, more than maxDeletePercent allows ({limit}); removals are blocked, adds continue. Raise spec.policy.maxDeletePercent or change the ContactLists"
+            ),
+        }
+    } else if in_doubt > 0 {
+        Phase::Progressing {
+            reason: reasons::PROGRESSING,
+            message: format!("{in_doubt} contacts await confirmation from the provider"),
+        }
+    } else if let Some(alert) = &executed.alert {
+        Phase::Stalled {
+            reason: provider_ready_reason(alert),
+            message: alert.to_string(),
+        }
+    } else {
+        finished_phase(&SyncClaims {
+            desired: desired.len() as u64,
+            confirmed: report.confirmed_desired(),
+            invalid_in_files: desired.invalid_count(),
+            not_sendable: executed.not_sendable,
+            refused: executed.failed - executed.not_sendable,
+            not_removable: report.callable_not_removable(),
+            observe_only,
+            note: conflict_note(desired),
+        })
     }
 }
 
@@ -303,6 +386,50 @@ pub async fn publish(
     };
     if let Err(error) = ctx.recorder.publish(&event, &task.object_ref(&())).await {
         tracing::warn!(%error, calltask = %task.name_any(), "cannot publish Event");
+    }
+}
+
+/// The Events of a finished sync: the provider's Warning when it gave one, `Synced` when the
+/// provider's task changed, and `ForeignContacts` when contacts no longer wanted stay there
+/// because callsync cannot remove them (pending at the provider, maybe still called).
+pub async fn publish_sync_events(ctx: &Context, task: &CallTask, report: &SyncReport) {
+    let executed = &report.executed;
+    if let Some(alert) = &executed.alert {
+        let note = Some(alert.to_string());
+        publish(ctx, task, EventType::Warning, alert.reason(), "Sync", note).await;
+    }
+    if report.changed() {
+        tracing::info!(
+            calltask = %task.name_any(),
+            namespace = %task.namespace().unwrap_or_default(),
+            added = executed.added,
+            removed = executed.removed,
+            "synced"
+        );
+        let already = match executed.already_present {
+            0 => String::new(),
+            n => format!(", {n} already at the provider (not added by callsync)"),
+        };
+        let note = format!(
+            "added {}, removed {}{already}",
+            executed.added, executed.removed
+        );
+        publish(ctx, task, EventType::Normal, "Synced", "Sync", Some(note)).await;
+    }
+    let foreign = report.foreign();
+    if foreign > 0 {
+        let note = format!(
+            "{foreign} contacts no longer wanted are still in the provider's task: they were there before callsync added them (under ids callsync does not know), so callsync cannot remove them (notRemovable, ForeignContact); delete them in the provider's console"
+        );
+        publish(
+            ctx,
+            task,
+            EventType::Warning,
+            "ForeignContacts",
+            "Sync",
+            Some(note),
+        )
+        .await;
     }
 }
 

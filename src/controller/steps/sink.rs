@@ -1,5 +1,6 @@
 //! The controller's [`SyncSink`]: the ledger goes to the CallTask's Secrets (conditional on the
 //! version it was loaded at), progress goes to its status at most every few seconds.
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use kube::api::Api;
@@ -7,25 +8,24 @@ use kube::api::Api;
 use super::report::apply_status;
 use crate::api::{CallTask, CallTaskStatus};
 use crate::controller::ledger_store::{LedgerStore, LedgerVersion};
+use crate::controller::metrics::LedgerSaves;
 use crate::ledger::{Ledger, codec};
 use crate::sync::{SinkError, SyncSink};
 
 /// Persists one CallTask's ledger and progress.
 pub struct SecretSink<'a> {
-    pub store: &'a LedgerStore,
-    pub version: Option<LedgerVersion>,
-    pub api: Api<CallTask>,
-    pub name: String,
+    store: &'a LedgerStore,
+    version: Option<LedgerVersion>,
+    api: Api<CallTask>,
+    name: String,
     /// The status to publish progress in (counts are updated in place).
-    pub status: CallTaskStatus,
-    pub interval: Duration,
-    pub last_progress: Instant,
-    /// Bytes of the last saved ledger, for the metric.
-    pub ledger_bytes: usize,
-    /// Ledger saves made.
-    pub saves: u64,
+    status: CallTaskStatus,
+    interval: Duration,
+    last_progress: Instant,
+    /// Ledger saves made and the size of the last, for the metrics.
+    saved: LedgerSaves,
     /// Whether a progress status reached the API server: the final report then starts from it.
-    pub progress_written: bool,
+    progress_written: bool,
 }
 
 impl<'a> SecretSink<'a> {
@@ -46,10 +46,25 @@ impl<'a> SecretSink<'a> {
             status,
             interval,
             last_progress: Instant::now(),
-            ledger_bytes: 0,
-            saves: 0,
+            saved: LedgerSaves::default(),
             progress_written: false,
         }
+    }
+
+    /// Ledger saves made so far.
+    pub fn saved(&self) -> LedgerSaves {
+        self.saved
+    }
+
+    /// `task` as the API server now holds it: with the last progress status when one was
+    /// written, so that the final report's Ready transition time says when this sync finished.
+    pub fn latest<'t>(&self, task: &'t CallTask) -> Cow<'t, CallTask> {
+        if !self.progress_written {
+            return Cow::Borrowed(task);
+        }
+        let mut current = task.clone();
+        current.status = Some(self.status.clone());
+        Cow::Owned(current)
     }
 }
 
@@ -72,8 +87,8 @@ impl SyncSink for SecretSink<'_> {
                 reason: e.reason(),
             })?;
         self.version = Some(version);
-        self.ledger_bytes = bytes.len();
-        self.saves += 1;
+        self.saved.last_bytes = bytes.len();
+        self.saved.saves += 1;
         Ok(())
     }
 

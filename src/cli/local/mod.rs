@@ -1,7 +1,8 @@
-//! One sync of one CallTask from files, the way the controller's reconcile does it:
-//! desired set → observe → plan → execute (ledger intent before each batch, outcome after),
-//! then settle items whose outcome was lost by observing again. `plan` stops after planning
-//! and sends nothing.
+//! The local home of a sync, for `callsync plan|apply -f DIR`: the ledger in a state folder
+//! instead of Secrets, a progress bar instead of status writes, and outcome lines. The sync
+//! itself — desired set, client, observe → plan → settle then execute — is [`crate::sync`]'s,
+//! the same the controller runs; `apply` repeats it while contacts are in doubt, observing
+//! again to settle them. `plan` stops after planning and sends nothing.
 pub mod outcome;
 pub mod pause_file;
 pub mod sink;
@@ -16,15 +17,11 @@ use kube::ResourceExt;
 
 use super::files::ResolvedTask;
 use crate::api::ManagementPolicy;
-use crate::contacts::{DesiredSet, ListContacts, ListInput};
+use crate::contacts::DesiredSet;
 use crate::ledger::Ledger;
 use crate::plan::{GuardDecision, Plan, PlanPolicy};
-use crate::providers::factory::build_provider_with;
-use crate::providers::{
-    AccountKey, AnyProvider, ClientSettings, ProviderError, RateLimiters, StaticCredentials,
-    TaskRef,
-};
-use crate::sync::{self, WireFormat};
+use crate::providers::{AnyProvider, ClientSettings, ProviderError, RateLimiters, TaskRef};
+use crate::sync::{self, Planned, TaskSync, WireFormat};
 pub use outcome::outcome_line;
 use sink::{FileSink, Progress};
 use state::{StateError, StateStore};
@@ -53,50 +50,29 @@ pub enum TaskError {
     },
 }
 
-/// The desired set of a resolved task. Pure.
+/// The desired set of a resolved task (the sync's rule, [`crate::sync::desired_set`]). Pure.
 pub fn desired_set(resolved: &ResolvedTask) -> DesiredSet {
-    let inputs: Vec<ListInput<'_>> = resolved
-        .lists
-        .iter()
-        .map(|l| ListInput {
-            name: l.list.metadata.name.as_deref().unwrap_or_default(),
-            default_region: l.list.spec.default_region.as_deref(),
-            contacts: match &l.csv {
-                Some(csv) => ListContacts::Csv(csv),
-                None => ListContacts::Inline(&l.list.spec.contacts),
-            },
-        })
-        .collect();
-    DesiredSet::build(&inputs)
+    sync::desired_set(resolved.lists.iter().map(|l| (&l.list, l.csv.as_ref())))
 }
 
-/// The task's provider client, built through the factory as the controller does, with the
+/// The task's provider client (the sync's rule, [`crate::sync::client_for`]), with the
 /// credentials from the files.
 pub fn build_client(
     resolved: &ResolvedTask,
     limiters: &RateLimiters,
     settings: &ClientSettings,
 ) -> Result<AnyProvider, TaskError> {
-    let provider_obj = &resolved.provider;
-    let namespace = provider_obj.namespace().unwrap_or_default();
-    let account = AccountKey::new(
-        namespace.clone(),
-        provider_obj.name_any(),
-        provider_obj
-            .uid()
-            .unwrap_or_else(|| format!("files:{namespace}/{}", provider_obj.name_any())),
-    );
-    build_provider_with(
-        &account,
-        &provider_obj.spec,
-        resolved.task.spec.longlonglong.as_ref(),
-        Arc::new(StaticCredentials(resolved.credentials.clone())),
+    let credentials = sync::fixed_credentials(resolved.credentials.clone());
+    sync::client_for(
+        &resolved.task,
+        &resolved.provider,
+        credentials,
         limiters,
         settings,
     )
     .map_err(|error| TaskError::Provider {
         task: resolved.key(),
-        provider: provider_obj.name_any(),
+        provider: resolved.provider.name_any(),
         error,
     })
 }
@@ -158,6 +134,18 @@ impl<'a> TaskRun<'a> {
         })
     }
 
+    /// The sync of this task, as the controller runs it, and the ledger it works on.
+    fn sync(&mut self) -> (TaskSync<'_, AnyProvider>, &mut Ledger) {
+        let sync = TaskSync {
+            provider: &self.provider,
+            task: &self.task_ref,
+            wire: &self.wire,
+            desired: &self.desired,
+            policy: &self.policy,
+        };
+        (sync, &mut self.ledger)
+    }
+
     fn provider_error(&self, error: ProviderError) -> TaskError {
         TaskError::Provider {
             task: self.resolved.key(),
@@ -168,16 +156,9 @@ impl<'a> TaskRun<'a> {
 
     /// Observe and plan; no write call, nothing saved.
     pub async fn plan(&mut self) -> Result<(TaskSummary, Plan), TaskError> {
-        let (observation, plan) = sync::observe_and_plan(
-            &self.provider,
-            &self.task_ref,
-            &self.wire,
-            &self.desired,
-            &mut self.ledger,
-            &self.policy,
-        )
-        .await
-        .map_err(|e| self.provider_error(e))?;
+        let (sync, ledger) = self.sync();
+        let planned = sync.observe_and_plan(ledger).await;
+        let Planned { observation, plan } = planned.map_err(|e| self.provider_error(e))?;
         let summary = TaskSummary::new(self, &plan, &observation);
         Ok((summary, plan))
     }
@@ -235,8 +216,9 @@ pub async fn apply(
     let mut applied = Applied::default();
     let namespace = run.resolved.task.namespace().unwrap_or_default();
     let name = run.resolved.task.name_any();
+    let task_key = run.resolved.key();
     let sink_error = |error| TaskError::Sink {
-        task: run.resolved.key(),
+        task: task_key.clone(),
         error,
     };
     // A pause a killed apply never undid: the task is started again before anything else.
@@ -248,16 +230,10 @@ pub async fn apply(
         run.pause_left = false;
     }
     for round in 0..SETTLE_ROUNDS {
-        let (observation, plan) = sync::observe_and_plan(
-            &run.provider,
-            &run.task_ref,
-            &run.wire,
-            &run.desired,
-            &mut run.ledger,
-            &run.policy,
-        )
-        .await
-        .map_err(|e| run.provider_error(e))?;
+        let (sync, ledger) = run.sync();
+        let planned = sync.observe_and_plan(ledger).await;
+        let planned = planned.map_err(|e| run.provider_error(e))?;
+        let (observation, plan) = (&planned.observation, &planned.plan);
         applied.requests += observation.requests;
         if round > 0 {
             // This apply's own adds and removals left in doubt, now confirmed by the listing:
@@ -266,84 +242,54 @@ pub async fn apply(
             applied.removed += observation.settled.removes_confirmed;
         }
         if round == 0 {
-            let summary = TaskSummary::new(run, &plan, &observation);
+            let summary = TaskSummary::new(run, plan, observation);
             show_plan(&summary);
             applied.first_plan = Some(summary);
-        }
-        applied.guard = Some(plan.guard);
-        applied.not_removable = plan.not_removable.len() as u64;
-        applied.callable_not_removable = plan
-            .not_removable
-            .iter()
-            .filter(|n| n.reason.keeps_a_callable_contact())
-            .count() as u64;
-        applied.foreign = plan
-            .not_removable
-            .iter()
-            .filter(|n| n.reason == crate::plan::NotRemovableReason::ForeignContact)
-            .count() as u64;
-        applied.confirmed = sync::ExecuteReport::default().confirmed_desired(&plan);
-        // Refusals are the last round's: an earlier round's refused adds are in this plan
-        // again, and its refused removals are in `not_removable` or this plan.
-        applied.failed = 0;
-        applied.not_sendable = 0;
-        applied.failures.clear();
-        // Settled in-flight entries must reach the state even when the plan is empty.
-        if observation.settled.changed_ledger() {
-            store
-                .save(&namespace, &name, &run.ledger)
-                .map_err(sink_error)?;
-        }
-        // Adds in a batch the provider has not finished: not sent again, in doubt until it
-        // is done (a listing then shows them), so the next rounds look again.
-        let awaited = observation.settled.adds_awaited;
-        if plan.is_empty() {
-            applied.unknown = awaited;
-            if awaited == 0 || round + 1 == SETTLE_ROUNDS {
-                break;
-            }
-            tokio::time::sleep(SETTLE_DELAY).await;
-            continue;
         }
         let total = plan.counts.planned_adds + plan.counts.planned_removes;
         let mut sink = FileSink {
             store,
             namespace: namespace.clone(),
             task: name.clone(),
-            progress: Some(Progress::new(&run.resolved.key(), total)),
+            progress: (!plan.is_empty()).then(|| Progress::new(&run.resolved.key(), total)),
             total,
             stop: stop.clone(),
         };
-        let executed = sync::execute(
-            &run.provider,
-            &run.task_ref,
-            &run.wire,
-            &run.desired,
-            &plan,
-            &mut run.ledger,
-            &mut sink,
-        )
-        .await;
+        let (sync, ledger) = run.sync();
+        let report = sync.settle_then_execute(planned, ledger, &mut sink).await;
         sink.finish();
-        let executed = executed.map_err(sink_error)?;
+        let report = report.map_err(sink_error)?;
+        let executed = &report.executed;
+        applied.guard = Some(report.plan.guard);
+        applied.not_removable = report.plan.not_removable.len() as u64;
+        applied.callable_not_removable = report.callable_not_removable();
+        applied.foreign = report.foreign();
+        // Refusals are the last round's: an earlier round's refused adds are in this plan
+        // again, and its refused removals are in `not_removable` or this plan.
+        applied.confirmed = report.confirmed_desired();
+        applied.failed = executed.failed;
+        applied.not_sendable = executed.not_sendable;
+        applied.failures = executed.failures.clone();
         applied.added += executed.added;
         applied.removed += executed.removed;
         applied.already_present += executed.already_present;
-        applied.confirmed = executed.confirmed_desired(&plan);
-        applied.failed = executed.failed;
-        applied.not_sendable = executed.not_sendable;
-        applied.failures = executed.failures;
         applied.requests += executed.requests;
         applied.write_requests += executed.requests;
-        applied.unknown = executed.unknown + awaited;
+        // Adds in a batch the provider has not finished are not sent again: in doubt until it
+        // is done (a listing then shows them), so the next rounds look again.
+        applied.unknown = report.in_doubt();
         if executed.interrupted {
             applied.interrupted = Some(executed.pending + executed.unknown);
             break;
         }
-        if let Some(error) = executed.stopped_by {
+        if let Some(error) = report.executed.stopped_by {
             return Err(run.provider_error(error));
         }
-        if applied.unknown == 0 || run.policy.management == ManagementPolicy::ObserveOnly {
+        let nothing_sent = report.plan.is_empty();
+        if applied.unknown == 0
+            || (!nothing_sent && run.policy.management == ManagementPolicy::ObserveOnly)
+            || round + 1 == SETTLE_ROUNDS
+        {
             break;
         }
         tokio::time::sleep(SETTLE_DELAY).await;

@@ -1,0 +1,15 @@
+//! A selected ContactList as the controller loaded it. Below both the load step and the
+//! desired-set cache, which keys its sets by what each list was loaded at.
+use std::sync::Arc;
+
+use crate::api::ContactList;
+use crate::contacts::csv::CsvData;
+
+/// One selected ContactList with its contacts ready for the desired-set builder.
+pub struct LoadedList {
+    pub list: Arc<ContactList>,
+    /// Parsed CSV when the list has a `source`.
+    pub csv: Option<CsvData>,
+    /// resourceVersion of the Secret or ConfigMap the CSV came from.
+    pub source_version: Option<String>,
+}
