@@ -39,7 +39,7 @@ pub use credentials::{
     CredentialSource, Credentials, SecretCredentials, SecretString, SharedCredentials,
     StaticCredentials,
 };
-pub use error::{ErrorClass, ProviderError, mask_phone, sanitize};
+pub use error::{ErrorClass, ProviderError, sanitize};
 pub use factory::{ClientSettings, build_provider};
 pub use http::RetryPolicy;
 pub use longlonglong::LonglonglongClient;
