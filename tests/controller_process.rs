@@ -573,11 +573,11 @@ const CB_UUID: &str = "cb-uuid-7c1e";
 const CB_SECRET: &str = "S3cr3t-cb-Zq81x";
 const CB_WRONG: &str = "Wr0ng-cb-Kp27m";
 
-/// The first 5 and last 4 characters, like the product's mask; for failure messages.
+/// Phones masked by the product's one rule, secrets hidden; for failure messages.
 fn mask(text: &str, phones: &[String], secrets: &[&str]) -> String {
     let mut out = text.to_string();
     for p in phones {
-        out = out.replace(p.as_str(), &format!("{}****{}", &p[..3], &p[p.len() - 4..]));
+        out = out.replace(p.as_str(), &callsync::contacts::mask_phone(p));
     }
     for s in secrets {
         out = out.replace(s, "<secret>");

@@ -458,13 +458,13 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                 judge.check(desired.contains(&phone) || sent_when_desired, || {
                     format!(
                         "add of {}, which is not desired",
-                        callsync::simulator::mask_phone(&phone)
+                        callsync::contacts::mask_phone(&phone)
                     )
                 });
                 judge.check(!present.contains(&phone), || {
                     format!(
                         "duplicate add of {}",
-                        callsync::simulator::mask_phone(&phone)
+                        callsync::contacts::mask_phone(&phone)
                     )
                 });
                 present.insert(phone);
@@ -473,7 +473,7 @@ async fn run_cell(cell: &Cell, work: &Path) -> CellResult {
                 judge.check(!desired.contains(&phone), || {
                     format!(
                         "desired contact {} removed",
-                        callsync::simulator::mask_phone(&phone)
+                        callsync::contacts::mask_phone(&phone)
                     )
                 });
                 present.remove(&phone);

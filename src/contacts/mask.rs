@@ -81,4 +81,16 @@ mod tests {
         assert_eq!(mask_phone("+86 130 1212 1211"), "+861******1211");
         assert_eq!(mask_phone("１３０１２１２１２１１"), "130****1211");
     }
+
+    /// Wire forms as providers write them (the cases of the 5-head rule `providers::error` used
+    /// to have): without a parsed country code the head never shows more than three digits.
+    #[test]
+    fn wire_forms_and_short_or_empty_values() {
+        assert_eq!(mask_phone("+8613012121211"), "+861******1211");
+        assert_eq!(mask_phone("8613012121211"), "861******1211");
+        assert_eq!(mask_phone("13012121211"), "130****1211");
+        assert_eq!(mask_phone("12345"), "****5");
+        assert_eq!(mask_phone("123"), "***");
+        assert_eq!(mask_phone(""), "(no digits)");
+    }
 }

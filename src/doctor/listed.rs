@@ -8,9 +8,8 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
-use crate::contacts::Phone;
+use crate::contacts::{Phone, mask_phone};
 use crate::providers::http::{AnswerObserver, ObservedAnswer, SharedObserver};
-use crate::providers::mask_phone;
 use crate::sync::WireFormat;
 
 /// The operations whose answers list a task's contacts.

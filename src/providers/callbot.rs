@@ -36,8 +36,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use self::answers::{AddAnswer, Answer, err_list, order_contact, parse_answer};
-use super::factory::limit;
 use super::http::Transport;
+use super::settings::limit;
 use super::wire::{ItemMessage, KeyIndex, classify_item_message, to_json, value_string};
 use super::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,

@@ -10,6 +10,8 @@
 //! [`sanitize`] before they are stored.
 use std::time::Duration;
 
+use crate::contacts::mask_phone;
+
 /// Whether retrying the same request can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -154,25 +156,6 @@ impl ProviderError {
     }
 }
 
-/// Masks a phone number for logs, Events and status: the first 5 and the last 4 digits stay,
-/// the rest becomes `****` (`+8613012121211` → `+86130****1211`). Short numbers keep only their
-/// last 2 digits.
-pub fn mask_phone(phone: &str) -> String {
-    let (plus, digits) = match phone.strip_prefix('+') {
-        Some(rest) => ("+", rest),
-        None => ("", phone),
-    };
-    let chars: Vec<char> = digits.chars().collect();
-    if chars.len() > 9 {
-        let head: String = chars[..5].iter().collect();
-        let tail: String = chars[chars.len() - 4..].iter().collect();
-        format!("{plus}{head}****{tail}")
-    } else {
-        let tail: String = chars[chars.len().saturating_sub(2)..].iter().collect();
-        format!("{plus}****{tail}")
-    }
-}
-
 /// An ASCII or full-width decimal digit, as its ASCII form.
 fn digit(c: char) -> Option<char> {
     match c {
@@ -206,10 +189,10 @@ fn phone_separator(c: char) -> bool {
 /// Most separator characters in a row inside one number (`") "` in `(130) 1212`).
 const MAX_SEPARATOR_RUN: usize = 2;
 
-/// Makes a provider message safe to store: every phone number in it is masked, whichever way it
-/// is written — a run of 7 or more digits, ASCII or full-width (`１３０…`), with spaces, dashes,
-/// dots or parentheses between them (`130 1212 1211`, `+86 (130) 1212-1211`) — and the message
-/// is cut to 300 characters.
+/// Makes a provider message safe to store: every phone number in it is masked by the one rule,
+/// [`mask_phone`], whichever way it is written — a run of 7 or more digits, ASCII or full-width
+/// (`１３０…`), with spaces, dashes, dots or parentheses between them (`130 1212 1211`,
+/// `+86 (130) 1212-1211`) — and the message is cut to 300 characters.
 pub fn sanitize(message: &str) -> String {
     let chars: Vec<char> = message.chars().collect();
     let mut out = String::with_capacity(message.len());
@@ -264,22 +247,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_phones() {
-        assert_eq!(mask_phone("+8613012121211"), "+86130****1211");
-        assert_eq!(mask_phone("8613012121211"), "86130****1211");
-        assert_eq!(mask_phone("13012121211"), "13012****1211");
-        assert_eq!(mask_phone("12345"), "****45");
-        assert_eq!(mask_phone(""), "****");
-    }
-
-    #[test]
     fn sanitizes_messages() {
         assert_eq!(
             sanitize("phone 8613012121211 is invalid, code 4001"),
-            "phone 86130****1211 is invalid, code 4001"
+            "phone 861******1211 is invalid, code 4001"
         );
-        assert_eq!(sanitize("号码13012121211重复"), "号码13012****1211重复");
-        assert_eq!(sanitize("x+8613012121211"), "x+86130****1211");
+        assert_eq!(sanitize("号码13012121211重复"), "号码130****1211重复");
+        assert_eq!(sanitize("x+8613012121211"), "x+861******1211");
     }
 
     /// Numbers written with separators or in full-width digits used to reach status and Events
@@ -287,14 +261,11 @@ mod tests {
     #[test]
     fn sanitizes_phones_written_with_separators_or_full_width_digits() {
         for (message, want) in [
-            (
-                "number 130 1212 1211 refused",
-                "number 13012****1211 refused",
-            ),
-            ("bad +86 (130) 1212-1211.", "bad +86130****1211."),
-            ("号码１３０１２１２１２１１重复", "号码13012****1211重复"),
-            ("号码１３０ １２１２ １２１１", "号码13012****1211"),
-            ("130.1212.1211", "13012****1211"),
+            ("number 130 1212 1211 refused", "number 130****1211 refused"),
+            ("bad +86 (130) 1212-1211.", "bad +861******1211."),
+            ("号码１３０１２１２１２１１重复", "号码130****1211重复"),
+            ("号码１３０ １２１２ １２１１", "号码130****1211"),
+            ("130.1212.1211", "130****1211"),
         ] {
             let got = sanitize(message);
             assert_eq!(got, want, "{message}");

@@ -1,59 +1,17 @@
-//! Building a provider client from a CallProvider spec.
+//! Building a provider client from a CallProvider spec. The factory knows the three clients;
+//! what the clients take besides the spec (their settings, the batch-size limit) lives in
+//! [`super::settings`], so no client depends on the factory. `ClientSettings` is re-exported
+//! here for paths written before it moved.
 use std::time::Duration;
 
 use super::callbot::CallbotClient;
-use super::http::{RetryPolicy, SharedObserver, SharedRequestMetrics, Transport, shared_client};
+use super::http::{Transport, shared_client};
 use super::longlonglong::LonglonglongClient;
 use super::nxlink::NxlinkClient;
 use super::ratelimit::{AccountKey, RateLimiters};
+pub use super::settings::ClientSettings;
 use super::{AnyProvider, ProviderError, SharedCredentials};
 use crate::api::{CallProviderSpec, LonglonglongTaskOptions};
-
-/// Knobs that are not in the CallProvider spec. The defaults are for production; tests shorten
-/// them.
-#[derive(Debug, Clone)]
-pub struct ClientSettings {
-    /// Retries of retryable failures.
-    pub retry: RetryPolicy,
-    /// longlonglong async adds: how long to wait for the batch result before answering
-    /// `Unknown` for its items.
-    pub async_confirm_timeout: Duration,
-    /// longlonglong async adds: first wait between result lookups (doubles, up to 2 s).
-    pub async_poll_interval: Duration,
-    /// longlonglong pause → change → resume: resume rounds (each with the transport's retries)
-    /// before the task is reported as left paused.
-    pub resume_rounds: u32,
-    /// HTTP client; `None` = the process-wide shared one.
-    pub http: Option<reqwest::Client>,
-    /// Endpoints a CallProvider may use (`https://api-hk.nxlink.ai`, `https://gw.example.com/v2`):
-    /// an endpoint must have the scheme, host and port of one of them and a path under its
-    /// path. Empty = any endpoint. The chart's `providerEndpoints`.
-    pub allowed_endpoints: Vec<String>,
-    /// Sees every answer (`callsync doctor`); `None` in production.
-    pub observer: Option<SharedObserver>,
-    /// Where a longlonglong pause is recorded before it is made (`pause_journal`); `None`: no
-    /// durable record, pauses are made anyway (a run whose provider state is not kept).
-    pub pause_journal: Option<super::SharedPauseJournal>,
-    /// Counts each HTTP attempt and rate-limiter wait (the controller's metrics); `None` in the
-    /// CLI.
-    pub metrics: Option<SharedRequestMetrics>,
-}
-
-impl Default for ClientSettings {
-    fn default() -> Self {
-        Self {
-            retry: RetryPolicy::default(),
-            async_confirm_timeout: Duration::from_secs(20),
-            async_poll_interval: Duration::from_millis(250),
-            resume_rounds: 3,
-            http: None,
-            allowed_endpoints: Vec::new(),
-            observer: None,
-            pause_journal: None,
-            metrics: None,
-        }
-    }
-}
 
 /// The client for one CallTask on one CallProvider account. Every client of `account` gets the
 /// same rate limiter from `limiters`; credentials are read from `credentials` at every operation.
@@ -210,11 +168,6 @@ fn refuse_unlisted(endpoint: &str, allowed: &[String]) -> Result<(), ProviderErr
 
 fn positive(n: i32) -> Option<usize> {
     usize::try_from(n).ok().filter(|n| *n > 0)
-}
-
-/// `min(documented, override)`.
-pub(crate) fn limit(documented: usize, override_: Option<usize>) -> usize {
-    override_.map_or(documented, |o| o.min(documented)).max(1)
 }
 
 #[cfg(test)]

@@ -28,8 +28,8 @@ use self::answers::{Echo, Envelope, parse_envelope, refused_rows};
 use self::confirm::Pending;
 pub use self::list::LIST_PAGE_SIZE;
 use super::batching::in_chunks;
-use super::factory::{ClientSettings, limit};
 use super::http::{Sent, Transport};
+use super::settings::{ClientSettings, limit};
 use super::wire::{seg, to_json};
 use super::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,

@@ -8,7 +8,7 @@
 //! the ids they are given, so a retried request is recognised by the provider, not doubled.
 //!
 //! ```text
-//! factory::build_provider ─▶ AnyProvider ─▶ {longlonglong, callbot, nxlink}
+//! factory::build_provider ─▶ AnyProvider ─▶ {longlonglong, callbot, nxlink} ─▶ settings
 //!                                              │  credentials: CredentialSource (Secret, per call)
 //!                                              └─ http::Transport ─ ratelimit::Limiter (per account)
 //! ```
@@ -29,6 +29,7 @@ pub mod nxlink;
 pub mod pause_journal;
 pub mod ratelimit;
 pub mod remote_task;
+pub mod settings;
 pub mod types;
 mod wire;
 
@@ -39,13 +40,14 @@ pub use credentials::{
     CredentialSource, Credentials, SecretCredentials, SecretString, SharedCredentials,
     StaticCredentials,
 };
-pub use error::{ErrorClass, ProviderError, mask_phone, sanitize};
-pub use factory::{ClientSettings, build_provider};
+pub use error::{ErrorClass, ProviderError, sanitize};
+pub use factory::build_provider;
 pub use http::RetryPolicy;
 pub use longlonglong::LonglonglongClient;
 pub use nxlink::NxlinkClient;
 pub use pause_journal::{MemoryPauseJournal, PauseJournal, SharedPauseJournal};
 pub use ratelimit::{AccountKey, Limiter, RateLimiters};
+pub use settings::ClientSettings;
 pub use types::{
     BatchOutcome, BatchState, Capabilities, ContactToAdd, ContactToRemove, DriftHint, Identity,
     ItemNote, ItemOutcome, ItemResult, RejectReason, RemoteContact, RemoteState, TaskRef,

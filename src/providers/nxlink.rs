@@ -38,8 +38,8 @@ use messages::{DeleteRefusal, delete_refusal, is_task_not_found};
 
 use super::batching::in_chunks;
 use super::callbot::Param;
-use super::factory::limit;
 use super::http::{Response, Transport};
+use super::settings::limit;
 use super::wire::{ItemMessage, classify_item_message, to_json, value_string};
 use super::{
     BatchOutcome, Capabilities, ContactToAdd, ContactToRemove, Credentials, DriftHint, Identity,

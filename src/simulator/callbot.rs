@@ -255,7 +255,7 @@ fn shape(reply: &mut Reply, variants: &BTreeSet<Variant>) {
     }
     let echo = |phone: &str| -> String {
         if has(Variant::CallbotPhoneMasked) {
-            super::phones::mask_phone(phone)
+            super::phones::provider_masked(phone)
         } else if has(Variant::CallbotPhoneNational) {
             Phone::from_wire(phone, PhoneFormat::InternationalDigits, None)
                 .map_or_else(|_| phone.to_owned(), Phone::national_number)

@@ -36,7 +36,6 @@ pub use config::{
     AccountConfig, FaultConfig, OversizedAnswer, ProviderKind, RateLimitConfig, SimulatorConfig,
     TaskConfig, TaskGeneration, TaskState,
 };
-pub use phones::mask_phone;
 pub use state::SimState;
 pub use variants::Variant;
 

@@ -1,5 +1,6 @@
 //! The simulated providers' phone-number rules (simple and strict; see docs/simulator.md) and
-//! masking for logs.
+//! the masking a provider variant applies to phones in its own answers. The simulator's logs mask
+//! with callsync's one rule, [`crate::contacts::mask_phone`], like the rest of the crate.
 
 /// longlonglong: national digits as in its examples (`13012121211`): a Chinese mobile number
 /// (11 digits starting with 1) or a landline with its trunk prefix (0 + 9 to 11 digits). No `+`,
@@ -19,8 +20,11 @@ pub fn international_valid(phone: &str) -> bool {
         && !phone.starts_with('0')
 }
 
-/// Keeps the first 5 and last 4 characters: `86130****1234`. Short values are masked whole.
-pub fn mask_phone(phone: &str) -> String {
+/// How a provider that masks phones in its answers writes them (`callbotPhoneMasked`): the first
+/// 5 and last 4 characters stay, `86131****0001`; short values are masked whole. This is the
+/// provider's behaviour the client must refuse to read as a number, not a mask for our logs, so
+/// it keeps the provider's shape rather than callsync's rule.
+pub(crate) fn provider_masked(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() <= 9 {
         return "****".to_owned();
@@ -49,8 +53,9 @@ mod tests {
     }
 
     #[test]
-    fn masking() {
-        assert_eq!(mask_phone("8613012121211"), "86130****1211");
-        assert_eq!(mask_phone("123"), "****");
+    fn provider_masking() {
+        assert_eq!(provider_masked("8613131310001"), "86131****0001");
+        assert_eq!(provider_masked("8613012121211"), "86130****1211");
+        assert_eq!(provider_masked("123"), "****");
     }
 }

@@ -577,7 +577,7 @@ impl Inner {
         tracing::debug!(
             provider = %key.0,
             task = task_id,
-            phone = %crate::simulator::mask_phone(&contact.phone),
+            phone = %crate::contacts::mask_phone(&contact.phone),
             "contact added"
         );
         Ok(())
@@ -604,7 +604,7 @@ impl Inner {
         tracing::debug!(
             provider = %key.0,
             task = task_id,
-            phone = %crate::simulator::mask_phone(&removed.phone),
+            phone = %crate::contacts::mask_phone(&removed.phone),
             "contact removed"
         );
         Some(removed)

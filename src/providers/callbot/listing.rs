@@ -17,9 +17,9 @@ use super::answers::{OrderRow, kind, order_row};
 use super::echo::{self, Echo};
 use super::{CallbotClient, Keys, PRODUCT_ID};
 use crate::api::PhoneFormat;
-use crate::contacts::Phone;
+use crate::contacts::{Phone, mask_phone};
 use crate::providers::wire::to_json;
-use crate::providers::{ProviderError, RemoteContact, RemoteState, TaskRef, mask_phone};
+use crate::providers::{ProviderError, RemoteContact, RemoteState, TaskRef};
 
 /// `listOrder` page size asked for (the docs' example).
 pub const LIST_PAGE_SIZE: u64 = 100;

@@ -93,7 +93,7 @@ fn reshape(value: &mut Value, variants: &BTreeSet<Variant>, listing: bool) {
             map.remove("meta");
         }
         let echo: Option<fn(&str) -> String> = if variants.contains(&Variant::LllListPhoneMasked) {
-            Some(masked)
+            Some(provider_masked)
         } else if variants.contains(&Variant::LllListPhoneCountryCode) {
             Some(with_country_code)
         } else {
@@ -121,8 +121,9 @@ fn with_country_code(phone: &str) -> String {
     format!("86{}", phone.strip_prefix('0').unwrap_or(phone))
 }
 
-/// `13012121211` → `130****1211`, as consoles show numbers.
-fn masked(phone: &str) -> String {
+/// `13012121211` → `130****1211`, as consoles show numbers: the provider's own masking in a
+/// listing (`lllListPhoneMasked`), which the client must refuse; not callsync's logging mask.
+fn provider_masked(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() < 8 {
         return "****".to_owned();
@@ -232,7 +233,7 @@ mod tests {
     fn echoes_and_users() {
         assert_eq!(with_country_code("13012121211"), "8613012121211");
         assert_eq!(with_country_code("02112345678"), "862112345678");
-        assert_eq!(masked("13012121211"), "130****1211");
+        assert_eq!(provider_masked("13012121211"), "130****1211");
         assert_eq!(path_user("/agent-api/user/u-1/task/t/number"), Some("u-1"));
         assert_eq!(
             path_user("/agent-api/new/user/u-2/task_stop/t"),
