@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use callsync::api::{Contact, ContactList};
-use callsync::contacts::csv::parse_csv;
+use callsync::contacts::csv::{parse_csv, parse_csv_bytes};
 use callsync::contacts::{DesiredSet, ListContacts, ListInput};
 use kube::Api;
 use kube::api::ListParams;
@@ -207,7 +207,7 @@ fn gbk_file_from_a_chinese_excel() {
     assert_eq!(run.stdout, "");
     assert!(
         run.stderr
-            .starts_with("error: line 1: the bytes are not valid UTF-8; pass --encoding"),
+            .starts_with("error: CSV line 1: the bytes are not valid UTF-8; pass --encoding"),
         "{}",
         run.stderr
     );
@@ -564,6 +564,214 @@ fn shards_build_the_same_desired_set_as_the_csv() {
     assert!(from_shards.lists.iter().all(|l| l.duplicates == 0));
 }
 
+/// A GBK file from a Chinese Excel with a semicolon list separator (no byte-order mark): a
+/// quoted cell over two lines, Excel's numbers, rows the reader refuses and a phone too short.
+const SAME_FILE: &str = "手机号;姓名;备注\r\n\
+    1.3012121211E+10;张三;\"两行\r\n备注\"\r\n\
+    '13012121212;李四;\r\n\
+    1.30121E+10;王五;\r\n\
+    ;赵六;\r\n\
+    13012121213;钱七\r\n\
+    130;周九;\r\n\
+    13012121214;孙八;x\r\n";
+
+/// `callsync validate -f DIR` on a ContactList whose source is `bytes` in a ConfigMap's
+/// `binaryData` (where `kubectl create configmap --from-file` puts a file that is not UTF-8).
+fn validate_source(bytes: &[u8]) -> Run {
+    use base64::Engine;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let objects = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: t\n  labels:\n    callsync.io/credentials: \"true\"\nstringData:\n  token: x\n\
+         ---\napiVersion: callsync.io/v1alpha1\nkind: CallProvider\nmetadata:\n  name: p\nspec:\n  longlonglong:\n    userId: u\n    tokenSecretRef: {{name: t, key: token}}\n\
+         ---\napiVersion: callsync.io/v1alpha1\nkind: CallTask\nmetadata:\n  name: c\nspec:\n  providerRef: {{name: p}}\n  taskId: \"1\"\n  contactLists:\n    names: [people]\n\
+         ---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: people-csv\nbinaryData:\n  contacts.csv: {b64}\n\
+         ---\napiVersion: callsync.io/v1alpha1\nkind: ContactList\nmetadata:\n  name: people\nspec:\n  defaultRegion: CN\n  source:\n    configMapRef: {{name: people-csv, key: contacts.csv}}\n"
+    );
+    std::fs::write(dir.path().join("objects.yaml"), objects).expect("write objects");
+    let output = Command::new(env!("CARGO_BIN_EXE_callsync"))
+        .args(["validate", "-f"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run callsync validate");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+#[test]
+fn a_file_gives_the_same_contacts_through_import_and_as_a_contact_list_source() {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(SAME_FILE);
+    assert!(!unmappable && std::str::from_utf8(&bytes).is_err());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("same.csv");
+    std::fs::write(&path, &bytes).expect("write");
+    let run = import_ok(&[path.to_str().expect("path")]);
+    assert!(
+        run.stderr
+            .contains("GB18030, delimiter ';', header on line 1"),
+        "{}",
+        run.stderr
+    );
+    let imported = contacts(&lists(&run.stdout));
+    let from_import = DesiredSet::build(&[ListInput {
+        name: "import",
+        default_region: Some("CN"),
+        contacts: ListContacts::Inline(&imported),
+    }]);
+    let parsed = parse_csv_bytes(&bytes).expect("the ContactList reader takes the GBK file");
+    let from_source = DesiredSet::build(&[ListInput {
+        name: "import",
+        default_region: Some("CN"),
+        contacts: ListContacts::Csv(&parsed),
+    }]);
+    assert_eq!(from_import.len(), 3, "{}", run.stderr);
+    assert_eq!(from_source.contacts(), from_import.contacts());
+    assert_eq!(from_source.digest, from_import.digest);
+    assert_eq!(
+        imported[0].phone, "+8613012121211",
+        "Excel's 1.3012121211E+10"
+    );
+    assert_eq!(imported[1].phone, "+8613012121212", "Excel's '13012121212");
+    assert_eq!(var(&imported[0], "备注"), Some("两行\r\n备注"));
+
+    // The same rows are left out, on the same lines; what the reader refuses, in the same words.
+    let reports = row_reports(&run.stderr);
+    let import_lines: Vec<u64> = reports
+        .iter()
+        .map(|l| {
+            l["line ".len()..]
+                .split(':')
+                .next()
+                .expect("N")
+                .parse()
+                .expect("line")
+        })
+        .collect();
+    let source_lines: Vec<u64> = from_source.lists[0]
+        .invalid_sample
+        .iter()
+        .map(|e| e.index as u64)
+        .collect();
+    assert_eq!(import_lines, vec![5, 6, 7, 8]);
+    assert_eq!(source_lines, import_lines);
+    let reader_says: Vec<String> = parsed
+        .errors
+        .iter()
+        .map(|e| format!("line {}: {}", e.line, e.reason()))
+        .collect();
+    assert_eq!(
+        reader_says,
+        [
+            "line 6: phone is empty",
+            "line 7: expected 3 fields, found 2"
+        ]
+    );
+    for said in &reader_says {
+        assert!(reports.contains(&said.as_str()), "{said:?} in {reports:?}");
+    }
+
+    // `callsync validate` reads the bytes from binaryData the same way: warnings on the same
+    // lines, no error.
+    let validated = validate_source(&bytes);
+    assert_eq!(validated.code, Some(0), "{}", validated.stderr);
+    for line in import_lines {
+        assert!(
+            validated.stderr.contains(&format!("CSV line {line}: ")),
+            "line {line} in {}",
+            validated.stderr
+        );
+    }
+    for said in &reader_says {
+        assert!(
+            validated.stderr.contains(&format!("CSV {said}")),
+            "{}",
+            validated.stderr
+        );
+    }
+    assert!(
+        !validated.stderr.contains("13012121213"),
+        "{}",
+        validated.stderr
+    );
+}
+
+#[test]
+fn a_file_is_refused_with_the_same_words_through_import_and_as_a_contact_list_source() {
+    let gbk = |text: &str| encoding_rs::GBK.encode(text).0.into_owned();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "stray quote",
+            gbk(
+                "手机号;姓名\r\n13012121211;\"张三\r\n13012121212;李四\r\n13012121213;\"王五\"\r\n",
+            ),
+            "CSV line 2, column 13: the quoted field opened here ends on line 4, column 13, and text follows it",
+        ),
+        (
+            "quote never closed",
+            gbk("手机号;姓名\r\n13012121211;\"张三\r\n"),
+            "CSV line 2, column 13: the quoted field opened here is never closed",
+        ),
+        (
+            "undecodable",
+            b"phone\n13012121211\n\xff\xfe\xff\n".to_vec(),
+            "CSV line 3: the bytes are not valid GB18030",
+        ),
+        (
+            "no header",
+            b"\r\n\r\n".to_vec(),
+            "the CSV has no header row",
+        ),
+        (
+            "no phone column",
+            gbk("姓名;地址\r\n张三;北京\r\n"),
+            "no phone column among the headers (姓名, 地址)",
+        ),
+        (
+            "no header row: the first row is data",
+            gbk("13012121211;张三\r\n"),
+            "no phone column among the headers (130****1211, 张三)",
+        ),
+        (
+            "duplicate header",
+            gbk("手机号;城市;City;城市\r\n"),
+            "the header names \"城市\" twice (columns 2 and 4)",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (what, bytes, expected) in cases {
+        let shared = parse_csv_bytes(&bytes).expect_err(what).to_string();
+        assert!(shared.starts_with(expected), "{what}: {shared}");
+        let path = dir.path().join("refused.csv");
+        std::fs::write(&path, &bytes).expect("write");
+        let run = callsync(&[path.to_str().expect("path"), "--name", "x"], None);
+        assert_eq!(run.code, Some(1), "{what}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with(&format!("error: {shared}")),
+            "{what}: {:?} does not start with {shared:?}",
+            run.stderr
+        );
+        let validated = validate_source(&bytes);
+        assert_eq!(validated.code, Some(1), "{what}: {}", validated.stderr);
+        assert!(
+            validated.stderr.contains(&format!(
+                "ConfigMap \"people-csv\" key \"contacts.csv\" is not readable CSV: {shared}"
+            )),
+            "{what}: {}",
+            validated.stderr
+        );
+        assert!(!run.stderr.contains("13012121211"), "{}", run.stderr);
+        assert!(
+            !validated.stderr.contains("13012121211"),
+            "{}",
+            validated.stderr
+        );
+    }
+}
+
 #[test]
 fn errors_are_one_line_for_people() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -587,7 +795,7 @@ fn errors_are_one_line_for_people() {
             vec![&undecodable, "--name", "x"],
             "line 3: the bytes are not valid GB18030",
         ),
-        (vec![&empty, "--name", "x"], "the file has no header row"),
+        (vec![&empty, "--name", "x"], "the CSV has no header row"),
         (
             vec![&dup, "--name", "x"],
             "the header names \"城市\" twice (columns 2 and 3)",

@@ -70,7 +70,7 @@ const BROKEN: &[(&str, &str, &str)] = &[
     (
         "unreadable-csv",
         "validate",
-        "spec.source.configMapRef: ConfigMap \"people-csv\" key \"contacts.csv\" is not readable CSV: CSV header has no `phone` column",
+        "spec.source.configMapRef: ConfigMap \"people-csv\" key \"contacts.csv\" is not readable CSV: no phone column among the headers (名字, 地址)",
     ),
     (
         "missing-csv-source",

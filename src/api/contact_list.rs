@@ -109,8 +109,10 @@ pub struct ContactSource {
     /// Key of a ConfigMap in this namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map_ref: Option<ConfigMapKeyRef>,
-    /// Format of the data. The first CSV row is a header; `phone` is required, `name`,
-    /// `company`, `email`, `extra` are known, other columns become variables.
+    /// Format of the data, read as `callsync import` reads a file. The first non-blank CSV
+    /// row is a header; a phone column (`phone`, `手机号`, `mobile`, …) is required, `name`,
+    /// `company`, `email`, `extra` (and their usual Chinese and English names) are known,
+    /// other columns become variables.
     #[serde(default)]
     pub format: SourceFormat,
 }
@@ -118,7 +120,9 @@ pub struct ContactSource {
 /// Data format of a contact source.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum SourceFormat {
-    /// Comma-separated values with a header row, UTF-8.
+    /// Values separated by commas, semicolons or tabs (detected from the header row, or a
+    /// `sep=` first line), with a header row; quoted fields may span lines; UTF-8 (a
+    /// byte-order mark is skipped).
     #[default]
     #[serde(rename = "csv")]
     Csv,

@@ -149,7 +149,7 @@ impl DesiredSet {
                         push(row.line, &row.contact);
                     }
                     for err in &data.errors {
-                        record_invalid(&mut stats, err.line, String::new(), err.reason.clone());
+                        record_invalid(&mut stats, err.line, String::new(), err.reason());
                     }
                 }
             }

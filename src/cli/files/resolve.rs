@@ -5,13 +5,13 @@
 //! touches the network.
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 
 use super::{Bundle, Diagnostics, Loaded, Origin};
 use crate::api::selection::{list_selector, missing_named_lists, task_selects_list};
 use crate::api::{CallProvider, CallTask, ContactList, SecretUse};
-use crate::contacts::csv::{CsvData, parse_csv};
+use crate::contacts::csv::{CsvData, parse_csv, parse_csv_bytes};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::contacts::{Phone, mask_phone};
 use crate::providers::remote_task::{RemoteTaskKey, remote_task_key};
@@ -235,6 +235,53 @@ fn phone_problem(raw: &str, error: &crate::contacts::PhoneError) -> String {
     }
 }
 
+/// A CSV source as stored: text (a Secret's `stringData`, a ConfigMap's `data`) or bytes (a
+/// Secret's `data`, a ConfigMap's `binaryData`, where `kubectl create configmap --from-file`
+/// puts a file that is not UTF-8). Bytes are decoded as `callsync import` decodes them; nothing
+/// is trimmed, so line numbers are the file's.
+enum Stored {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Stored {
+    fn len(&self) -> usize {
+        match self {
+            Stored::Text(t) => t.len(),
+            Stored::Bytes(b) => b.len(),
+        }
+    }
+
+    fn parse(&self) -> Result<CsvData, crate::contacts::csv::CsvError> {
+        match self {
+            Stored::Text(t) => parse_csv(t),
+            Stored::Bytes(b) => parse_csv_bytes(b),
+        }
+    }
+}
+
+/// The source key of a Secret: `stringData` over `data`, as the API server merges them.
+fn secret_source(secret: &Secret, key: &str) -> Result<Stored, String> {
+    if let Some(text) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
+        return Ok(Stored::Text(text.clone()));
+    }
+    match secret.data.as_ref().and_then(|d| d.get(key)) {
+        Some(bytes) => Ok(Stored::Bytes(bytes.0.clone())),
+        None => Err(format!("Secret {:?} has no key {key:?}", secret.name_any())),
+    }
+}
+
+/// The source key of a ConfigMap: `data`, else `binaryData`.
+fn config_map_source(map: &ConfigMap, key: &str) -> Result<Stored, String> {
+    if let Some(text) = map.data.as_ref().and_then(|d| d.get(key)) {
+        return Ok(Stored::Text(text.clone()));
+    }
+    match map.binary_data.as_ref().and_then(|d| d.get(key)) {
+        Some(bytes) => Ok(Stored::Bytes(bytes.0.clone())),
+        None => Err(format!("ConfigMap {:?} has no key {key:?}", map.name_any())),
+    }
+}
+
 /// Reads a list's CSV source, or reports why it cannot be read (an error: the controller
 /// stops syncing rather than sync without the list).
 fn source(
@@ -246,9 +293,9 @@ fn source(
         return Ok(None);
     };
     let namespace = list.object.namespace().unwrap_or_default();
-    let (path, what, text) = if let Some(r) = &source.secret_ref {
+    let (path, what, stored) = if let Some(r) = &source.secret_ref {
         let key = (namespace.clone(), r.name.clone());
-        let text = match find(&bundle.secrets, &key) {
+        let stored = match find(&bundle.secrets, &key) {
             None => Err(missing(
                 bundle,
                 &bundle.secrets,
@@ -260,16 +307,16 @@ fn source(
             Some(secret) => SecretUse::Contacts
                 .check(&namespace, &r.name, secret.object.metadata.labels.as_ref())
                 .map_err(|refused| refused.to_string())
-                .and_then(|()| secret_value(&secret.object, &r.key)),
+                .and_then(|()| secret_source(&secret.object, &r.key)),
         };
         (
             "spec.source.secretRef",
             format!("Secret {:?} key {:?}", r.name, r.key),
-            text,
+            stored,
         )
     } else if let Some(r) = &source.config_map_ref {
         let key = (namespace.clone(), r.name.clone());
-        let text = match find(&bundle.config_maps, &key) {
+        let stored = match find(&bundle.config_maps, &key) {
             None => Err(missing(
                 bundle,
                 &bundle.config_maps,
@@ -277,26 +324,20 @@ fn source(
                 &namespace,
                 &r.name,
             )),
-            Some(map) => map
-                .object
-                .data
-                .as_ref()
-                .and_then(|d| d.get(&r.key))
-                .cloned()
-                .ok_or_else(|| format!("ConfigMap {:?} has no key {:?}", r.name, r.key)),
+            Some(map) => config_map_source(&map.object, &r.key),
         };
         (
             "spec.source.configMapRef",
             format!("ConfigMap {:?} key {:?}", r.name, r.key),
-            text,
+            stored,
         )
     } else {
         return Err(());
     };
-    let text = text
-        .and_then(|text| check_csv_source_size(&what, text.len()).map(|()| text))
+    let stored = stored
+        .and_then(|stored| check_csv_source_size(&what, stored.len()).map(|()| stored))
         .map_err(|message| diagnostics.error(&list.origin, path, message))?;
-    match parse_csv(&text) {
+    match stored.parse() {
         Ok(data) => Ok(Some(data)),
         Err(e) => {
             diagnostics.error(
@@ -346,7 +387,7 @@ fn check_contacts(
                 diagnostics.warning(
                     &list.origin,
                     "spec.source",
-                    format!("CSV line {}: {}", error.line, error.reason),
+                    format!("CSV line {}: {}", error.line, error.reason()),
                 );
             }
         }

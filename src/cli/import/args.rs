@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::ImportError;
+use super::flags;
 use super::options::{self, ImportOptions};
-use super::{decode, dialect};
 
 /// Flags of `callsync import`.
 #[derive(Args, Debug, Clone)]
@@ -73,11 +73,11 @@ impl ImportArgs {
         opts.shard_size = usize::try_from(self.shard_size).unwrap_or(options::MAX_SHARD_SIZE);
         opts.map = options::parse_map(&self.map.join(","))?;
         if self.encoding != "auto" {
-            opts.encoding = Some(decode::encoding_for_label(&self.encoding)?);
+            opts.encoding = Some(flags::encoding_for_label(&self.encoding)?);
         }
         if self.delimiter != "auto" {
             opts.delimiter = Some(
-                dialect::parse_delimiter(&self.delimiter)
+                flags::parse_delimiter(&self.delimiter)
                     .ok_or_else(|| ImportError::Delimiter(self.delimiter.clone()))?,
             );
         }

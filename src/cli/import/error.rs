@@ -1,7 +1,7 @@
 //! Why an import did not happen: one line for a person, saying what and where.
 use std::path::PathBuf;
 
-use super::headers::Field;
+use crate::contacts::csv::{CsvError, Field};
 
 /// An import that could not be done. Holds no phone number and no cell content besides
 /// header names.
@@ -12,28 +12,13 @@ pub enum ImportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "line {line}: the bytes are not valid {encoding}; pass --encoding with the file's encoding (utf-8, gbk, gb18030, utf-16le, big5, …)"
-    )]
-    Undecodable { encoding: &'static str, line: u64 },
+    /// The shared CSV reader refused the file: its words, and the flag that may help.
+    #[error("{}{}", .0, hint(.0))]
+    Csv(CsvError),
     #[error("--encoding {0:?} is not an encoding name (try utf-8, gbk, gb18030, utf-16le, big5)")]
     UnknownEncoding(String),
     #[error("--delimiter {0:?} is not one character (use , ; | or tab)")]
     Delimiter(String),
-    #[error("the file has no header row")]
-    Empty,
-    #[error("no phone column among the headers ({seen}); name it with --map phone=<header>")]
-    NoPhoneColumn { seen: String },
-    #[error(
-        "both {first:?} and {second:?} look like the phone column; choose one with --map phone=<header>"
-    )]
-    AmbiguousPhone { first: String, second: String },
-    #[error("the header names {header:?} twice (columns {first} and {second})")]
-    DuplicateHeader {
-        header: String,
-        first: usize,
-        second: usize,
-    },
     #[error("--map {field}={column}: no such column among the headers ({seen})")]
     MapColumn {
         field: Field,
@@ -77,4 +62,22 @@ pub enum ImportError {
     Private(#[from] crate::cli::private_files::PrivateDirError),
     #[error("cannot write to standard output: {0}")]
     Stdout(std::io::Error),
+}
+
+impl From<CsvError> for ImportError {
+    fn from(e: CsvError) -> Self {
+        ImportError::Csv(e)
+    }
+}
+
+/// What import adds to the reader's message: the flag that fixes it.
+fn hint(e: &CsvError) -> &'static str {
+    match e {
+        CsvError::Undecodable { .. } => {
+            "; pass --encoding with the file's encoding (utf-8, gbk, gb18030, utf-16le, big5, …)"
+        }
+        CsvError::NoPhoneColumn { .. } => "; name it with --map phone=<header>",
+        CsvError::AmbiguousPhone { .. } => "; choose one with --map phone=<header>",
+        CsvError::Empty | CsvError::DuplicateHeader { .. } | CsvError::BrokenQuote { .. } => "",
+    }
 }

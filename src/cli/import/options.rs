@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::ImportError;
-use super::headers::Field;
+use crate::contacts::csv::{Field, headers};
 
 /// The label every shard carries, so that one CallTask selector picks all shards of an import.
 pub const LIST_LABEL: &str = "callsync.io/list";
@@ -55,6 +55,29 @@ impl ImportOptions {
 /// `--map field=header,...`: which header holds which contact field.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ColumnMap(pub Vec<(Field, String)>);
+
+impl ColumnMap {
+    /// The columns of `headers` (as the reader cleaned them) that the map names, by index.
+    pub fn resolve(&self, names: &[String]) -> Result<Vec<(Field, usize)>, ImportError> {
+        let mut out: Vec<(Field, usize)> = Vec::with_capacity(self.0.len());
+        for (field, column) in &self.0 {
+            let i = headers::find_column(names, column).ok_or_else(|| ImportError::MapColumn {
+                field: *field,
+                column: column.clone(),
+                seen: headers::seen(names),
+            })?;
+            if let Some((other, _)) = out.iter().find(|(_, j)| *j == i) {
+                return Err(ImportError::MapSameColumn {
+                    column: names[i].clone(),
+                    first: *other,
+                    second: *field,
+                });
+            }
+            out.push((*field, i));
+        }
+        Ok(out)
+    }
+}
 
 /// Parses `phone=手机号,name=姓名`.
 pub fn parse_map(text: &str) -> Result<ColumnMap, ImportError> {
@@ -208,6 +231,26 @@ mod tests {
         assert!(matches!(
             parse_map("phone=a,phone=b"),
             Err(ImportError::MapTwice(Field::Phone))
+        ));
+    }
+
+    #[test]
+    fn map_resolves_to_columns() {
+        let headers: Vec<String> = ["tel", "Full Name"].map(String::from).to_vec();
+        let map = parse_map("phone=tel,name=full_name").expect("map");
+        assert_eq!(
+            map.resolve(&headers).expect("resolved"),
+            vec![(Field::Phone, 0), (Field::Name, 1)]
+        );
+        let map = parse_map("phone=tel2").expect("map");
+        assert!(matches!(
+            map.resolve(&headers),
+            Err(ImportError::MapColumn { .. })
+        ));
+        let map = parse_map("phone=tel,name=TEL").expect("map");
+        assert!(matches!(
+            map.resolve(&headers),
+            Err(ImportError::MapSameColumn { .. })
         ));
     }
 

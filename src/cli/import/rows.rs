@@ -1,30 +1,16 @@
-//! Data rows to contacts. The phone is parsed by the contacts module, exactly as the controller
-//! parses it, and written in its canonical E.164 form; a row that Kubernetes or the controller
-//! would refuse is skipped here and reported with its line, phone masked.
-use std::collections::{BTreeMap, HashMap};
+//! Data rows to contacts. The shared CSV reader gives each row as written, or why it is left
+//! out; here the phone is parsed by the contacts module, exactly as the controller parses it,
+//! and written in its canonical E.164 form, and a repeated number is dropped. Every skipped
+//! row is reported with its line, phone masked.
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::api::Contact;
+use crate::contacts::csv::{CsvLineError, CsvRow, LineProblem};
 use crate::contacts::{Phone, PhoneError, mask_phone};
 
-use super::headers::{Columns, Field, Role};
-
-/// `maxLength` of name, company and email in the ContactList schema (characters).
-const MAX_TEXT: usize = 256;
-/// `maxLength` of extra in the ContactList schema.
-const MAX_EXTRA: usize = 1024;
 /// What [`mask_phone`] makes of a cell without digits.
 const NO_DIGITS: &str = "(no digits)";
-/// A row bigger than this would crowd a shard towards etcd's object size limit on its own.
-pub const MAX_ROW_BYTES: usize = 64 * 1024;
-
-/// One data row as read: where it starts and its cells.
-pub struct Record {
-    /// Line on which the row starts (1-based, physical lines of the file).
-    pub line: u64,
-    /// The cells.
-    pub cells: csv::StringRecord,
-}
 
 /// A row that was skipped, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,8 +31,6 @@ pub enum Problem {
         /// Why.
         error: PhoneError,
     },
-    /// The phone cell is empty.
-    EmptyPhone,
     /// The number appeared on an earlier row, which is kept.
     Duplicate {
         /// The canonical number, masked.
@@ -54,26 +38,9 @@ pub enum Problem {
         /// The row that is kept.
         first_line: u64,
     },
-    /// Not as many cells as header columns.
-    FieldCount {
-        /// Header columns.
-        expected: usize,
-        /// Cells in the row.
-        found: usize,
-        /// The row spans several lines: a closing quote is probably missing.
-        multiline: bool,
-    },
-    /// A cell longer than the ContactList schema allows.
-    TooLong {
-        /// The field.
-        field: Field,
-        /// Its `maxLength`.
-        max: usize,
-    },
-    /// The row holds more than [`MAX_ROW_BYTES`].
-    TooLarge,
-    /// The CSV reader could not read the row.
-    Unreadable(String),
+    /// The CSV reader left the row out (empty phone, cell count, size): the same verdict and
+    /// words as for a ContactList source.
+    Row(LineProblem),
 }
 
 /// Groups for the summary line.
@@ -107,9 +74,9 @@ impl Problem {
     pub fn category(&self) -> Category {
         match self {
             Problem::Phone { .. } => Category::InvalidPhone,
-            Problem::EmptyPhone => Category::EmptyPhone,
+            Problem::Row(LineProblem::EmptyPhone) => Category::EmptyPhone,
             Problem::Duplicate { .. } => Category::Duplicate,
-            _ => Category::Malformed,
+            Problem::Row(_) => Category::Malformed,
         }
     }
 }
@@ -125,31 +92,13 @@ impl fmt::Display for RowProblem {
             Problem::Phone { masked, error } => {
                 write!(f, "phone {masked} {}", phone_reason(error))
             }
-            Problem::EmptyPhone => f.write_str("phone is empty"),
             Problem::Duplicate { masked, first_line } => {
                 write!(
                     f,
                     "phone {masked} repeats line {first_line}; the row is skipped"
                 )
             }
-            Problem::FieldCount {
-                expected,
-                found,
-                multiline,
-            } => {
-                write!(f, "expected {expected} fields, found {found}")?;
-                if *multiline {
-                    f.write_str(
-                        " in a row that spans several lines: a closing quote is probably missing",
-                    )?;
-                }
-                Ok(())
-            }
-            Problem::TooLong { field, max } => {
-                write!(f, "{field} is longer than {max} characters")
-            }
-            Problem::TooLarge => write!(f, "row is larger than {} KiB", MAX_ROW_BYTES / 1024),
-            Problem::Unreadable(why) => write!(f, "cannot read the row: {why}"),
+            Problem::Row(p) => write!(f, "{p}"),
         }
     }
 }
@@ -186,62 +135,30 @@ pub struct Rows {
     pub read: u64,
 }
 
-/// Turns records into contacts, reading national numbers in `region`.
-pub fn collect(
-    records: impl Iterator<Item = Result<Record, RowProblem>>,
-    columns: &Columns,
-    region: &str,
-) -> Rows {
+/// Turns the reader's rows into contacts, reading national numbers in `region`.
+pub fn collect(rows: impl Iterator<Item = Result<CsvRow, CsvLineError>>, region: &str) -> Rows {
     let mut out = Rows::default();
     let mut first_line: HashMap<u64, u64> = HashMap::new();
-    let phone_col = columns.column_of(Field::Phone);
-    for record in records {
-        let record = match record {
+    for row in rows {
+        out.read += 1;
+        let CsvRow { line, mut contact } = match row {
             Ok(r) => r,
-            Err(problem) => {
-                out.read += 1;
-                out.problems.push(problem);
+            Err(e) => {
+                out.problems.push(RowProblem {
+                    line: e.line,
+                    problem: Problem::Row(e.problem),
+                });
                 continue;
             }
         };
-        if record.cells.iter().all(|c| c.trim().is_empty()) {
-            continue; // a blank row, or one of only delimiters
-        }
-        out.read += 1;
-        let problem = |problem| RowProblem {
-            line: record.line,
-            problem,
-        };
-        if record.cells.len() != columns.roles.len() {
-            out.problems.push(problem(Problem::FieldCount {
-                expected: columns.roles.len(),
-                found: record.cells.len(),
-                multiline: record.cells.iter().any(|c| c.contains('\n')),
-            }));
-            continue;
-        }
-        let raw = phone_col
-            .and_then(|i| record.cells.get(i))
-            .unwrap_or("")
-            .trim();
-        if raw.is_empty() {
-            out.problems.push(problem(Problem::EmptyPhone));
-            continue;
-        }
-        let phone = match Phone::parse(raw, Some(region)) {
+        let problem = |problem| RowProblem { line, problem };
+        let phone = match Phone::parse(&contact.phone, Some(region)) {
             Ok(p) => p,
             Err(error) => {
                 out.problems.push(problem(Problem::Phone {
-                    masked: mask_phone(raw),
+                    masked: mask_phone(&contact.phone),
                     error,
                 }));
-                continue;
-            }
-        };
-        let contact = match build(phone, &record.cells, columns) {
-            Ok(c) => c,
-            Err(p) => {
-                out.problems.push(problem(p));
                 continue;
             }
         };
@@ -252,84 +169,50 @@ pub fn collect(
             }));
             continue;
         }
-        first_line.insert(phone.as_u64(), record.line);
+        first_line.insert(phone.as_u64(), line);
+        contact.phone = phone.e164();
         out.contacts.push(contact);
     }
     out
 }
 
-/// The contact of a row whose phone is valid; cells trimmed, empty cells absent.
-fn build(phone: Phone, cells: &csv::StringRecord, columns: &Columns) -> Result<Contact, Problem> {
-    if cells.as_slice().len() > MAX_ROW_BYTES {
-        return Err(Problem::TooLarge);
-    }
-    let mut contact = Contact {
-        phone: phone.e164(),
-        name: None,
-        company: None,
-        email: None,
-        variables: BTreeMap::new(),
-        extra: None,
-    };
-    for (role, cell) in columns.roles.iter().zip(cells.iter()) {
-        let value = cell.trim();
-        if value.is_empty() {
-            continue;
-        }
-        let checked = |field: Field, max: usize| {
-            if value.chars().count() > max {
-                Err(Problem::TooLong { field, max })
-            } else {
-                Ok(Some(value.to_string()))
-            }
-        };
-        match role {
-            Role::Field(Field::Phone) | Role::Ignored => {}
-            Role::Field(Field::Name) => contact.name = checked(Field::Name, MAX_TEXT)?,
-            Role::Field(Field::Company) => contact.company = checked(Field::Company, MAX_TEXT)?,
-            Role::Field(Field::Email) => contact.email = checked(Field::Email, MAX_TEXT)?,
-            Role::Field(Field::Extra) => contact.extra = checked(Field::Extra, MAX_EXTRA)?,
-            Role::Variable(key) => {
-                contact.variables.insert(key.clone(), value.to_string());
-            }
-        }
-    }
-    Ok(contact)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::import::headers::plan;
-    use crate::cli::import::options::ColumnMap;
+    use crate::contacts::csv::{Columns, headers, rows};
 
-    fn records(rows: &[(u64, &[&str])]) -> Vec<Result<Record, RowProblem>> {
-        rows.iter()
-            .map(|(line, cells)| {
-                Ok(Record {
-                    line: *line,
-                    cells: csv::StringRecord::from(cells.to_vec()),
-                })
-            })
+    fn columns(header: &[&str]) -> Columns {
+        let header: Vec<String> = header.iter().map(|s| s.to_string()).collect();
+        headers::plan(headers::clean(&header).expect("clean"), &[]).expect("plan")
+    }
+
+    /// Rows as the shared reader makes them of these cells.
+    fn read(rows_in: &[(u64, &[&str])], columns: &Columns) -> Vec<Result<CsvRow, CsvLineError>> {
+        rows_in
+            .iter()
+            .map(|(line, cells)| (*line, csv::StringRecord::from(cells.to_vec())))
+            .filter(|(_, cells)| !rows::is_blank(cells))
+            .map(|(line, cells)| rows::row(line, &cells, columns))
             .collect()
     }
 
     #[test]
     fn valid_invalid_duplicate_and_short_rows() {
-        let header = ["手机号", "姓名", "城市"].map(String::from);
-        let columns = plan(&header, &ColumnMap::default()).expect("plan");
+        let columns = columns(&["手机号", "姓名", "城市"]);
         let rows = collect(
-            records(&[
-                (2, &["130 1212 1211", " 张三 ", "北京"]),
-                (3, &["1381234567", "李四", ""]),
-                (4, &["", "王五", "上海"]),
-                (5, &["+86 130-1212-1211", "张三", "北京"]),
-                (6, &["13012121212", "赵六"]),
-                (7, &["", "", ""]),
-                (8, &["13012121212", "赵六", ""]),
-            ])
+            read(
+                &[
+                    (2, &["130 1212 1211", " 张三 ", "北京"]),
+                    (3, &["1381234567", "李四", ""]),
+                    (4, &["", "王五", "上海"]),
+                    (5, &["+86 130-1212-1211", "张三", "北京"]),
+                    (6, &["13012121212", "赵六"]),
+                    (7, &["", "", ""]),
+                    (8, &["13012121212", "赵六", ""]),
+                ],
+                &columns,
+            )
             .into_iter(),
-            &columns,
             "CN",
         );
         assert_eq!(rows.read, 6);
@@ -351,17 +234,30 @@ mod tests {
                 "line 6: expected 3 fields, found 2",
             ]
         );
+        let categories: Vec<Category> =
+            rows.problems.iter().map(|p| p.problem.category()).collect();
+        assert_eq!(
+            categories,
+            [
+                Category::InvalidPhone,
+                Category::EmptyPhone,
+                Category::Duplicate,
+                Category::Malformed
+            ]
+        );
     }
 
     #[test]
     fn cells_longer_than_the_schema_allows_are_refused() {
-        let header = ["phone", "name"].map(String::from);
-        let columns = plan(&header, &ColumnMap::default()).expect("plan");
+        let columns = columns(&["phone", "name"]);
         let long = "名".repeat(257);
         let ok = "名".repeat(256);
         let rows = collect(
-            records(&[(2, &["13012121211", &long]), (3, &["13012121212", &ok])]).into_iter(),
-            &columns,
+            read(
+                &[(2, &["13012121211", &long]), (3, &["13012121212", &ok])],
+                &columns,
+            )
+            .into_iter(),
             "CN",
         );
         assert_eq!(rows.contacts.len(), 1);

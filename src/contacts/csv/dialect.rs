@@ -32,17 +32,6 @@ pub fn detect(text: &str, forced: Option<u8>) -> Dialect {
     }
 }
 
-/// Parses `--delimiter`: one ASCII character, or `tab`.
-pub fn parse_delimiter(s: &str) -> Option<u8> {
-    match s {
-        "tab" | "\\t" | "\t" => Some(b'\t'),
-        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => {
-            Some(s.as_bytes()[0])
-        }
-        _ => None,
-    }
-}
-
 /// `sep=;` on the first line: its length with the line end, and the delimiter.
 fn sep_line(text: &str) -> Option<(usize, u8)> {
     let line_end = text.find('\n').map_or(text.len(), |i| i + 1);
@@ -88,8 +77,5 @@ mod tests {
         let d = detect("sep=;\r\nphone;name\n", None);
         assert_eq!((d.delimiter, d.skip_bytes, d.skip_lines), (b';', 7, 1));
         assert_eq!(detect("phone;name,x\n", Some(b',')).delimiter, b',');
-        assert_eq!(parse_delimiter("tab"), Some(b'\t'));
-        assert_eq!(parse_delimiter(";"), Some(b';'));
-        assert_eq!(parse_delimiter("ab"), None);
     }
 }

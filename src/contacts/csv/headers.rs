@@ -1,10 +1,12 @@
-//! Which column holds what. `--map` names columns by their header; the other fields are found
-//! by common Chinese and English headers; every other column becomes a script variable under
-//! its header as written.
+//! Which column holds what. Fields are found by common Chinese and English headers (`phone`,
+//! `手机号`, `Mobile Number`, …), compared after [`normalize`]; `callsync import --map` may fix
+//! some columns first. Every other column becomes a script variable under its header as
+//! written; a column without a header is ignored. A ContactList source and an import read the
+//! same header the same way.
 use std::fmt;
 
-use super::ImportError;
-use super::options::ColumnMap;
+use super::CsvError;
+use crate::contacts::mask_phone;
 
 /// A contact field a column can fill.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,41 +177,42 @@ impl Columns {
     }
 }
 
-/// Decides the role of every column of `header`.
-pub fn plan(header: &[String], map: &ColumnMap) -> Result<Columns, ImportError> {
+/// The header cells trimmed (and without a byte-order mark a decoder left), refused when two
+/// name one column. Compared without case: `City` and `city` would be two variables that a
+/// provider may take for one.
+pub fn clean(header: &[String]) -> Result<Vec<String>, CsvError> {
     let headers: Vec<String> = header
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
     for (i, h) in headers.iter().enumerate() {
-        if let Some(j) = headers[..i].iter().position(|o| !h.is_empty() && o == h) {
-            return Err(ImportError::DuplicateHeader {
-                header: h.clone(),
+        let dup = headers[..i]
+            .iter()
+            .position(|o| !h.is_empty() && o.to_lowercase() == h.to_lowercase());
+        if let Some(j) = dup {
+            return Err(CsvError::DuplicateHeader {
+                header: shown(h),
                 first: j + 1,
                 second: i + 1,
             });
         }
     }
+    Ok(headers)
+}
+
+/// Decides the role of every column of `headers` (as [`clean`] returns them). `fixed` are
+/// columns chosen beforehand (import's `--map`), by index; they must be distinct.
+pub fn plan(headers: Vec<String>, fixed: &[(Field, usize)]) -> Result<Columns, CsvError> {
     let mut roles: Vec<Option<Role>> = vec![None; headers.len()];
     let mut notes = Vec::new();
-    for (field, column) in &map.0 {
-        let i = find_mapped(&headers, column).ok_or_else(|| ImportError::MapColumn {
-            field: *field,
-            column: column.clone(),
-            seen: seen(&headers),
-        })?;
-        if let Some(Some(Role::Field(other))) = roles.get(i) {
-            return Err(ImportError::MapSameColumn {
-                column: headers[i].clone(),
-                first: *other,
-                second: *field,
-            });
+    for &(field, i) in fixed {
+        if let Some(slot) = roles.get_mut(i) {
+            *slot = Some(Role::Field(field));
         }
-        roles[i] = Some(Role::Field(*field));
     }
     let normalized: Vec<String> = headers.iter().map(|h| normalize(h)).collect();
     for field in Field::ALL {
-        if map.0.iter().any(|(f, _)| *f == field) {
+        if fixed.iter().any(|(f, _)| *f == field) {
             continue;
         }
         let candidates: Vec<usize> = (0..headers.len())
@@ -217,14 +220,14 @@ pub fn plan(header: &[String], map: &ColumnMap) -> Result<Columns, ImportError> 
             .collect();
         match (field, candidates.as_slice()) {
             (Field::Phone, []) => {
-                return Err(ImportError::NoPhoneColumn {
+                return Err(CsvError::NoPhoneColumn {
                     seen: seen(&headers),
                 });
             }
             (Field::Phone, [a, b, ..]) => {
-                return Err(ImportError::AmbiguousPhone {
-                    first: headers[*a].clone(),
-                    second: headers[*b].clone(),
+                return Err(CsvError::AmbiguousPhone {
+                    first: shown(&headers[*a]),
+                    second: shown(&headers[*b]),
                 });
             }
             (_, []) => {}
@@ -232,9 +235,8 @@ pub fn plan(header: &[String], map: &ColumnMap) -> Result<Columns, ImportError> 
                 roles[*first] = Some(Role::Field(field));
                 for &other in rest {
                     notes.push(format!(
-                        "column {:?} also looks like {field}; it is kept as a variable \
-                         (use --map {field}=… to choose)",
-                        headers[other]
+                        "column {:?} also looks like {field}; it is kept as a variable",
+                        shown(&headers[other])
                     ));
                 }
             }
@@ -262,9 +264,9 @@ pub fn plan(header: &[String], map: &ColumnMap) -> Result<Columns, ImportError> 
     })
 }
 
-/// The column `--map` names: the header as written, else the one header equal after
-/// normalisation (`Phone Number` for `phone_number`).
-fn find_mapped(headers: &[String], column: &str) -> Option<usize> {
+/// The column a person names (import's `--map`): the header as written, else the one header
+/// equal after normalisation (`Phone Number` for `phone_number`).
+pub fn find_column(headers: &[String], column: &str) -> Option<usize> {
     if let Some(i) = headers.iter().position(|h| h == column.trim()) {
         return Some(i);
     }
@@ -279,8 +281,8 @@ fn find_mapped(headers: &[String], column: &str) -> Option<usize> {
     }
 }
 
-/// Headers as a person reads them in an error line.
-fn seen(headers: &[String]) -> String {
+/// Headers as a person reads them in an error line: at most 20, each [`shown`].
+pub fn seen(headers: &[String]) -> String {
     let shown: Vec<String> = headers
         .iter()
         .take(20)
@@ -288,7 +290,7 @@ fn seen(headers: &[String]) -> String {
             if h.is_empty() {
                 "(empty)".into()
             } else {
-                h.clone()
+                shown(h)
             }
         })
         .collect();
@@ -298,6 +300,25 @@ fn seen(headers: &[String]) -> String {
     } else {
         shown.join(", ")
     }
+}
+
+/// A header fit for an error line or a status: a file without a header row has a phone number
+/// where the header should be, so anything with 7 or more digits is masked; control characters
+/// are escaped (a status is read on a terminal).
+pub fn shown(header: &str) -> String {
+    if header.bytes().filter(u8::is_ascii_digit).count() >= 7 {
+        return mask_phone(header);
+    }
+    header
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Lower case without spaces, `_`, `-`, `*`, colons and bracketed remarks: `手机号（必填）*`
@@ -321,19 +342,18 @@ fn normalize(header: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::import::options::parse_map;
 
     fn h(cells: &[&str]) -> Vec<String> {
         cells.iter().map(|s| s.to_string()).collect()
     }
 
+    fn auto(cells: &[&str]) -> Result<Columns, CsvError> {
+        plan(clean(&h(cells))?, &[])
+    }
+
     #[test]
     fn finds_chinese_and_english_headers() {
-        let c = plan(
-            &h(&["姓名", "手机号码（必填）", "公司名称", "城市"]),
-            &ColumnMap::default(),
-        )
-        .expect("plan");
+        let c = auto(&["姓名", "手机号码（必填）", "公司名称", "城市"]).expect("plan");
         assert_eq!(
             c.roles,
             vec![
@@ -343,11 +363,7 @@ mod tests {
                 Role::Variable("城市".into())
             ]
         );
-        let c = plan(
-            &h(&["Full Name", "Phone Number", "E-mail", "plan"]),
-            &ColumnMap::default(),
-        )
-        .expect("plan");
+        let c = auto(&["Full Name", "Phone Number", "E-mail", "plan"]).expect("plan");
         assert_eq!(c.column_of(Field::Phone), Some(1));
         assert_eq!(c.column_of(Field::Email), Some(2));
         assert_eq!(
@@ -357,9 +373,10 @@ mod tests {
     }
 
     #[test]
-    fn map_wins_and_other_candidates_become_variables() {
-        let map = parse_map("phone=备用号码").expect("map");
-        let c = plan(&h(&["手机", "备用号码", "", "联系人", "姓名"]), &map).expect("plan");
+    fn fixed_columns_win_and_other_candidates_become_variables() {
+        let headers = clean(&h(&["手机", "备用号码", "", "联系人", "姓名"])).expect("clean");
+        let i = find_column(&headers, "备用号码").expect("found");
+        let c = plan(headers, &[(Field::Phone, i)]).expect("plan");
         assert_eq!(
             c.roles,
             vec![
@@ -371,37 +388,47 @@ mod tests {
             ]
         );
         assert_eq!(c.notes.len(), 2, "{:?}", c.notes);
+        assert_eq!(find_column(&h(&["Phone Number"]), "phone_number"), Some(0));
+        assert_eq!(find_column(&h(&["tel"]), "tel2"), None);
     }
 
     #[test]
     fn header_errors() {
-        let none = ColumnMap::default();
-        let err = plan(&h(&["名称", "地址"]), &none).expect_err("no phone");
+        let err = auto(&["名称", "地址"]).expect_err("no phone");
         assert_eq!(
             err.to_string(),
-            "no phone column among the headers (名称, 地址); name it with --map phone=<header>"
+            "no phone column among the headers (名称, 地址)"
         );
         assert!(matches!(
-            plan(&h(&["手机", "电话"]), &none),
-            Err(ImportError::AmbiguousPhone { .. })
+            auto(&["手机", "电话"]),
+            Err(CsvError::AmbiguousPhone { .. })
         ));
         assert!(matches!(
-            plan(&h(&["phone", "x", "x"]), &none),
-            Err(ImportError::DuplicateHeader {
+            auto(&["phone", "x", "x"]),
+            Err(CsvError::DuplicateHeader {
                 first: 2,
                 second: 3,
                 ..
             })
         ));
-        let map = parse_map("phone=tel2").expect("map");
-        assert!(matches!(
-            plan(&h(&["tel"]), &map),
-            Err(ImportError::MapColumn { .. })
-        ));
-        let map = parse_map("phone=tel,name=TEL").expect("map");
-        assert!(matches!(
-            plan(&h(&["tel"]), &map),
-            Err(ImportError::MapSameColumn { .. })
-        ));
+        // Without case, as the ContactList reader always compared them.
+        assert_eq!(
+            auto(&["phone", "name", "Phone"])
+                .expect_err("dup")
+                .to_string(),
+            "the header names \"Phone\" twice (columns 1 and 3)"
+        );
+    }
+
+    /// A file without a header row: its first row is taken for the header, and a phone number
+    /// there must not reach a status or a terminal.
+    #[test]
+    fn headers_in_errors_hold_no_phone_number_and_no_control_characters() {
+        let err = auto(&["13012121211", "Wang"]).expect_err("no phone");
+        let text = err.to_string();
+        assert!(!text.contains("13012121211"), "{text}");
+        assert!(text.contains("130****1211"), "{text}");
+        let err = auto(&["\u{1b}[0m\0"]).expect_err("no phone");
+        assert!(!err.to_string().contains('\u{1b}'), "{err}");
     }
 }

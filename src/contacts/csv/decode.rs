@@ -1,10 +1,12 @@
-//! Bytes to text. Spreadsheets in China export GBK (a subset of GB18030); Excel's "CSV UTF-8"
-//! starts with a byte-order mark; its "Unicode text" export is UTF-16 with a BOM. Detection:
+//! Bytes to text, for `callsync import` and for ContactList sources stored as bytes (a
+//! Secret's `data`, a ConfigMap's `binaryData`). Spreadsheets in China export GBK (a subset of
+//! GB18030); Excel's "CSV UTF-8" starts with a byte-order mark; its "Unicode text" export is
+//! UTF-16 with a BOM. Detection:
 //! a BOM decides; else valid UTF-8 is UTF-8 (GBK text of any length is almost never valid
 //! UTF-8); else GB18030. Nothing is replaced: undecodable bytes fail with their line.
 use encoding_rs::{DecoderResult, Encoding, GB18030, UTF_8};
 
-use super::ImportError;
+use super::CsvError;
 
 /// The text and the encoding it was read in.
 #[derive(Debug)]
@@ -16,7 +18,7 @@ pub struct Decoded {
 }
 
 /// Decodes `bytes` in `forced`, or in the detected encoding.
-pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded, ImportError> {
+pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded, CsvError> {
     let (encoding, body) = match (Encoding::for_bom(bytes), forced) {
         // A BOM names the encoding for certain, even against `--encoding`: read as GBK, the
         // UTF-8 BOM would turn the first header into mojibake.
@@ -32,12 +34,6 @@ pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded
     })
 }
 
-/// Looks up `--encoding` (any WHATWG label: `utf-8`, `gbk`, `gb18030`, `utf-16le`, `big5`, …).
-pub fn encoding_for_label(label: &str) -> Result<&'static Encoding, ImportError> {
-    Encoding::for_label(label.trim().as_bytes())
-        .ok_or_else(|| ImportError::UnknownEncoding(label.to_string()))
-}
-
 fn display_name(e: &'static Encoding) -> &'static str {
     // encoding_rs decodes GBK with the GB18030 decoder; say what a person chose or recognises.
     if e == encoding_rs::GBK {
@@ -50,7 +46,7 @@ fn display_name(e: &'static Encoding) -> &'static str {
 }
 
 /// Decodes without replacement characters; the first malformed sequence is an error.
-fn decode_strict(encoding: &'static Encoding, body: &[u8]) -> Result<String, ImportError> {
+fn decode_strict(encoding: &'static Encoding, body: &[u8]) -> Result<String, CsvError> {
     let mut decoder = encoding.new_decoder_without_bom_handling();
     let capacity = decoder
         .max_utf8_buffer_length_without_replacement(body.len())
@@ -62,13 +58,13 @@ fn decode_strict(encoding: &'static Encoding, body: &[u8]) -> Result<String, Imp
         DecoderResult::Malformed(bad, after) => {
             // The bad sequence ends `after` bytes before what was read.
             let at = read.saturating_sub(usize::from(bad) + usize::from(after));
-            Err(ImportError::Undecodable {
+            Err(CsvError::Undecodable {
                 encoding: display_name(encoding),
                 line: line_of(&text, encoding, body, at),
             })
         }
         // The buffer was sized for the worst case; reaching this means it was not.
-        DecoderResult::OutputFull => Err(ImportError::Undecodable {
+        DecoderResult::OutputFull => Err(CsvError::Undecodable {
             encoding: display_name(encoding),
             line: 0,
         }),
@@ -113,7 +109,7 @@ mod tests {
     #[test]
     fn forced_encoding_and_malformed_bytes_name_the_line() {
         let (gbk, _, _) = encoding_rs::GBK.encode("手机\n");
-        let gbk_label = encoding_for_label("gbk").expect("known label");
+        let gbk_label = Encoding::for_label(b"gbk").expect("known label");
         let d = decode(&gbk, Some(gbk_label)).expect("forced gbk");
         assert_eq!((d.text.as_str(), d.encoding), ("手机\n", "GBK"));
         let d = decode("\u{feff}手机\n".as_bytes(), Some(gbk_label)).expect("bom wins");
@@ -121,14 +117,13 @@ mod tests {
         // 0xFF is never valid in GB18030 and never valid UTF-8.
         let err = decode(b"phone\n130\n\xff\xff\n", None).expect_err("malformed");
         assert!(
-            matches!(err, ImportError::Undecodable { line: 3, .. }),
+            matches!(err, CsvError::Undecodable { line: 3, .. }),
             "{err}"
         );
         let err = decode(b"phone\n\xe6\x89\n", Some(UTF_8)).expect_err("forced utf-8");
         assert!(
-            matches!(err, ImportError::Undecodable { line: 2, .. }),
+            matches!(err, CsvError::Undecodable { line: 2, .. }),
             "{err}"
         );
-        assert!(encoding_for_label("klingon").is_err());
     }
 }
