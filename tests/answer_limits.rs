@@ -4,7 +4,7 @@
 //! refuse it with an error naming the endpoint and the operation, count nothing done, and stay
 //! within the 8 MiB limit: the test process's peak memory grows by far less than one answer.
 //! Before the limit, `bytes()` buffered and copied the whole body (3.1 GB for a 1 MB gzip).
-mod providers_support;
+mod support;
 
 use std::time::Duration;
 
@@ -13,8 +13,8 @@ use callsync::providers::{
     AnyProvider, ClientSettings, Provider, ProviderError, RateLimiters, RetryPolicy, TaskRef,
 };
 use callsync::simulator::{ProviderKind, TaskConfig, TaskState};
-use providers_support::*;
 use serde_json::json;
+use support::sim::*;
 
 /// Peak resident memory of this process so far (VmHWM), in bytes.
 fn peak_rss() -> u64 {

@@ -11,8 +11,6 @@
 //! ```
 #[path = "reliability_support/mod.rs"]
 mod reliability;
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::time::{Duration, Instant};

@@ -15,14 +15,10 @@
 //! `contacts-not-opted-in` and the `insecure`/endpoint refusals in `refusals.rs`; 3 and 9 —
 //! `callsync apply`'s local state (`bad_input/local_state.rs`: a ledger deleted by hand, a
 //! permissive umask).
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 #[path = "bad_input/cases.rs"]
 mod cases;
-#[path = "cli_support/mod.rs"]
-mod cli_support;
 #[path = "bad_input/local_state.rs"]
 mod local_state;
 #[path = "bad_input/refusals.rs"]
@@ -30,18 +26,16 @@ mod refusals;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::sim;
 
-use callsync::api::{CallProvider, CallTask, ConditionType, ContactList, find_condition};
+use callsync::api::{CallTask, ConditionType, ContactList, find_condition};
 use callsync::simulator::{ProviderKind, TaskConfig};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams, Patch, PatchParams, ValidationDirective};
+use kube::api::{Api, ListParams, ValidationDirective};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use support::process::ControllerProcess;
 
-const BIN: &str = env!("CARGO_BIN_EXE_callsync");
-pub const LLL_USER: &str = sim::LLL_USER;
 /// A wrong longlonglong token; the suite's leak scan looks for it too (named like a secret).
 pub const WRONG_TOKEN: &str = "Wr0ng-lll-T0k3n-93xq";
 /// The account whose every answer is a gzip bomb (`oversizedAnswer`), and its token.
@@ -57,28 +51,10 @@ async fn apply(
     object: &Value,
     validation: ValidationDirective,
 ) -> Result<(), kube::Error> {
-    let kind = object["kind"].as_str().expect("kind");
-    let name = object["metadata"]["name"].as_str().expect("name");
-    let params = PatchParams::apply("bad-input")
-        .force()
-        .validation(validation);
-    let patch = Patch::Apply(object);
-    macro_rules! go {
-        ($t:ty) => {
-            Api::<$t>::namespaced(client.clone(), ns)
-                .patch(name, &params, &patch)
-                .await
-                .map(|_| ())
-        };
-    }
-    match kind {
-        "Secret" => go!(Secret),
-        "ConfigMap" => go!(ConfigMap),
-        "CallProvider" => go!(CallProvider),
-        "CallTask" => go!(CallTask),
-        "ContactList" => go!(ContactList),
-        other => panic!("unexpected kind {other}"),
-    }
+    let params = support::apply_params().validation(validation);
+    support::objects::try_apply_with(client, ns, object, &params)
+        .await
+        .map(|_| ())
 }
 
 async fn must_apply(client: &Client, ns: &str, object: &Value) {
@@ -360,7 +336,7 @@ async fn the_controller_reports_bad_input_clearly_and_syncs_the_valid_contacts()
     let log = cp.dir.join(format!("{ns}-bad-input.log"));
     let watch = format!("{ns},{other}");
     let mut process = ControllerProcess::spawn(
-        BIN,
+        support::BIN,
         &cp.kubeconfig,
         log,
         &[

@@ -21,18 +21,18 @@ mod efficiency;
 mod env;
 #[path = "bench/naive.rs"]
 mod naive;
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::time::Duration;
 
-use env::{Kind, write_result};
+use callsync::simulator::ProviderKind;
+use env::write_result;
+use support::provider::{ALL_PROVIDERS, ProviderFixture};
 
 const SMALL_BOUND: Duration = Duration::from_secs(120);
 const FULL_BOUND: Duration = Duration::from_secs(1800);
 
-async fn efficiency_small(kind: Kind) {
+async fn efficiency_small(kind: ProviderKind) {
     let run = efficiency::run(kind, 2000, 1000, true, SMALL_BOUND).await;
     println!("{}", efficiency::table(std::slice::from_ref(&run)));
     println!(
@@ -45,17 +45,17 @@ async fn efficiency_small(kind: Kind) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn longlonglong_writes_equal_the_lower_bound() {
-    efficiency_small(Kind::Longlonglong).await;
+    efficiency_small(ProviderKind::Longlonglong).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbot_writes_equal_the_lower_bound() {
-    efficiency_small(Kind::Callbot).await;
+    efficiency_small(ProviderKind::Callbot).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nxlink_writes_equal_the_lower_bound() {
-    efficiency_small(Kind::Nxlink).await;
+    efficiency_small(ProviderKind::Nxlink).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +82,7 @@ async fn many_tasks_share_the_account_limit() {
 #[ignore = "full size: minutes; run with --release --ignored"]
 async fn full_api_efficiency_and_naive() {
     let mut runs = Vec::new();
-    for kind in Kind::ALL {
+    for kind in ALL_PROVIDERS {
         let run = efficiency::run(kind, 100_000, 1000, true, FULL_BOUND).await;
         println!("{}", efficiency::table(std::slice::from_ref(&run)));
         runs.push(run);
@@ -103,7 +103,7 @@ async fn full_api_efficiency_and_naive() {
 #[ignore = "full size: minutes; run with --release --ignored"]
 async fn full_naive_vs_callsync_at_20_per_second() {
     let mut runs = Vec::new();
-    for kind in [Kind::Longlonglong, Kind::Callbot] {
+    for kind in [ProviderKind::Longlonglong, ProviderKind::Callbot] {
         runs.push(efficiency::run(kind, 100_000, 20, false, FULL_BOUND).await);
     }
     let comparison = efficiency::comparison_table(&runs);
@@ -148,7 +148,7 @@ async fn full_convergence_at_10_per_second() {
             "contacts": run.contacts, "rate": run.rate, "burst": run.burst, "calls": run.calls,
             "writes": run.writes, "writeBound": run.write_bound, "seconds": run.seconds,
             "boundSeconds": run.bound_seconds, "rateLimited": run.rate_limited,
-            "maxAdd": Kind::Longlonglong.max_add(),
+            "maxAdd": ProviderKind::Longlonglong.max_add(),
         }))
         .expect("json"),
     );

@@ -13,15 +13,14 @@
 //! ```
 #[path = "reliability_support/mod.rs"]
 mod reliability;
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::time::{Duration, Instant};
 
 use reliability::report::RunRecord;
-use reliability::{Fleet, Kind, ProviderSettings, chaos_faults, env_number, env_seeds};
+use reliability::{Fleet, ProviderSettings, chaos_faults, env_number, env_seeds};
 use serde_json::json;
+use support::provider::ALL_PROVIDERS;
 
 /// One seed: first sync, then churn, both under faults; asserts and records the run.
 /// `max_add` below the providers' maxima makes a small run send enough writes for every kind of
@@ -72,7 +71,7 @@ async fn chaos_run(seed: u64, contacts: usize, max_add: Option<u32>) {
                       "desiredAtEnd": fleet.desired_total()}),
     }
     .emit();
-    audit.assert_clean(remove * Kind::ALL.len());
+    audit.assert_clean(remove * ALL_PROVIDERS.len());
     // The faults did fire, of every kind: a run without them proves nothing.
     assert!(
         faults.errors > 0 && faults.timeouts > 0 && faults.dropped_after_commit > 0,

@@ -6,89 +6,71 @@
 //! controller delete the ledger Secrets next to the CallTask. The controller is stopped while
 //! they act, so the cascade always wins the race with cleanup (as when the controller is
 //! restarting or busy): cleanup must still find its ledger, or say plainly what it lost.
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::sim;
 
-use callsync::api::{CallProvider, CallTask, ConditionType, ContactList, find_condition};
-use callsync::controller::backoff::BackoffPolicy;
-use callsync::controller::context::Settings;
+use callsync::api::{CallProvider, CallTask, ConditionType, find_condition};
 use callsync::controller::ledger_store::{LEDGER_FINALIZER, LEDGER_OWNER_LABEL, LedgerStore};
-use callsync::controller::run::{RunConfig, run};
-use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
+use callsync::simulator::ProviderKind;
 use futures::StreamExt;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 const TASK: &str = "task-1";
 const CONTACTS: u32 = 40;
 
 struct Env {
-    client: Client,
-    ns: String,
-    simulator: RunningSimulator,
-    admin: sim::Admin,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    controller: Option<tokio::task::JoinHandle<()>>,
+    base: support::env::Env,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::env::Env;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
+    }
 }
 
 impl Env {
     /// A namespace with a CallProvider, 40 contacts and a CallTask (`deletion: Delete`), in sync.
     async fn in_sync(prefix: &str) -> Env {
-        let (client, ns) = support::control_plane_with_gc()
-            .test_namespace(prefix)
+        let base = support::env::Env::builder(prefix)
+            .with_gc()
+            .provider(ProviderKind::Nxlink, &[TASK])
+            .start()
             .await;
-        let task = TaskConfig {
-            id: TASK.into(),
-            ..Default::default()
-        };
-        let simulator = sim::start(vec![sim::account(
-            ProviderKind::Nxlink,
-            sim::NX_KEY,
-            sim::NX_SECRET,
-            vec![task],
-        )])
-        .await;
-        let admin = sim::Admin::new(&simulator);
-        let mut env = Env {
-            client,
-            ns,
-            simulator,
-            admin,
-            stop: None,
-            controller: None,
-        };
+        let mut env = Env { base };
         env.start_controller();
-        env.apply::<Secret>(json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
-            "stringData": {"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}}))
-            .await;
-        env.apply::<CallProvider>(json!({"apiVersion": "callsync.io/v1alpha1",
-            "kind": "CallProvider", "metadata": {"name": "acct"},
-            "spec": {"insecure": true,
-                     "nxlink": {"endpoint": env.simulator.base_url(),
-                                "credentialsSecretRef": {"name": "creds"}},
-                     "rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}}))
-            .await;
+        env.provider(
+            ProviderKind::Nxlink,
+            "acct",
+            "creds",
+            json!({"rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}),
+        )
+        .await;
         let contacts: Vec<Value> = (0..CONTACTS)
             .map(|i| json!({"phone": format!("138{i:08}"), "name": format!("客户{i}")}))
             .collect();
-        env.apply::<ContactList>(json!({"apiVersion": "callsync.io/v1alpha1",
+        env.apply(json!({"apiVersion": "callsync.io/v1alpha1",
             "kind": "ContactList", "metadata": {"name": "list-a", "labels": {"campaign": "gc"}},
             "spec": {"defaultRegion": "CN", "contacts": contacts}}))
             .await;
-        env.apply::<CallTask>(
+        env.apply(
             json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
             "metadata": {"name": "campaign"},
             "spec": {"providerRef": {"name": "acct"}, "taskId": TASK,
@@ -101,71 +83,12 @@ impl Env {
         env
     }
 
+    /// The controller in process, with a 2 s retry cap and 20 s for cleanup.
     fn start_controller(&mut self) {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = RunConfig {
-            namespaces: vec![self.ns.clone()],
-            concurrency: 4,
-            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
-            leader: None,
-            instance: "cleanup-cascade".into(),
-            settings: Settings {
-                backoff: BackoffPolicy {
-                    base: Duration::from_millis(200),
-                    cap: Duration::from_secs(2),
-                },
-                progress_interval: Duration::from_millis(500),
-                settle_delay: Duration::from_millis(300),
-                cleanup_deadline: Duration::from_secs(20),
-                clients: sim::settings(),
-            },
-        };
-        let client = self.client.clone();
-        self.controller = Some(tokio::spawn(async move {
-            run(client, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("controller runs");
-        }));
-        self.stop = Some(stop);
-    }
-
-    async fn stop_controller(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.controller.take() {
-            tokio::time::timeout(Duration::from_secs(30), handle)
-                .await
-                .expect("controller stops")
-                .expect("no panic");
-        }
-    }
-
-    async fn apply<K>(&self, object: Value)
-    where
-        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + DeserializeOwned
-            + std::fmt::Debug,
-    {
-        let name = object["metadata"]["name"]
-            .as_str()
-            .expect("name")
-            .to_string();
-        Api::<K>::namespaced(self.client.clone(), &self.ns)
-            .patch(
-                &name,
-                &PatchParams::apply("cleanup-cascade-test").force(),
-                &Patch::Apply(&object),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("apply {name}: {e}"));
-    }
-
-    fn tasks(&self) -> Api<CallTask> {
-        Api::namespaced(self.client.clone(), &self.ns)
+        let mut config = self.run_config("cleanup-cascade");
+        config.settings.backoff.cap = Duration::from_secs(2);
+        config.settings.cleanup_deadline = Duration::from_secs(20);
+        self.base.start_controller(config);
     }
 
     fn secrets(&self) -> Api<Secret> {

@@ -1,7 +1,7 @@
 //! `callsync plan` and `apply` as a person runs them: the real binary, over real HTTP, against
 //! a separate `callsync simulate` process (or `--simulate`), with the simulator's admin API as
 //! the judge of what reached the providers.
-mod cli_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 use callsync::cli::files::{self, Diagnostics};
 use callsync::cli::simulated::config_for;
 use callsync::sync::WireFormat;
-use cli_support::{Output, repo_root, run, simulator, spawn};
 use serde_json::Value;
+use support::cli::{Output, run, simulator, spawn};
+use support::repo_root;
 
 /// The admin token the simulator processes of these tests are configured with.
 const ADMIN_TOKEN: &str = "cli-apply-admin-token";
 
 fn get(url: &str) -> Value {
-    cli_support::admin_get(url, ADMIN_TOKEN)
+    support::cli::admin_get(url, ADMIN_TOKEN)
 }
 
 /// Phones of a simulator task, sorted.

@@ -2,74 +2,52 @@
 //! (in process) and the simulator: the binary finds the cluster through a kubeconfig as kubectl
 //! does, `--wait` waits for the very sync it asked for, and bad input (a CallTask that does not
 //! exist, a timeout) is one line naming what and where, exit 1.
-mod cli_support;
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
+use support::sim;
 
-use callsync::api::{CallTask, ConditionType, find_condition};
-use callsync::controller::backoff::BackoffPolicy;
-use callsync::controller::context::Settings;
-use callsync::controller::run::{RunConfig, run};
-use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
-use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use callsync::api::{ConditionType, find_condition};
+use callsync::simulator::ProviderKind;
 use serde_json::{Value, json};
 
 const TASK: &str = "task-1";
 
 struct Env {
-    client: Client,
-    ns: String,
-    simulator: RunningSimulator,
-    admin: sim::Admin,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    controller: Option<tokio::task::JoinHandle<()>>,
+    base: support::env::Env,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::env::Env;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
+    }
 }
 
 impl Env {
     /// A namespace with a longlonglong account, one ContactList of `phones` and a CallTask
     /// `campaign` whose resyncInterval is a week: any sync within a test was asked for.
     async fn start(prefix: &str, phones: &[String], with_controller: bool) -> Env {
-        let (client, ns) = support::control_plane().test_namespace(prefix).await;
-        let task = TaskConfig {
-            id: TASK.into(),
-            ..Default::default()
-        };
-        let simulator = sim::start(vec![sim::account(
-            ProviderKind::Longlonglong,
-            sim::LLL_USER,
-            sim::LLL_TOKEN,
-            vec![task],
-        )])
-        .await;
-        let admin = sim::Admin::new(&simulator);
-        let mut env = Env {
-            client,
-            ns,
-            simulator,
-            admin,
-            stop: None,
-            controller: None,
-        };
+        let base = support::env::Env::builder(prefix)
+            .provider(ProviderKind::Longlonglong, &[TASK])
+            .start()
+            .await;
+        let mut env = Env { base };
         if with_controller {
             env.start_controller();
         }
-        let endpoint = env.simulator.base_url();
-        env.apply(json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
-            "stringData": {"token": sim::LLL_TOKEN}}))
-            .await;
-        env.apply(
-            json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
-            "metadata": {"name": "acct"},
-            "spec": {"insecure": true, "rateLimit": {"requestsPerSecond": 1000, "burst": 1000},
-                     "longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
-                                      "tokenSecretRef": {"name": "creds", "key": "token"}}}}),
+        env.provider(
+            ProviderKind::Longlonglong,
+            "acct",
+            "creds",
+            json!({"rateLimit": {"requestsPerSecond": 1000, "burst": 1000}}),
         )
         .await;
         let contacts: Vec<Value> = phones.iter().map(|p| json!({"phone": p})).collect();
@@ -90,69 +68,11 @@ impl Env {
         env
     }
 
+    /// The controller in process, with 2 workers.
     fn start_controller(&mut self) {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = RunConfig {
-            namespaces: vec![self.ns.clone()],
-            concurrency: 2,
-            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
-            leader: None,
-            instance: "cli-cluster".into(),
-            settings: Settings {
-                backoff: BackoffPolicy {
-                    base: Duration::from_millis(200),
-                    cap: Duration::from_secs(3),
-                },
-                progress_interval: Duration::from_millis(500),
-                settle_delay: Duration::from_millis(300),
-                cleanup_deadline: Duration::from_secs(30),
-                clients: sim::settings(),
-            },
-        };
-        let client = self.client.clone();
-        self.controller = Some(tokio::spawn(async move {
-            run(client, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("controller runs");
-        }));
-        self.stop = Some(stop);
-    }
-
-    async fn stop_controller(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.controller.take() {
-            tokio::time::timeout(Duration::from_secs(30), handle)
-                .await
-                .expect("controller stops")
-                .expect("no panic");
-        }
-    }
-
-    async fn apply(&self, object: Value) {
-        let kind = object["kind"].as_str().expect("kind");
-        let (group, version) = match object["apiVersion"].as_str().expect("apiVersion") {
-            "v1" => ("", "v1"),
-            _ => ("callsync.io", "v1alpha1"),
-        };
-        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &self.ns, &resource);
-        let name = object["metadata"]["name"].as_str().expect("name");
-        api.patch(
-            name,
-            &PatchParams::apply("cli-cluster-test").force(),
-            &Patch::Apply(&object),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
-    }
-
-    fn tasks(&self) -> Api<CallTask> {
-        Api::namespaced(self.client.clone(), &self.ns)
+        let mut config = self.run_config("cli-cluster");
+        config.concurrency = 2;
+        self.base.start_controller(config);
     }
 
     async fn sim_phones(&self) -> BTreeSet<String> {
@@ -165,7 +85,7 @@ impl Env {
 
     /// Runs `callsync ARGS --kubeconfig … -n NS` to its end, off the async workers (the
     /// controller runs on them meanwhile).
-    async fn callsync(&self, args: &[&str]) -> cli_support::Output {
+    async fn callsync(&self, args: &[&str]) -> support::cli::Output {
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let kubeconfig = support::control_plane().kubeconfig.display().to_string();
         args.extend([
@@ -176,7 +96,7 @@ impl Env {
         ]);
         tokio::task::spawn_blocking(move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            cli_support::run(&cli_support::repo_root(), &args)
+            support::cli::run(support::repo_root(), &args)
         })
         .await
         .expect("callsync ran")
@@ -226,7 +146,7 @@ fn phones(count: u32) -> Vec<String> {
     (0..count).map(|i| format!("138{i:08}")).collect()
 }
 
-fn one_error_line(out: &cli_support::Output) -> &str {
+fn one_error_line(out: &support::cli::Output) -> &str {
     assert_eq!(out.code, Some(1), "{}", out.all());
     let lines: Vec<&str> = out
         .stderr

@@ -1,12 +1,13 @@
 //! The CLI conventions every command shares, on the real binary: `plan --detailed-exitcode`
 //! (0 no writes, 2 writes, 1 error: Terraform's rule), `-o json` for validate and apply, shell
 //! completion, `--log-level`, `version [-o json]`, and command-line mistakes as one line with exit 1.
-mod cli_support;
+mod support;
 
 use std::path::{Path, PathBuf};
 
-use cli_support::{Output, repo_root, run};
 use serde_json::Value;
+use support::cli::{Output, run};
+use support::repo_root;
 
 fn quickstart() -> PathBuf {
     repo_root().join("examples/quickstart")
@@ -53,7 +54,7 @@ fn assert_one_error_line(out: &Output, expected: &str) {
 #[test]
 fn plan_detailed_exitcode_is_2_with_writes_0_without_and_1_on_error() {
     let changes = run(
-        &repo_root(),
+        repo_root(),
         &[
             "plan",
             "-f",
@@ -72,7 +73,7 @@ fn plan_detailed_exitcode_is_2_with_writes_0_without_and_1_on_error() {
 
     // Without the flag, planned writes are success.
     let plain = run(
-        &repo_root(),
+        repo_root(),
         &["plan", "-f", path(&quickstart()), "--simulate"],
     );
     assert_eq!(plain.code, Some(0), "{}", plain.all());
@@ -86,7 +87,7 @@ fn plan_detailed_exitcode_is_2_with_writes_0_without_and_1_on_error() {
         }
     });
     let none = run(
-        &repo_root(),
+        repo_root(),
         &[
             "plan",
             "-f",
@@ -100,7 +101,7 @@ fn plan_detailed_exitcode_is_2_with_writes_0_without_and_1_on_error() {
 
     // The same with -o json.
     let json = run(
-        &repo_root(),
+        repo_root(),
         &[
             "plan",
             "-f",
@@ -120,7 +121,7 @@ fn plan_detailed_exitcode_is_2_with_writes_0_without_and_1_on_error() {
 
     // An error is 1, never 2, even with writes planned elsewhere.
     let broken = run(
-        &repo_root(),
+        repo_root(),
         &[
             "plan",
             "-f",
@@ -143,7 +144,7 @@ fn a_suspended_call_provider_in_the_files_sends_nothing() {
         }
     });
     let plan = run(
-        &repo_root(),
+        repo_root(),
         &[
             "plan",
             "-f",
@@ -160,7 +161,7 @@ fn a_suspended_call_provider_in_the_files_sends_nothing() {
         plan.all()
     );
     let apply = run(
-        &repo_root(),
+        repo_root(),
         &[
             "apply",
             "-f",
@@ -179,7 +180,7 @@ fn a_suspended_call_provider_in_the_files_sends_nothing() {
 #[test]
 fn validate_json_lists_findings_with_where_and_what() {
     let good = run(
-        &repo_root(),
+        repo_root(),
         &["validate", "-f", path(&quickstart()), "-o", "json"],
     );
     assert_eq!(good.code, Some(0), "{}", good.all());
@@ -205,7 +206,7 @@ fn validate_json_lists_findings_with_where_and_what() {
     );
 
     let bad = run(
-        &repo_root(),
+        repo_root(),
         &[
             "validate",
             "-f",
@@ -236,7 +237,7 @@ fn validate_json_lists_findings_with_where_and_what() {
 #[test]
 fn apply_json_is_one_document_with_what_the_provider_confirmed() {
     let out = run(
-        &repo_root(),
+        repo_root(),
         &[
             "apply",
             "-f",
@@ -273,7 +274,7 @@ fn an_unknown_output_value_is_one_line_and_exit_1() {
         } else {
             &[command, "-f", path(&files), "-o", "yaml"]
         };
-        let out = run(&repo_root(), args);
+        let out = run(repo_root(), args);
         assert_one_error_line(&out, "invalid value 'yaml' for '--output <OUTPUT>'");
         assert!(
             out.stderr.contains("[possible values: text, json]"),
@@ -282,13 +283,13 @@ fn an_unknown_output_value_is_one_line_and_exit_1() {
         );
         assert_eq!(out.stdout, "");
     }
-    let shell = run(&repo_root(), &["completion", "powershell"]);
+    let shell = run(repo_root(), &["completion", "powershell"]);
     assert_one_error_line(&shell, "invalid value 'powershell' for '<SHELL>'");
 }
 
 #[test]
 fn completion_scripts_know_every_command_and_flag() {
-    let bash = run(&repo_root(), &["completion", "bash"]);
+    let bash = run(repo_root(), &["completion", "bash"]);
     assert_eq!(bash.code, Some(0), "{}", bash.all());
     for word in [
         "sync",
@@ -319,7 +320,7 @@ fn completion_scripts_know_every_command_and_flag() {
     );
     assert!(String::from_utf8_lossy(&loaded.stdout).contains("_callsync"));
 
-    let zsh = run(&repo_root(), &["completion", "zsh"]);
+    let zsh = run(repo_root(), &["completion", "zsh"]);
     assert_eq!(zsh.code, Some(0));
     assert!(
         zsh.stdout.starts_with("#compdef callsync"),
@@ -327,7 +328,7 @@ fn completion_scripts_know_every_command_and_flag() {
         zsh.stdout
     );
     assert!(zsh.stdout.contains("--detailed-exitcode"));
-    let fish = run(&repo_root(), &["completion", "fish"]);
+    let fish = run(repo_root(), &["completion", "fish"]);
     assert_eq!(fish.code, Some(0));
     assert!(
         fish.stdout.contains("complete -c callsync"),
@@ -341,17 +342,17 @@ fn completion_scripts_know_every_command_and_flag() {
 fn log_level_turns_on_the_lines_it_names() {
     let files = quickstart();
     let args = ["plan", "-f", path(&files), "--simulate"];
-    let quiet = run(&repo_root(), &args);
+    let quiet = run(repo_root(), &args);
     assert!(!quiet.stderr.contains("DEBUG"), "{}", quiet.all());
     let mut debug_args = vec!["--log-level", "debug"];
     debug_args.extend(args);
-    let debug = run(&repo_root(), &debug_args);
+    let debug = run(repo_root(), &debug_args);
     assert_eq!(debug.code, Some(0), "{}", debug.all());
     assert!(debug.stderr.contains("DEBUG"), "{}", debug.all());
     // Stdout stays the plan: logs go to stderr.
     assert_eq!(debug.stdout, quiet.stdout);
     let bad = run(
-        &repo_root(),
+        repo_root(),
         &["--log-level", "loud", "validate", "-f", path(&quickstart())],
     );
     assert_one_error_line(&bad, "invalid value 'loud' for '--log-level <LEVEL>'");
@@ -373,13 +374,13 @@ fn cluster_commands_read_the_kubeconfig_as_kubectl_does() {
     )
     .expect("write kubeconfig");
     let kc = path(&kubeconfig);
-    let out = run(&repo_root(), &["sync", "campaign", "--kubeconfig", kc]);
+    let out = run(repo_root(), &["sync", "campaign", "--kubeconfig", kc]);
     assert_one_error_line(
         &out,
         "cannot read CallTask team-a/campaign at https://127.0.0.1:1/",
     );
     let out = run(
-        &repo_root(),
+        repo_root(),
         &[
             "suspend",
             "campaign",
@@ -392,7 +393,7 @@ fn cluster_commands_read_the_kubeconfig_as_kubectl_does() {
     );
     assert_one_error_line(&out, "CallTask team-b/campaign at https://127.0.0.1:1/");
     let out = run(
-        &repo_root(),
+        repo_root(),
         &[
             "resume",
             "campaign",
@@ -405,7 +406,7 @@ fn cluster_commands_read_the_kubeconfig_as_kubectl_does() {
     assert_one_error_line(&out, &format!("cannot read the kubeconfig {kc}"));
     assert!(out.stderr.contains("nope"), "{}", out.all());
     let missing = run(
-        &repo_root(),
+        repo_root(),
         &["sync", "campaign", "--kubeconfig", "/nonexistent/config"],
     );
     assert_one_error_line(&missing, "cannot read the kubeconfig /nonexistent/config");
@@ -413,7 +414,7 @@ fn cluster_commands_read_the_kubeconfig_as_kubectl_does() {
 
 #[test]
 fn version_prints_the_version_commit_and_build_date_as_json_and_text() {
-    let out = run(&repo_root(), &["version", "-o", "json"]);
+    let out = run(repo_root(), &["version", "-o", "json"]);
     assert_eq!(out.code, Some(0), "{}", out.all());
     let info: Value = serde_json::from_str(&out.stdout).expect("version -o json is JSON");
     assert_eq!(info["version"], env!("CARGO_PKG_VERSION"), "{info}");
@@ -445,7 +446,7 @@ fn version_prints_the_version_commit_and_build_date_as_json_and_text() {
         "{info}"
     );
 
-    let text = run(&repo_root(), &["version"]);
+    let text = run(repo_root(), &["version"]);
     assert_eq!(text.code, Some(0), "{}", text.all());
     assert!(
         text.stdout

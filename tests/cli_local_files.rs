@@ -2,12 +2,13 @@
 //! phone numbers and is owner-only (folders 0700, files 0600) — before, 0755 and 0644, readable
 //! by every local user; an existing folder others can read is refused (or, the state's own,
 //! tightened); and a `-f` YAML file past the size limit is refused by name, not parsed.
-mod cli_support;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use cli_support::{Output, repo_root, run};
+use support::cli::{Output, run};
+use support::repo_root;
 
 fn workdir() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir under target/")

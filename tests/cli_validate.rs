@@ -1,9 +1,10 @@
 //! `callsync validate`, `plan` and `apply` on broken inputs: every fixture under
 //! `tests/fixtures/broken/` gives its one clear message (file, document, path), a non-zero
 //! exit, and never a panic or a debug dump; and the examples validate.
-mod cli_support;
+mod support;
 
-use cli_support::{repo_root, run};
+use support::cli::run;
+use support::repo_root;
 
 /// (fixture, command, expected message).
 const BROKEN: &[(&str, &str, &str)] = &[
@@ -182,7 +183,7 @@ fn broken_inputs_fail_with_their_message() {
         if *command == "apply" {
             args.extend(["--state", &state_dir]);
         }
-        let out = run(&repo_root(), &args);
+        let out = run(repo_root(), &args);
         assert!(
             !out.success(),
             "{fixture} ({command}) must fail:\n{}",
@@ -226,7 +227,7 @@ fn broken_inputs_fail_with_their_message() {
 fn invalid_phones_warn_and_fail_only_with_strict() {
     let dir = repo_root().join("tests/fixtures/broken/bad-phone");
     let dir = dir.display().to_string();
-    let out = run(&repo_root(), &["validate", "-f", &dir]);
+    let out = run(repo_root(), &["validate", "-f", &dir]);
     assert!(out.success(), "{}", out.all());
     assert!(
         out.stderr.contains("warning: ")
@@ -248,7 +249,7 @@ fn all_errors_are_listed_not_just_the_first() {
     let fixtures = repo_root().join("tests/fixtures/broken");
     let a = fixtures.join("bad-enum").display().to_string();
     let b = fixtures.join("wrong-type").display().to_string();
-    let out = run(&repo_root(), &["validate", "-f", &a, "-f", &b]);
+    let out = run(repo_root(), &["validate", "-f", &a, "-f", &b]);
     assert_eq!(out.code, Some(1), "{}", out.all());
     assert!(
         out.stderr.contains("\"Everything\" is not allowed"),
@@ -273,13 +274,13 @@ fn the_examples_validate() {
         "examples/nxlink.yaml",
         "examples/quickstart",
     ] {
-        let out = run(&repo_root(), &["validate", "-f", path]);
+        let out = run(repo_root(), &["validate", "-f", path]);
         assert!(out.success(), "{path}:\n{}", out.all());
         assert!(out.stdout.contains(" 0 error(s)"), "{}", out.all());
     }
     // The quick start carries two deliberately invalid contacts: warnings, errors with --strict.
     let out = run(
-        &repo_root(),
+        repo_root(),
         &["validate", "--strict", "-f", "examples/quickstart"],
     );
     assert_eq!(out.code, Some(1), "{}", out.all());

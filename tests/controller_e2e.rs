@@ -1,213 +1,64 @@
 //! End to end: the controller (in process) against a real kube-apiserver and `callsync
 //! simulate` (in process, real HTTP, real signatures). Create → converge, edit → converge with
 //! only the needed calls, the deletion guard, suspend, deletion policies, bad credentials.
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
+use support::provider::ProviderFixture;
+use support::sim;
 
 use callsync::api::{
     CallProvider, CallTask, ConditionStatus, ConditionType, ContactList, find_condition,
 };
-use callsync::controller::backoff::BackoffPolicy;
-use callsync::controller::context::Settings;
-use callsync::controller::run::{RunConfig, run};
+use callsync::simulator::ProviderKind;
 use callsync::simulator::state::NewContact;
-use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
-use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 const TASK: &str = "task-1";
 
-/// One provider under test: its simulator account and the Kubernetes objects that reach it.
-#[derive(Clone, Copy)]
-enum Kind {
-    Longlonglong,
-    Callbot,
-    Nxlink,
-}
-
-impl Kind {
-    fn sim(self) -> (ProviderKind, &'static str, &'static str, &'static str) {
-        match self {
-            Kind::Longlonglong => (
-                ProviderKind::Longlonglong,
-                "longlonglong",
-                sim::LLL_USER,
-                sim::LLL_TOKEN,
-            ),
-            Kind::Callbot => (
-                ProviderKind::Callbot,
-                "callbot",
-                sim::CB_UUID,
-                sim::CB_SECRET,
-            ),
-            Kind::Nxlink => (ProviderKind::Nxlink, "nxlink", sim::NX_KEY, sim::NX_SECRET),
-        }
-    }
-
-    /// Secret data and the CallProvider spec.
-    fn objects(self, endpoint: &str) -> (Value, Value) {
-        match self {
-            Kind::Longlonglong => (
-                json!({"token": sim::LLL_TOKEN}),
-                json!({"insecure": true, "longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
-                        "tokenSecretRef": {"name": "creds", "key": "token"}}}),
-            ),
-            Kind::Callbot => (
-                json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
-                json!({"insecure": true, "callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
-                        "orderCallbackUrl": "https://hooks.example.com/order",
-                        "callCallbackUrl": "https://hooks.example.com/call"}}),
-            ),
-            Kind::Nxlink => (
-                json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
-                json!({"insecure": true, "nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
-            ),
-        }
-    }
-
-    /// The simulator's key of the add endpoint in its counters.
-    fn add_route(self) -> &'static str {
-        match self {
-            // the documented async add, callsync's default
-            Kind::Longlonglong => "POST /agent-api/user/{user_id}/task/{task_id}/async_number",
-            Kind::Callbot => "POST /callcentre/api/v3/addBatchCall",
-            Kind::Nxlink => "POST /openapi/aiagent/call/append",
-        }
-    }
-
-    fn remove_route(self) -> &'static str {
-        match self {
-            Kind::Longlonglong => {
-                "DELETE /agent-api/user/{user_id}/task/{task_id}/number-batch-delete"
-            }
-            Kind::Callbot => "POST /callcentre/api/v3/stopOrder",
-            Kind::Nxlink => "POST /openapi/aiagent/order/delete",
-        }
-    }
-
-    /// How the simulator stores a CN mobile `138xxxxxxxx`.
-    fn wire(self, national: &str) -> String {
-        match self {
-            Kind::Longlonglong => national.to_string(),
-            _ => format!("86{national}"),
-        }
-    }
-}
-
+/// The environment of one provider under test, the controller in process.
 struct Env {
-    kind: Kind,
-    client: Client,
-    ns: String,
-    simulator: RunningSimulator,
-    admin: sim::Admin,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    controller: Option<tokio::task::JoinHandle<()>>,
+    kind: ProviderKind,
+    base: support::env::Env,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::env::Env;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
+    }
 }
 
 impl Env {
-    async fn start(kind: Kind, prefix: &str) -> Env {
-        let (client, ns) = support::control_plane().test_namespace(prefix).await;
-        let (provider, _, id, secret) = kind.sim();
-        let task = TaskConfig {
-            id: TASK.into(),
-            ..Default::default()
-        };
-        let simulator = sim::start(vec![sim::account(provider, id, secret, vec![task])]).await;
-        let admin = sim::Admin::new(&simulator);
-        let mut env = Env {
-            kind,
-            client,
-            ns,
-            simulator,
-            admin,
-            stop: None,
-            controller: None,
-        };
+    async fn start(kind: ProviderKind, prefix: &str) -> Env {
+        let base = support::env::Env::builder(prefix)
+            .provider(kind, &[TASK])
+            .start()
+            .await;
+        let mut env = Env { kind, base };
         env.start_controller();
         env
     }
 
     fn start_controller(&mut self) {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = RunConfig {
-            namespaces: vec![self.ns.clone()],
-            concurrency: 4,
-            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
-            leader: None,
-            instance: "e2e".into(),
-            settings: Settings {
-                backoff: BackoffPolicy {
-                    base: Duration::from_millis(200),
-                    cap: Duration::from_secs(3),
-                },
-                progress_interval: Duration::from_millis(500),
-                settle_delay: Duration::from_millis(300),
-                cleanup_deadline: Duration::from_secs(30),
-                clients: sim::settings(),
-            },
-        };
-        let client = self.client.clone();
-        self.controller = Some(tokio::spawn(async move {
-            run(client, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("controller runs");
-        }));
-        self.stop = Some(stop);
-    }
-
-    async fn stop_controller(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.controller.take() {
-            tokio::time::timeout(Duration::from_secs(30), handle)
-                .await
-                .expect("controller stops")
-                .expect("no panic");
-        }
-    }
-
-    async fn apply(&self, object: Value) {
-        let kind = object["kind"].as_str().expect("kind").to_string();
-        let name = object["metadata"]["name"]
-            .as_str()
-            .expect("name")
-            .to_string();
-        let params = PatchParams::apply("e2e-test").force();
-        let result = match kind.as_str() {
-            "Secret" => Api::<Secret>::namespaced(self.client.clone(), &self.ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            "CallProvider" => Api::<CallProvider>::namespaced(self.client.clone(), &self.ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            "CallTask" => Api::<CallTask>::namespaced(self.client.clone(), &self.ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            "ContactList" => Api::<ContactList>::namespaced(self.client.clone(), &self.ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            other => panic!("unexpected kind {other}"),
-        };
-        result.unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+        let config = self.run_config("e2e");
+        self.base.start_controller(config);
     }
 
     async fn setup_provider(&self, secret_data: Option<Value>) {
-        let (data, spec) = self.kind.objects(&self.simulator.base_url());
-        let mut spec = spec;
+        let data = self.kind.secret_data();
+        let mut spec = self.kind.provider_spec(&self.simulator.base_url(), "creds");
         spec["rateLimit"] = json!({"requestsPerSecond": 1000, "burst": 1000});
         self.apply(json!({"apiVersion": "v1", "kind": "Secret",
                    "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
@@ -273,10 +124,6 @@ impl Env {
             .collect()
     }
 
-    fn tasks(&self) -> Api<CallTask> {
-        Api::namespaced(self.client.clone(), &self.ns)
-    }
-
     /// Waits until the CallTask's Ready condition has `reason` for its current generation.
     async fn wait_reason(&self, reason: &str, within: Duration) -> CallTask {
         let wanted = reason.to_string();
@@ -308,9 +155,8 @@ impl Env {
     }
 
     async fn sim_phones(&self) -> BTreeSet<String> {
-        let (_, provider, id, _) = self.kind.sim();
         self.admin
-            .phones(provider, id, TASK)
+            .phones(self.kind.as_str(), self.kind.account(), TASK)
             .await
             .into_iter()
             .collect()
@@ -327,11 +173,11 @@ fn phones(from: u32, count: u32) -> Vec<String> {
     (from..from + count).map(|i| format!("138{i:08}")).collect()
 }
 
-fn wire_set(kind: Kind, phones: &[String]) -> BTreeSet<String> {
+fn wire_set(kind: ProviderKind, phones: &[String]) -> BTreeSet<String> {
     phones.iter().map(|p| kind.wire(p)).collect()
 }
 
-async fn create_then_edit(kind: Kind, prefix: &str) {
+async fn create_then_edit(kind: ProviderKind, prefix: &str) {
     let mut env = Env::start(kind, prefix).await;
     env.setup_provider(None).await;
     let (a, b, c) = (phones(0, 4000), phones(4000, 3000), phones(7000, 3000));
@@ -428,9 +274,9 @@ async fn create_then_edit(kind: Kind, prefix: &str) {
     // The lower bound ceil(adds / maxAdd): longlonglong async adds take 200 (each then
     // confirmed by reads, which are not writes), Callbot 500, NXLink appends 100.
     let max_add = match kind {
-        Kind::Longlonglong => 200,
-        Kind::Nxlink => 100,
-        Kind::Callbot => 500,
+        ProviderKind::Longlonglong => 200,
+        ProviderKind::Nxlink => 100,
+        ProviderKind::Callbot => 500,
     };
     let adds = env.calls(kind.add_route()).await;
     assert_eq!(
@@ -498,7 +344,7 @@ async fn create_then_edit(kind: Kind, prefix: &str) {
     );
     let removes = env.calls(kind.remove_route()).await;
     match kind {
-        Kind::Nxlink => assert_eq!(removes, 30, "NXLink deletes one contact per call"),
+        ProviderKind::Nxlink => assert_eq!(removes, 30, "NXLink deletes one contact per call"),
         _ => assert_eq!(removes, 1, "30 removals fit one batch"),
     }
     env.stop_controller().await;
@@ -506,22 +352,22 @@ async fn create_then_edit(kind: Kind, prefix: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn longlonglong_create_and_edit_converge() {
-    create_then_edit(Kind::Longlonglong, "e2e-lll").await;
+    create_then_edit(ProviderKind::Longlonglong, "e2e-lll").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbot_create_and_edit_converge() {
-    create_then_edit(Kind::Callbot, "e2e-cb").await;
+    create_then_edit(ProviderKind::Callbot, "e2e-cb").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nxlink_create_and_edit_converge() {
-    create_then_edit(Kind::Nxlink, "e2e-nx").await;
+    create_then_edit(ProviderKind::Nxlink, "e2e-nx").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_guard_blocks_removals_until_raised() {
-    let mut env = Env::start(Kind::Callbot, "e2e-guard").await;
+    let mut env = Env::start(ProviderKind::Callbot, "e2e-guard").await;
     env.setup_provider(None).await;
     let (big, small) = (phones(0, 600), phones(600, 400));
     env.list("list-big", &big).await;
@@ -560,20 +406,23 @@ async fn deletion_guard_blocks_removals_until_raised() {
     let held: Vec<String> = [big.clone(), small.clone(), extra.clone()].concat();
     assert_eq!(
         env.sim_phones().await,
-        wire_set(Kind::Callbot, &held),
+        wire_set(ProviderKind::Callbot, &held),
         "nothing removed, adds continue"
     );
 
     env.task(json!({"maxDeletePercent": 100}), false).await;
     env.wait_reason("InSync", Duration::from_secs(60)).await;
     let kept: Vec<String> = [small, extra].concat();
-    assert_eq!(env.sim_phones().await, wire_set(Kind::Callbot, &kept));
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(ProviderKind::Callbot, &kept)
+    );
     env.stop_controller().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_stops_provider_calls() {
-    let mut env = Env::start(Kind::Longlonglong, "e2e-suspend").await;
+    let mut env = Env::start(ProviderKind::Longlonglong, "e2e-suspend").await;
     env.setup_provider(None).await;
     let contacts = phones(0, 20);
     env.list("list-a", &contacts).await;
@@ -599,13 +448,13 @@ async fn suspend_stops_provider_calls() {
     env.wait_reason("InSync", Duration::from_secs(30)).await;
     assert_eq!(
         env.sim_phones().await,
-        wire_set(Kind::Longlonglong, &contacts)
+        wire_set(ProviderKind::Longlonglong, &contacts)
     );
     env.stop_controller().await;
 }
 
-async fn delete_then_orphan(kind: Kind, prefix: &str) {
-    let (_, provider, account, _) = kind.sim();
+async fn delete_then_orphan(kind: ProviderKind, prefix: &str) {
+    let (provider, account) = (kind.as_str(), kind.account());
     let mut env = Env::start(kind, prefix).await;
     env.setup_provider(None).await;
     let contacts = phones(0, 40);
@@ -680,7 +529,7 @@ async fn delete_then_orphan(kind: Kind, prefix: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_policy_delete_removes_what_it_can_and_orphan_leaves_all() {
-    delete_then_orphan(Kind::Nxlink, "e2e-delete-nx").await;
+    delete_then_orphan(ProviderKind::Nxlink, "e2e-delete-nx").await;
 }
 
 /// "Provider truth": a contact added in the NXLink console, wanted, then no longer wanted.
@@ -689,7 +538,7 @@ async fn deletion_policy_delete_removes_what_it_can_and_orphan_leaves_all() {
 /// it must say Ready=False, Stalled `ContactsNotRemovable`, and leave the contact alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_nxlink_console_contact_no_longer_wanted_is_never_ready() {
-    let mut env = Env::start(Kind::Nxlink, "e2e-console-nx").await;
+    let mut env = Env::start(ProviderKind::Nxlink, "e2e-console-nx").await;
     env.setup_provider(None).await;
     let console = "13800009000".to_string();
     env.simulator
@@ -699,7 +548,7 @@ async fn an_nxlink_console_contact_no_longer_wanted_is_never_ready() {
             &(ProviderKind::Nxlink, sim::NX_KEY.to_owned()),
             TASK,
             NewContact {
-                phone: Kind::Nxlink.wire(&console),
+                phone: ProviderKind::Nxlink.wire(&console),
                 remote_id: Some("console-0001".into()),
                 name: "added in the console".into(),
                 extra: String::new(),
@@ -751,7 +600,7 @@ async fn an_nxlink_console_contact_no_longer_wanted_is_never_ready() {
     assert!(
         env.sim_phones()
             .await
-            .contains(&Kind::Nxlink.wire(&console)),
+            .contains(&ProviderKind::Nxlink.wire(&console)),
         "callsync cannot remove it, and sends nothing that claims it did"
     );
     let events = env.events().await;
@@ -765,12 +614,12 @@ async fn an_nxlink_console_contact_no_longer_wanted_is_never_ready() {
 /// longlonglong removes by phone: cleanup must not send callsync's own ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_policy_on_a_phone_identity_provider() {
-    delete_then_orphan(Kind::Longlonglong, "e2e-delete-lll").await;
+    delete_then_orphan(ProviderKind::Longlonglong, "e2e-delete-lll").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_stall_without_a_hot_loop_and_a_fixed_secret_converges() {
-    let mut env = Env::start(Kind::Callbot, "e2e-creds").await;
+    let mut env = Env::start(ProviderKind::Callbot, "e2e-creds").await;
     env.setup_provider(Some(
         json!({"uuid": sim::CB_UUID, "secretKey": "wrong-secret"}),
     ))
@@ -803,7 +652,10 @@ async fn wrong_credentials_stall_without_a_hot_loop_and_a_fixed_secret_converges
     // Fix the Secret: the Secret watch requeues the task, no restart needed.
     env.setup_provider(None).await;
     env.wait_reason("InSync", Duration::from_secs(30)).await;
-    assert_eq!(env.sim_phones().await, wire_set(Kind::Callbot, &contacts));
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(ProviderKind::Callbot, &contacts)
+    );
     let _ = env.simulator.base_url();
     env.stop_controller().await;
     let _ = env.tasks().get("campaign").await.map(|t| t.name_any());
@@ -815,9 +667,9 @@ async fn wrong_credentials_stall_without_a_hot_loop_and_a_fixed_secret_converges
 /// the task and it converges without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unlabelled_secret_is_never_sent_and_labelling_it_converges() {
-    let mut env = Env::start(Kind::Longlonglong, "e2e-optin").await;
+    let mut env = Env::start(ProviderKind::Longlonglong, "e2e-optin").await;
     env.setup_provider(None).await;
-    let (data, _) = Kind::Longlonglong.objects(&env.simulator.base_url());
+    let data = ProviderKind::Longlonglong.secret_data();
     // The same field manager applies the Secret without the label: the label goes.
     env.apply(json!({"apiVersion": "v1", "kind": "Secret",
                      "metadata": {"name": "creds"}, "stringData": data}))
@@ -854,14 +706,14 @@ async fn an_unlabelled_secret_is_never_sent_and_labelling_it_converges() {
     env.wait_reason("InSync", Duration::from_secs(30)).await;
     assert_eq!(
         env.sim_phones().await,
-        wire_set(Kind::Longlonglong, &contacts)
+        wire_set(ProviderKind::Longlonglong, &contacts)
     );
     env.stop_controller().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_outage_backs_off_then_converges() {
-    let mut env = Env::start(Kind::Callbot, "e2e-outage").await;
+    let mut env = Env::start(ProviderKind::Callbot, "e2e-outage").await;
     env.setup_provider(None).await;
     env.admin
         .set_faults("callbot", sim::CB_UUID, json!({"errorRate": 1.0}))
@@ -889,13 +741,16 @@ async fn provider_outage_backs_off_then_converges() {
         .set_faults("callbot", sim::CB_UUID, json!(null))
         .await;
     env.wait_reason("InSync", Duration::from_secs(60)).await;
-    assert_eq!(env.sim_phones().await, wire_set(Kind::Callbot, &contacts));
+    assert_eq!(
+        env.sim_phones().await,
+        wire_set(ProviderKind::Callbot, &contacts)
+    );
     env.stop_controller().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_made_in_the_provider_console_is_repaired_on_resync() {
-    let mut env = Env::start(Kind::Longlonglong, "e2e-drift").await;
+    let mut env = Env::start(ProviderKind::Longlonglong, "e2e-drift").await;
     env.setup_provider(None).await;
     let contacts = phones(0, 200);
     env.list("list-a", &contacts).await;
@@ -928,7 +783,7 @@ async fn drift_made_in_the_provider_console_is_repaired_on_resync() {
         .await
         .expect("add by hand");
     assert!(added.status().is_success());
-    let mut drifted = wire_set(Kind::Longlonglong, &contacts);
+    let mut drifted = wire_set(ProviderKind::Longlonglong, &contacts);
     drifted.remove(&contacts[7]);
     drifted.insert(stranger.to_string());
     assert_eq!(
@@ -937,7 +792,7 @@ async fn drift_made_in_the_provider_console_is_repaired_on_resync() {
         "the console changes happened"
     );
 
-    let want = wire_set(Kind::Longlonglong, &contacts);
+    let want = wire_set(ProviderKind::Longlonglong, &contacts);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while env.sim_phones().await != want {
         assert!(
@@ -954,7 +809,7 @@ async fn drift_made_in_the_provider_console_is_repaired_on_resync() {
 /// Secret goes wrong (the Secret watch wakes it at once), and back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_provider_status_reports_the_credential_check() {
-    let mut env = Env::start(Kind::Nxlink, "e2e-provider-status").await;
+    let mut env = Env::start(ProviderKind::Nxlink, "e2e-provider-status").await;
     let audit_before = env.admin.audit().await.len();
     env.setup_provider(None).await;
     let providers: Api<CallProvider> = Api::namespaced(env.client.clone(), &env.ns);
@@ -1051,7 +906,7 @@ async fn request_sync_and_wait(env: &Env, value: &str) -> CallTask {
 /// week away, and is echoed in status.lastHandledSyncRequest only when that sync finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_request_runs_before_the_resync_interval_and_is_echoed_when_done() {
-    let mut env = Env::start(Kind::Longlonglong, "e2e-sync-request").await;
+    let mut env = Env::start(ProviderKind::Longlonglong, "e2e-sync-request").await;
     env.setup_provider(None).await;
     let contacts = phones(0, 10);
     env.list("list-a", &contacts).await;
@@ -1063,7 +918,7 @@ async fn a_sync_request_runs_before_the_resync_interval_and_is_echoed_when_done(
     let task = request_sync_and_wait(&env, "2026-12-01T10:00:00Z").await;
     assert_eq!(
         env.sim_phones().await,
-        wire_set(Kind::Longlonglong, &contacts),
+        wire_set(ProviderKind::Longlonglong, &contacts),
         "the echoed sync repaired the drift before it was echoed"
     );
     let ready = find_condition(
@@ -1079,7 +934,7 @@ async fn a_sync_request_runs_before_the_resync_interval_and_is_echoed_when_done(
 /// False, reason ProviderSuspended) while ContactLists change, and converge once it is lifted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_call_provider_stops_every_write_of_its_tasks() {
-    let kind = Kind::Longlonglong;
+    let kind = ProviderKind::Longlonglong;
     let mut env = Env::start(kind, "e2e-provider-suspend").await;
     env.setup_provider(None).await;
     let first = phones(0, 10);
@@ -1143,7 +998,7 @@ async fn a_suspended_call_provider_stops_every_write_of_its_tasks() {
 /// nothing and keeps its finalizer; once the account is resumed the cleanup runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cleanup_waits_for_a_suspended_call_provider() {
-    let kind = Kind::Longlonglong;
+    let kind = ProviderKind::Longlonglong;
     let mut env = Env::start(kind, "e2e-provider-suspend-cleanup").await;
     env.setup_provider(None).await;
     let contacts = phones(0, 10);

@@ -6,97 +6,47 @@
 //! - leader election (proof 9): two processes on one Lease, only the leader syncs; SIGKILL the
 //!   leader mid-sync and the standby takes over and finishes;
 //! - no full phone number and no secret in logs, Events or statuses (proof 11).
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use support::provider::ProviderFixture;
+use support::sim;
 
-use callsync::api::{CallProvider, CallTask, ConditionType, ContactList, find_condition};
+use callsync::api::{CallTask, ConditionType, ContactList, find_condition};
 use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::events::v1::Event;
-use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 use support::process::{ControllerProcess, poll};
 
 const TASK: &str = "task-1";
-const BIN: &str = env!("CARGO_BIN_EXE_callsync");
 
 struct Env {
-    client: Client,
-    ns: String,
-    simulator: RunningSimulator,
-    admin: sim::Admin,
+    base: support::env::Env,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::env::Env;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
+    }
 }
 
 impl Env {
     async fn start(prefix: &str, account: callsync::simulator::AccountConfig) -> Env {
-        let (client, ns) = support::control_plane().test_namespace(prefix).await;
-        let simulator = sim::start(vec![account]).await;
-        let admin = sim::Admin::new(&simulator);
-        Env {
-            client,
-            ns,
-            simulator,
-            admin,
-        }
-    }
-
-    fn log_path(&self, name: &str) -> PathBuf {
-        support::control_plane()
-            .dir
-            .join(format!("{}-{name}.log", self.ns))
-    }
-
-    /// A controller process watching this namespace.
-    fn controller(&self, name: &str, extra: &[&str], envs: &[(&str, &str)]) -> ControllerProcess {
-        let mut args = vec![
-            "--watch-namespaces",
-            &self.ns,
-            "--listen-addr",
-            "127.0.0.1:0",
-            "--progress-seconds",
-            "1",
-        ];
-        args.extend_from_slice(extra);
-        let mut all_envs = vec![("RUST_LOG", "info")];
-        all_envs.extend_from_slice(envs);
-        ControllerProcess::spawn(
-            BIN,
-            &support::control_plane().kubeconfig,
-            self.log_path(name),
-            &args,
-            &all_envs,
-        )
-    }
-
-    async fn apply(&self, object: Value) {
-        let kind = object["kind"].as_str().expect("kind").to_string();
-        let name = object["metadata"]["name"]
-            .as_str()
-            .expect("name")
-            .to_string();
-        let params = PatchParams::apply("e2e-process").force();
-        let patch = Patch::Apply(&object);
-        let result = match kind.as_str() {
-            "Secret" => Api::<Secret>::namespaced(self.client.clone(), &self.ns)
-                .patch(&name, &params, &patch)
-                .await
-                .map(|_| ()),
-            "CallProvider" => Api::<CallProvider>::namespaced(self.client.clone(), &self.ns)
-                .patch(&name, &params, &patch)
-                .await
-                .map(|_| ()),
-            "CallTask" => self.tasks().patch(&name, &params, &patch).await.map(|_| ()),
-            "ContactList" => self.lists().patch(&name, &params, &patch).await.map(|_| ()),
-            other => panic!("unexpected kind {other}"),
-        };
-        result.unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+        let base = support::env::Env::builder(prefix)
+            .account(account)
+            .start()
+            .await;
+        Env { base }
     }
 
     async fn secret(&self, data: Value) {
@@ -130,10 +80,6 @@ impl Env {
                                    "contactLists": {"selector": {"matchLabels": {"campaign": "e2e"}}},
                                    "policy": policy, "resyncInterval": "10m"}}))
             .await;
-    }
-
-    fn tasks(&self) -> Api<CallTask> {
-        Api::namespaced(self.client.clone(), &self.ns)
     }
 
     fn lists(&self) -> Api<ContactList> {
@@ -257,48 +203,18 @@ async fn ledger_states(env: &Env) -> (usize, usize, usize) {
     states
 }
 
-/// A provider of the crash test: the simulator's name and account, how it stores a phone.
-#[derive(Clone, Copy)]
-enum Crash {
-    Longlonglong,
-    Callbot,
-}
-
-impl Crash {
-    fn provider(self) -> &'static str {
-        match self {
-            Crash::Longlonglong => "longlonglong",
-            Crash::Callbot => "callbot",
-        }
-    }
-
-    fn account_id(self) -> &'static str {
-        match self {
-            Crash::Longlonglong => sim::LLL_USER,
-            Crash::Callbot => sim::CB_UUID,
-        }
-    }
-
-    fn wire(self, national: &str) -> String {
-        match self {
-            Crash::Longlonglong => national.to_string(),
-            Crash::Callbot => format!("86{national}"),
-        }
-    }
-}
-
 /// Proof 8: 20,000 contacts, 100 per add call at 12 calls/s (≈ 17 s of adds uninterrupted);
 /// SIGKILL at five points (by how many contacts the provider holds), one ContactList edit (−100)
 /// between a kill and the restart.
-async fn crash_safety(kind: Crash, prefix: &str) {
+async fn crash_safety(kind: ProviderKind, prefix: &str) {
     let env = match kind {
-        Crash::Longlonglong => {
+        ProviderKind::Longlonglong => {
             let env = Env::start(prefix, lll_account(sim::LLL_TOKEN)).await;
             env.secret(json!({"token": sim::LLL_TOKEN})).await;
             env.provider(lll_spec(&env.simulator, 12)).await;
             env
         }
-        Crash::Callbot => {
+        ProviderKind::Callbot => {
             let account = sim::account(
                 ProviderKind::Callbot,
                 sim::CB_UUID,
@@ -320,8 +236,9 @@ async fn crash_safety(kind: Crash, prefix: &str) {
             .await;
             env
         }
+        ProviderKind::Nxlink => panic!("the crash test runs longlonglong and Callbot"),
     };
-    let (provider, account) = (kind.provider(), kind.account_id());
+    let (provider, account) = (kind.as_str(), kind.account());
     // Four lists of 5,000 CN mobiles 137{list}{7 digits}: list-0 sorts first.
     let lists: Vec<Vec<String>> = (0..4)
         .map(|l| (0..5000).map(|i| format!("137{l}{i:07}")).collect())
@@ -332,7 +249,7 @@ async fn crash_safety(kind: Crash, prefix: &str) {
     env.task(json!({"maxDeletePercent": 20})).await;
 
     let started = Instant::now();
-    let mut process = env.controller(&format!("crash-{provider}-0"), &[], &[]);
+    let mut process = env.controller_process(&format!("crash-{provider}-0"), &[], &[]);
     let kill_points = [2000usize, 5000, 8000, 11000, 14000];
     let removed: Vec<String> = lists[0][..100].to_vec();
     let mut figures = Vec::new();
@@ -380,7 +297,7 @@ async fn crash_safety(kind: Crash, prefix: &str) {
             // controller runs.
             env.list("list-0", contacts_of(&lists[0][100..])).await;
         }
-        process = env.controller(&format!("crash-{provider}-{}", round + 1), &[], &[]);
+        process = env.controller_process(&format!("crash-{provider}-{}", round + 1), &[], &[]);
     }
     let task = env
         .wait_reason("InSync", Duration::from_secs(150), &[&process])
@@ -451,12 +368,12 @@ async fn crash_safety(kind: Crash, prefix: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn longlonglong_sigkill_mid_sync_five_times_converges_without_duplicates() {
-    crash_safety(Crash::Longlonglong, "proc-crash-lll").await;
+    crash_safety(ProviderKind::Longlonglong, "proc-crash-lll").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbot_sigkill_mid_sync_five_times_converges_without_duplicates() {
-    crash_safety(Crash::Callbot, "proc-crash-cb").await;
+    crash_safety(ProviderKind::Callbot, "proc-crash-cb").await;
 }
 
 /// Proof 9: two processes on one Lease; only the leader syncs; SIGKILL it mid-sync, the standby
@@ -497,10 +414,10 @@ async fn leader_killed_mid_sync_standby_takes_over_and_finishes() {
     // reqwest's connector logs each new connection: only the provider clients use reqwest (kube
     // uses hyper), so a process that called the provider has such a line.
     let probe = [("RUST_LOG", "info,reqwest::connect=debug")];
-    let mut a = env.controller("leader-a", &a_args, &probe);
+    let mut a = env.controller_process("leader-a", &a_args, &probe);
     a.wait_log("acquired the leader lease", Duration::from_secs(30))
         .await;
-    let b = env.controller("leader-b", &b_args, &probe);
+    let b = env.controller_process("leader-b", &b_args, &probe);
     b.wait_log("waiting for the leader lease", Duration::from_secs(30))
         .await;
 
@@ -569,9 +486,11 @@ async fn leader_killed_mid_sync_standby_takes_over_and_finishes() {
     );
 }
 
-const CB_UUID: &str = "cb-uuid-7c1e";
-const CB_SECRET: &str = "S3cr3t-cb-Zq81x";
-const CB_WRONG: &str = "Wr0ng-cb-Kp27m";
+/// The Callbot account of the leak test, its secret and a wrong one: values the leak scan
+/// recognises (named apart from the suite's `sim::CB_UUID`, `sim::CB_SECRET`).
+const LEAK_TEST_CB_UUID: &str = "cb-uuid-7c1e";
+const LEAK_TEST_CB_SECRET: &str = "S3cr3t-cb-Zq81x";
+const LEAK_TEST_CB_WRONG: &str = "Wr0ng-cb-Kp27m";
 
 /// Phones masked by the product's one rule, secrets hidden; for failure messages.
 fn mask(text: &str, phones: &[String], secrets: &[&str]) -> String {
@@ -620,9 +539,14 @@ async fn statuses(env: &Env, stage: &str) -> Vec<(String, String)> {
 async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     let mut task = TaskConfig::new(TASK);
     task.variables = vec!["city".into()];
-    let account = sim::account(ProviderKind::Callbot, CB_UUID, CB_SECRET, vec![task]);
+    let account = sim::account(
+        ProviderKind::Callbot,
+        LEAK_TEST_CB_UUID,
+        LEAK_TEST_CB_SECRET,
+        vec![task],
+    );
     let env = Env::start("proc-leak", account).await;
-    env.secret(json!({"uuid": CB_UUID, "secretKey": CB_WRONG}))
+    env.secret(json!({"uuid": LEAK_TEST_CB_UUID, "secretKey": LEAK_TEST_CB_WRONG}))
         .await;
     env.provider(
         json!({"insecure": true, "callbot": {"endpoint": env.simulator.base_url(),
@@ -666,11 +590,11 @@ async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     env.list("list-b", with_city(&b)).await;
     env.task(json!({"maxDeletePercent": 20})).await;
 
-    let mut text = env.controller("leak-text", &[], &[("RUST_LOG", "debug")]);
+    let mut text = env.controller_process("leak-text", &[], &[("RUST_LOG", "debug")]);
     // Wrong credentials, then fixed.
     env.wait_reason("CredentialsRejected", Duration::from_secs(60), &[&text])
         .await;
-    env.secret(json!({"uuid": CB_UUID, "secretKey": CB_SECRET}))
+    env.secret(json!({"uuid": LEAK_TEST_CB_UUID, "secretKey": LEAK_TEST_CB_SECRET}))
         .await;
     let task = env
         .wait_reason("ContactsRefused", Duration::from_secs(60), &[&text])
@@ -694,18 +618,20 @@ async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     text.kill();
 
     // Second process, JSON lines: a provider that fails every request, then a guard trip.
-    let json_log = env.controller(
+    let json_log = env.controller_process(
         "leak-json",
         &["--log-format", "json"],
         &[("RUST_LOG", "debug")],
     );
     env.admin
-        .set_faults("callbot", CB_UUID, json!({"errorRate": 1.0}))
+        .set_faults("callbot", LEAK_TEST_CB_UUID, json!({"errorRate": 1.0}))
         .await;
     env.list("list-c", with_city(&c)).await;
     env.wait_reason("ProviderUnreachable", Duration::from_secs(90), &[&json_log])
         .await;
-    env.admin.set_faults("callbot", CB_UUID, Value::Null).await;
+    env.admin
+        .set_faults("callbot", LEAK_TEST_CB_UUID, Value::Null)
+        .await;
     env.wait_reason("ContactsRefused", Duration::from_secs(90), &[&json_log])
         .await;
     env.lists()
@@ -762,7 +688,7 @@ async fn no_phone_number_and_no_secret_in_logs_events_or_status() {
     // National digits cover `86…` and `+86…` too; the invalid entry is a phone-like string.
     let mut phones: Vec<String> = [a, refused, b, c].concat();
     phones.push(invalid[0].to_string());
-    let secrets = [CB_SECRET, CB_WRONG];
+    let secrets = [LEAK_TEST_CB_SECRET, LEAK_TEST_CB_WRONG];
     // The scanner's own check: the ContactList spec (input, not output) does hold the phones.
     let spec = serde_json::to_string(&env.lists().get("list-b").await.expect("list-b").spec)
         .expect("json");

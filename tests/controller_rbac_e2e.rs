@@ -2,18 +2,17 @@
 //! ServiceAccount (namespaced mode, leader election on) and passes create → converge → delete
 //! against the simulator. A missing permission would show as a CallTask that never gets Ready,
 //! a finalizer never released, or the controller's log naming a Forbidden call.
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::sim;
 
 use callsync::api::{CallTask, ConditionType, find_condition};
 use callsync::simulator::{ProviderKind, TaskConfig};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use kube::runtime::wait::await_condition;
 use serde_json::json;
 
@@ -90,30 +89,11 @@ async fn controller_with_only_the_chart_token_creates_converges_and_deletes() {
         .expect("start callsync controller");
     let _controller = Controller(child);
 
-    let params = PatchParams::apply("rbac-e2e").force();
     let apply = |object: serde_json::Value| {
         let admin = admin.clone();
         let watched = watched.clone();
-        let params = params.clone();
         async move {
-            let kind = object["kind"].as_str().expect("kind").to_string();
-            let name = object["metadata"]["name"]
-                .as_str()
-                .expect("name")
-                .to_string();
-            let gvk = if kind == "Secret" {
-                kube::api::GroupVersionKind::gvk("", "v1", "Secret")
-            } else {
-                kube::api::GroupVersionKind::gvk("callsync.io", "v1alpha1", &kind)
-            };
-            let (resource, _) = kube::discovery::pinned_kind(&admin, &gvk)
-                .await
-                .expect("kind");
-            let api: Api<kube::api::DynamicObject> =
-                Api::namespaced_with(admin, &watched, &resource);
-            api.patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .expect("apply");
+            support::apply(&admin, &watched, object).await;
         }
     };
     apply(json!({"apiVersion": "v1", "kind": "Secret",

@@ -16,8 +16,6 @@
 //! ```
 #[path = "reliability_support/mod.rs"]
 mod reliability;
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -26,8 +24,9 @@ use callsync::simulator::FaultConfig;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reliability::report::RunRecord;
-use reliability::{Fleet, Kind, ProviderSettings, env_number, ledger_states};
+use reliability::{Fleet, ProviderSettings, env_number, ledger_states};
 use serde_json::json;
+use support::provider::ALL_PROVIDERS;
 
 /// Where a kill lands.
 #[derive(Debug, Clone, Copy)]
@@ -107,7 +106,7 @@ async fn crash_run(seed: u64, contacts: usize, kills: usize, rate: u32, max_add:
         process.kill();
         let held = fleet.held_total().await;
         let mut doubt = (0, 0);
-        for kind in Kind::ALL {
+        for kind in ALL_PROVIDERS {
             let (_, adding, removing) = ledger_states(&fleet, kind).await;
             doubt = (doubt.0 + adding, doubt.1 + removing);
         }
@@ -141,7 +140,7 @@ async fn crash_run(seed: u64, contacts: usize, kills: usize, rate: u32, max_add:
                       "desiredAtEnd": fleet.desired_total(), "killPoints": figures}),
     }
     .emit();
-    audit.assert_clean(remove * Kind::ALL.len());
+    audit.assert_clean(remove * ALL_PROVIDERS.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! `callsync simulate` process, judged by the simulator's audit log and call counters (doctor
 //! must make no write), then its recording replayed by a server that knows nothing but the
 //! recorded answers (the contract-fixture path for recordings from real accounts).
-mod cli_support;
+mod support;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -18,14 +18,15 @@ use callsync::doctor::RecordedAnswer;
 use callsync::simulator::state::NewContact;
 use callsync::simulator::{ProviderKind, Simulator, Variant};
 use callsync::sync::WireFormat;
-use cli_support::{Output, repo_root, run, simulator};
 use serde_json::Value;
+use support::cli::{Output, run, simulator};
+use support::repo_root;
 
 /// The simulator's admin API answers only with its per-run token.
 const ADMIN_TOKEN: &str = "doctor-admin-token";
 
 fn get(url: &str) -> Value {
-    cli_support::admin_get(url, ADMIN_TOKEN)
+    support::cli::admin_get(url, ADMIN_TOKEN)
 }
 
 /// Every endpoint the simulator counted a call for, with its calls.
@@ -58,7 +59,7 @@ const READ_ENDPOINTS: &[&str] = &[
 
 /// The three examples (one task per provider) in `dir`, pointed at a simulator seeded from
 /// them; returns the simulator process and its URL.
-fn examples_against_a_simulator(work: &Path) -> (cli_support::Running, String, PathBuf) {
+fn examples_against_a_simulator(work: &Path) -> (support::cli::Running, String, PathBuf) {
     let dir = work.join("files");
     let tasks = examples_in(&dir, &["longlonglong.yaml", "callbot.yaml", "nxlink.yaml"]);
     let config = work.join("sim.yaml");

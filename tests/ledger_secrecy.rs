@@ -5,55 +5,26 @@
 //!
 //! Real kube-apiserver (tests/support), the controller in process, the simulator (Callbot: the
 //! remote ids are the ledger's own UUIDs).
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::time::Duration;
+use support::sim;
 
 use callsync::api::{CallTask, ConditionType, find_condition};
-use callsync::controller::backoff::BackoffPolicy;
-use callsync::controller::context::Settings;
 use callsync::controller::ledger_store::{LEDGER_OWNER_LABEL, LEDGER_SECRET_TYPE, LedgerStore};
-use callsync::controller::run::{RunConfig, run};
 use callsync::simulator::{ProviderKind, TaskConfig};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
 use kube::core::{DynamicObject, ObjectMeta};
 use kube::discovery::ApiResource;
-use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
+use support::apply;
+use support::env::InProcessController;
 
 const TASK: &str = "task-1";
-
-async fn apply(client: &Client, ns: &str, object: Value) {
-    let (group, version) = match object["apiVersion"].as_str().expect("apiVersion") {
-        "v1" => ("", "v1"),
-        other => other.split_once('/').expect("group/version"),
-    };
-    let kind = object["kind"].as_str().expect("kind");
-    let resource = ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: object["apiVersion"].as_str().expect("apiVersion").into(),
-        kind: kind.into(),
-        plural: format!("{}s", kind.to_lowercase()),
-    };
-    let api = Api::<DynamicObject>::namespaced_with(client.clone(), ns, &resource);
-    let name = object["metadata"]["name"]
-        .as_str()
-        .expect("name")
-        .to_string();
-    api.patch(
-        &name,
-        &PatchParams::apply("ledger-secrecy").force(),
-        &Patch::Apply(&object),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
-}
 
 fn metadata_text(meta: &ObjectMeta) -> String {
     serde_json::to_string(&json!({"labels": meta.labels, "annotations": meta.annotations}))
@@ -111,34 +82,9 @@ async fn the_ledger_lives_only_in_owned_secrets_of_its_type() {
     )
     .await;
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = RunConfig {
-        namespaces: vec![ns.clone()],
-        concurrency: 2,
-        metrics_addr: "127.0.0.1:0".parse().expect("addr"),
-        leader: None,
-        instance: "ledger-secrecy".into(),
-        settings: Settings {
-            backoff: BackoffPolicy {
-                base: Duration::from_millis(200),
-                cap: Duration::from_secs(3),
-            },
-            progress_interval: Duration::from_millis(500),
-            settle_delay: Duration::from_millis(300),
-            cleanup_deadline: Duration::from_secs(30),
-            clients: sim::settings(),
-        },
-    };
-    let controller = tokio::spawn({
-        let client = client.clone();
-        async move {
-            run(client, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("controller runs");
-        }
-    });
+    let mut config = support::env::run_config(vec![ns.clone()], "ledger-secrecy");
+    config.concurrency = 2;
+    let controller = InProcessController::start(&client, config);
 
     let tasks: Api<CallTask> = Api::namespaced(client.clone(), &ns);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -173,11 +119,7 @@ async fn the_ledger_lives_only_in_owned_secrets_of_its_type() {
         assert!(tokio::time::Instant::now() < deadline, "no Synced Event");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), controller)
-        .await
-        .expect("controller stops")
-        .expect("no panic");
+    controller.stop().await;
 
     // The ledger Secrets: type, owner, label; together they hold the whole ledger.
     let uid = task.uid().expect("uid");

@@ -6,57 +6,24 @@
 //! the Grafana dashboard must return series, each with the right namespace label: the CallTask's
 //! for task, provider and reconcile panels, the controller's for process panels. The alerts for
 //! both problems must be active, and a deleted CallTask must leave no series behind.
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::sim;
 
 use callsync::api::{CallProvider, CallTask, ConditionType, ContactList, find_condition};
-use callsync::controller::backoff::BackoffPolicy;
-use callsync::controller::context::Settings;
-use callsync::controller::run::{RunConfig, run};
 use callsync::simulator::{ProviderKind, TaskConfig};
-use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams};
 use serde_json::{Value, json};
+use support::apply;
+use support::env::InProcessController;
 use support::prometheus::{Prometheus, free_port};
 use support::tools::{helm_template, yaml_documents};
 
 /// The namespace label the Prometheus Operator gives the controller's target.
 const CONTROLLER_NAMESPACE: &str = "callsync-system";
-
-async fn apply(client: &Client, ns: &str, object: Value) {
-    let kind = object["kind"].as_str().expect("kind").to_string();
-    let name = object["metadata"]["name"]
-        .as_str()
-        .expect("name")
-        .to_string();
-    let params = PatchParams::apply("prometheus-e2e").force();
-    let patch = Patch::Apply(&object);
-    let result = match kind.as_str() {
-        "Secret" => Api::<Secret>::namespaced(client.clone(), ns)
-            .patch(&name, &params, &patch)
-            .await
-            .map(|_| ()),
-        "CallProvider" => Api::<CallProvider>::namespaced(client.clone(), ns)
-            .patch(&name, &params, &patch)
-            .await
-            .map(|_| ()),
-        "CallTask" => Api::<CallTask>::namespaced(client.clone(), ns)
-            .patch(&name, &params, &patch)
-            .await
-            .map(|_| ()),
-        "ContactList" => Api::<ContactList>::namespaced(client.clone(), ns)
-            .patch(&name, &params, &patch)
-            .await
-            .map(|_| ()),
-        other => panic!("unexpected kind {other}"),
-    };
-    result.unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
-}
 
 fn phones(from: u32, count: u32) -> Vec<Value> {
     (from..from + count)
@@ -231,34 +198,9 @@ async fn prometheus_scrapes_the_controller_and_every_dashboard_query_and_alert_w
     // The controller, its metrics on a free loopback port.
     let port = free_port();
     let target = format!("127.0.0.1:{port}");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = RunConfig {
-        namespaces: vec![ns.clone()],
-        concurrency: 4,
-        metrics_addr: target.parse().expect("addr"),
-        leader: None,
-        instance: "prometheus-e2e".into(),
-        settings: Settings {
-            backoff: BackoffPolicy {
-                base: Duration::from_millis(200),
-                cap: Duration::from_secs(3),
-            },
-            progress_interval: Duration::from_millis(500),
-            settle_delay: Duration::from_millis(300),
-            cleanup_deadline: Duration::from_secs(30),
-            clients: sim::settings(),
-        },
-    };
-    let controller = {
-        let client = client.clone();
-        tokio::spawn(async move {
-            run(client, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("controller runs");
-        })
-    };
+    let mut config = support::env::run_config(vec![ns.clone()], "prometheus-e2e");
+    config.metrics_addr = target.parse().expect("addr");
+    let controller = InProcessController::start(&client, config);
 
     let rules = support::repo_root().join("charts/callsync/alerts/callsync.rules.yaml");
     let prometheus = Prometheus::start(
@@ -490,10 +432,6 @@ async fn prometheus_scrapes_the_controller_and_every_dashboard_query_and_alert_w
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), controller)
-        .await
-        .expect("controller stops")
-        .expect("no panic");
+    controller.stop().await;
     drop(prometheus);
 }

@@ -1,5 +1,5 @@
 //! The Callbot v3 client against the in-process simulator, over real HTTP and real signatures.
-mod providers_support;
+mod support;
 
 use std::collections::BTreeMap;
 
@@ -9,8 +9,8 @@ use callsync::providers::{
     RateLimiters, RejectReason, RemoteState, TaskRef,
 };
 use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig, TaskState};
-use providers_support::*;
 use serde_json::json;
+use support::sim::*;
 
 async fn sim() -> RunningSimulator {
     start(vec![account(

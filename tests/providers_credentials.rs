@@ -1,6 +1,5 @@
 //! Credentials from Kubernetes Secrets, read at call time, on a real kube-apiserver; and a
 //! rotated Secret taking effect on a running client against the simulator.
-mod providers_support;
 mod support;
 
 use std::collections::BTreeMap;
@@ -14,7 +13,7 @@ use callsync::simulator::{ProviderKind, TaskConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
-use providers_support::*;
+use support::sim::*;
 
 fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
     Secret {

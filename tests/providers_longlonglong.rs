@@ -1,5 +1,5 @@
 //! The longlonglong client against the in-process simulator, over real HTTP.
-mod providers_support;
+mod support;
 
 use std::sync::Arc;
 
@@ -9,8 +9,8 @@ use callsync::providers::{
     Provider, ProviderError, RateLimiters, RejectReason, RemoteState, TaskRef,
 };
 use callsync::simulator::{ProviderKind, TaskConfig, TaskGeneration, TaskState, Variant};
-use providers_support::*;
 use serde_json::json;
+use support::sim::*;
 
 fn tasks() -> Vec<TaskConfig> {
     vec![

@@ -1,5 +1,5 @@
 //! The NXLink client against the in-process simulator, over real HTTP and real signatures.
-mod providers_support;
+mod support;
 
 use std::sync::Arc;
 
@@ -9,8 +9,8 @@ use callsync::providers::{
     RateLimiters, RejectReason, TaskRef,
 };
 use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig, TaskState, Variant};
-use providers_support::*;
 use serde_json::json;
+use support::sim::*;
 
 async fn sim() -> RunningSimulator {
     sim_with(&[]).await

@@ -1,10 +1,11 @@
 //! `contentChange: Replace` against the simulator (real HTTP, real signatures), through the
 //! sync the controller and `callsync apply` share (`sync::TaskSync`: observe and plan, settle
 //! then execute): the add of a replacement follows only a removal the provider confirmed.
-#[path = "providers_support/mod.rs"]
-mod sim;
+
+mod support;
 
 use std::collections::BTreeMap;
+use support::sim;
 
 use callsync::api::{Contact, ContentChangePolicy, ManagementPolicy};
 use callsync::contacts::{DesiredSet, ListContacts, ListInput};

@@ -6,138 +6,44 @@
 //! - a ledger that starts over on a remote task that had one: no remote id repeats;
 //! - two CallTasks on one remote task through two CallProviders of one account, in two
 //!   namespaces: the second is refused, naming the first.
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::sim;
 
-use callsync::api::{
-    CallProvider, CallTask, ConditionStatus, ConditionType, ContactList, find_condition,
-};
-use callsync::controller::backoff::BackoffPolicy;
-use callsync::controller::context::Settings;
+use callsync::api::{CallTask, ConditionStatus, ConditionType, ContactList, find_condition};
 use callsync::controller::ledger_store::LEDGER_OWNER_LABEL;
-use callsync::controller::run::{RunConfig, run};
 use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig, TaskGeneration, TaskState};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
+use support::apply;
+use support::env::InProcessController;
+use support::provider::ProviderFixture;
 
 const TASK: &str = "task-1";
 
-/// The controller of one test, watching `namespaces`.
-struct Controller {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+/// The controller of one test, in process, watching `namespaces` (retries capped at 2 s).
+fn start_controller(client: &Client, namespaces: Vec<String>) -> InProcessController {
+    let mut config = support::env::run_config(namespaces, "safety");
+    config.settings.backoff.cap = Duration::from_secs(2);
+    InProcessController::start(client, config)
 }
 
-impl Controller {
-    fn start(client: &Client, namespaces: Vec<String>) -> Controller {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = RunConfig {
-            namespaces,
-            concurrency: 4,
-            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
-            leader: None,
-            instance: "safety".into(),
-            settings: Settings {
-                backoff: BackoffPolicy {
-                    base: Duration::from_millis(200),
-                    cap: Duration::from_secs(2),
-                },
-                progress_interval: Duration::from_millis(500),
-                settle_delay: Duration::from_millis(300),
-                cleanup_deadline: Duration::from_secs(30),
-                clients: sim::settings(),
-            },
-        };
-        let client = client.clone();
-        let handle = tokio::spawn(async move {
-            run(client, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("controller runs");
-        });
-        Controller {
-            stop: Some(stop),
-            handle: Some(handle),
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            tokio::time::timeout(Duration::from_secs(30), handle)
-                .await
-                .expect("controller stops")
-                .expect("no panic");
-        }
-    }
-}
-
-async fn apply(client: &Client, ns: &str, object: Value) {
-    let kind = object["kind"].as_str().expect("kind").to_string();
-    let name = object["metadata"]["name"]
-        .as_str()
-        .expect("name")
-        .to_string();
-    let params = PatchParams::apply("safety-test").force();
-    let patch = Patch::Apply(&object);
-    macro_rules! go {
-        ($t:ty) => {
-            Api::<$t>::namespaced(client.clone(), ns)
-                .patch(&name, &params, &patch)
-                .await
-                .map(|_| ())
-        };
-    }
-    let result = match kind.as_str() {
-        "Secret" => go!(Secret),
-        "CallProvider" => go!(CallProvider),
-        "CallTask" => go!(CallTask),
-        "ContactList" => go!(ContactList),
-        other => panic!("unexpected kind {other}"),
-    };
-    result.unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
-}
-
-/// A Secret `creds` and a CallProvider `name` reaching the simulator account of `kind`.
+/// A Secret `<name>-creds` and a CallProvider `name` reaching the simulator account of `kind`.
 async fn provider(client: &Client, ns: &str, name: &str, kind: ProviderKind, endpoint: &str) {
-    let (data, spec) = match kind {
-        ProviderKind::Longlonglong => (
-            json!({"token": sim::LLL_TOKEN}),
-            json!({"longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
-                    "tokenSecretRef": {"name": format!("{name}-creds"), "key": "token"}}}),
-        ),
-        ProviderKind::Nxlink => (
-            json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
-            json!({"nxlink": {"endpoint": endpoint,
-                    "credentialsSecretRef": {"name": format!("{name}-creds")}}}),
-        ),
-        ProviderKind::Callbot => (
-            json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
-            json!({"callbot": {"endpoint": endpoint,
-                    "credentialsSecretRef": {"name": format!("{name}-creds")},
-                    "orderCallbackUrl": "https://hooks.example.com/order",
-                    "callCallbackUrl": "https://hooks.example.com/call"}}),
-        ),
-    };
-    let mut spec = spec;
+    let secret = format!("{name}-creds");
+    let mut spec = kind.provider_spec(endpoint, &secret);
     spec["rateLimit"] = json!({"requestsPerSecond": 1000, "burst": 1000});
-    spec["insecure"] = json!(true);
     apply(
         client,
         ns,
         json!({"apiVersion": "v1", "kind": "Secret",
-               "metadata": {"name": format!("{name}-creds"),
+               "metadata": {"name": secret,
                             "labels": {"callsync.io/credentials": "true"}},
-               "stringData": data}),
+               "stringData": kind.secret_data()}),
     )
     .await;
     apply(
@@ -274,7 +180,7 @@ async fn a_deleted_named_list_stops_the_sync_and_removes_nothing() {
     inline_list(&client, &ns, "list-a", &a).await;
     inline_list(&client, &ns, "list-b", &b).await;
     task(&client, &ns, "campaign", "acct", &["list-a", "list-b"]).await;
-    let controller = Controller::start(&client, vec![ns.clone()]);
+    let controller = start_controller(&client, vec![ns.clone()]);
     wait_for(&client, &ns, "campaign", "InSync", |t| {
         desired_count(t) == Some(10)
     })
@@ -336,7 +242,7 @@ async fn a_csv_source_with_a_stray_quote_is_refused_and_removes_nothing() {
     )
     .await;
     task(&client, &ns, "campaign", "acct", &["from-csv"]).await;
-    let controller = Controller::start(&client, vec![ns.clone()]);
+    let controller = start_controller(&client, vec![ns.clone()]);
     wait_for(&client, &ns, "campaign", "InSync", |t| {
         desired_count(t) == Some(1000)
     })
@@ -402,7 +308,7 @@ async fn a_new_ledger_never_repeats_remote_ids() {
     )
     .await;
     task(&client, &ns, "campaign", "acct", &["list-a"]).await;
-    let controller = Controller::start(&client, vec![ns.clone()]);
+    let controller = start_controller(&client, vec![ns.clone()]);
     wait_for(&client, &ns, "campaign", "InSync", |t| {
         desired_count(t) == Some(2)
     })
@@ -447,7 +353,7 @@ async fn a_new_ledger_never_repeats_remote_ids() {
         &[kept.clone(), readded.clone()].concat(),
     )
     .await;
-    let controller = Controller::start(&client, vec![ns.clone()]);
+    let controller = start_controller(&client, vec![ns.clone()]);
     wait_for(&client, &ns, "campaign", "InSync", |t| {
         desired_count(t) == Some(2)
     })
@@ -485,7 +391,7 @@ async fn a_second_claimant_of_a_remote_task_is_refused_across_namespaces() {
     inline_list(&client, &first_ns, "list-a", &first).await;
     inline_list(&client, &second_ns, "list-b", &second).await;
     task(&client, &first_ns, "owner", "acct", &["list-a"]).await;
-    let controller = Controller::start(&client, vec![first_ns.clone(), second_ns.clone()]);
+    let controller = start_controller(&client, vec![first_ns.clone(), second_ns.clone()]);
     wait_for(&client, &first_ns, "owner", "InSync", |t| {
         desired_count(t) == Some(3)
     })
@@ -555,7 +461,7 @@ async fn a_pause_left_by_a_killed_controller_is_undone_by_the_next_one() {
                         "policy": {"maxDeletePercent": 100}, "resyncInterval": "30s"}}),
     )
     .await;
-    let controller = Controller::start(&client, vec![ns.clone()]);
+    let controller = start_controller(&client, vec![ns.clone()]);
     let synced = wait_for(&client, &ns, "campaign", "InSync", |t| {
         desired_count(t) == Some(3) && !t.annotations().contains_key(PAUSED_ANNOTATION)
     })

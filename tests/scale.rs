@@ -7,69 +7,63 @@
 //!   lists of 2,000; also bounds the ledger saves of the first sync (counts, not times).
 //! - `scale_benchmark` (ignored): `SCALE_CONTACTS` contacts (default 1,000,000) in lists of 5,000:
 //!   `cargo test --release --test scale -- --ignored --nocapture`
-#[path = "providers_support/mod.rs"]
-mod sim;
 mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::sim;
 
-use callsync::api::{CallProvider, CallTask, ConditionType, ContactList, find_condition};
-use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
+use callsync::api::{CallTask, ConditionType, find_condition};
+use callsync::simulator::ProviderKind;
 use k8s_openapi::api::core::v1::Secret;
-use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 use support::process::ControllerProcess;
 
 const TASK: &str = "task-1";
-const BIN: &str = env!("CARGO_BIN_EXE_callsync");
 /// Contacts a ContactList of the benchmark holds (the CRD's maximum).
 const PER_LIST: usize = 5_000;
 /// Callbot's documented add batch.
 const BATCH: usize = 500;
 
 struct Env {
-    client: Client,
-    ns: String,
-    simulator: RunningSimulator,
-    admin: sim::Admin,
+    base: support::env::Env,
     metrics_port: u16,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::env::Env;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
+    }
 }
 
 impl Env {
     async fn start(prefix: &str) -> Env {
-        let (client, ns) = support::control_plane().test_namespace(prefix).await;
-        let account = sim::account(
-            ProviderKind::Callbot,
-            sim::CB_UUID,
-            sim::CB_SECRET,
-            vec![TaskConfig::new(TASK)],
-        );
-        let simulator = sim::start(vec![account]).await;
-        let admin = sim::Admin::new(&simulator);
+        let base = support::env::Env::builder(prefix)
+            .provider(ProviderKind::Callbot, &[TASK])
+            .start()
+            .await;
         let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        Env {
-            client,
-            ns,
-            simulator,
-            admin,
-            metrics_port,
-        }
+        Env { base, metrics_port }
     }
 
     fn controller(&self) -> ControllerProcess {
         let listen = format!("127.0.0.1:{}", self.metrics_port);
-        let log = support::control_plane()
-            .dir
-            .join(format!("{}-controller.log", self.ns));
+        let log = self.log_path("controller");
         ControllerProcess::spawn(
-            BIN,
-            &support::control_plane().kubeconfig,
+            support::BIN,
+            &self.cp.kubeconfig,
             log,
             &[
                 "--watch-namespaces",
@@ -83,50 +77,20 @@ impl Env {
         )
     }
 
-    async fn apply<K>(&self, object: Value)
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + std::fmt::Debug
-            + serde::de::DeserializeOwned
-            + serde::Serialize,
-        K::DynamicType: Default,
-    {
-        let name = object["metadata"]["name"]
-            .as_str()
-            .expect("name")
-            .to_string();
-        Api::<K>::namespaced(self.client.clone(), &self.ns)
-            .patch(
-                &name,
-                &PatchParams::apply("scale-test").force(),
-                &Patch::Apply(&object),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("apply {name}: {e}"));
-    }
-
     async fn setup(&self, lists: usize, per_list: usize) {
-        self.apply::<Secret>(json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
-            "stringData": {"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}}))
-            .await;
         // A limit far above what the controller reaches: this measures the controller.
-        self.apply::<CallProvider>(
-            json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
-            "metadata": {"name": "acct"},
-            "spec": {"insecure": true, "callbot": {"endpoint": self.simulator.base_url(),
-                                 "credentialsSecretRef": {"name": "creds"},
-                                 "orderCallbackUrl": "https://hooks.example.com/order",
-                                 "callCallbackUrl": "https://hooks.example.com/call"},
-                     "rateLimit": {"requestsPerSecond": 5000, "burst": 5000}}}),
+        self.provider(
+            ProviderKind::Callbot,
+            "acct",
+            "creds",
+            json!({"rateLimit": {"requestsPerSecond": 5000, "burst": 5000}}),
         )
         .await;
         for l in 0..lists {
             let contacts: Vec<Value> = (0..per_list)
                 .map(|i| json!({"phone": national(l, i), "name": format!("客户{i:04}")}))
                 .collect();
-            self.apply::<ContactList>(
+            self.apply(
                 json!({"apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
                 "metadata": {"name": format!("list-{l:03}"), "labels": {"campaign": "scale"}},
                 "spec": {"defaultRegion": "CN", "contacts": contacts}}),
@@ -136,7 +100,7 @@ impl Env {
     }
 
     async fn create_task(&self) {
-        self.apply::<CallTask>(
+        self.apply(
             json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
             "metadata": {"name": "campaign"},
             "spec": {"providerRef": {"name": "acct"}, "taskId": TASK,
@@ -144,10 +108,6 @@ impl Env {
                      "resyncInterval": "1h"}}),
         )
         .await;
-    }
-
-    fn tasks(&self) -> Api<CallTask> {
-        Api::namespaced(self.client.clone(), &self.ns)
     }
 
     async fn wait_in_sync(&self, within: Duration, process: &ControllerProcess) -> CallTask {

@@ -1,13 +1,14 @@
 //! Admin API, rate limits, fault injection (including commit-then-drop), counters and the audit
 //! log, over real HTTP.
-mod sim_support;
+mod support;
 
 use std::time::Duration;
 
 use callsync::simulator::{FaultConfig, RateLimitConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sim_support::*;
+use support::sim::wire::*;
+use support::sim::*;
 
 fn lll_rows(phones: &[&str]) -> Value {
     json!({"data": phones.iter().map(|p| json!({"phone": p})).collect::<Vec<_>>()})
@@ -15,7 +16,7 @@ fn lll_rows(phones: &[&str]) -> Value {
 
 #[tokio::test]
 async fn admin_creates_accounts_and_tasks_and_marks_contacts() {
-    let sim = start(callsync::simulator::SimulatorConfig::default()).await;
+    let sim = start_config(callsync::simulator::SimulatorConfig::default()).await;
     let api = Api::new(&sim);
     let (status, body) = api
         .admin(
@@ -130,7 +131,7 @@ async fn rate_limit_per_account_with_each_providers_reply() {
         requests_per_second: 0.001,
         burst: 2,
     });
-    let sim = start(config).await;
+    let sim = start_config(config).await;
     let api = Api::new(&sim);
     for _ in 0..2 {
         let (status, _) = api.lll(Method::GET, "task/t1/number", None).await;
@@ -158,7 +159,7 @@ async fn rate_limit_per_account_with_each_providers_reply() {
     let (status, _) = api
         .admin(
             Method::PUT,
-            &format!("accounts/nxlink/{NX_KEY}/rate-limit"),
+            &format!("accounts/nxlink/{DOCS_NX_KEY}/rate-limit"),
             json!({"requestsPerSecond": 1000, "burst": 1000}),
         )
         .await;
@@ -180,7 +181,7 @@ async fn rate_limit_per_account_with_each_providers_reply() {
 
 #[tokio::test]
 async fn commit_then_drop_changes_state_but_the_client_sees_a_connection_error() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let (status, _) = api
         .admin(Method::PUT, "faults", json!({"dropAfterCommitRate": 1.0}))
@@ -190,13 +191,19 @@ async fn commit_then_drop_changes_state_but_the_client_sees_a_connection_error()
     // NXLink append: applied, no answer
     let body = json!({"taskId": "task-1", "list": [{"contactId": "d1", "name": "a", "phoneNumber": "8613000000001"}]}).to_string();
     let ts = now_ms().to_string();
-    let sign =
-        callsync::signing::nxlink_sign(NX_KEY, "nxai", "100", &ts, body.as_bytes(), NX_SECRET);
+    let sign = callsync::signing::nxlink_sign(
+        DOCS_NX_KEY,
+        "nxai",
+        "100",
+        &ts,
+        body.as_bytes(),
+        DOCS_NX_SECRET,
+    );
     let result = api
         .http
         .post(format!("{}/openapi/aiagent/call/append", api.base))
         .header("content-type", "application/json")
-        .header("accessKey", NX_KEY)
+        .header("accessKey", DOCS_NX_KEY)
         .header("ts", &ts)
         .header("bizType", "100")
         .header("action", "nxai")
@@ -207,7 +214,7 @@ async fn commit_then_drop_changes_state_but_the_client_sees_a_connection_error()
     let err = result.expect_err("the connection must be dropped");
     assert!(!err.is_timeout(), "{err:?}");
     assert_eq!(
-        api.phones("nxlink", NX_KEY, "task-1").await,
+        api.phones("nxlink", DOCS_NX_KEY, "task-1").await,
         vec!["8613000000001"]
     );
 
@@ -252,7 +259,7 @@ async fn commit_then_drop_changes_state_but_the_client_sees_a_connection_error()
 
 #[tokio::test]
 async fn injected_errors_and_timeouts_leave_state_untouched() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     api.admin(
         Method::PUT,
@@ -346,7 +353,7 @@ async fn seeded_chaos_loses_nothing_and_duplicates_nothing() {
         drop_after_commit_rate: 0.3,
         ..FaultConfig::default()
     };
-    let sim = start(config).await;
+    let sim = start_config(config).await;
     let api = Api::new(&sim);
     let phones: Vec<String> = (0..30).map(|i| format!("86130{:08}", i)).collect();
     for (i, phone) in phones.iter().enumerate() {
@@ -356,18 +363,18 @@ async fn seeded_chaos_loses_nothing_and_duplicates_nothing() {
             let body = body.to_string();
             let ts = now_ms().to_string();
             let sign = callsync::signing::nxlink_sign(
-                NX_KEY,
+                DOCS_NX_KEY,
                 "nxai",
                 "100",
                 &ts,
                 body.as_bytes(),
-                NX_SECRET,
+                DOCS_NX_SECRET,
             );
             let sent = api
                 .http
                 .post(format!("{}/openapi/aiagent/call/append", api.base))
                 .header("content-type", "application/json")
-                .header("accessKey", NX_KEY)
+                .header("accessKey", DOCS_NX_KEY)
                 .header("ts", &ts)
                 .header("bizType", "100")
                 .header("action", "nxai")
@@ -391,7 +398,7 @@ async fn seeded_chaos_loses_nothing_and_duplicates_nothing() {
         }
         assert!(done, "contact {i} never confirmed");
     }
-    assert_eq!(api.phones("nxlink", NX_KEY, "task-1").await, phones);
+    assert_eq!(api.phones("nxlink", DOCS_NX_KEY, "task-1").await, phones);
     let audit = api.admin_get("audit").await;
     let added: Vec<&str> = audit
         .as_array()

@@ -1,11 +1,12 @@
 //! NXtele Callbot v3 against the simulator, over real HTTP.
-mod sim_support;
+mod support;
 
 use std::io::Write;
 
 use callsync::api::SignatureAlgorithm;
 use serde_json::{Value, json};
-use sim_support::*;
+use support::sim::wire::*;
+use support::sim::*;
 
 fn order(id: &str, phone: &str) -> Value {
     json!({"orderID": id, "userPhone": phone, "other": "o", "userName": "", "customerName": "",
@@ -19,7 +20,7 @@ fn add_body(orders: Vec<Value>) -> Value {
 
 #[tokio::test]
 async fn add_reports_per_phone_errors() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let (_, body) = api
         .cb(
@@ -92,7 +93,7 @@ async fn add_reports_per_phone_errors() {
 
 #[tokio::test]
 async fn responses_are_signed_and_sha256_and_gzip_requests_work() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let body = add_body(vec![order("g1", "8613012121211")])
         .to_string()
@@ -104,11 +105,11 @@ async fn responses_are_signed_and_sha256_and_gzip_requests_work() {
     let text = response.text().await.expect("body");
     let sign = callsync::signing::callbot_sign(
         SignatureAlgorithm::Sha256,
-        CB_SECRET,
+        DOCS_CB_SECRET,
         text.as_bytes(),
         headers["createTs"].to_str().unwrap_or_default(),
         headers["requestID"].to_str().unwrap_or_default(),
-        CB_UUID,
+        DOCS_CB_UUID,
     );
     assert_eq!(headers["sign"].to_str().ok(), Some(sign.as_str()));
     assert_eq!(headers["algorithm"].to_str().ok(), Some("SHA256"));
@@ -122,11 +123,11 @@ async fn responses_are_signed_and_sha256_and_gzip_requests_work() {
     let ts = now_secs().to_string();
     let sign = callsync::signing::callbot_sign(
         SignatureAlgorithm::Md5,
-        CB_SECRET,
+        DOCS_CB_SECRET,
         json_body.as_bytes(),
         &ts,
         "req-gz",
-        CB_UUID,
+        DOCS_CB_UUID,
     );
     let response = api
         .http
@@ -134,7 +135,7 @@ async fn responses_are_signed_and_sha256_and_gzip_requests_work() {
         .header("content-type", "application/json")
         .header("content-encoding", "gzip")
         .header("requestID", "req-gz")
-        .header("uuid", CB_UUID)
+        .header("uuid", DOCS_CB_UUID)
         .header("createTs", ts)
         .header("sign", sign)
         .body(compressed)
@@ -148,7 +149,7 @@ async fn responses_are_signed_and_sha256_and_gzip_requests_work() {
 
 #[tokio::test]
 async fn signature_failures_get_6_6001_6002() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let url = format!("{}/callcentre/api/v3/ping", api.base);
     let body = r#"{"data":"ping"}"#;
@@ -166,17 +167,17 @@ async fn signature_failures_get_6_6001_6002() {
     let ts = now_secs().to_string();
     let good = callsync::signing::callbot_sign(
         SignatureAlgorithm::Md5,
-        CB_SECRET,
+        DOCS_CB_SECRET,
         body.as_bytes(),
         &ts,
         "r1",
-        CB_UUID,
+        DOCS_CB_UUID,
     );
 
     let (_, ok) = json_of(
         send(vec![
             ("requestID", "r1".into()),
-            ("uuid", CB_UUID.into()),
+            ("uuid", DOCS_CB_UUID.into()),
             ("createTs", ts.clone()),
             ("sign", good.clone()),
         ])
@@ -191,7 +192,7 @@ async fn signature_failures_get_6_6001_6002() {
     let (_, missing) = json_of(
         send(vec![
             ("requestID", "r1".into()),
-            ("uuid", CB_UUID.into()),
+            ("uuid", DOCS_CB_UUID.into()),
             ("createTs", ts.clone()),
         ])
         .await
@@ -214,7 +215,7 @@ async fn signature_failures_get_6_6001_6002() {
     let (_, bad) = json_of(
         send(vec![
             ("requestID", "r2".into()),
-            ("uuid", CB_UUID.into()),
+            ("uuid", DOCS_CB_UUID.into()),
             ("createTs", ts.clone()),
             ("sign", good.clone()),
         ])
@@ -227,7 +228,7 @@ async fn signature_failures_get_6_6001_6002() {
     let (_, lowercase) = json_of(
         send(vec![
             ("requestID", "r1".into()),
-            ("uuid", CB_UUID.into()),
+            ("uuid", DOCS_CB_UUID.into()),
             ("createTs", ts.clone()),
             ("sign", lower),
         ])
@@ -239,16 +240,16 @@ async fn signature_failures_get_6_6001_6002() {
     let stale_ts = (now_secs() - 3600).to_string();
     let stale = callsync::signing::callbot_sign(
         SignatureAlgorithm::Md5,
-        CB_SECRET,
+        DOCS_CB_SECRET,
         body.as_bytes(),
         &stale_ts,
         "r1",
-        CB_UUID,
+        DOCS_CB_UUID,
     );
     let (_, old) = json_of(
         send(vec![
             ("requestID", "r1".into()),
-            ("uuid", CB_UUID.into()),
+            ("uuid", DOCS_CB_UUID.into()),
             ("createTs", stale_ts),
             ("sign", stale),
         ])
@@ -260,16 +261,16 @@ async fn signature_failures_get_6_6001_6002() {
     // SHA256 signature sent without the algorithm header is checked as MD5 and refused
     let sha = callsync::signing::callbot_sign(
         SignatureAlgorithm::Sha256,
-        CB_SECRET,
+        DOCS_CB_SECRET,
         body.as_bytes(),
         &ts,
         "r1",
-        CB_UUID,
+        DOCS_CB_UUID,
     );
     let (_, wrong_alg) = json_of(
         send(vec![
             ("requestID", "r1".into()),
-            ("uuid", CB_UUID.into()),
+            ("uuid", DOCS_CB_UUID.into()),
             ("createTs", ts.clone()),
             ("sign", sha),
         ])
@@ -282,7 +283,7 @@ async fn signature_failures_get_6_6001_6002() {
     let (_, replay) = json_of(
         send(vec![
             ("requestID", "r1".into()),
-            ("uuid", CB_UUID.into()),
+            ("uuid", DOCS_CB_UUID.into()),
             ("createTs", ts.clone()),
             ("sign", good.clone()),
         ])
@@ -297,7 +298,7 @@ async fn signature_failures_get_6_6001_6002() {
 async fn import_replaces_undialled_orders_and_blocks_while_running() {
     let mut config = config();
     config.callbot_import_ms = 300;
-    let sim = start(config).await;
+    let sim = start_config(config).await;
     let api = Api::new(&sim);
     let (_, body) = api
         .cb(
@@ -329,7 +330,7 @@ async fn import_replaces_undialled_orders_and_blocks_while_running() {
 
     api.mark(
         "callbot",
-        CB_UUID,
+        DOCS_CB_UUID,
         "ut-1",
         json!({"remoteIds": ["a1"], "state": "finished"}),
     )
@@ -352,7 +353,7 @@ async fn import_replaces_undialled_orders_and_blocks_while_running() {
         "orderIDs stay used: {body}"
     );
     assert_eq!(
-        api.phones("callbot", CB_UUID, "ut-1").await,
+        api.phones("callbot", DOCS_CB_UUID, "ut-1").await,
         vec!["8613000000001", "8613000000003", "8613000000004"]
     );
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
@@ -372,11 +373,11 @@ async fn import_replaces_undialled_orders_and_blocks_while_running() {
     let ts = now_secs().to_string();
     let sign = callsync::signing::callbot_sign(
         SignatureAlgorithm::Md5,
-        CB_SECRET,
+        DOCS_CB_SECRET,
         body.as_bytes(),
         &ts,
         "req-export",
-        CB_UUID,
+        DOCS_CB_UUID,
     );
     let raw_client = reqwest::Client::builder()
         .no_gzip()
@@ -387,7 +388,7 @@ async fn import_replaces_undialled_orders_and_blocks_while_running() {
         .header("content-type", "application/json")
         .header("accept-encoding", "gzip")
         .header("requestID", "req-export")
-        .header("uuid", CB_UUID)
+        .header("uuid", DOCS_CB_UUID)
         .header("createTs", ts)
         .header("sign", sign)
         .body(body)
@@ -406,11 +407,11 @@ async fn import_replaces_undialled_orders_and_blocks_while_running() {
     assert!(text.contains("\"batchID\":\"3\""), "{text}");
     let expected = callsync::signing::callbot_sign(
         SignatureAlgorithm::Md5,
-        CB_SECRET,
+        DOCS_CB_SECRET,
         text.as_bytes(),
         headers["createTs"].to_str().unwrap_or_default(),
         "req-export",
-        CB_UUID,
+        DOCS_CB_UUID,
     );
     assert_eq!(headers["sign"].to_str().ok(), Some(expected.as_str()));
 
@@ -429,7 +430,7 @@ async fn import_replaces_undialled_orders_and_blocks_while_running() {
 
 #[tokio::test]
 async fn stop_order_deletes_only_undialled_with_del_call() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     api.cb(
         "addBatchCall",
@@ -442,7 +443,7 @@ async fn stop_order_deletes_only_undialled_with_del_call() {
     .await;
     api.mark(
         "callbot",
-        CB_UUID,
+        DOCS_CB_UUID,
         "ut-1",
         json!({"remoteIds": ["s2"], "state": "calling"}),
     )
@@ -458,7 +459,7 @@ async fn stop_order_deletes_only_undialled_with_del_call() {
         json!([{"orderID": "nope", "errMsg": "订单不存在"}])
     );
     assert_eq!(
-        api.phones("callbot", CB_UUID, "ut-1").await,
+        api.phones("callbot", DOCS_CB_UUID, "ut-1").await,
         vec!["8613000000002", "8613000000003"]
     );
 
@@ -470,7 +471,7 @@ async fn stop_order_deletes_only_undialled_with_del_call() {
         .await;
     assert_eq!(body["successCount"], 1);
     assert_eq!(
-        api.phones("callbot", CB_UUID, "ut-1").await.len(),
+        api.phones("callbot", DOCS_CB_UUID, "ut-1").await.len(),
         2,
         "delCall 0 stops but keeps"
     );
@@ -519,7 +520,7 @@ async fn stop_order_deletes_only_undialled_with_del_call() {
 
 #[tokio::test]
 async fn list_order_pages_and_mgr_task_status() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let orders: Vec<Value> = (0..25)
         .map(|i| order(&format!("p{i}"), &format!("86130{:08}", i)))
@@ -557,7 +558,7 @@ async fn list_order_pages_and_mgr_task_status() {
         .await;
     assert_eq!(done["taskStatus"], 3);
     assert!(
-        api.phones("callbot", CB_UUID, "ut-1").await.is_empty(),
+        api.phones("callbot", DOCS_CB_UUID, "ut-1").await.is_empty(),
         "delCall 1 deleted the undialled orders"
     );
     let (_, restart) = api
@@ -588,7 +589,7 @@ async fn start_with(variants: &[Variant]) -> callsync::simulator::RunningSimulat
             account.variants = variants.iter().copied().collect();
         }
     }
-    start(config).await
+    start_config(config).await
 }
 
 /// One order the simulator takes and one it refuses (phone already in the task).
@@ -711,7 +712,7 @@ async fn variant_import_appends_keeps_undialled_orders() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert_eq!(body["retCode"], 0, "{body}");
-        let phones = api.phones("callbot", CB_UUID, "ut-1").await;
+        let phones = api.phones("callbot", DOCS_CB_UUID, "ut-1").await;
         assert_eq!(phones.len(), kept, "{variants:?}: {phones:?}");
     }
 }

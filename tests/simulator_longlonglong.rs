@@ -1,9 +1,10 @@
 //! longlonglong agent-api against the simulator, over real HTTP.
-mod sim_support;
+mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sim_support::*;
+use support::sim::wire::*;
+use support::sim::*;
 
 fn rows(phones: &[&str]) -> Value {
     json!(
@@ -22,7 +23,7 @@ fn phones_from(start: u64, n: u64) -> Vec<String> {
 
 #[tokio::test]
 async fn auth_is_a_bearer_token_of_the_path_user() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let url = api.lll_url("task/t1/number");
     let (status, body) = api.lll_as("wrong", Method::GET, &url, None).await;
@@ -48,7 +49,7 @@ async fn auth_is_a_bearer_token_of_the_path_user() {
 
 #[tokio::test]
 async fn sync_add_limits_duplicates_and_skip_error() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let (_, body) = api
         .lll(
@@ -124,7 +125,7 @@ async fn sync_add_limits_duplicates_and_skip_error() {
 
 #[tokio::test]
 async fn async_add_applies_after_the_delay_and_reports_through_identification() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let many = phones_from(0, 201);
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
@@ -196,7 +197,7 @@ async fn async_add_applies_after_the_delay_and_reports_through_identification() 
 
 #[tokio::test]
 async fn list_pages_with_meta_and_status_filter() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let phones = phones_from(0, 40);
     let refs: Vec<&str> = phones.iter().map(String::as_str).collect();
@@ -273,7 +274,7 @@ async fn list_pages_with_meta_and_status_filter() {
 
 #[tokio::test]
 async fn delete_removes_pending_numbers_only() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     api.lll(
         Method::POST,
@@ -328,7 +329,7 @@ async fn delete_removes_pending_numbers_only() {
 
 #[tokio::test]
 async fn running_2_0_task_refuses_changes_with_6007_until_paused() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let add = json!({"data": rows(&["13012121211"])});
     for endpoint in ["task/t2/number", "task/t2/async_number"] {
@@ -399,7 +400,7 @@ async fn start_with(variants: &[Variant]) -> callsync::simulator::RunningSimulat
     account
         .tasks
         .push(TaskConfig::new("st").with_sub_user_id("sub-1"));
-    start(config).await
+    start_config(config).await
 }
 
 fn sub_rows(phones: &[&str], sub: &str) -> Value {
@@ -515,7 +516,7 @@ async fn placement_variants_ignore_sub_user_id_in_the_other_place() {
 
 #[tokio::test]
 async fn async_add_requires_sort_as_documented() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let (_, body) = api
         .lll(

@@ -1,8 +1,9 @@
 //! NXLink AI Agent open API against the simulator, over real HTTP.
-mod sim_support;
+mod support;
 
 use serde_json::{Value, json};
-use sim_support::*;
+use support::sim::wire::*;
+use support::sim::*;
 
 fn contact(id: &str, phone: &str) -> Value {
     json!({"contactId": id, "name": phone, "phoneNumber": phone})
@@ -27,16 +28,16 @@ async fn signed_post(
 
 #[tokio::test]
 async fn auth_errors_1001_to_1005() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let body = r#"{"pageNumber":1,"pageSize":10}"#;
     let ts = now_ms().to_string();
     let sign = |ts: &str, secret: &str| {
-        callsync::signing::nxlink_sign(NX_KEY, "nxai", "100", ts, body.as_bytes(), secret)
+        callsync::signing::nxlink_sign(DOCS_NX_KEY, "nxai", "100", ts, body.as_bytes(), secret)
     };
     let headers = |ts: &str, sign: String| {
         vec![
-            ("accessKey", NX_KEY.to_owned()),
+            ("accessKey", DOCS_NX_KEY.to_owned()),
             ("ts", ts.to_owned()),
             ("bizType", "100".to_owned()),
             ("action", "nxai".to_owned()),
@@ -46,7 +47,7 @@ async fn auth_errors_1001_to_1005() {
     let ok = signed_post(
         &api,
         body,
-        headers(&ts, sign(&ts, NX_SECRET)),
+        headers(&ts, sign(&ts, DOCS_NX_SECRET)),
         "application/json",
     )
     .await;
@@ -54,13 +55,13 @@ async fn auth_errors_1001_to_1005() {
     assert_eq!(ok["message"], "success");
     assert!(ok["traceId"].is_string());
 
-    let mut missing = headers(&ts, sign(&ts, NX_SECRET));
+    let mut missing = headers(&ts, sign(&ts, DOCS_NX_SECRET));
     missing.pop();
     assert_eq!(
         signed_post(&api, body, missing, "application/json").await["code"],
         1001
     );
-    let mut biz = headers(&ts, sign(&ts, NX_SECRET));
+    let mut biz = headers(&ts, sign(&ts, DOCS_NX_SECRET));
     biz[2].1 = "8".into();
     assert_eq!(
         signed_post(&api, body, biz, "application/json").await["code"],
@@ -77,7 +78,13 @@ async fn auth_errors_1001_to_1005() {
         1003
     );
     assert_eq!(
-        signed_post(&api, body, headers(&ts, sign(&ts, NX_SECRET)), "text/plain").await["code"],
+        signed_post(
+            &api,
+            body,
+            headers(&ts, sign(&ts, DOCS_NX_SECRET)),
+            "text/plain"
+        )
+        .await["code"],
         1003,
         "wrong Content-Type"
     );
@@ -86,7 +93,7 @@ async fn auth_errors_1001_to_1005() {
         signed_post(
             &api,
             body,
-            headers(&stale, sign(&stale, NX_SECRET)),
+            headers(&stale, sign(&stale, DOCS_NX_SECRET)),
             "application/json"
         )
         .await["code"],
@@ -97,7 +104,7 @@ async fn auth_errors_1001_to_1005() {
         signed_post(
             &api,
             body,
-            headers(&secs, sign(&secs, NX_SECRET)),
+            headers(&secs, sign(&secs, DOCS_NX_SECRET)),
             "application/json"
         )
         .await["code"],
@@ -109,13 +116,13 @@ async fn auth_errors_1001_to_1005() {
         signed_post(
             &api,
             body,
-            headers(&hostile, sign(&hostile, NX_SECRET)),
+            headers(&hostile, sign(&hostile, DOCS_NX_SECRET)),
             "application/json"
         )
         .await["code"],
         1004
     );
-    let mut other_key = headers(&ts, sign(&ts, NX_SECRET));
+    let mut other_key = headers(&ts, sign(&ts, DOCS_NX_SECRET));
     other_key[0].1 = "AK-unknown".into();
     assert_eq!(
         signed_post(&api, body, other_key, "application/json").await["code"],
@@ -125,14 +132,14 @@ async fn auth_errors_1001_to_1005() {
 
 #[tokio::test]
 async fn append_is_all_or_nothing_with_globally_unique_contact_ids() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     let (_, body) = api
         .nx("call/append", json!({"taskId": "task-1", "list": [contact("c1", "8613000000001"), contact("c2", "8613000000002")]}))
         .await;
     assert_eq!(body["code"], 0, "{body}");
     assert_eq!(
-        api.phones("nxlink", NX_KEY, "task-1").await,
+        api.phones("nxlink", DOCS_NX_KEY, "task-1").await,
         vec!["8613000000001", "8613000000002"]
     );
 
@@ -170,7 +177,7 @@ async fn append_is_all_or_nothing_with_globally_unique_contact_ids() {
         assert_eq!(body["code"], 20000, "{why}: {body}");
     }
     assert_eq!(
-        api.phones("nxlink", NX_KEY, "task-1").await.len(),
+        api.phones("nxlink", DOCS_NX_KEY, "task-1").await.len(),
         2,
         "nothing applied"
     );
@@ -210,13 +217,13 @@ async fn append_is_all_or_nothing_with_globally_unique_contact_ids() {
 
 #[tokio::test]
 async fn delete_one_pending_contact_per_call() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     api.nx("call/append", json!({"taskId": "task-1", "list": [contact("c1", "8613000000001"), contact("c2", "8613000000002"), contact("c3", "8613000000003")]}))
         .await;
     api.mark(
         "nxlink",
-        NX_KEY,
+        DOCS_NX_KEY,
         "task-1",
         json!({"remoteIds": ["c2"], "state": "calling"}),
     )
@@ -255,7 +262,7 @@ async fn delete_one_pending_contact_per_call() {
         .await;
     assert_eq!(body["code"], 0, "{body}");
     assert_eq!(
-        api.phones("nxlink", NX_KEY, "task-1").await,
+        api.phones("nxlink", DOCS_NX_KEY, "task-1").await,
         vec!["8613000000002"]
     );
     // a deleted contactId cannot come back
@@ -270,7 +277,7 @@ async fn delete_one_pending_contact_per_call() {
 
 #[tokio::test]
 async fn task_list_counts_imported_orders_and_call_list_shows_dialled() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
     api.nx("call/append", json!({"taskId": "task-1", "list": [contact("c1", "8613000000001"), contact("c2", "8613000000002")]}))
         .await;
@@ -281,7 +288,7 @@ async fn task_list_counts_imported_orders_and_call_list_shows_dialled() {
     .await;
     api.mark(
         "nxlink",
-        NX_KEY,
+        DOCS_NX_KEY,
         "task-1",
         json!({"remoteIds": ["c2"], "state": "finished"}),
     )

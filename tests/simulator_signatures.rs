@@ -1,12 +1,13 @@
 //! The simulator accepts requests signed by an implementation written here from the docs'
 //! formulas and worked examples (providers.md §2.2 and §3.2), independent of
 //! `callsync::signing`: if both shared a mistake, this test would still catch it.
-mod sim_support;
+mod support;
 
 use md5::{Digest, Md5};
 use serde_json::json;
 use sha2::Sha256;
-use sim_support::*;
+use support::sim::wire::*;
+use support::sim::*;
 
 fn hex(bytes: &[u8], upper: bool) -> String {
     bytes
@@ -55,11 +56,11 @@ fn independent_signers_match_the_worked_examples() {
     let cb = |sha| {
         callbot_doc_sign(
             sha,
-            CB_SECRET,
+            DOCS_CB_SECRET,
             r#"{"data":"ping"}"#,
             "1700000000",
             "0123456789abcdef0123456789abcdef",
-            CB_UUID,
+            DOCS_CB_UUID,
         )
     };
     assert_eq!(cb(false), "B13974D77A7E6B91FF2952D1938AACCE");
@@ -94,13 +95,13 @@ fn independent_signers_match_the_worked_examples() {
     assert_eq!(
         nxlink_doc_sign(
             &[
-                ("accessKey", NX_KEY),
+                ("accessKey", DOCS_NX_KEY),
                 ("action", "nxai"),
                 ("bizType", "100"),
                 ("ts", "1655710885431")
             ],
             r#"{"userTaskId":"EXT-TASK-202603250001","contactId":"52145b00-abc9-4a87-94c2-ed1e1e42ec1c"}"#,
-            NX_SECRET,
+            DOCS_NX_SECRET,
         ),
         "99df5488e51999be3eed2b67e5567bdd"
     );
@@ -108,7 +109,7 @@ fn independent_signers_match_the_worked_examples() {
 
 #[tokio::test]
 async fn simulator_accepts_independently_signed_requests() {
-    let sim = start(config()).await;
+    let sim = start_config(config()).await;
     let api = Api::new(&sim);
 
     // Callbot, both algorithms; the body has spaces and non-ASCII text on purpose.
@@ -119,13 +120,13 @@ async fn simulator_accepts_independently_signed_requests() {
         );
         let ts = now_secs().to_string();
         let request_id = format!("independent-{name}");
-        let sign = callbot_doc_sign(sha, CB_SECRET, &body, &ts, &request_id, CB_UUID);
+        let sign = callbot_doc_sign(sha, DOCS_CB_SECRET, &body, &ts, &request_id, DOCS_CB_UUID);
         let response = api
             .http
             .post(format!("{}/callcentre/api/v3/addBatchCall", api.base))
             .header("Content-Type", "application/json")
             .header("requestId", &request_id) // the sample's casing
-            .header("uuid", CB_UUID)
+            .header("uuid", DOCS_CB_UUID)
             .header("createTs", &ts)
             .header("sign", sign)
             .header("algorithm", name)
@@ -141,11 +142,11 @@ async fn simulator_accepts_independently_signed_requests() {
         // and the response signature verifies with the same formula
         let response_sign = callbot_doc_sign(
             sha,
-            CB_SECRET,
+            DOCS_CB_SECRET,
             &text,
             headers["createTs"].to_str().unwrap_or_default(),
             &request_id,
-            CB_UUID,
+            DOCS_CB_UUID,
         );
         assert_eq!(headers["sign"].to_str().ok(), Some(response_sign.as_str()));
     }
@@ -155,19 +156,19 @@ async fn simulator_accepts_independently_signed_requests() {
     let ts = now_ms().to_string();
     let sign = nxlink_doc_sign(
         &[
-            ("accessKey", NX_KEY),
+            ("accessKey", DOCS_NX_KEY),
             ("ts", &ts),
             ("bizType", "100"),
             ("action", "nxai"),
         ],
         body,
-        NX_SECRET,
+        DOCS_NX_SECRET,
     );
     let response = api
         .http
         .post(format!("{}/openapi/aiagent/call/append", api.base))
         .header("Content-Type", "application/json")
-        .header("accessKey", NX_KEY)
+        .header("accessKey", DOCS_NX_KEY)
         .header("ts", &ts)
         .header("bizType", "100")
         .header("action", "nxai")
@@ -179,11 +180,11 @@ async fn simulator_accepts_independently_signed_requests() {
     let (_, reply) = json_of(response).await;
     assert_eq!(reply["code"], 0, "{reply}");
     assert_eq!(
-        api.phones("nxlink", NX_KEY, "task-1").await,
+        api.phones("nxlink", DOCS_NX_KEY, "task-1").await,
         vec!["8613000000003"]
     );
     assert_eq!(
-        api.phones("callbot", CB_UUID, "ut-1").await,
+        api.phones("callbot", DOCS_CB_UUID, "ut-1").await,
         vec!["8613000000001", "8613000000002"]
     );
     let _ = json!(null);

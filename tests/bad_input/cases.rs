@@ -188,7 +188,7 @@ fn unlabelled_secret(name: &str, data: Value) -> Value {
 }
 
 fn lll_provider(name: &str, endpoint: &str, secret: &str, key: &str) -> Value {
-    lll_provider_of(name, endpoint, super::LLL_USER, secret, key)
+    lll_provider_of(name, endpoint, super::sim::LLL_USER, secret, key)
 }
 
 fn lll_provider_of(name: &str, endpoint: &str, user: &str, secret: &str, key: &str) -> Value {

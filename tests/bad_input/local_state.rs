@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cli_support::{self, BIN, Output, Running};
+use crate::support::cli::{self, BIN, Output, Running};
 
 const ADMIN_TOKEN: &str = "bad-input-local-admin-token";
 const ACCOUNT: &str = "AK-local";
@@ -85,7 +85,7 @@ spec:
 }
 
 fn admin(base: &str, path: &str) -> Value {
-    cli_support::admin_get(&format!("{base}{path}"), ADMIN_TOKEN)
+    cli::admin_get(&format!("{base}{path}"), ADMIN_TOKEN)
 }
 
 /// (operation, remote id, outcome) of every audited call so far.
@@ -138,7 +138,7 @@ fn a_ledger_deleted_by_hand_never_repeats_remote_ids_and_the_state_stays_owner_o
         ),
     )
     .expect("write config");
-    let (_sim, base) = cli_support::simulator(&config);
+    let (_sim, base) = cli::simulator(&config);
     let dir = work.path().join("files");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let files_arg = dir.display().to_string();

@@ -12,11 +12,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use callsync::simulator::RateLimitConfig;
+use callsync::simulator::{ProviderKind, RateLimitConfig};
 use futures::StreamExt;
 
-use super::env::{Bench, Kind, in_sync, phones, write_bound};
-use crate::sim;
+use super::env::{Bench, in_sync, phones, write_bound};
+use crate::support::provider::ProviderFixture;
+use crate::support::sim;
 
 /// Slack of the simulator's bucket and the window check: a request the client's bucket let go
 /// at t reaches the simulator a little later, so two may arrive closer than they left.
@@ -45,7 +46,7 @@ impl ConvergenceRun {
 
 /// One CallTask with `n` contacts on longlonglong at `rate` requests/s.
 pub async fn single(n: usize, rate: u32, burst: u32, within: Duration) -> ConvergenceRun {
-    let kind = Kind::Longlonglong;
+    let kind = ProviderKind::Longlonglong;
     let limit = RateLimitConfig {
         requests_per_second: f64::from(rate),
         burst: burst + JITTER_SLACK,
@@ -145,7 +146,7 @@ pub async fn many(
     burst: u32,
     within: Duration,
 ) -> ManyRun {
-    let kind = Kind::Callbot;
+    let kind = ProviderKind::Callbot;
     let ids: Vec<String> = (0..tasks).map(|i| format!("task-{i}")).collect();
     let limit = RateLimitConfig {
         requests_per_second: f64::from(rate),

@@ -12,13 +12,15 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use callsync::simulator::ProviderKind;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
 use serde_json::json;
 
-use super::env::{Bench, Counters, Kind, in_sync, phones, write_bound};
+use super::env::{Bench, Counters, in_sync, phones, write_bound};
 use super::naive::{Naive, NaiveFigures};
+use crate::support::provider::ProviderFixture;
 
 const TASK_ID: &str = "task-1";
 const NAME: &str = "campaign";
@@ -51,7 +53,7 @@ pub struct ResyncFigures {
 
 #[derive(Clone, Debug)]
 pub struct EfficiencyRun {
-    pub kind: Kind,
+    pub kind: ProviderKind,
     pub contacts: usize,
     /// The account's limit, requests/s (callsync's CallProvider and the naive script alike).
     pub rate: u32,
@@ -62,7 +64,7 @@ pub struct EfficiencyRun {
     pub naive_churn: NaiveFigures,
 }
 
-fn wire_set(kind: Kind, phones: &[String]) -> BTreeSet<String> {
+fn wire_set(kind: ProviderKind, phones: &[String]) -> BTreeSet<String> {
     phones.iter().map(|p| kind.wire(p)).collect()
 }
 
@@ -79,7 +81,7 @@ async fn ledger_version(bench: &Bench) -> String {
 /// `resyncs`: at a low rate each resync lists the whole task); asserts the counts (never
 /// times).
 pub async fn run(
-    kind: Kind,
+    kind: ProviderKind,
     n: usize,
     rate: u32,
     resyncs: bool,
@@ -87,7 +89,7 @@ pub async fn run(
 ) -> EfficiencyRun {
     let mut bench = Bench::start(
         kind,
-        &format!("bench-eff-{}-{rate}", kind.name()),
+        &format!("bench-eff-{}-{rate}", kind.as_str()),
         &[TASK_ID.to_string()],
         None,
     )
@@ -119,7 +121,7 @@ pub async fn run(
         seconds: first_seconds,
         reconciles: bench.reconciles().await - reconciles,
     };
-    assert_eq!(first.writes, first.bound, "{}: first sync", kind.name());
+    assert_eq!(first.writes, first.bound, "{}: first sync", kind.as_str());
 
     // 2. 1 % churn in the first list.
     let churn = n / 200;
@@ -158,7 +160,7 @@ pub async fn run(
         churn_figures.writes,
         churn_figures.bound,
         "{}: churn sync; lastSync {:?}",
-        kind.name(),
+        kind.as_str(),
         churned.status.and_then(|s| s.last_sync)
     );
 
@@ -168,9 +170,14 @@ pub async fn run(
         bench.task(NAME, TASK_ID, "bench", "2s").await;
         bench.wait_in_sync(NAME, n as i64, within).await;
         resync = no_change_window(&bench, kind, n, within).await;
-        assert_eq!(resync.writes, 0, "{}: no-change resync writes", kind.name());
-        assert_eq!(resync.status_writes, 0, "{}: status writes", kind.name());
-        assert_eq!(resync.ledger_writes, 0, "{}: ledger writes", kind.name());
+        assert_eq!(
+            resync.writes,
+            0,
+            "{}: no-change resync writes",
+            kind.as_str()
+        );
+        assert_eq!(resync.status_writes, 0, "{}: status writes", kind.as_str());
+        assert_eq!(resync.ledger_writes, 0, "{}: ledger writes", kind.as_str());
     }
     bench.stop_controller().await;
 
@@ -194,7 +201,12 @@ pub async fn run(
 
 /// Waits until the controller has completed at least three more successful reconciles
 /// (its own metric; resyncs every 2 s) and counts what was written meanwhile.
-async fn no_change_window(bench: &Bench, kind: Kind, n: usize, within: Duration) -> ResyncFigures {
+async fn no_change_window(
+    bench: &Bench,
+    kind: ProviderKind,
+    n: usize,
+    within: Duration,
+) -> ResyncFigures {
     // Let the status write of the spec change reach the watch first.
     let settled = bench.wait_in_sync(NAME, n as i64, within).await;
     let status_version = settled.resource_version().unwrap_or_default();
@@ -244,7 +256,7 @@ pub fn table(runs: &[EfficiencyRun]) -> String {
         for (label, s) in [("first sync", &r.first), ("1% churn", &r.churn)] {
             out.push_str(&format!(
                 "| {} | {} | {label} | {} | {} | {} | {} | {} | {} | {:.1} |\n",
-                r.kind.name(),
+                r.kind.as_str(),
                 r.contacts,
                 s.adds,
                 s.removes,
@@ -257,7 +269,7 @@ pub fn table(runs: &[EfficiencyRun]) -> String {
         }
         out.push_str(&format!(
             "| {} | {} | no-change resync | 0 | 0 | {} | 0 | {} | {} | — |\n",
-            r.kind.name(),
+            r.kind.as_str(),
             r.contacts,
             r.resync.writes,
             r.resync.reads,
@@ -268,7 +280,7 @@ pub fn table(runs: &[EfficiencyRun]) -> String {
     for r in runs {
         out.push_str(&format!(
             "- {}: {} status writes, {} ledger writes in {} reconciles\n",
-            r.kind.name(),
+            r.kind.as_str(),
             r.resync.status_writes,
             r.resync.ledger_writes,
             r.resync.reconciles
@@ -287,13 +299,13 @@ pub fn comparison_table(runs: &[EfficiencyRun]) -> String {
         out.push_str(&format!(
             "| {} | {} | {}/s | naive (delete all, add all) | {} | {} | {:.1} |\n\
              | {} | {} | {}/s | callsync | {} | {} | {:.1} |\n",
-            r.kind.name(),
+            r.kind.as_str(),
             r.contacts,
             r.rate,
             r.naive_churn.writes,
             r.naive_churn.total,
             r.naive_churn.seconds,
-            r.kind.name(),
+            r.kind.as_str(),
             r.contacts,
             r.rate,
             r.churn.writes,
@@ -315,7 +327,7 @@ pub fn json(runs: &[EfficiencyRun]) -> serde_json::Value {
     json!(
         runs.iter()
             .map(|r| json!({
-                "provider": r.kind.name(),
+                "provider": r.kind.as_str(),
                 "contacts": r.contacts,
                 "rate": r.rate,
                 "callsync": {"first": sync(&r.first), "churn": sync(&r.churn),

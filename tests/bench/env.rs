@@ -6,132 +6,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use callsync::api::{CallProvider, CallTask, ConditionType, ContactList, find_condition};
-use callsync::controller::backoff::BackoffPolicy;
-use callsync::controller::context::Settings;
-use callsync::controller::run::{RunConfig, run};
-use callsync::simulator::{
-    AccountConfig, ProviderKind, RateLimitConfig, RunningSimulator, Simulator, SimulatorConfig,
-    TaskConfig,
-};
+use callsync::api::{CallTask, ConditionType, find_condition};
+use callsync::simulator::{AccountConfig, ProviderKind, RateLimitConfig, TaskConfig};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::sim;
 use crate::support;
+use crate::support::provider::ProviderFixture;
 
 /// Most contacts in one ContactList (the schema allows about 5,000).
 pub const LIST_SIZE: usize = 5000;
 
-/// One provider under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Longlonglong,
-    Callbot,
-    Nxlink,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Longlonglong, Kind::Callbot, Kind::Nxlink];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Longlonglong => "longlonglong",
-            Kind::Callbot => "callbot",
-            Kind::Nxlink => "nxlink",
-        }
-    }
-
-    pub fn provider(self) -> ProviderKind {
-        match self {
-            Kind::Longlonglong => ProviderKind::Longlonglong,
-            Kind::Callbot => ProviderKind::Callbot,
-            Kind::Nxlink => ProviderKind::Nxlink,
-        }
-    }
-
-    /// The simulator account id and secret the fixtures use.
-    pub fn account(self) -> (&'static str, &'static str) {
-        match self {
-            Kind::Longlonglong => (sim::LLL_USER, sim::LLL_TOKEN),
-            Kind::Callbot => (sim::CB_UUID, sim::CB_SECRET),
-            Kind::Nxlink => (sim::NX_KEY, sim::NX_SECRET),
-        }
-    }
-
-    /// Secret data and the CallProvider spec (without rate limit).
-    fn objects(self, endpoint: &str) -> (Value, Value) {
-        match self {
-            Kind::Longlonglong => (
-                json!({"token": sim::LLL_TOKEN}),
-                json!({"insecure": true, "longlonglong": {"endpoint": endpoint, "userId": sim::LLL_USER,
-                        "tokenSecretRef": {"name": "creds", "key": "token"}}}),
-            ),
-            Kind::Callbot => (
-                json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
-                json!({"insecure": true, "callbot": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"},
-                        "orderCallbackUrl": "https://hooks.example.com/order",
-                        "callCallbackUrl": "https://hooks.example.com/call"}}),
-            ),
-            Kind::Nxlink => (
-                json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
-                json!({"insecure": true, "nxlink": {"endpoint": endpoint, "credentialsSecretRef": {"name": "creds"}}}),
-            ),
-        }
-    }
-
-    /// The simulator's counter keys of the write endpoints callsync uses.
-    pub fn add_route(self) -> &'static str {
-        match self {
-            // the documented async add, callsync's default
-            Kind::Longlonglong => "POST /agent-api/user/{user_id}/task/{task_id}/async_number",
-            Kind::Callbot => "POST /callcentre/api/v3/addBatchCall",
-            Kind::Nxlink => "POST /openapi/aiagent/call/append",
-        }
-    }
-
-    pub fn remove_route(self) -> &'static str {
-        match self {
-            Kind::Longlonglong => {
-                "DELETE /agent-api/user/{user_id}/task/{task_id}/number-batch-delete"
-            }
-            Kind::Callbot => "POST /callcentre/api/v3/stopOrder",
-            Kind::Nxlink => "POST /openapi/aiagent/order/delete",
-        }
-    }
-
-    /// Batch limits of the endpoints above (longlonglong `async_number`: 200, documented).
-    pub fn max_add(self) -> u64 {
-        match self {
-            Kind::Longlonglong => 200,
-            Kind::Nxlink => 100,
-            Kind::Callbot => 500,
-        }
-    }
-
-    pub fn max_remove(self) -> u64 {
-        match self {
-            Kind::Longlonglong => 200,
-            Kind::Callbot => 500,
-            Kind::Nxlink => 1,
-        }
-    }
-
-    /// How the simulator stores a CN mobile written nationally.
-    pub fn wire(self, national: &str) -> String {
-        match self {
-            Kind::Longlonglong => national.to_string(),
-            _ => format!("86{national}"),
-        }
-    }
-}
-
 /// `ceil(adds / maxAdd) + ceil(removes / maxRemove)`.
-pub fn write_bound(kind: Kind, adds: u64, removes: u64) -> u64 {
+pub fn write_bound(kind: ProviderKind, adds: u64, removes: u64) -> u64 {
     adds.div_ceil(kind.max_add()) + removes.div_ceil(kind.max_remove())
 }
 
@@ -219,80 +109,61 @@ impl Drop for StatusLog {
     }
 }
 
-/// Controller settings of the benchmarks: the e2e test's, with status progress every 0.5 s
-/// (the samples of the pending-contacts plot).
-fn settings() -> Settings {
-    Settings {
-        backoff: BackoffPolicy {
-            base: Duration::from_millis(200),
-            cap: Duration::from_secs(3),
-        },
-        progress_interval: Duration::from_millis(500),
-        settle_delay: Duration::from_millis(300),
-        cleanup_deadline: Duration::from_secs(30),
-        clients: sim::settings(),
-    }
-}
-
 /// A namespace, a simulator and a controller.
 pub struct Bench {
-    pub kind: Kind,
-    pub client: Client,
-    pub ns: String,
-    pub simulator: RunningSimulator,
+    pub kind: ProviderKind,
+    pub base: support::env::Env,
     pub status: StatusLog,
     /// Where the controller serves `/metrics`.
     pub metrics_addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    controller: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Bench {
+    type Target = support::env::Env;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Bench {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.base
+    }
 }
 
 impl Bench {
     /// Starts everything for `kind` with simulator tasks `task_ids`; `sim_limit` is the
     /// simulator's own limit of the account (it refuses what goes over it and counts it).
     pub async fn start(
-        kind: Kind,
+        kind: ProviderKind,
         prefix: &str,
         task_ids: &[String],
         sim_limit: Option<RateLimitConfig>,
     ) -> Bench {
-        let (client, ns) = support::control_plane().test_namespace(prefix).await;
-        let simulator = start_simulator(kind, task_ids, sim_limit).await;
-        let status = StatusLog::start(Api::namespaced(client.clone(), &ns));
+        let mut account = AccountConfig::new(kind, kind.account(), kind.secret());
+        account.tasks = task_ids.iter().map(TaskConfig::new).collect();
+        account.rate_limit = sim_limit;
+        let base = support::env::Env::builder(prefix)
+            .account(account)
+            .start()
+            .await;
+        let status = StatusLog::start(base.tasks());
         let mut bench = Bench {
             kind,
-            client,
-            ns,
-            simulator,
+            base,
             status,
             metrics_addr: free_port(),
-            stop: None,
-            controller: None,
         };
         bench.start_controller();
         bench
     }
 
+    /// The controller in process, its metrics on [`Self::metrics_addr`] (the benchmarks read
+    /// them).
     fn start_controller(&mut self) {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = RunConfig {
-            namespaces: vec![self.ns.clone()],
-            // the CLI's default
-            concurrency: 4,
-            metrics_addr: self.metrics_addr,
-            leader: None,
-            instance: "bench".into(),
-            settings: settings(),
-        };
-        let client = self.client.clone();
-        self.controller = Some(tokio::spawn(async move {
-            run(client, config, async move {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("controller runs");
-        }));
-        self.stop = Some(stop);
+        let mut config = self.run_config("bench");
+        config.metrics_addr = self.metrics_addr;
+        self.base.start_controller(config);
     }
 
     /// Waits until the controller's caches hold their first listing (`/readyz`). Objects made
@@ -311,61 +182,15 @@ impl Bench {
     /// reconcile may be listing 100,000 contacts at 10 requests/s) is aborted after 10 s: the
     /// figures are taken, and graceful shutdown is tested elsewhere.
     pub async fn stop_controller(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut handle) = self.controller.take() {
-            match tokio::time::timeout(Duration::from_secs(10), &mut handle).await {
-                Ok(joined) => joined.expect("no panic"),
-                Err(_) => handle.abort(),
-            }
-        }
-    }
-
-    pub async fn apply(&self, object: Value) {
-        let kind = object["kind"].as_str().expect("kind").to_string();
-        let name = object["metadata"]["name"]
-            .as_str()
-            .expect("name")
-            .to_string();
-        let params = PatchParams::apply("bench").force();
-        let client = self.client.clone();
-        let ns = self.ns.as_str();
-        let result = match kind.as_str() {
-            "Secret" => Api::<Secret>::namespaced(client, ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            "CallProvider" => Api::<CallProvider>::namespaced(client, ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            "CallTask" => Api::<CallTask>::namespaced(client, ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            "ContactList" => Api::<ContactList>::namespaced(client, ns)
-                .patch(&name, &params, &Patch::Apply(&object))
-                .await
-                .map(|_| ()),
-            other => panic!("unexpected kind {other}"),
-        };
-        result.unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+        self.base
+            .stop_or_abort_controller(Duration::from_secs(10))
+            .await;
     }
 
     /// The Secret and the CallProvider `acct` with this rate limit.
     pub async fn provider(&self, requests_per_second: u32, burst: u32) {
-        let (data, mut spec) = self.kind.objects(&self.simulator.base_url());
-        spec["rateLimit"] = json!({"requestsPerSecond": requests_per_second, "burst": burst});
-        self.apply(json!({"apiVersion": "v1", "kind": "Secret",
-                          "metadata": {"name": "creds", "labels": {"callsync.io/credentials": "true"}},
-                          "stringData": data}))
-            .await;
-        self.apply(
-            json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
-                          "metadata": {"name": "acct"}, "spec": spec}),
-        )
-        .await;
+        let rate = json!({"rateLimit": {"requestsPerSecond": requests_per_second, "burst": burst}});
+        self.base.provider(self.kind, "acct", "creds", rate).await;
     }
 
     /// One ContactList labelled `campaign: <label>`.
@@ -400,10 +225,6 @@ impl Bench {
                                    "policy": {"maxDeletePercent": 50},
                                    "resyncInterval": resync}}))
             .await;
-    }
-
-    pub fn tasks(&self) -> Api<CallTask> {
-        Api::namespaced(self.client.clone(), &self.ns)
     }
 
     /// Polls (every 100 ms) until `done` holds for the CallTask `name`; panics with its status
@@ -468,9 +289,9 @@ impl Bench {
 
     /// The phones the simulator holds for `task_id`.
     pub fn held(&self, task_id: &str) -> BTreeSet<String> {
-        let (account, _) = self.kind.account();
+        let account = self.kind.account();
         self.simulator
-            .contacts(self.kind.provider(), account, task_id)
+            .contacts(self.kind, account, task_id)
             .into_iter()
             .map(|c| c.phone)
             .collect()
@@ -497,33 +318,6 @@ pub fn in_sync(task: &CallTask, present: i64) -> bool {
             .is_some_and(|c| c.present == present && c.pending == 0)
 }
 
-async fn start_simulator(
-    kind: Kind,
-    task_ids: &[String],
-    limit: Option<RateLimitConfig>,
-) -> RunningSimulator {
-    let (id, secret) = kind.account();
-    let tasks = task_ids
-        .iter()
-        .map(|t| TaskConfig {
-            id: t.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let mut account = AccountConfig::new(kind.provider(), id, secret);
-    account.tasks = tasks;
-    account.rate_limit = limit;
-    let config = SimulatorConfig {
-        seed: 7,
-        async_delay_ms: 100,
-        accounts: vec![account],
-        ..SimulatorConfig::default()
-    };
-    Simulator::start(config)
-        .await
-        .unwrap_or_else(|e| panic!("simulator must start: {e}"))
-}
-
 /// A snapshot of the simulator's counters: route → (calls, rate limited).
 #[derive(Clone, Debug, Default)]
 pub struct Counters(pub BTreeMap<String, (u64, u64)>);
@@ -542,7 +336,7 @@ impl Counters {
     }
 
     /// Add and remove calls of `kind`.
-    pub fn writes(&self, kind: Kind) -> u64 {
+    pub fn writes(&self, kind: ProviderKind) -> u64 {
         self.calls(kind.add_route()) + self.calls(kind.remove_route())
     }
 

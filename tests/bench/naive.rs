@@ -8,10 +8,13 @@ use std::time::Instant;
 use callsync::providers::{
     AnyProvider, ContactToAdd, ContactToRemove, Provider, RateLimiters, TaskRef,
 };
-use callsync::simulator::{RateLimitConfig, RunningSimulator, Simulator, SimulatorConfig};
+use callsync::simulator::{
+    ProviderKind, RateLimitConfig, RunningSimulator, Simulator, SimulatorConfig,
+};
 
-use super::env::{Counters, Kind};
-use crate::sim;
+use super::env::Counters;
+use crate::support::provider::ProviderFixture;
+use crate::support::sim;
 
 /// Items handed to the client per call of `add` / `remove` (the client splits them into
 /// requests of the provider's batch limit; this only bounds the memory of one outcome).
@@ -31,7 +34,7 @@ pub struct NaiveFigures {
 
 /// The naive script against its own simulator.
 pub struct Naive {
-    pub kind: Kind,
+    pub kind: ProviderKind,
     pub simulator: RunningSimulator,
     client: AnyProvider,
     task: TaskRef,
@@ -42,9 +45,9 @@ pub struct Naive {
 
 impl Naive {
     /// The script with its own simulator, sending at most `rate` requests/s.
-    pub async fn start(kind: Kind, rate: u32) -> Naive {
-        let (id, secret) = kind.account();
-        let mut account = callsync::simulator::AccountConfig::new(kind.provider(), id, secret);
+    pub async fn start(kind: ProviderKind, rate: u32) -> Naive {
+        let (id, secret) = (kind.account(), kind.secret());
+        let mut account = callsync::simulator::AccountConfig::new(kind, id, secret);
         account.tasks = vec![callsync::simulator::TaskConfig {
             id: NAIVE_TASK.into(),
             ..Default::default()
@@ -60,12 +63,14 @@ impl Naive {
         .unwrap_or_else(|e| panic!("simulator must start: {e}"));
         // The same limit (`rate` requests/s, burst `rate`) as callsync's CallProvider.
         let (mut spec, credentials) = match kind {
-            Kind::Longlonglong => (sim::lll_spec(&simulator), sim::lll_creds(sim::LLL_TOKEN)),
-            Kind::Callbot => (
+            ProviderKind::Longlonglong => {
+                (sim::lll_spec(&simulator), sim::lll_creds(sim::LLL_TOKEN))
+            }
+            ProviderKind::Callbot => (
                 sim::callbot_spec(&simulator, callsync::api::SignatureAlgorithm::Md5, false),
                 sim::cb_creds(sim::CB_UUID, sim::CB_SECRET),
             ),
-            Kind::Nxlink => (
+            ProviderKind::Nxlink => (
                 sim::nxlink_spec(&simulator),
                 sim::nx_creds(sim::NX_KEY, sim::NX_SECRET),
             ),
@@ -172,9 +177,9 @@ impl Naive {
 
     /// The phones its simulator holds.
     pub fn held(&self) -> BTreeSet<String> {
-        let (account, _) = self.kind.account();
+        let account = self.kind.account();
         self.simulator
-            .contacts(self.kind.provider(), account, NAIVE_TASK)
+            .contacts(self.kind, account, NAIVE_TASK)
             .into_iter()
             .map(|c| c.phone)
             .collect()

@@ -4,8 +4,9 @@
 //! checks every run ends with: the provider holds exactly the desired set, and the simulator's
 //! audit log shows no phone added twice, no desired phone removed, no desired phone missing.
 //!
-//! Each test crate includes it with `#[path]`, beside `mod sim` (providers_support) and
-//! `mod support` (the apiserver fixture), which it uses through `crate::`.
+//! Each test crate includes it with `#[path]`, beside `mod support` (the apiserver fixture, the
+//! simulator helpers `support::sim`, the providers' fixtures `support::provider`), which it uses
+//! through `crate::support`.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
 pub mod private_cp;
@@ -20,113 +21,21 @@ use callsync::simulator::{
     AccountConfig, FaultConfig, ProviderKind, RunningSimulator, Simulator, SimulatorConfig,
     TaskConfig,
 };
-use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use serde_json::{Value, json};
 
-use crate::sim;
-use crate::support::ControlPlane;
 use crate::support::process::ControllerProcess;
+use crate::support::provider::{ALL_PROVIDERS, ProviderFixture};
+use crate::support::sim;
+use crate::support::{BIN, ControlPlane};
 
 pub use report::{AuditCheck, FaultCounts};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_callsync");
 /// The provider task id of every CallTask (one account per provider, so no clash).
 pub const TASK: &str = "task-1";
 /// Contacts per ContactList at most (the figure).
 pub const LIST_SIZE: usize = 5000;
-
-/// The three providers, one CallTask each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    Longlonglong,
-    Callbot,
-    Nxlink,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Longlonglong, Kind::Callbot, Kind::Nxlink];
-
-    /// The simulator's provider name; also the CallTask, CallProvider and label value.
-    pub fn name(self) -> &'static str {
-        self.provider().as_str()
-    }
-
-    pub fn provider(self) -> ProviderKind {
-        match self {
-            Kind::Longlonglong => ProviderKind::Longlonglong,
-            Kind::Callbot => ProviderKind::Callbot,
-            Kind::Nxlink => ProviderKind::Nxlink,
-        }
-    }
-
-    pub fn account(self) -> &'static str {
-        match self {
-            Kind::Longlonglong => sim::LLL_USER,
-            Kind::Callbot => sim::CB_UUID,
-            Kind::Nxlink => sim::NX_KEY,
-        }
-    }
-
-    fn secret(self) -> &'static str {
-        match self {
-            Kind::Longlonglong => sim::LLL_TOKEN,
-            Kind::Callbot => sim::CB_SECRET,
-            Kind::Nxlink => sim::NX_SECRET,
-        }
-    }
-
-    fn secret_data(self) -> Value {
-        match self {
-            Kind::Longlonglong => json!({"token": sim::LLL_TOKEN}),
-            Kind::Callbot => json!({"uuid": sim::CB_UUID, "secretKey": sim::CB_SECRET}),
-            Kind::Nxlink => json!({"accessKey": sim::NX_KEY, "accessSecret": sim::NX_SECRET}),
-        }
-    }
-
-    /// The account part of the CallProvider spec.
-    fn account_spec(self, endpoint: &str) -> Value {
-        let secret = format!("creds-{}", self.name());
-        match self {
-            Kind::Longlonglong => json!({"insecure": true, "longlonglong": {"endpoint": endpoint,
-                "userId": sim::LLL_USER, "tokenSecretRef": {"name": secret, "key": "token"}}}),
-            Kind::Callbot => json!({"insecure": true, "callbot": {"endpoint": endpoint,
-                "credentialsSecretRef": {"name": secret},
-                "orderCallbackUrl": "https://hooks.example.com/order",
-                "callCallbackUrl": "https://hooks.example.com/call"}}),
-            Kind::Nxlink => json!({"insecure": true, "nxlink": {"endpoint": endpoint,
-                "credentialsSecretRef": {"name": secret}}}),
-        }
-    }
-
-    /// CN mobiles of this provider: `13{5,6,7}` and an 8-digit index, so the three never clash.
-    pub fn phone(self, index: usize) -> String {
-        let digit = match self {
-            Kind::Longlonglong => 5,
-            Kind::Callbot => 6,
-            Kind::Nxlink => 7,
-        };
-        format!("13{digit}{index:08}")
-    }
-
-    /// How the simulator stores a national CN mobile.
-    pub fn wire(self, national: &str) -> String {
-        match self {
-            Kind::Longlonglong => national.to_string(),
-            Kind::Callbot | Kind::Nxlink => format!("86{national}"),
-        }
-    }
-
-    /// The counter keys (`METHOD /path`) of this provider's endpoints start with this.
-    pub fn route_prefix(self) -> &'static str {
-        match self {
-            Kind::Longlonglong => "/agent-api/",
-            Kind::Callbot => "/callcentre/",
-            Kind::Nxlink => "/openapi/aiagent/",
-        }
-    }
-}
 
 /// How the CallProviders call the simulator.
 #[derive(Debug, Clone, Copy)]
@@ -162,11 +71,11 @@ pub struct Fleet {
     pub simulator: RunningSimulator,
     pub admin: sim::Admin,
     /// Per provider: the phones (national) of each ContactList, in list order.
-    lists: BTreeMap<Kind, Vec<Vec<String>>>,
+    lists: BTreeMap<ProviderKind, Vec<Vec<String>>>,
     /// Per provider: the next unused phone index.
-    next_index: BTreeMap<Kind, usize>,
+    next_index: BTreeMap<ProviderKind, usize>,
     /// Per provider: phones taken out of the lists (removals the controller must make).
-    pub removed: BTreeMap<Kind, BTreeSet<String>>,
+    pub removed: BTreeMap<ProviderKind, BTreeSet<String>>,
 }
 
 impl Fleet {
@@ -180,11 +89,10 @@ impl Fleet {
         settings: ProviderSettings,
     ) -> Fleet {
         let (client, ns) = cp.test_namespace(prefix).await;
-        let accounts = Kind::ALL
+        let accounts = ALL_PROVIDERS
             .iter()
             .map(|k| {
-                AccountConfig::new(k.provider(), k.account(), k.secret())
-                    .with_task(TaskConfig::new(TASK))
+                AccountConfig::new(*k, k.account(), k.secret()).with_task(TaskConfig::new(TASK))
             })
             .collect();
         let config = SimulatorConfig {
@@ -212,13 +120,13 @@ impl Fleet {
             removed: BTreeMap::new(),
         };
         let endpoint = fleet.simulator.base_url();
-        for kind in Kind::ALL {
+        for kind in ALL_PROVIDERS {
             fleet
                 .apply(json!({"apiVersion": "v1", "kind": "Secret",
-                    "metadata": {"name": format!("creds-{}", kind.name()), "labels": {"callsync.io/credentials": "true"}},
+                    "metadata": {"name": format!("creds-{}", kind.as_str()), "labels": {"callsync.io/credentials": "true"}},
                     "stringData": kind.secret_data()}))
                 .await;
-            let mut spec = kind.account_spec(&endpoint);
+            let mut spec = kind.provider_spec(&endpoint, &format!("creds-{}", kind.as_str()));
             spec["rateLimit"] = json!({"requestsPerSecond": settings.requests_per_second,
                                        "burst": settings.requests_per_second});
             spec["timeoutSeconds"] = json!(settings.timeout_seconds);
@@ -228,7 +136,7 @@ impl Fleet {
             fleet
                 .apply(
                     json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallProvider",
-                    "metadata": {"name": kind.name()}, "spec": spec}),
+                    "metadata": {"name": kind.as_str()}, "spec": spec}),
                 )
                 .await;
         }
@@ -237,32 +145,7 @@ impl Fleet {
 
     /// Server-side apply of any object of the namespace.
     pub async fn apply(&self, object: Value) {
-        let kind = object["kind"].as_str().expect("kind").to_string();
-        let name = object["metadata"]["name"]
-            .as_str()
-            .expect("name")
-            .to_string();
-        let params = PatchParams::apply("callsync-reliability").force();
-        let patch = Patch::Apply(&object);
-        let ns = self.ns.as_str();
-        let client = self.client.clone();
-        let result = match kind.as_str() {
-            "Secret" => Api::<Secret>::namespaced(client, ns)
-                .patch(&name, &params, &patch)
-                .await
-                .map(|_| ()),
-            "CallProvider" => Api::<callsync::api::CallProvider>::namespaced(client, ns)
-                .patch(&name, &params, &patch)
-                .await
-                .map(|_| ()),
-            "CallTask" => self.tasks().patch(&name, &params, &patch).await.map(|_| ()),
-            "ContactList" => Api::<callsync::api::ContactList>::namespaced(client, ns)
-                .patch(&name, &params, &patch)
-                .await
-                .map(|_| ()),
-            other => panic!("unexpected kind {other}"),
-        };
-        result.unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+        crate::support::apply(&self.client, &self.ns, object).await;
     }
 
     pub fn tasks(&self) -> Api<CallTask> {
@@ -272,7 +155,7 @@ impl Fleet {
     /// Declares `total` contacts split evenly over the three providers, in ContactLists of at
     /// most [`LIST_SIZE`], and one CallTask per provider selecting its lists by label.
     pub async fn declare(&mut self, total: usize) {
-        for (i, kind) in Kind::ALL.iter().enumerate() {
+        for (i, kind) in ALL_PROVIDERS.iter().enumerate() {
             let share = total / 3 + usize::from(i < total % 3);
             let phones: Vec<String> = (0..share).map(|n| kind.phone(n)).collect();
             let lists: Vec<Vec<String>> = phones.chunks(LIST_SIZE).map(<[_]>::to_vec).collect();
@@ -283,24 +166,24 @@ impl Fleet {
             }
             self.apply(
                 json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
-                "metadata": {"name": kind.name()},
-                "spec": {"providerRef": {"name": kind.name()}, "taskId": TASK,
-                         "contactLists": {"selector": {"matchLabels": {"task": kind.name()}}},
+                "metadata": {"name": kind.as_str()},
+                "spec": {"providerRef": {"name": kind.as_str()}, "taskId": TASK,
+                         "contactLists": {"selector": {"matchLabels": {"task": kind.as_str()}}},
                          "policy": {"maxDeletePercent": 50}, "resyncInterval": "10m"}}),
             )
             .await;
         }
     }
 
-    async fn apply_list(&self, kind: Kind, index: usize) {
+    async fn apply_list(&self, kind: ProviderKind, index: usize) {
         let contacts: Vec<Value> = self.lists[&kind][index]
             .iter()
             .map(|p| json!({"phone": p, "name": format!("客户{}", &p[p.len() - 4..])}))
             .collect();
         self.apply(
             json!({"apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
-            "metadata": {"name": format!("{}-{index}", kind.name()),
-                         "labels": {"task": kind.name()}},
+            "metadata": {"name": format!("{}-{index}", kind.as_str()),
+                         "labels": {"task": kind.as_str()}},
             "spec": {"defaultRegion": "CN", "contacts": contacts}}),
         )
         .await;
@@ -309,7 +192,7 @@ impl Fleet {
     /// Churn: per provider, drops `remove` contacts from the front of its first list and adds
     /// `add` new ones to its last list (a new list when that one is full).
     pub async fn churn(&mut self, remove: usize, add: usize) {
-        for kind in Kind::ALL {
+        for kind in ALL_PROVIDERS {
             let lists = self.lists.get_mut(&kind).expect("declared");
             let cut = remove.min(lists[0].len());
             let gone: Vec<String> = lists[0].drain(..cut).collect();
@@ -332,17 +215,17 @@ impl Fleet {
     }
 
     /// The phones (national) the lists of `kind` declare now.
-    pub fn desired(&self, kind: Kind) -> BTreeSet<String> {
+    pub fn desired(&self, kind: ProviderKind) -> BTreeSet<String> {
         self.lists[&kind].iter().flatten().cloned().collect()
     }
 
     pub fn desired_total(&self) -> usize {
-        Kind::ALL.iter().map(|k| self.desired(*k).len()).sum()
+        ALL_PROVIDERS.iter().map(|k| self.desired(*k).len()).sum()
     }
 
     /// Contacts the simulator holds for `kind` (cheap: the task's counts).
-    pub async fn held_count(&self, kind: Kind) -> u64 {
-        let task = self.admin.task(kind.name(), kind.account(), TASK).await;
+    pub async fn held_count(&self, kind: ProviderKind) -> u64 {
+        let task = self.admin.task(kind.as_str(), kind.account(), TASK).await;
         let c = &task["contacts"];
         ["pending", "calling", "finished"]
             .iter()
@@ -352,7 +235,7 @@ impl Fleet {
 
     pub async fn held_total(&self) -> u64 {
         let mut total = 0;
-        for kind in Kind::ALL {
+        for kind in ALL_PROVIDERS {
             total += self.held_count(kind).await;
         }
         total
@@ -382,8 +265,8 @@ impl Fleet {
     /// Whether every CallTask reports InSync for its generation with counts equal to what the
     /// lists declare, and every provider holds exactly that many contacts.
     async fn looks_converged(&self) -> bool {
-        for kind in Kind::ALL {
-            let Ok(task) = self.tasks().get(kind.name()).await else {
+        for kind in ALL_PROVIDERS {
+            let Ok(task) = self.tasks().get(kind.as_str()).await else {
                 return false;
             };
             let want = i64::try_from(self.desired(kind).len()).unwrap_or(i64::MAX);
@@ -423,17 +306,17 @@ impl Fleet {
     /// failure messages (the control plane's folder, with the logs, goes when the test ends).
     pub async fn diagnose(&self, logs: &[&ControllerProcess]) -> String {
         let mut states = Vec::new();
-        for kind in Kind::ALL {
+        for kind in ALL_PROVIDERS {
             let status = self
                 .tasks()
-                .get(kind.name())
+                .get(kind.as_str())
                 .await
                 .ok()
                 .and_then(|t| t.status);
             let held = self.held_count(kind).await;
             states.push(format!(
                 "{}: desired {} held {held} status {status:?}",
-                kind.name(),
+                kind.as_str(),
                 self.desired(kind).len()
             ));
         }
@@ -481,7 +364,7 @@ impl Fleet {
     pub async fn audit_check(&self) -> AuditCheck {
         let audit = self.admin.audit().await;
         let mut check = AuditCheck::default();
-        for kind in Kind::ALL {
+        for kind in ALL_PROVIDERS {
             let desired: BTreeSet<String> =
                 self.desired(kind).iter().map(|p| kind.wire(p)).collect();
             let removed: BTreeSet<String> = self
@@ -491,10 +374,10 @@ impl Fleet {
                 .flatten()
                 .map(|p| kind.wire(p))
                 .collect();
-            let held = self.admin.phones(kind.name(), kind.account(), TASK).await;
+            let held = self.admin.phones(kind.as_str(), kind.account(), TASK).await;
             let entries = audit
                 .iter()
-                .filter(|e| e["provider"].as_str() == Some(kind.name()));
+                .filter(|e| e["provider"].as_str() == Some(kind.as_str()));
             check.add(kind, &desired, &removed, &held, entries);
         }
         check
@@ -534,15 +417,15 @@ pub fn env_number(name: &str, default: usize) -> usize {
 
 /// Entries of the CallTask's ledger as a killed process left them: (present, adding, removing).
 /// Adding/Removing are batches in doubt: marked before the call, outcome not yet recorded.
-pub async fn ledger_states(fleet: &Fleet, kind: Kind) -> (usize, usize, usize) {
+pub async fn ledger_states(fleet: &Fleet, kind: ProviderKind) -> (usize, usize, usize) {
     use callsync::controller::ledger_store::LedgerStore;
     use callsync::ledger::EntryState;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-    let task = fleet.tasks().get(kind.name()).await.expect("task");
+    let task = fleet.tasks().get(kind.as_str()).await.expect("task");
     let owner = OwnerReference {
         api_version: "callsync.io/v1alpha1".into(),
         kind: "CallTask".into(),
-        name: kind.name().into(),
+        name: kind.as_str().into(),
         uid: task.metadata.uid.clone().expect("uid"),
         ..Default::default()
     };

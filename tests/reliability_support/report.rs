@@ -6,7 +6,9 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::Kind;
+use callsync::simulator::ProviderKind;
+
+use crate::support::provider::{ALL_PROVIDERS, ProviderFixture};
 
 /// The audit checks of one provider.
 #[derive(Debug, Default, Clone)]
@@ -32,7 +34,7 @@ pub struct ProviderCheck {
 /// The audit checks of a run, per provider.
 #[derive(Debug, Default, Clone)]
 pub struct AuditCheck {
-    pub providers: BTreeMap<Kind, ProviderCheck>,
+    pub providers: BTreeMap<ProviderKind, ProviderCheck>,
 }
 
 impl AuditCheck {
@@ -40,7 +42,7 @@ impl AuditCheck {
     /// `entries` its audit rows.
     pub fn add<'a>(
         &mut self,
-        kind: Kind,
+        kind: ProviderKind,
         desired: &BTreeSet<String>,
         removed: &BTreeSet<String>,
         held: &[String],
@@ -95,7 +97,7 @@ impl AuditCheck {
     /// Exact convergence and a clean audit log: the assertions of every reliability run.
     pub fn assert_clean(&self, removed_total: usize) {
         for (kind, c) in &self.providers {
-            let name = kind.name();
+            let name = kind.as_str();
             assert_eq!(c.duplicate_adds, 0, "{name}: phones added twice: {c:?}");
             assert_eq!(
                 c.wrongful_removals, 0,
@@ -118,7 +120,7 @@ impl AuditCheck {
 #[derive(Debug, Default, Clone)]
 pub struct FaultCounts {
     pub calls: u64,
-    pub calls_by_provider: BTreeMap<Kind, u64>,
+    pub calls_by_provider: BTreeMap<ProviderKind, u64>,
     pub errors: u64,
     pub timeouts: u64,
     pub dropped_after_commit: u64,
@@ -133,7 +135,7 @@ impl FaultCounts {
         };
         for (key, c) in map {
             let n = |f: &str| c[f].as_u64().unwrap_or(0);
-            let Some(kind) = Kind::ALL
+            let Some(kind) = ALL_PROVIDERS
                 .into_iter()
                 .find(|k| key.contains(k.route_prefix()))
             else {
@@ -169,7 +171,7 @@ impl RunRecord<'_> {
             .faults
             .calls_by_provider
             .iter()
-            .map(|(k, v)| (k.name(), *v))
+            .map(|(k, v)| (k.as_str(), *v))
             .collect();
         let record = json!({
             "test": self.test, "run": self.run, "contacts": self.contacts,

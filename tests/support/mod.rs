@@ -7,12 +7,19 @@
 )]
 
 pub mod chart;
+pub mod cli;
+pub mod env;
 pub mod leaks;
 pub mod logs;
+pub mod objects;
 pub mod process;
 pub mod prometheus;
+pub mod provider;
 pub mod secrets;
+pub mod sim;
 pub mod tools;
+
+pub use objects::{apply, apply_params};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,10 +28,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{ObjectMeta, Patch, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, Config};
+
+/// The callsync binary of this build (the CLI tests run it; controller processes too).
+pub const BIN: &str = env!("CARGO_BIN_EXE_callsync");
 
 /// The repository root.
 pub fn repo_root() -> &'static Path {
@@ -140,7 +150,7 @@ impl ControlPlane {
 /// is Established.
 pub async fn install_crds(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let params = PatchParams::apply("callsync-tests").force();
+    let params = apply_params();
     for crd in callsync::api::all_crds() {
         let name = crd.metadata.name.clone().expect("CRD has a name");
         crds.patch(&name, &params, &Patch::Apply(&crd))

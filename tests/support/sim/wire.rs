@@ -1,24 +1,18 @@
-//! Shared helpers of the simulator tests: start an in-process simulator on 127.0.0.1:0 and talk
-//! to it over real HTTP. Signing here uses `callsync::signing`; `simulator_signatures.rs`
-//! checks the simulator against an independent implementation.
-#![allow(dead_code)] // each test crate uses a different part
+//! The simulator tests' side: talk to the simulator over real HTTP as a provider's customer
+//! would, with the docs' example credentials. Signing here uses `callsync::signing`;
+//! `simulator_signatures.rs` checks the simulator against an independent implementation.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use callsync::api::SignatureAlgorithm;
 use callsync::simulator::{
-    AccountConfig, ProviderKind, RunningSimulator, Simulator, SimulatorConfig, TaskConfig,
-    TaskGeneration, TaskState,
+    AccountConfig, ProviderKind, RunningSimulator, SimulatorConfig, TaskConfig, TaskGeneration,
+    TaskState,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-pub const LLL_USER: &str = "user-1";
-pub const LLL_TOKEN: &str = "token-1";
-pub const CB_UUID: &str = "Vh71ym3yQwWSYZFpqkFwTskGXUbSxDtR";
-pub const CB_SECRET: &str = "u7Mf3zUNOkg4lMV9a0E6cHSgIkK22GSr";
-pub const NX_KEY: &str = "AK-6230339248928541113-2133";
-pub const NX_SECRET: &str = "EXAMPLESECRET";
+use super::{DOCS_CB_SECRET, DOCS_CB_UUID, DOCS_NX_KEY, DOCS_NX_SECRET, LLL_TOKEN, LLL_USER};
 
 /// One account per provider; tasks: longlonglong `t1` (1.0 running) and `t2` (2.0 running),
 /// Callbot `ut-1` (running, script variable `name`), NXLink `task-1` / `EXT-1` (running).
@@ -49,8 +43,8 @@ pub fn config() -> SimulatorConfig {
             },
             AccountConfig {
                 provider: ProviderKind::Callbot,
-                id: CB_UUID.into(),
-                secret: CB_SECRET.into(),
+                id: DOCS_CB_UUID.into(),
+                secret: DOCS_CB_SECRET.into(),
                 rate_limit: None,
                 faults: None,
                 variants: Default::default(),
@@ -63,8 +57,8 @@ pub fn config() -> SimulatorConfig {
             },
             AccountConfig {
                 provider: ProviderKind::Nxlink,
-                id: NX_KEY.into(),
-                secret: NX_SECRET.into(),
+                id: DOCS_NX_KEY.into(),
+                secret: DOCS_NX_SECRET.into(),
                 rate_limit: None,
                 faults: None,
                 variants: Default::default(),
@@ -77,13 +71,6 @@ pub fn config() -> SimulatorConfig {
             },
         ],
         ..SimulatorConfig::default()
-    }
-}
-
-pub async fn start(config: SimulatorConfig) -> RunningSimulator {
-    match Simulator::start(config).await {
-        Ok(sim) => sim,
-        Err(err) => panic!("simulator must start: {err}"),
     }
 }
 
@@ -183,8 +170,14 @@ impl Api {
     ) -> reqwest::Response {
         let ts = now_secs().to_string();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
-        let sign =
-            callsync::signing::callbot_sign(algorithm, CB_SECRET, &body, &ts, &request_id, CB_UUID);
+        let sign = callsync::signing::callbot_sign(
+            algorithm,
+            DOCS_CB_SECRET,
+            &body,
+            &ts,
+            &request_id,
+            DOCS_CB_UUID,
+        );
         let algorithm = match algorithm {
             SignatureAlgorithm::Md5 => "MD5",
             SignatureAlgorithm::Sha256 => "SHA256",
@@ -193,7 +186,7 @@ impl Api {
             .post(format!("{}/callcentre/api/v3/{endpoint}", self.base))
             .header("content-type", "application/json")
             .header("requestID", request_id)
-            .header("uuid", CB_UUID)
+            .header("uuid", DOCS_CB_UUID)
             .header("createTs", ts)
             .header("sign", sign)
             .header("algorithm", algorithm)
@@ -207,13 +200,19 @@ impl Api {
     pub async fn nx(&self, endpoint: &str, body: Value) -> (StatusCode, Value) {
         let body = body.to_string();
         let ts = now_ms().to_string();
-        let sign =
-            callsync::signing::nxlink_sign(NX_KEY, "nxai", "100", &ts, body.as_bytes(), NX_SECRET);
+        let sign = callsync::signing::nxlink_sign(
+            DOCS_NX_KEY,
+            "nxai",
+            "100",
+            &ts,
+            body.as_bytes(),
+            DOCS_NX_SECRET,
+        );
         let response = self
             .http
             .post(format!("{}/openapi/aiagent/{endpoint}", self.base))
             .header("content-type", "application/json")
-            .header("accessKey", NX_KEY)
+            .header("accessKey", DOCS_NX_KEY)
             .header("ts", ts)
             .header("bizType", "100")
             .header("action", "nxai")

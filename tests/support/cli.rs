@@ -1,17 +1,11 @@
 //! Running the real `callsync` binary in tests: bounded, output captured, killed by pid when
 //! it overruns or when the test ends.
-#![allow(dead_code)] // each test crate uses a different part
-
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_callsync");
-
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use super::BIN;
 
 /// What a finished run printed.
 #[derive(Debug)]

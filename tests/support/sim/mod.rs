@@ -1,7 +1,8 @@
-//! Shared helpers of the provider-client tests: an in-process simulator on 127.0.0.1:0, clients
-//! built the way the controller builds them (`build_provider_with`, shared `RateLimiters`), and
-//! the simulator's admin API (`/_sim/`) to look at what the clients did.
-#![allow(dead_code)] // each test crate uses a different part
+//! The simulator of the tests (`callsync::simulator`, in process on 127.0.0.1:0): the accounts'
+//! credentials, starting it, provider clients built the way the controller builds them
+//! (`build_provider_with`, shared `RateLimiters`), and its admin API (`/_sim/`) to look at what
+//! the clients did. [`wire`] talks to it over raw HTTP, signing requests itself.
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,12 +23,20 @@ use callsync::simulator::{
 };
 use serde_json::{Value, json};
 
+/// The longlonglong account (user id and token) of every test.
 pub const LLL_USER: &str = "user-1";
 pub const LLL_TOKEN: &str = "token-1";
+/// The Callbot and NXLink accounts of the controller, CLI and provider-client tests.
 pub const CB_UUID: &str = "cb-uuid-1";
 pub const CB_SECRET: &str = "cb-secret-1";
 pub const NX_KEY: &str = "AK-1";
 pub const NX_SECRET: &str = "nx-secret-1";
+/// The Callbot and NXLink credentials of the providers' docs (their worked signing examples,
+/// `docs/simulator.example.yaml`): the accounts of [`wire::config`].
+pub const DOCS_CB_UUID: &str = "Vh71ym3yQwWSYZFpqkFwTskGXUbSxDtR";
+pub const DOCS_CB_SECRET: &str = "u7Mf3zUNOkg4lMV9a0E6cHSgIkK22GSr";
+pub const DOCS_NX_KEY: &str = "AK-6230339248928541113-2133";
+pub const DOCS_NX_SECRET: &str = "EXAMPLESECRET";
 
 /// Every test body runs under this bound.
 pub const TEST_BOUND: Duration = Duration::from_secs(60);
@@ -55,13 +64,19 @@ pub fn account(
     }
 }
 
+/// A simulator with `accounts`, seed 7 and async batches confirmed after 100 ms.
 pub async fn start(accounts: Vec<AccountConfig>) -> RunningSimulator {
-    let config = SimulatorConfig {
+    start_config(SimulatorConfig {
         seed: 7,
         async_delay_ms: 100,
         accounts,
         ..SimulatorConfig::default()
-    };
+    })
+    .await
+}
+
+/// A simulator with `config`.
+pub async fn start_config(config: SimulatorConfig) -> RunningSimulator {
     match Simulator::start(config).await {
         Ok(sim) => sim,
         Err(err) => panic!("simulator must start: {err}"),
