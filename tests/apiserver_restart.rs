@@ -9,7 +9,7 @@
 //! CALLSYNC_RESTART_CONTACTS=50000 \
 //!   cargo test --release --test apiserver_restart -- --ignored --nocapture
 //! ```
-#[path = "reliability_support/mod.rs"]
+#[path = "support/reliability/mod.rs"]
 mod reliability;
 mod support;
 

@@ -11,7 +11,7 @@
 //! CALLSYNC_CHAOS_SEEDS=1,2,3,4,5 CALLSYNC_CHAOS_CONTACTS=50000 \
 //!   cargo test --release --test chaos -- --ignored --nocapture
 //! ```
-#[path = "reliability_support/mod.rs"]
+#[path = "support/reliability/mod.rs"]
 mod reliability;
 mod support;
 

@@ -14,7 +14,7 @@
 //! CALLSYNC_CRASH_SEED=1 CALLSYNC_CRASH_CONTACTS=50000 CALLSYNC_CRASH_KILLS=20 CALLSYNC_CRASH_RATE=10 \
 //!   cargo test --release --test crash -- --ignored --nocapture
 //! ```
-#[path = "reliability_support/mod.rs"]
+#[path = "support/reliability/mod.rs"]
 mod reliability;
 mod support;
 

@@ -297,20 +297,23 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
             .csv(Store::ConfigMap, "csv-quote", "contacts.csv", "truncated-quote.csv")
             .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "ConfigMap csv-quote has no key nope.csv"))
             .message(&["ConfigMap csv-quote has no key nope.csv"]),
-        Case::new("csv-gbk-secret", "ContactListUnreadable")
-            .list("a", json!({"source": {"secretRef": {"name": "csv-gbk", "key": "contacts.csv"}}}))
-            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "Secret csv-gbk key contacts.csv is not UTF-8"))
-            .message(&["is not UTF-8"]),
-        Case::new("csv-gbk-configmap", "ContactListUnreadable")
-            .list("a", json!({"source": {"configMapRef": {"name": "csv-gbk-bin", "key": "contacts.csv"}}}))
+        // Bytes are decoded as `callsync import` decodes a file: a GBK export syncs.
+        Case::new("csv-gbk-secret", "InSync")
+            .list("a", json!({"defaultRegion": "CN", "source": {"secretRef": {"name": "csv-gbk", "key": "contacts.csv"}}}))
+            .expect_list("a", 0, 0, vec![], ("True", "ContactsRead", "2 valid contacts, 0 invalid entries, 0 duplicates"))
+            .message(&["2 contacts in sync"])
+            .synced(&["13900000001", "13900000002"]),
+        Case::new("csv-gbk-configmap", "InSync")
+            .list("a", json!({"defaultRegion": "CN", "source": {"configMapRef": {"name": "csv-gbk-bin", "key": "contacts.csv"}}}))
             .csv(Store::ConfigMapBinary, "csv-gbk-bin", "contacts.csv", "gbk.csv")
-            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "ConfigMap csv-gbk-bin key contacts.csv (binaryData) is not UTF-8"))
-            .message(&["(binaryData) is not UTF-8"]),
+            .expect_list("a", 0, 0, vec![], ("True", "ContactsRead", "2 valid contacts, 0 invalid entries, 0 duplicates"))
+            .message(&["2 contacts in sync"])
+            .synced(&["13900000001", "13900000002"]),
         Case::new("csv-binary", "ContactListUnreadable")
             .list("a", json!({"source": {"secretRef": {"name": "csv-binary", "key": "contacts.csv"}}}))
             .csv(Store::Secret, "csv-binary", "contacts.csv", "binary.bin")
-            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "is not UTF-8"))
-            .message(&["is not UTF-8"]),
+            .expect_list("a", 0, 0, vec![], ("False", "SourceUnreadable", "the bytes are not valid"))
+            .message(&["the bytes are not valid"]),
         Case::new("csv-control-chars", "ContactListUnreadable")
             .list("a", json!({"source": {"configMapRef": {"name": "csv-control", "key": "contacts.csv"}}}))
             .csv(Store::ConfigMap, "csv-control", "contacts.csv", "control-chars.csv")

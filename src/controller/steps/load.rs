@@ -11,7 +11,7 @@ use kube::{Resource, ResourceExt};
 use super::report::Phase;
 use crate::api::selection::{list_selector, missing_named_lists, task_selects_list};
 use crate::api::{CallProvider, CallTask, ContactList, reasons};
-use crate::contacts::csv::{CsvData, parse_csv};
+use crate::contacts::csv::{CsvData, CsvError, parse_csv, parse_csv_bytes};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::controller::context::Context;
 use crate::controller::ledger_store::{LedgerStore, LedgerStoreError, LedgerVersion};
@@ -266,6 +266,24 @@ pub async fn load_ledger(
     }
 }
 
+/// A source as stored: a ConfigMap's `data` is text, a Secret's `data` and a ConfigMap's
+/// `binaryData` are bytes.
+enum Stored {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Stored {
+    /// The CSV it holds. Pure. Bytes are decoded as `callsync import` decodes a file (a BOM
+    /// decides, else UTF-8, else GB18030), so a file that imports also reads as a source.
+    fn parse(&self) -> Result<CsvData, CsvError> {
+        match self {
+            Stored::Text(text) => parse_csv(text),
+            Stored::Bytes(bytes) => parse_csv_bytes(bytes),
+        }
+    }
+}
+
 /// The parsed CSV source of `list` and the source object's resourceVersion.
 type Source = (CsvData, Option<String>);
 
@@ -299,9 +317,7 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
             .ok_or_else(|| unreadable(format!("Secret {} has no key {}", r.name, r.key)))?;
         check_csv_source_size(&format!("Secret {} key {}", r.name, r.key), bytes.0.len())
             .map_err(unreadable)?;
-        let text = String::from_utf8(bytes.0)
-            .map_err(|_| unreadable(format!("Secret {} key {} is not UTF-8", r.name, r.key)))?;
-        (text, version)
+        (Stored::Bytes(bytes.0), version)
     } else if let Some(r) = &source.config_map_ref {
         let map = Api::<ConfigMap>::namespaced(ctx.client.clone(), &namespace)
             .get_opt(&r.name)
@@ -310,12 +326,12 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
             .ok_or_else(|| unreadable(format!("ConfigMap {} not found", r.name)))?;
         let version = map.metadata.resource_version.clone();
         // A file that is not UTF-8 lands in binaryData (kubectl create configmap --from-file
-        // puts it there): name the encoding problem rather than a missing key.
+        // puts it there).
         let what = format!("ConfigMap {} key {}", r.name, r.key);
         let text = match map.data.and_then(|mut d| d.remove(&r.key)) {
             Some(text) => {
                 check_csv_source_size(&what, text.len()).map_err(unreadable)?;
-                text
+                Stored::Text(text)
             }
             None => {
                 let bytes = map
@@ -325,12 +341,7 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
                         unreadable(format!("ConfigMap {} has no key {}", r.name, r.key))
                     })?;
                 check_csv_source_size(&what, bytes.0.len()).map_err(unreadable)?;
-                String::from_utf8(bytes.0).map_err(|_| {
-                    unreadable(format!(
-                        "ConfigMap {} key {} (binaryData) is not UTF-8",
-                        r.name, r.key
-                    ))
-                })?
+                Stored::Bytes(bytes.0)
             }
         };
         (text, version)
@@ -339,7 +350,7 @@ async fn read_source(list: &ContactList, ctx: &Context) -> Result<Option<Source>
             "source names neither a Secret nor a ConfigMap".into(),
         ));
     };
-    parse_csv(&text)
+    text.parse()
         .map(|csv| Some((csv, version)))
         .map_err(|e| unreadable(e.to_string()))
 }
@@ -439,4 +450,63 @@ pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
         ledger_version,
         ledger_store,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Problems that waiting can fix are retried (Progressing); the others wait for a person
+    /// (Stalled), each with the reason and the message the error gives.
+    #[test]
+    fn load_errors_choose_their_phase_by_whether_waiting_helps() {
+        let missing = LoadError::ContactListNotFound(vec!["a".into(), "b".into()]);
+        assert_eq!(
+            missing.phase(),
+            Phase::Stalled {
+                reason: reasons::CONTACT_LIST_NOT_FOUND,
+                message: missing.to_string(),
+            }
+        );
+        assert!(missing.to_string().contains("ContactList a, b named"));
+        let closed = LoadError::CachesClosed;
+        assert_eq!(
+            closed.phase(),
+            Phase::Progressing {
+                reason: reasons::CACHES_NOT_READY,
+                message: closed.to_string(),
+            }
+        );
+        let corrupt = LoadError::LedgerDecode {
+            task: "t".into(),
+            detail: "Secret t-ledger: truncated".into(),
+        };
+        assert!(!corrupt.is_transient());
+        assert_eq!(corrupt.reason(), reasons::LEDGER_CORRUPT);
+    }
+
+    /// A source stored as bytes in GBK (a Chinese spreadsheet's export) reads as the same
+    /// contacts as the same file stored as text; bytes that decode in no encoding are refused
+    /// with the line, never their content.
+    #[test]
+    fn stored_sources_read_alike_as_text_and_as_gbk_bytes() {
+        let text = "phone,name\n13900000001,张伟\n13900000002,李娜\n";
+        let (gbk, _, unmappable) = encoding_rs::GBK.encode(text);
+        assert!(!unmappable);
+        let from_text = Stored::Text(text.into()).parse().expect("text");
+        let from_bytes = Stored::Bytes(gbk.into_owned()).parse().expect("GBK bytes");
+        assert_eq!(from_text, from_bytes);
+        assert_eq!(from_text.rows.len(), 2);
+        assert_eq!(from_text.rows[0].contact.name.as_deref(), Some("张伟"));
+
+        let broken = Stored::Bytes(vec![b'p', b'h', 0x81, 0xFF, b'\n'])
+            .parse()
+            .expect_err("undecodable");
+        assert!(
+            broken
+                .to_string()
+                .starts_with("CSV line 1: the bytes are not valid"),
+            "{broken}"
+        );
+    }
 }

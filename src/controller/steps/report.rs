@@ -437,6 +437,70 @@ pub async fn publish_sync_events(ctx: &Context, task: &CallTask, report: &SyncRe
 mod tests {
     use super::*;
 
+    /// A report of a sync of `desired` contacts, all in sync, and nothing executed.
+    fn quiet_report(desired: &DesiredSet) -> SyncReport {
+        let caps = crate::plan::Capabilities {
+            max_add: 10,
+            max_remove: 10,
+            can_list: false,
+            identity: crate::plan::Identity::RemoteId,
+        };
+        let policy = crate::plan::PlanPolicy::from(&crate::api::SyncPolicy::default());
+        let ledger = crate::ledger::Ledger::fresh(Some("uid"));
+        SyncReport {
+            plan: crate::plan::plan(desired.keys(), &None, &ledger, &policy, &caps),
+            observation: crate::sync::Observation::default(),
+            executed: crate::sync::ExecuteReport::default(),
+        }
+    }
+
+    /// What stops or holds a sync comes before what it may claim: the provider's error, the
+    /// deletion guard, then contacts still in doubt; only then the finished sync's claims.
+    #[test]
+    fn phase_after_puts_errors_the_guard_and_doubt_before_claims() {
+        let desired = DesiredSet::default();
+        let quiet = quiet_report(&desired);
+        assert_eq!(
+            phase_after(&quiet, &desired, false).reason(),
+            reasons::IN_SYNC
+        );
+
+        let mut doubt = quiet_report(&desired);
+        doubt.executed.unknown = 2;
+        assert_eq!(
+            phase_after(&doubt, &desired, false),
+            Phase::Progressing {
+                reason: reasons::PROGRESSING,
+                message: "2 contacts await confirmation from the provider".into(),
+            }
+        );
+        let mut awaited = quiet_report(&desired);
+        awaited.observation.settled.adds_awaited = 1;
+        assert_eq!(
+            phase_after(&awaited, &desired, false).reason(),
+            reasons::PROGRESSING
+        );
+
+        let mut guarded = quiet_report(&desired);
+        guarded.executed.unknown = 2;
+        guarded.plan.guard = GuardDecision::Tripped {
+            removes: 9,
+            limit: 5,
+            remote: 10,
+        };
+        assert_eq!(
+            phase_after(&guarded, &desired, false).reason(),
+            reasons::DELETION_GUARD
+        );
+
+        let mut stopped = guarded;
+        stopped.executed.stopped_by = Some(ProviderError::RateLimited { retry_after: None });
+        assert_eq!(
+            phase_after(&stopped, &desired, false).reason(),
+            reasons::RATE_LIMITED
+        );
+    }
+
     fn claims(desired: u64, confirmed: u64) -> SyncClaims {
         SyncClaims {
             desired,
