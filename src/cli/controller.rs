@@ -7,6 +7,7 @@ use clap::Args;
 use crate::controller::context::Settings;
 use crate::controller::leader::LeaseTiming;
 use crate::controller::run::{LeaderSettings, RunConfig, RunError, run};
+use crate::controller::shard::{ShardKey, TaskScope};
 use crate::telemetry::{self, LogFormat};
 
 /// Flags of `callsync controller`. Each has an environment variable, for the Helm chart.
@@ -66,12 +67,25 @@ pub struct ControllerArgs {
         value_delimiter = ','
     )]
     pub allowed_endpoints: Vec<String>,
+    /// Reconcile only the CallTasks labelled `callsync.io/shard: KEY` (one controller
+    /// Deployment per shard; its leader Lease is `<lease-name>-shard-KEY`). CallProvider status
+    /// is left to the default shard.
+    #[arg(long, env = "CALLSYNC_SHARD", value_parser = parse_shard, conflicts_with = "default_shard")]
+    pub shard: Option<ShardKey>,
+    /// Reconcile only the CallTasks without a `callsync.io/shard` label: the default shard,
+    /// beside controllers started with `--shard`.
+    #[arg(long, env = "CALLSYNC_DEFAULT_SHARD", default_value_t = false)]
+    pub default_shard: bool,
     /// Log line format.
     #[arg(long, env = "CALLSYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Path of a kubeconfig (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config).
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
+}
+
+fn parse_shard(key: &str) -> Result<ShardKey, String> {
+    ShardKey::parse(key)
 }
 
 /// Why the controller could not run.
@@ -157,6 +171,11 @@ pub async fn execute(
         .map(|e| e.trim().to_owned())
         .filter(|e| !e.is_empty())
         .collect();
+    let tasks = match (&args.shard, args.default_shard) {
+        (Some(key), _) => TaskScope::Shard(key.clone()),
+        (None, true) => TaskScope::Unlabelled,
+        (None, false) => TaskScope::All,
+    };
     let config = RunConfig {
         namespaces: args
             .watch_namespaces
@@ -168,7 +187,7 @@ pub async fn execute(
         metrics_addr: args.metrics_addr,
         leader: args.leader_election.then(|| LeaderSettings {
             namespace: args.lease_namespace.clone(),
-            lease_name: args.lease_name.clone(),
+            lease_name: tasks.lease_name(&args.lease_name),
             identity: identity.clone(),
             timing: LeaseTiming {
                 duration_seconds: args.lease_seconds.max(2),
@@ -179,8 +198,9 @@ pub async fn execute(
         }),
         instance: identity,
         settings,
+        tasks,
     };
-    tracing::info!(namespaces = ?config.namespaces, leader_election = args.leader_election, "starting callsync controller");
+    tracing::info!(namespaces = ?config.namespaces, leader_election = args.leader_election, tasks = ?config.tasks.label_selector(), "starting callsync controller");
     run(client, config, terminated()).await?;
     tracing::info!("callsync controller stopped");
     Ok(())

@@ -17,6 +17,7 @@ pub mod provider_status;
 pub mod reconcile;
 pub mod run;
 pub mod server;
+pub mod shard;
 pub mod spec_changes;
 pub mod steps;
 pub mod store_ready;

@@ -21,6 +21,7 @@ use super::ownership::WatchedStores;
 use super::provider_status::{self, ProviderContext};
 use super::reconcile::{error_policy, reconcile};
 use super::server::{ServerState, serve};
+use super::shard::TaskScope;
 use super::spec_changes::SpecChanges;
 use super::store_ready::store_ready;
 use crate::api::selection::{
@@ -55,6 +56,8 @@ pub struct RunConfig {
     /// Name in Events' `reportingInstance`.
     pub instance: String,
     pub settings: Settings,
+    /// Which CallTasks this controller reconciles (a shard of them, or all).
+    pub tasks: TaskScope,
 }
 
 /// Why the controller stopped.
@@ -146,6 +149,7 @@ struct Shared {
     concurrency: u16,
     /// Every scope's CallTask and CallProvider stores, for the ownership check.
     watched: WatchedStores,
+    tasks: TaskScope,
 }
 
 /// The controller of one scope (a namespace, or all) and a future that tells when its stores
@@ -200,7 +204,11 @@ fn controller_for(
     // (`kubectl annotate` asks for a sync now), not on the status writes of its own reconciles;
     // resyncs come from the requeue each reconcile returns.
     let (tasks, tasks_writer) = reflector::store();
-    let task_changes = watcher(api::<CallTask>(client, namespace), watch_config)
+    let task_watch = match shared.tasks.label_selector() {
+        Some(selector) => watch_config.labels(&selector),
+        None => watch_config,
+    };
+    let task_changes = watcher(api::<CallTask>(client, namespace), task_watch)
         .default_backoff()
         .reflect(tasks_writer)
         .applied_objects()
@@ -283,6 +291,9 @@ fn controller_for(
                 tracing::debug!(%error, "reconcile error");
             }
         });
+    if !shared.tasks.keeps_provider_status() {
+        return (running.boxed(), synced.boxed());
+    }
     let provider_status = provider_status_controller(namespace, shared, stop);
     let running = futures::future::join(running, provider_status).map(|_| ());
     (running.boxed(), synced.boxed())
@@ -423,6 +434,7 @@ pub async fn run(
         settings,
         concurrency: config.concurrency,
         watched: WatchedStores::default(),
+        tasks: config.tasks.clone(),
     };
     let scopes: Vec<Option<String>> = if config.namespaces.is_empty() {
         vec![None]

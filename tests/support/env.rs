@@ -207,6 +207,7 @@ pub fn run_config(namespaces: Vec<String>, instance: &str) -> RunConfig {
         leader: None,
         instance: instance.into(),
         settings: controller_settings(),
+        tasks: Default::default(),
     }
 }
 
