@@ -70,7 +70,7 @@ pub struct ControllerArgs {
     /// Reconcile only the CallTasks labelled `callsync.io/shard: KEY` (one controller
     /// Deployment per shard; its leader Lease is `<lease-name>-shard-KEY`). CallProvider status
     /// is left to the default shard.
-    #[arg(long, env = "CALLSYNC_SHARD", value_parser = parse_shard, conflicts_with = "default_shard")]
+    #[arg(long, env = "CALLSYNC_SHARD", value_parser = ShardKey::parse, conflicts_with = "default_shard")]
     pub shard: Option<ShardKey>,
     /// Reconcile only the CallTasks without a `callsync.io/shard` label: the default shard,
     /// beside controllers started with `--shard`.
@@ -82,10 +82,6 @@ pub struct ControllerArgs {
     /// Path of a kubeconfig (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config).
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<std::path::PathBuf>,
-}
-
-fn parse_shard(key: &str) -> Result<ShardKey, String> {
-    ShardKey::parse(key)
 }
 
 /// Why the controller could not run.

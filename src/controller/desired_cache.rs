@@ -152,9 +152,7 @@ mod tests {
     #[test]
     fn same_versions_reuse_the_set_and_a_new_version_rebuilds() {
         let cache = DesiredCache::default();
-        let build = |lists: &[LoadedList]| {
-            crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
-        };
+        let build = super::super::loaded_list::desired_set_of;
         let a = [list("a", 1, &["13012121211"])];
         let first = cache.get_or_build("t", &a, build);
         let again = cache.get_or_build("t", &a, build);
@@ -185,9 +183,7 @@ mod tests {
     #[test]
     fn sets_of_deleted_tasks_are_dropped() {
         let cache = DesiredCache::default();
-        let build = |lists: &[LoadedList]| {
-            crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
-        };
+        let build = super::super::loaded_list::desired_set_of;
         cache.get_or_build("t1", &[list("a", 1, &[])], build);
         cache.get_or_build("t2", &[list("a", 1, &[])], build);
         cache.retain(|uid| uid == "t2");
@@ -205,7 +201,7 @@ mod tests {
             .metadata
             .generation = None;
         let lists = [unversioned];
-        cache.get_or_build("t", &lists, super::super::steps::desired::build);
+        cache.get_or_build("t", &lists, super::super::loaded_list::desired_set_of);
         assert!(cache.is_empty());
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::api::ContactList;
+use crate::contacts::DesiredSet;
 use crate::contacts::csv::CsvData;
 
 /// One selected ContactList with its contacts ready for the desired-set builder.
@@ -12,4 +13,9 @@ pub struct LoadedList {
     pub csv: Option<CsvData>,
     /// resourceVersion of the Secret or ConfigMap the CSV came from.
     pub source_version: Option<String>,
+}
+
+/// The desired set of lists as loaded (the sync's rule, [`crate::sync::desired_set`]). Pure.
+pub fn desired_set_of(lists: &[LoadedList]) -> DesiredSet {
+    crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
 }

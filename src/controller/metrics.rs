@@ -56,6 +56,17 @@ pub struct TaskLabels {
     pub calltask: String,
 }
 
+impl TaskLabels {
+    /// The labels of `task`'s series.
+    pub fn of(task: &crate::api::CallTask) -> Self {
+        use kube::ResourceExt;
+        TaskLabels {
+            namespace: task.namespace().unwrap_or_default(),
+            calltask: task.name_any(),
+        }
+    }
+}
+
 /// Labels of per-task contact gauges.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ContactLabels {

@@ -258,7 +258,9 @@ pub async fn apply(
         let (sync, ledger) = run.sync();
         let report = sync.settle_then_execute(planned, ledger, &mut sink).await;
         sink.finish();
-        let report = report.map_err(sink_error)?;
+        let mut report = report.map_err(sink_error)?;
+        // The last round's refusals, kept by value: the report is not used after this round.
+        applied.failures = std::mem::take(&mut report.executed.failures);
         let executed = &report.executed;
         applied.guard = Some(report.plan.guard);
         applied.not_removable = report.plan.not_removable.len() as u64;
@@ -269,7 +271,6 @@ pub async fn apply(
         applied.confirmed = report.confirmed_desired();
         applied.failed = executed.failed;
         applied.not_sendable = executed.not_sendable;
-        applied.failures = executed.failures.clone();
         applied.added += executed.added;
         applied.removed += executed.removed;
         applied.already_present += executed.already_present;

@@ -1,21 +1,8 @@
 //! What one sync adds to the metrics: provider requests, drift found by the observation,
 //! contacts added and removed, ledger saves and size.
-use kube::ResourceExt;
-
 use super::{Metrics, RequestLabels, TaskLabels};
-use crate::api::CallTask;
 use crate::providers::{ErrorClass, ProviderError};
 use crate::sync::{Observation, SyncReport};
-
-impl TaskLabels {
-    /// The labels of `task`'s series.
-    pub fn of(task: &CallTask) -> Self {
-        TaskLabels {
-            namespace: task.namespace().unwrap_or_default(),
-            calltask: task.name_any(),
-        }
-    }
-}
 
 /// Ledger saves one sync made, and the size of the last.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 //! CallTask is deleted (no stale series of a task that no longer exists), and the phase a
 //! reconcile ended in, for `callsync_reconcile_duration_seconds`.
 use chrono::Utc;
-use kube::ResourceExt;
 
 use super::{ConditionLabels, ContactLabels, Metrics, ReconcileLabels, TaskLabels};
 use crate::api::{CallTask, CallTaskStatus, ConditionStatus, ConditionType, find_condition};
@@ -47,10 +46,7 @@ impl Metrics {
     /// `phase`) and remembers the phase for [`Metrics::reconcile_finished`].
     pub fn observe_task(&self, task: &CallTask, phase: &Phase, status: &CallTaskStatus) {
         let resync_interval = crate::controller::reconcile::resync_interval(task);
-        let labels = TaskLabels {
-            namespace: task.namespace().unwrap_or_default(),
-            calltask: task.name_any(),
-        };
+        let labels = TaskLabels::of(task);
         let conditions: Vec<ConditionLabels> = status
             .conditions
             .iter()

@@ -18,12 +18,8 @@ use crate::api::{
 };
 use crate::contacts::{DesiredSet, ListStats};
 use crate::controller::context::Context;
+use crate::controller::loaded_list::desired_set_of;
 use crate::controller::metrics::TaskLabels;
-
-/// Builds the desired set (the sync's rule, [`crate::sync::desired_set`]). Pure.
-pub fn build(lists: &[LoadedList]) -> DesiredSet {
-    crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
-}
 
 /// The task's desired set: the cached one while its lists are unchanged, else built — off the
 /// async workers, since a million contacts take seconds of CPU (see `offload`).
@@ -34,7 +30,7 @@ pub fn cached(task: &CallTask, ctx: &Context, lists: &[LoadedList]) -> Arc<Desir
                 .desired_builds
                 .get_or_create(&TaskLabels::of(task))
                 .inc();
-            crate::controller::offload::cpu_heavy(|| build(lists))
+            crate::controller::offload::cpu_heavy(|| desired_set_of(lists))
         })
 }
 
@@ -262,7 +258,7 @@ mod tests {
                                 {"phone": "+8613012121212"}]}),
             1,
         );
-        let one = build(&[b, a]);
+        let one = desired_set_of(&[b, a]);
         let phone = Phone::parse("+8613012121211", None).expect("valid");
         assert_eq!(one.len(), 2);
         assert_eq!(
@@ -283,7 +279,7 @@ mod tests {
     #[test]
     fn list_statuses_follow_the_figures_and_keep_them_when_the_source_is_unreadable() {
         let loaded = list("l", json!({"contacts": [{"phone": "+8613012121211"}]}), 3);
-        let set = build(std::slice::from_ref(&loaded));
+        let set = desired_set_of(std::slice::from_ref(&loaded));
         let stats = &set.lists[0];
         let status = list_status(&loaded.list, stats, at(100));
         assert_eq!((status.count, status.invalid, status.duplicates), (1, 0, 0));
