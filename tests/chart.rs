@@ -409,6 +409,7 @@ fn grafana_dashboard_queries_metrics_the_controller_exports() {
     metrics.contacts_added.get_or_create(&task).inc();
     metrics.contacts_removed.get_or_create(&task).inc();
     metrics.drift_found.get_or_create(&task).inc();
+    metrics.listings.get_or_create(&task).inc();
     metrics.ledger_bytes.get_or_create(&task).set(1);
     metrics
         .contacts

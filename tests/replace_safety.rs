@@ -13,7 +13,7 @@ use callsync::ledger::Ledger;
 use callsync::plan::{ContentAction, PlanPolicy};
 use callsync::providers::{RateLimiters, TaskRef};
 use callsync::simulator::{ProviderKind, TaskConfig};
-use callsync::sync::{SinkError, SyncSink, TaskSync, WireFormat};
+use callsync::sync::{ListingSchedule, SinkError, SyncSink, TaskSync, WireFormat};
 use serde_json::json;
 
 /// Keeps nothing: this test looks at the ledger in memory.
@@ -81,6 +81,7 @@ async fn a_refused_removal_leaves_the_old_contact_and_adds_nothing() {
                     wire,
                     desired: &set,
                     policy,
+                    listing: ListingSchedule::always(callsync::sync::now_unix()),
                 };
                 let planned = run
                     .observe_and_plan(&mut ledger)

@@ -1,7 +1,10 @@
 //! Scale: one CallTask fed by many ContactLists of 5,000 inline contacts, synced to Callbot (the
 //! largest add batch, 500) by `callsync controller` as a separate process against the real
 //! kube-apiserver and the simulator. Checks exact convergence, then a no-op resync: no write
-//! call, no ledger save, no desired-set parse. Prints the figures BENCHMARKS.md records.
+//! call, no ledger save, no desired-set parse, no listing; then a one-list edit (half a list
+//! replaced, at 10 requests/s): write calls = the lower bound, reads ≤ 2 × writes + 1, no
+//! listing; then a requested sync: a full listing that changes nothing. Prints the figures
+//! BENCHMARKS.md records.
 //!
 //! - `small_scale_converges_and_a_resync_writes_nothing` (normal suite): 20,000 contacts in 10
 //!   lists of 2,000; also bounds the ledger saves of the first sync (counts, not times).
@@ -111,10 +114,23 @@ impl Env {
     }
 
     async fn wait_in_sync(&self, within: Duration, process: &ControllerProcess) -> CallTask {
-        let cond = |task: Option<&CallTask>| {
+        self.wait_in_sync_from(within, process, None).await
+    }
+
+    /// Waits for InSync with a desired set other than `old_digest`'s (a ContactList edit leaves
+    /// the CallTask's generation as it was).
+    async fn wait_in_sync_from(
+        &self,
+        within: Duration,
+        process: &ControllerProcess,
+        old_digest: Option<String>,
+    ) -> CallTask {
+        let cond = move |task: Option<&CallTask>| {
             task.is_some_and(|t| {
                 let status = t.status.as_ref();
-                status.and_then(|s| s.observed_generation) == t.metadata.generation
+                (old_digest.is_none()
+                    || status.and_then(|s| s.desired_digest.clone()) != old_digest)
+                    && status.and_then(|s| s.observed_generation) == t.metadata.generation
                     && status
                         .and_then(|s| find_condition(&s.conditions, ConditionType::Ready))
                         .is_some_and(|c| c.reason == "InSync")
@@ -161,7 +177,72 @@ impl Env {
 
     /// Write calls (adds and removals) the simulator answered.
     async fn write_calls(&self) -> u64 {
-        self.admin.calls("addBatchCall").await + self.admin.calls("deleteOrder").await
+        self.admin.calls("addBatchCall").await + self.admin.calls("stopOrder").await
+    }
+
+    /// Every call the simulator answered, reads and writes.
+    async fn all_calls(&self) -> u64 {
+        self.admin.counter_sum("calls").await
+    }
+
+    /// Sets the CallProvider's rate limit and waits for the reconcile the change wakes.
+    async fn rate_limit(&self, per_second: u32, burst: u32) {
+        let reconciles = self.reconciles().await;
+        self.provider(
+            ProviderKind::Callbot,
+            "acct",
+            "creds",
+            json!({"rateLimit": {"requestsPerSecond": per_second, "burst": burst}}),
+        )
+        .await;
+        self.wait_reconciles_past(reconciles).await;
+    }
+
+    async fn reconciles(&self) -> f64 {
+        self.metric("callsync_reconcile_duration_seconds_count")
+            .await
+    }
+
+    async fn wait_reconciles_past(&self, count: f64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.reconciles().await <= count {
+            assert!(Instant::now() < deadline, "no reconcile within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// ContactList `list-000` with its first `out` contacts replaced by `out` new ones.
+    async fn replace_in_first_list(&self, per_list: usize, out: usize) {
+        let contacts: Vec<Value> = (out..per_list + out)
+            .map(|i| json!({"phone": national(0, i), "name": format!("客户{i:04}")}))
+            .collect();
+        self.apply(
+            json!({"apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
+            "metadata": {"name": "list-000", "labels": {"campaign": "scale"}},
+            "spec": {"defaultRegion": "CN", "contacts": contacts}}),
+        )
+        .await;
+    }
+
+    /// Asks for a sync (`callsync.io/requestedAt`: a full listing) and waits for its echo.
+    async fn request_sync(&self, value: &str, within: Duration) {
+        self.tasks()
+            .patch(
+                "campaign",
+                &PatchParams::apply("scale-test-request").force(),
+                &Patch::Apply(json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
+                    "metadata": {"name": "campaign", "annotations": {"callsync.io/requestedAt": value}}})),
+            )
+            .await
+            .expect("request a sync");
+        let handled = |task: Option<&CallTask>| {
+            task.and_then(|t| t.status.as_ref()?.last_handled_sync_request.as_deref())
+                == Some(value)
+        };
+        tokio::time::timeout(within, await_condition(self.tasks(), "campaign", handled))
+            .await
+            .expect("the requested sync finishes in time")
+            .expect("watch");
     }
 }
 
@@ -230,6 +311,23 @@ struct Figures {
     noop_cpu: Vec<f64>,
     noop_list_calls: u64,
     peak_after_noop_mib: f64,
+    edit: Edit,
+    /// A requested sync (a full listing, nothing to change): controller CPU and `listOrder`
+    /// calls.
+    listing_cpu: f64,
+    listing_calls: u64,
+    peak_end_mib: f64,
+}
+
+/// A one-list edit: half of one ContactList replaced, at 10 requests/s.
+struct Edit {
+    out: usize,
+    write_calls: u64,
+    /// The lower bound: `ceil(adds / 500) + ceil(removes / 500)`.
+    write_bound: u64,
+    reads: u64,
+    wall: Duration,
+    cpu: f64,
 }
 
 impl Figures {
@@ -269,6 +367,24 @@ impl Figures {
                 "controller peak RSS after the resyncs {:.0} MiB",
                 self.peak_after_noop_mib
             ),
+            format!(
+                "one-list edit ({} out, {} in) at 10 requests/s: write calls {} (lower bound {}), reads {}, wall {:.2} s (write bound {:.1} s), controller CPU {:.2} s",
+                self.edit.out,
+                self.edit.out,
+                self.edit.write_calls,
+                self.edit.write_bound,
+                self.edit.reads,
+                self.edit.wall.as_secs_f64(),
+                self.edit.write_bound as f64 / 10.0,
+                self.edit.cpu
+            ),
+            format!(
+                "requested full listing: controller CPU {:.2} s ({:.2} µs a contact), listOrder calls {}",
+                self.listing_cpu,
+                self.listing_cpu * 1e6 / self.contacts as f64,
+                self.listing_calls
+            ),
+            format!("controller peak RSS at the end {:.0} MiB", self.peak_end_mib),
         ]
         .join("\n")
     }
@@ -400,6 +516,82 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     }
     let noop_list_calls =
         (env.admin.calls("listOrder").await - list_before) / noop_resyncs.max(1) as u64;
+    let peak_after_noop_mib = peak_mib(pid);
+    assert_eq!(
+        noop_list_calls, 0,
+        "a no-op resync plans against the ledger"
+    );
+
+    // A one-list edit at 10 requests/s (burst 1): half of list-000 out, as many new ones in.
+    // It costs its write calls and no listing (the ledger is the record between listings).
+    env.rate_limit(10, 1).await;
+    let out = per_list / 2;
+    let (calls_before, writes_before) = (env.all_calls().await, env.write_calls().await);
+    let cpu = cpu_seconds(pid);
+    let started = Instant::now();
+    env.replace_in_first_list(per_list, out).await;
+    let old_digest = task.status.as_ref().and_then(|s| s.desired_digest.clone());
+    let edited = env.wait_in_sync_from(within, &process, old_digest).await;
+    let edit_wall = started.elapsed();
+    let edit_cpu = cpu_seconds(pid) - cpu;
+    let edit_writes = env.write_calls().await - writes_before;
+    let edit = Edit {
+        out,
+        write_calls: edit_writes,
+        write_bound: (out.div_ceil(BATCH) * 2) as u64,
+        reads: env.all_calls().await - calls_before - edit_writes,
+        wall: edit_wall,
+        cpu: edit_cpu,
+    };
+    let held: BTreeSet<String> = env
+        .simulator
+        .contacts(ProviderKind::Callbot, sim::CB_UUID, TASK)
+        .into_iter()
+        .map(|c| c.phone)
+        .collect();
+    let wanted: BTreeSet<String> = (0..lists)
+        .flat_map(|l| {
+            let first = if l == 0 { out } else { 0 };
+            (first..per_list + first).map(move |i| format!("86{}", national(l, i)))
+        })
+        .collect();
+    assert!(
+        held == wanted,
+        "the edit converged to exactly the new desired set"
+    );
+    assert_eq!(
+        edited.status.as_ref().and_then(|s| s.last_listing),
+        after_sync_listing(&task),
+        "the edit listed nothing"
+    );
+    assert_eq!(
+        edit.write_calls, edit.write_bound,
+        "write calls = lower bound"
+    );
+    assert!(
+        edit.reads <= 2 * edit.write_calls + 1,
+        "reads {} > 2 × writes + 1",
+        edit.reads
+    );
+
+    // A requested sync lists the whole task (drift detection) and changes nothing.
+    env.rate_limit(5000, 5000).await;
+    let (list_before, writes_before) =
+        (env.admin.calls("listOrder").await, env.write_calls().await);
+    let cpu = cpu_seconds(pid);
+    env.request_sync("2026-12-02T00:00:00Z", within).await;
+    let listing_cpu = cpu_seconds(pid) - cpu;
+    let listing_calls = env.admin.calls("listOrder").await - list_before;
+    assert!(
+        listing_calls >= contacts.div_ceil(100) as u64,
+        "a full listing"
+    );
+    assert_eq!(env.write_calls().await, writes_before, "nothing to change");
+    let listed = env.tasks().get("campaign").await.expect("task");
+    assert!(
+        listed.status.as_ref().and_then(|s| s.last_listing) > after_sync_listing(&task),
+        "status.lastListing moved"
+    );
     Figures {
         contacts,
         lists,
@@ -415,8 +607,19 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
         etcd_wal_mib: wal_before.zip(wal_after).map(|(b, a)| (a - b) / 1048576.0),
         noop_cpu,
         noop_list_calls,
-        peak_after_noop_mib: peak_mib(pid),
+        peak_after_noop_mib,
+        edit,
+        listing_cpu,
+        listing_calls,
+        peak_end_mib: peak_mib(pid),
     }
+}
+
+/// `status.lastListing` of the task as the first sync left it (it listed: the ledger was new).
+fn after_sync_listing(task: &CallTask) -> Option<chrono::DateTime<chrono::Utc>> {
+    let at = task.status.as_ref().and_then(|s| s.last_listing);
+    assert!(at.is_some(), "the first sync listed the task");
+    at
 }
 
 #[tokio::test]

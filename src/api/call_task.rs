@@ -264,6 +264,13 @@ pub struct CallTaskStatus {
     /// when this equals it, and the conditions tell how it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_sync_request: Option<String>,
+    /// When callsync last listed the provider's task in full. Between listings a sync plans
+    /// against callsync's ledger (what it put at the provider, confirmed item by item), so a
+    /// change made in the provider's console is seen at the next listing: after
+    /// `resyncInterval`, on a sync request (`callsync sync`), after an answer that hints drift,
+    /// or while any outcome is in doubt. Absent at a provider that cannot list (NXLink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_listing: Option<DateTime<Utc>>,
 }
 
 /// Set (to any new value, by convention the time) to ask the controller for a sync now, before
@@ -271,7 +278,19 @@ pub struct CallTaskStatus {
 /// finished. The shape of Flux's `reconcile.fluxcd.io/requestedAt`.
 pub const SYNC_REQUEST_ANNOTATION: &str = "callsync.io/requestedAt";
 
+/// The longest resync interval honoured. Longer values (the schema's pattern allows any number
+/// of digits) are clamped: a week without drift detection is already more than anyone means.
+pub const MAX_RESYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 impl CallTask {
+    /// The effective `spec.resyncInterval`: how often the controller syncs unasked, and the
+    /// longest a sync plans against the ledger without listing the task (`sync::listing`).
+    pub fn resync_interval(&self) -> std::time::Duration {
+        super::parse_duration(&self.spec.resync_interval)
+            .unwrap_or(std::time::Duration::from_secs(600))
+            .min(MAX_RESYNC_INTERVAL)
+    }
+
     /// The sync request this object carries (`callsync.io/requestedAt`), if any.
     pub fn sync_request(&self) -> Option<&str> {
         self.metadata
@@ -328,4 +347,29 @@ pub struct LastSync {
     pub api_calls: i64,
     /// How long it took, in milliseconds.
     pub duration_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn huge_durations_neither_panic_nor_exceed_the_cap() {
+        let digits = "9".repeat(400);
+        assert_eq!(parse_duration(&format!("{digits}h")), Some(Duration::MAX));
+        assert_eq!(parse_duration("99999999999999999999h"), Some(Duration::MAX));
+        let mut task = CallTask::new(
+            "t",
+            serde_json::from_value(serde_json::json!({
+                "providerRef": {"name": "p"}, "taskId": "x",
+                "contactLists": {"names": ["a"]}, "resyncInterval": "99999999999999999999h"
+            }))
+            .expect("spec"),
+        );
+        assert_eq!(task.resync_interval(), MAX_RESYNC_INTERVAL);
+        task.spec.resync_interval = "0s".into();
+        assert_eq!(task.resync_interval(), Duration::from_secs(600));
+    }
 }

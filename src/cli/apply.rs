@@ -24,6 +24,12 @@ pub struct ApplyArgs {
     /// Run against an embedded simulator seeded from the files instead of the real providers.
     #[arg(long)]
     pub simulate: bool,
+    /// List the provider's whole task even if it was listed within the CallTask's
+    /// resyncInterval. Without it a task listed recently is planned against the ledger (what
+    /// callsync put there, confirmed item by item), and a change made in the provider's console
+    /// since is seen at the next listing.
+    #[arg(long)]
+    pub full_listing: bool,
     /// `text` for people, `json` for programs: one document at the end (schema in docs/cli.md).
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -75,7 +81,11 @@ pub async fn run(args: ApplyArgs) -> Result<(), FilesError> {
             continue;
         }
         let mut run = match TaskRun::prepare(task, &store, &limiters, &settings) {
-            Ok(run) => run,
+            Ok(run) => TaskRun {
+                // The embedded simulator is new every run: what the ledger says of it does not hold.
+                full_listing: args.full_listing || args.simulate,
+                ..run
+            },
             Err(e) => {
                 report.failed(task.key(), e.to_string());
                 failed += 1;

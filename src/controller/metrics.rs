@@ -127,6 +127,8 @@ pub struct Metrics {
     pub contacts_added: Family<TaskLabels, Counter>,
     pub contacts_removed: Family<TaskLabels, Counter>,
     pub drift_found: Family<TaskLabels, Counter>,
+    /// Full listings of a CallTask's provider task (between them syncs plan against the ledger).
+    pub listings: Family<TaskLabels, Counter>,
     pub contacts: Family<ContactLabels, Gauge>,
     pub ledger_bytes: Family<TaskLabels, Gauge>,
     /// Ledger saves (whole-ledger Secret writes) made by syncs.
@@ -187,6 +189,12 @@ impl Default for Metrics {
             "drift_found",
             "Contacts found changed at the provider behind callsync's back",
             drift_found.clone(),
+        );
+        let listings = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "listings",
+            "Full listings of the provider's task (between them a sync plans against the ledger)",
+            listings.clone(),
         );
         let contacts = Family::<ContactLabels, Gauge>::default();
         registry.register(
@@ -266,6 +274,7 @@ impl Default for Metrics {
             contacts_added,
             contacts_removed,
             drift_found,
+            listings,
             contacts,
             ledger_bytes,
             ledger_saves,

@@ -19,11 +19,11 @@ use super::steps::report::{
     report as report_status,
 };
 use super::steps::sink::SecretSink;
-use super::steps::{client, desired, load, outcome};
+use super::steps::{client, desired, listing, load, outcome};
+use crate::api::reasons;
 use crate::api::{
     CLEANUP_FINALIZER, CallTask, ContentChangePolicy, DeletionPolicy, ManagementPolicy,
 };
-use crate::api::{parse_duration, reasons};
 use crate::plan::{self, PlanPolicy};
 use crate::providers::{ErrorClass, Provider, TaskRef};
 use crate::sync::{self, SyncReport, TaskSync, WireFormat};
@@ -125,16 +125,6 @@ pub fn error_policy(task: Arc<CallTask>, error: &ReconcileError, ctx: Arc<Contex
     Action::requeue(delay)
 }
 
-/// The longest resync interval honoured. Longer values (the schema's pattern allows any number
-/// of digits) are clamped: a week without drift detection is already more than anyone means.
-pub const MAX_RESYNC_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
-
-pub(crate) fn resync_interval(task: &CallTask) -> Duration {
-    parse_duration(&task.spec.resync_interval)
-        .unwrap_or(Duration::from_secs(600))
-        .min(MAX_RESYNC_INTERVAL)
-}
-
 /// Reports a phase and decides the next action: retryable problems back off, terminal ones wait
 /// for a change (with a slow recheck, since a fix at the provider sends no watch event).
 async fn settle(
@@ -149,11 +139,11 @@ async fn settle(
             Err(ReconcileError::Transient { reason, message })
         }
         Phase::Stalled { .. } => Ok(Action::requeue(
-            resync_interval(task).max(Duration::from_secs(300)),
+            task.resync_interval().max(Duration::from_secs(300)),
         )),
         // A change of the CallProvider wakes its tasks (`tasks_for_provider`).
         Phase::Suspended | Phase::ProviderSuspended { .. } => Ok(Action::await_change()),
-        Phase::InSync { .. } => Ok(Action::requeue(resync_interval(task))),
+        Phase::InSync { .. } => Ok(Action::requeue(task.resync_interval())),
     }
 }
 
@@ -195,6 +185,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         wire: &wire,
         desired: &desired,
         policy: &policy,
+        listing: listing::schedule(task, sync::now_unix()),
     };
     let mut ledger = loaded.ledger;
     let planned = match run.observe_and_plan(&mut ledger).await {
@@ -230,6 +221,12 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     if report.in_doubt() > 0 && matches!(phase, Phase::Progressing { .. }) {
         report_status(task, ctx, &phase, outcome).await?;
         return Ok(Action::requeue(recheck_after(&report, ctx)));
+    }
+    if ledger.listing().drift_hint && matches!(phase, Phase::InSync { .. }) {
+        // An answer hinted that the provider's task changed behind callsync's back: the next
+        // sync lists it (`sync::listing`), soon rather than at resyncInterval.
+        report_status(task, ctx, &phase, outcome).await?;
+        return Ok(Action::requeue(ctx.settings.settle_delay));
     }
     settle(task, ctx, phase, outcome).await
 }
@@ -410,6 +407,8 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         content_change: ContentChangePolicy::Ignore,
     };
     let caps = sync::plan_capabilities(&provider.capabilities());
+    // Only what callsync added: the console contacts the last listing showed are not its own.
+    ledger.forget_console();
     let plan = plan::plan(&[], &None, &ledger, &policy, &caps);
     let not_removable = plan.not_removable.len();
     let mut sink = SecretSink::new(
@@ -467,27 +466,4 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
     .await;
     store.delete().await?;
     Ok(Action::await_change())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn huge_durations_neither_panic_nor_exceed_the_cap() {
-        let digits = "9".repeat(400);
-        assert_eq!(parse_duration(&format!("{digits}h")), Some(Duration::MAX));
-        assert_eq!(parse_duration("99999999999999999999h"), Some(Duration::MAX));
-        let mut task = CallTask::new(
-            "t",
-            serde_json::from_value(serde_json::json!({
-                "providerRef": {"name": "p"}, "taskId": "x",
-                "contactLists": {"names": ["a"]}, "resyncInterval": "99999999999999999999h"
-            }))
-            .expect("spec"),
-        );
-        assert_eq!(resync_interval(&task), MAX_RESYNC_INTERVAL);
-        task.spec.resync_interval = "0s".into();
-        assert_eq!(resync_interval(&task), Duration::from_secs(600));
-    }
 }

@@ -26,12 +26,12 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use thiserror::Error;
 
-use super::model::{EntryState, Ledger, LedgerEntry, OpenBatch, remote_id};
+use super::model::{EntryState, Ledger, LedgerEntry, ListingMarks, OpenBatch, remote_id};
 use crate::contacts::{ContentDigest, Phone};
 
 const MAGIC: &[u8; 3] = b"CSL";
 /// The newest format version this build writes and reads (it reads every older one).
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Most open batches a ledger holds: a million-contact first sync whose every async batch
 /// is still queued (5,000 of 200 rows) with room to spare.
 const MAX_OPEN_BATCHES: u64 = 20_000;
@@ -93,11 +93,15 @@ pub enum CodecError {
 pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
     let mut raw = Vec::with_capacity(16 + ledger.len() * 14);
     raw.extend_from_slice(MAGIC);
-    raw.push(if ledger.open_batches().is_empty() {
-        1
-    } else {
+    let marks = ledger.listing();
+    let version = if marks != ListingMarks::default() || !ledger.console().is_empty() {
+        3
+    } else if !ledger.open_batches().is_empty() {
         2
-    });
+    } else {
+        1
+    };
+    raw.push(version);
     let uid = ledger.task_uid().as_bytes();
     put_varint(&mut raw, uid.len() as u64);
     raw.extend_from_slice(uid);
@@ -117,12 +121,22 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
         };
         raw.push(state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3));
     }
-    if !ledger.open_batches().is_empty() {
+    if version >= 2 {
         put_varint(&mut raw, ledger.open_batches().len() as u64);
         for batch in ledger.open_batches() {
             put_varint(&mut raw, batch.id.len() as u64);
             raw.extend_from_slice(batch.id.as_bytes());
             put_varint(&mut raw, batch.accepted_at);
+        }
+    }
+    if version >= 3 {
+        put_varint(&mut raw, marks.last.map_or(0, |at| at.saturating_add(1)));
+        raw.push(u8::from(marks.drift_hint));
+        put_varint(&mut raw, ledger.console().len() as u64);
+        let mut prev = 0u64;
+        for p in ledger.console() {
+            put_varint(&mut raw, p.as_u64() - prev);
+            prev = p.as_u64();
         }
     }
     let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
@@ -215,11 +229,41 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
             open_batches.push(OpenBatch { id, accepted_at });
         }
     }
+    let mut listing = ListingMarks::default();
+    let mut console = std::collections::BTreeSet::new();
+    if version >= 3 {
+        listing.last = r.varint()?.checked_sub(1);
+        let [flags] = r.take::<1>()?;
+        if flags > 1 {
+            return Err(CodecError::Corrupt("listing flags"));
+        }
+        listing.drift_hint = flags == 1;
+        let count = r.varint()?;
+        check_limit("console phone count", count, limits.max_entries)?;
+        let mut phone = 0u64;
+        for i in 0..count {
+            let delta = r.varint()?;
+            if delta == 0 && i > 0 {
+                return Err(CodecError::Corrupt("console phones not sorted"));
+            }
+            phone = phone
+                .checked_add(delta)
+                .ok_or(CodecError::Corrupt("console phone"))?;
+            console.insert(Phone::from_u64_unchecked(phone));
+        }
+    }
     // One byte more is enough to know: whatever follows is never inflated.
     if r.inner.read(&mut [0u8; 1])? != 0 {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
-    Ok(Ledger::from_parts(uid, next_attempt, entries, open_batches))
+    Ok(Ledger::from_parts(
+        uid,
+        next_attempt,
+        entries,
+        open_batches,
+        listing,
+        console,
+    ))
 }
 
 fn check_limit(what: &'static str, actual: u64, limit: u64) -> Result<(), CodecError> {
@@ -342,6 +386,59 @@ mod tests {
         let back = decode(&encode(&l).expect("test input")).expect("test input");
         assert_eq!(back, l);
         assert_eq!(back.open_batches().len(), 2);
+    }
+
+    fn raw_version(data: &[u8]) -> u8 {
+        let mut raw = Vec::new();
+        GzDecoder::new(data)
+            .read_to_end(&mut raw)
+            .expect("test input");
+        raw[3]
+    }
+
+    /// The listing marks (version 3) round-trip, a listing at second 0 included; a ledger that
+    /// never listed stays version 1; unknown flag bits are refused, not ignored.
+    #[test]
+    fn listing_marks_round_trip_and_only_they_need_version_3() {
+        let mut l = sample(10);
+        assert_eq!(raw_version(&encode(&l).expect("encode")), 1);
+        for at in [0, 1_796_000_000] {
+            l.mark_listed(at);
+            let data = encode(&l).expect("encode");
+            assert_eq!(raw_version(&data), 3);
+            let back = decode(&data).expect("decode");
+            assert_eq!(back.listing().last, Some(at));
+            assert_eq!(back, l);
+        }
+        let p = l.iter().next().map(|e| e.phone).expect("test input");
+        let listing: Vec<_> = l
+            .iter()
+            .map(|e| e.phone)
+            .chain([2, 1].map(|n| Phone::from_u64_unchecked(8613900000000 + n)))
+            .map(|phone| crate::contacts::ObservedContact {
+                phone,
+                remote_id: None,
+                removable: true,
+                content_digest: None,
+            })
+            .collect();
+        l.reconcile(&listing);
+        assert_eq!(l.console().len(), 2, "two console phones");
+        assert_eq!(decode(&encode(&l).expect("encode")).expect("decode"), l);
+        l.record_remove_intent(&[p]);
+        l.record_remove_outcome(p, ItemOutcome::Rejected(crate::ledger::Rejection::NotFound));
+        assert!(l.listing().drift_hint, "a removal not found hints drift");
+        assert_eq!(decode(&encode(&l).expect("encode")).expect("decode"), l);
+
+        let mut raw = forged_head(3, b"uid", 0);
+        raw[3] = 3;
+        put_varint(&mut raw, 0);
+        put_varint(&mut raw, 5);
+        raw.push(0b10);
+        assert!(matches!(
+            decode(&gzip(&raw, 0)),
+            Err(CodecError::Corrupt("listing flags"))
+        ));
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod identity;
 pub mod model;
 
 pub use model::{
-    EntryState, ItemOutcome, Ledger, LedgerEntry, OpenBatch, ReconcileReport, Rejection, remote_id,
+    EntryState, ItemOutcome, Ledger, LedgerEntry, ListingMarks, OpenBatch, ReconcileReport,
+    Rejection, remote_id,
 };

@@ -26,7 +26,7 @@
 //! adds it again nor counts it as its own. Without a listing callsync cannot learn the
 //! provider's id for it, so the planner reports it as not removable (`ForeignContact`) instead
 //! of sending a removal by callsync's own id, which the provider would answer "not found".
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
@@ -118,6 +118,10 @@ pub struct ReconcileReport {
     /// In-flight adds the provider does not show yet while a batch of the ledger is still open
     /// at the provider: kept Adding, in doubt, not sent again.
     pub adds_awaited: u64,
+    /// In-flight adds whose phone the provider lists only under ids that are not callsync's:
+    /// recorded foreign (the phone is in the task, but not as callsync's contact), never
+    /// counted as added.
+    pub adds_foreign: u64,
 }
 
 impl ReconcileReport {
@@ -125,6 +129,7 @@ impl ReconcileReport {
     /// nothing: a task waiting for a provider batch does not rewrite its ledger every sync.
     pub fn changed_ledger(&self) -> bool {
         self.adds_confirmed
+            + self.adds_foreign
             + self.adds_lost
             + self.removes_confirmed
             + self.removes_undone
@@ -144,6 +149,19 @@ pub struct OpenBatch {
     pub accepted_at: u64,
 }
 
+/// What the ledger knows of the provider's full listings (`sync::listing` decides from it when
+/// the next sync lists the task and when it plans against the ledger alone).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListingMarks {
+    /// When the ledger was last settled against a full listing, in seconds since the Unix
+    /// epoch (given by the caller: the ledger reads no clock). `None`: never.
+    pub last: Option<u64>,
+    /// An answer since that listing said the provider's task is not what the ledger says: an
+    /// add refused as "already exists" or a removal answered "not found" (someone changed the
+    /// task in the provider's console). Cleared by the next full listing.
+    pub drift_hint: bool,
+}
+
 /// The ledger of one CallTask.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ledger {
@@ -153,6 +171,11 @@ pub struct Ledger {
     entries: BTreeMap<Phone, LedgerEntry>,
     /// Batches still open at the provider, oldest first.
     open_batches: Vec<OpenBatch>,
+    listing: ListingMarks,
+    /// Phones the last listing showed that callsync did not put there (console contacts):
+    /// not callsync's, never removed by cleanup, but known to a plan made between listings, so
+    /// that it neither adds them again nor forgets to remove one no longer desired.
+    console: BTreeSet<Phone>,
 }
 
 impl Ledger {
@@ -163,6 +186,8 @@ impl Ledger {
             next_attempt: 0,
             entries: BTreeMap::new(),
             open_batches: Vec::new(),
+            listing: ListingMarks::default(),
+            console: BTreeSet::new(),
         }
     }
 
@@ -172,13 +197,49 @@ impl Ledger {
         next_attempt: u32,
         entries: BTreeMap<Phone, LedgerEntry>,
         open_batches: Vec<OpenBatch>,
+        listing: ListingMarks,
+        console: BTreeSet<Phone>,
     ) -> Self {
         Ledger {
             task_uid,
             next_attempt,
             entries,
             open_batches,
+            listing,
+            console,
         }
+    }
+
+    /// Phones the last listing showed that callsync did not put there (see the field).
+    pub fn console(&self) -> &BTreeSet<Phone> {
+        &self.console
+    }
+
+    /// Forgets the console phones: cleanup removes only what callsync added.
+    pub fn forget_console(&mut self) {
+        self.console.clear();
+    }
+
+    /// When the ledger was last settled against a full listing, and whether drift was hinted
+    /// since.
+    pub fn listing(&self) -> ListingMarks {
+        self.listing
+    }
+
+    /// Records that the ledger was just settled against a full listing made at `at` (seconds
+    /// since the Unix epoch); clears the drift hint the listing answered.
+    pub fn mark_listed(&mut self, at: u64) {
+        self.listing = ListingMarks {
+            last: Some(at),
+            drift_hint: false,
+        };
+    }
+
+    /// Whether an entry waits for an outcome (Adding or Removing): only a read settles it.
+    pub fn has_in_flight(&self) -> bool {
+        self.entries
+            .values()
+            .any(|e| e.state != EntryState::Present)
     }
 
     /// The CallTask UID remote ids derive from.
@@ -248,9 +309,12 @@ impl Ledger {
         let attempt = self.next_attempt;
         self.next_attempt = self.next_attempt.wrapping_add(1);
         let uid = &self.task_uid;
+        let console = &mut self.console;
         items
             .iter()
             .map(|&(phone, digest)| {
+                // Its entry is the record now.
+                console.remove(&phone);
                 let e = self.entries.entry(phone).or_insert_with(|| LedgerEntry {
                     phone,
                     remote_id: remote_id(uid, phone, attempt),
@@ -299,6 +363,7 @@ impl Ledger {
                     e.state = EntryState::Present;
                     e.foreign = true;
                 }
+                self.listing.drift_hint = true;
             }
             ItemOutcome::Rejected(_) => {
                 self.entries.remove(&phone);
@@ -310,8 +375,13 @@ impl Ledger {
     /// Records the outcome of one removal.
     pub fn record_remove_outcome(&mut self, phone: Phone, outcome: ItemOutcome) {
         match outcome {
-            ItemOutcome::Accepted | ItemOutcome::Rejected(Rejection::NotFound) => {
+            ItemOutcome::Accepted => {
                 self.entries.remove(&phone);
+                self.console.remove(&phone);
+            }
+            ItemOutcome::Rejected(Rejection::NotFound) => {
+                self.entries.remove(&phone);
+                self.listing.drift_hint = true;
             }
             ItemOutcome::Rejected(r) => {
                 if let Some(e) = self.entries.get_mut(&phone) {
@@ -330,17 +400,29 @@ impl Ledger {
     /// While a batch is open ([`Self::adds_may_land`]), an Adding entry not listed stays
     /// Adding (`adds_awaited`): its add may still land.
     pub fn reconcile(&mut self, observed: &[ObservedContact]) -> ReconcileReport {
-        let mut seen: Vec<(Phone, bool)> =
-            observed.iter().map(|o| (o.phone, o.removable)).collect();
+        let mut seen: Vec<(Phone, bool, u32)> = observed
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.phone, o.removable, i as u32))
+            .collect();
         seen.sort_unstable();
         let mut report = ReconcileReport::default();
         let may_land = self.adds_may_land();
         self.entries.retain(|phone, e| {
-            let i = seen.partition_point(|(p, _)| p < phone);
-            let found = seen.get(i).filter(|(p, _)| p == phone);
+            let i = seen.partition_point(|(p, _, _)| p < phone);
+            let found = seen.get(i).filter(|(p, _, _)| p == phone);
             match (e.state, found) {
                 (EntryState::Adding, Some(_)) => {
-                    report.adds_confirmed += 1;
+                    let copies = seen[i..].iter().take_while(|(p, _, _)| p == phone);
+                    let ids = copies.map(|&(_, _, at)| observed[at as usize].remote_id.as_deref());
+                    if held_under_other_ids(ids, e.remote_id) {
+                        // The provider has the phone, not the contact callsync sent: someone
+                        // else's (a console add between listing and add), never counted as ours.
+                        report.adds_foreign += 1;
+                        e.foreign = true;
+                    } else {
+                        report.adds_confirmed += 1;
+                    }
                     e.state = EntryState::Present;
                 }
                 (EntryState::Adding, None) if may_land => {
@@ -356,18 +438,36 @@ impl Ledger {
                 (EntryState::Present, Some(_)) => {}
                 (EntryState::Present, None) => report.drift_removed += 1,
             }
-            if let Some(&(_, removable)) = found {
+            if let Some(&(_, removable, _)) = found {
                 // Any one listed copy that cannot be removed makes the phone not removable.
                 e.removable = removable
                     && seen[i..]
                         .iter()
-                        .take_while(|(p, _)| p == phone)
-                        .all(|(_, r)| *r);
+                        .take_while(|(p, _, _)| p == phone)
+                        .all(|(_, r, _)| *r);
             }
             found.is_some()
         });
+        self.console = seen
+            .iter()
+            .map(|&(p, _, _)| p)
+            .filter(|p| !self.entries.contains_key(p))
+            .collect();
         report
     }
+}
+
+/// Whether a listing shows a phone only under ids that are not `own`: every listed copy has an
+/// id (a provider that identifies contacts by id) and none is callsync's. A provider that lists
+/// no ids (longlonglong, by phone) proves nothing either way. Ids are compared as UUIDs when
+/// they parse as one (a server may write them upper-case or without hyphens), else as text.
+fn held_under_other_ids<'a>(mut ids: impl Iterator<Item = Option<&'a str>>, own: Uuid) -> bool {
+    ids.all(|id| {
+        id.is_some_and(|id| match Uuid::try_parse(id) {
+            Ok(listed) => listed != own,
+            Err(_) => !id.eq_ignore_ascii_case(&own.to_string()),
+        })
+    })
 }
 
 #[cfg(test)]
@@ -503,8 +603,30 @@ mod tests {
                 removes_undone: 1,
                 drift_removed: 1,
                 adds_awaited: 0,
+                adds_foreign: 0,
             }
         );
         assert_eq!(l.len(), 2);
+    }
+
+    /// An add whose answer was lost, at a provider that lists ids: the listing shows the phone
+    /// under callsync's id (in any case or hyphenation) → confirmed; only under another id (a
+    /// console contact that arrived between the listing and the add) → foreign, never ours.
+    #[test]
+    fn a_listed_phone_is_callsyncs_only_under_callsyncs_id() {
+        let mut l = Ledger::new("uid");
+        let ids = l.record_add_intent(&[(ph(1), ContentDigest(1)), (ph(2), ContentDigest(1))]);
+        let listed = |n, id: &str| ObservedContact {
+            phone: ph(n),
+            remote_id: Some(id.to_owned()),
+            removable: true,
+            content_digest: None,
+        };
+        let own = ids[0].simple().to_string().to_uppercase();
+        let r = l.reconcile(&[listed(1, &own), listed(2, "console-0001")]);
+        assert_eq!((r.adds_confirmed, r.adds_foreign), (1, 1));
+        assert!(!l.get(ph(1)).expect("kept").foreign);
+        let other = l.get(ph(2)).expect("kept: the phone is in the task");
+        assert_eq!((other.state, other.foreign), (EntryState::Present, true));
     }
 }

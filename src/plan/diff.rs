@@ -1,5 +1,5 @@
 //! The diff: one merge pass over the sorted desired keys and the sorted remote contacts.
-use std::collections::btree_map;
+use std::collections::{btree_map, btree_set};
 use std::iter::Peekable;
 
 use super::radix::{self, Proj};
@@ -89,13 +89,21 @@ enum Stream<'a> {
         pos: usize,
         ledger: Peekable<btree_map::Values<'a, Phone, LedgerEntry>>,
     },
-    Ledger(btree_map::Values<'a, Phone, LedgerEntry>),
+    /// The ledger's entries, and the console phones its last listing showed (contacts callsync
+    /// did not put there: present, without an entry or an id).
+    Ledger {
+        entries: Peekable<btree_map::Values<'a, Phone, LedgerEntry>>,
+        console: Peekable<btree_set::Iter<'a, Phone>>,
+    },
 }
 
 impl<'a> Stream<'a> {
     fn new(observed: Option<&'a [ObservedContact]>, ledger: &'a Ledger) -> Self {
         match observed {
-            None => Stream::Ledger(ledger.iter()),
+            None => Stream::Ledger {
+                entries: ledger.iter().peekable(),
+                console: ledger.console().iter().peekable(),
+            },
             Some(obs) => {
                 // One sequential pass copies what the merge needs; sorting the copy avoids a
                 // cache miss a contact from reading the listing in phone order.
@@ -128,14 +136,24 @@ impl<'a> Iterator for Stream<'a> {
 
     fn next(&mut self) -> Option<Remote<'a>> {
         match self {
-            Stream::Ledger(it) => it.next().map(|e| Remote {
-                phone: e.phone,
-                listed: None,
-                entry: Some(e),
-                removable: e.removable,
-                digest: Some(e.content_digest),
-                state: e.state,
-            }),
+            Stream::Ledger { entries, console } => {
+                let next_entry = entries.peek().map(|e| e.phone);
+                // A phone with an entry is the entry's (callsync added it since the listing).
+                while console.next_if(|p| Some(**p) == next_entry).is_some() {}
+                match (next_entry, console.peek()) {
+                    (None, None) => None,
+                    (Some(e), Some(&&c)) if c < e => Some(console_contact(console.next()?)),
+                    (None, Some(_)) => Some(console_contact(console.next()?)),
+                    _ => entries.next().map(|e| Remote {
+                        phone: e.phone,
+                        listed: None,
+                        entry: Some(e),
+                        removable: e.removable,
+                        digest: Some(e.content_digest),
+                        state: e.state,
+                    }),
+                }
+            }
             Stream::Listing {
                 obs,
                 sorted,
@@ -164,6 +182,18 @@ impl<'a> Iterator for Stream<'a> {
                 })
             }
         }
+    }
+}
+
+/// A console phone of the ledger: present, not callsync's, addressed by phone only.
+fn console_contact(phone: &Phone) -> Remote<'_> {
+    Remote {
+        phone: *phone,
+        listed: None,
+        entry: None,
+        removable: true,
+        digest: None,
+        state: EntryState::Present,
     }
 }
 
@@ -312,7 +342,7 @@ pub(crate) fn diff(
     policy: &PlanPolicy,
     identity: Identity,
 ) -> Diff {
-    let remote = observed.map_or(ledger.len(), <[_]>::len) as u64;
+    let remote = observed.map_or(ledger.len() + ledger.console().len(), <[_]>::len) as u64;
     let mut b = Builder {
         identity,
         content_change: policy.content_change,

@@ -206,6 +206,11 @@ pub struct Plan {
     pub guard: GuardDecision,
     /// Figures.
     pub counts: PlanCounts,
+    /// Made against a full listing (else against the ledger alone). An add answered "already
+    /// in the task" means something else after a listing that did not show the phone (a race,
+    /// or a late batch: in doubt) than after a plan from a ledger with nothing in flight (a
+    /// contact callsync did not make: foreign).
+    pub listed: bool,
 }
 
 impl Plan {
@@ -217,6 +222,17 @@ impl Plan {
     /// True when the plan writes nothing.
     pub fn is_empty(&self) -> bool {
         self.write_calls() == 0
+    }
+
+    /// Whether a contact the plan must remove could not be addressed: no id in the ledger
+    /// (a foreign contact, an entry without one). A listing gives the provider's ids.
+    pub fn lacks_remote_ids(&self) -> bool {
+        self.not_removable.iter().any(|n| {
+            matches!(
+                n.reason,
+                NotRemovableReason::ForeignContact | NotRemovableReason::NoRemoteId
+            )
+        })
     }
 }
 
@@ -291,6 +307,7 @@ pub fn plan(
         content_changes,
         guard,
         counts,
+        listed: observed.is_some(),
     }
 }
 

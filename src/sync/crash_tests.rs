@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use super::{SinkError, SyncSink, TaskSync, WireFormat};
+use super::{ListingSchedule, SinkError, SyncSink, TaskSync, WireFormat};
 use crate::api::{Contact, ContentChangePolicy, ManagementPolicy, PhoneFormat};
 use crate::contacts::{DesiredSet, ListContacts, ListInput};
 use crate::ledger::{Ledger, codec};
@@ -292,6 +292,17 @@ pub(super) fn wire_phones(indexes: &[usize]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Ledger-first, as a controller runs between resyncs: a sync lists only when the ledger asks
+/// for it (never listed, something in flight, drift hinted), so every crash point also proves
+/// that a restarted sync lists before it trusts the ledger.
+pub(super) fn between_listings() -> ListingSchedule {
+    ListingSchedule {
+        interval: std::time::Duration::from_secs(3600),
+        requested: false,
+        now: super::now_unix(),
+    }
+}
+
 pub(super) fn policy() -> PlanPolicy {
     PlanPolicy {
         management: ManagementPolicy::Full,
@@ -339,6 +350,7 @@ impl World {
                 wire: &wire,
                 desired: wanted,
                 policy: &self.policy,
+                listing: between_listings(),
             };
             let planned = run.observe_and_plan(&mut ledger).await.expect("observe");
             let report = run

@@ -129,7 +129,8 @@ enum AddVerdict {
     /// The provider confirmed this item (also: "the id callsync chose is already used").
     Added,
     /// The phone is already in the task as a contact callsync cannot prove is its own, and the
-    /// provider cannot list: recorded as foreign, counted as already at the provider (the
+    /// plan was made without a listing (the provider cannot list, or the ledger was the
+    /// record): recorded as foreign, counted as already at the provider (the
     /// provider's answer for this item says the phone is in the task: the desired state), never
     /// as added, nor as refused.
     Foreign,
@@ -139,14 +140,18 @@ enum AddVerdict {
     Refused(RejectReason),
 }
 
-fn add_verdict(result: Option<&ItemResult>, can_list: bool) -> AddVerdict {
+/// `listed`: the plan was made against a full listing that did not show the phone.
+fn add_verdict(result: Option<&ItemResult>, listed: bool) -> AddVerdict {
     match result {
         Some(ItemResult::Accepted) => AddVerdict::Added,
-        // A listing shows the phone with the provider's id next sync: the entry stays Adding and
-        // `Ledger::reconcile` settles it; the planner then removes it by the listed id.
+        // The listing just made did not show the phone: it arrived since (a race, or a batch
+        // of ours landing late). A listing shows it with the provider's id next sync: the entry
+        // stays Adding and `Ledger::reconcile` settles it. After a plan from the ledger alone
+        // (nothing of callsync's in flight, `sync::listing`) the phone is someone else's:
+        // foreign, and the next listing (the answer hints drift) gives the provider's id.
         Some(ItemResult::Rejected {
             reason: RejectReason::Duplicate,
-        }) if can_list => AddVerdict::Unknown,
+        }) if listed => AddVerdict::Unknown,
         Some(ItemResult::Rejected {
             reason: RejectReason::Duplicate,
         }) => AddVerdict::Foreign,
@@ -310,7 +315,16 @@ pub async fn execute<P: Provider, S: SyncSink>(
                 false
             } else {
                 unsaved = true;
-                send_adds(provider, task, desired, batch, ledger, &mut report).await
+                send_adds(
+                    provider,
+                    task,
+                    desired,
+                    batch,
+                    plan.listed,
+                    ledger,
+                    &mut report,
+                )
+                .await
             };
             pending.add -= batch.planned as u64;
             sink.progress(pending.add, pending.remove).await;
@@ -557,6 +571,7 @@ async fn send_adds<P: Provider>(
     task: &TaskRef,
     desired: &DesiredSet,
     batch: &PreparedAdd<'_>,
+    listed: bool,
     ledger: &mut Ledger,
     report: &mut ExecuteReport,
 ) -> bool {
@@ -595,11 +610,10 @@ async fn send_adds<P: Provider>(
         std::mem::take(&mut outcome.open_batches),
         super::observe::now_unix(),
     );
-    let can_list = provider.capabilities().can_list;
     for (index, prepared) in batch.items.iter().enumerate() {
         let phone = prepared.item.phone;
         let result = outcome.result(index);
-        let verdict = add_verdict(result, can_list);
+        let verdict = add_verdict(result, listed);
         match &verdict {
             AddVerdict::Added => report.added += 1,
             AddVerdict::Foreign => {

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! desired set ─┐
-//! observe (provider list or ledger; open batches and doubts settled) ─▶ plan (pure core)
+//! observe (a full listing when due — `listing` — else the ledger; open batches and doubts
+//!          settled) ─▶ plan (pure core)
 //!   ─▶ save what was settled ─▶ execute (windows of batches; the intents of a window saved
 //!      before it is sent, outcomes after) ─▶ SyncReport
 //! ```
@@ -13,6 +14,7 @@ mod client;
 mod crash_tests;
 mod desired;
 mod execute;
+mod listing;
 mod observe;
 #[cfg(test)]
 mod open_batch_tests;
@@ -22,7 +24,8 @@ mod wire;
 pub use client::{account_of, client_for, fixed_credentials};
 pub use desired::{SelectedList, desired_set};
 pub use execute::{ExecuteReport, Failure, WINDOW_SHARE, execute, window_len};
-pub use observe::{Observation, observe};
+pub use listing::{ListingReason, ListingSchedule, listing_reason, replan_reason};
+pub use observe::{Observation, now_unix, observe};
 pub use run::{Planned, SyncReport, TaskSync};
 pub use wire::{WireFormat, WireRefusal};
 

@@ -1,4 +1,5 @@
-//! Observe: what the provider has, as canonical phones, and the ledger settled against it.
+//! Observe: what the provider has, as canonical phones, and the ledger settled against it —
+//! or, between full listings (`sync::listing`), the ledger alone.
 //!
 //! Batches the provider accepted earlier and had not finished (the ledger's open batches) are
 //! asked about first, then the task is listed: a batch that finishes between the two is seen
@@ -12,6 +13,7 @@ use crate::plan::{Observed, ObservedContact};
 use crate::providers::{BatchState, Provider, ProviderError, TaskRef};
 
 use super::WireFormat;
+use super::listing::{ListingReason, ListingSchedule, listing_reason};
 
 /// How long a batch whose state the provider does not tell (its result lookup fails, or is not
 /// served: it is inferred) is taken to be still processing. Past it, its adds count as lost and
@@ -19,8 +21,8 @@ use super::WireFormat;
 /// long enough for a queue that is slow, short enough that a contact is not missing for hours.
 pub const UNKNOWN_BATCH_GRACE: Duration = Duration::from_secs(30 * 60);
 
-/// Seconds since the Unix epoch, for the ledger's open batches.
-pub(super) fn now_unix() -> u64 {
+/// Seconds since the Unix epoch, for the ledger's open batches and listing marks.
+pub fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -37,20 +39,48 @@ pub struct Observation {
     pub settled: ReconcileReport,
     /// Provider requests made.
     pub requests: u64,
+    /// Why the task was listed in full; `None`: the plan is made against the ledger (between
+    /// listings, or at a provider that cannot list).
+    pub listed: Option<ListingReason>,
 }
 
-/// Lists the task (where the provider can) and settles the ledger's in-flight entries and
-/// drift against the listing.
+/// Lists the task when `schedule` and the ledger say a listing is due (and the provider can),
+/// settling the ledger's in-flight entries and drift against it; otherwise leaves the ledger
+/// as the record.
 pub async fn observe<P: Provider>(
     provider: &P,
     task: &TaskRef,
     wire: &WireFormat,
     ledger: &mut Ledger,
+    schedule: &ListingSchedule,
 ) -> Result<Observation, ProviderError> {
-    let batch_requests = settle_open_batches(provider, task, ledger, now_unix()).await;
+    let batch_requests = settle_open_batches(provider, task, ledger, schedule.now).await;
+    let reason = listing_reason(ledger, schedule);
+    let Some(reason) = reason.filter(|_| provider.capabilities().can_list) else {
+        return Ok(Observation {
+            requests: batch_requests,
+            ..Default::default()
+        });
+    };
+    let mut observation =
+        list_and_settle(provider, task, wire, ledger, schedule.now, reason).await?;
+    observation.requests += batch_requests;
+    Ok(observation)
+}
+
+/// Lists the task in full (for `reason`) and settles the ledger against the listing: the
+/// ledger's in-flight entries and drift, and its listing marks (`now`).
+pub(super) async fn list_and_settle<P: Provider>(
+    provider: &P,
+    task: &TaskRef,
+    wire: &WireFormat,
+    ledger: &mut Ledger,
+    now: u64,
+    reason: ListingReason,
+) -> Result<Observation, ProviderError> {
     let Some(listing) = provider.list(task).await? else {
         return Ok(Observation {
-            requests: 1 + batch_requests,
+            requests: 1,
             ..Default::default()
         });
     };
@@ -71,11 +101,13 @@ pub async fn observe<P: Provider>(
         })
         .collect();
     let settled = ledger.reconcile(&observed);
+    ledger.mark_listed(now);
     Ok(Observation {
         observed: Some(observed),
         unreadable,
         settled,
-        requests: 1 + batch_requests,
+        requests: 1,
+        listed: Some(reason),
     })
 }
 

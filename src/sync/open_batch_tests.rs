@@ -192,6 +192,7 @@ impl World {
             wire: &wire,
             desired: wanted,
             policy: &policy,
+            listing: super::crash_tests::between_listings(),
         };
         let planned = run.observe_and_plan(&mut ledger).await.expect("observe");
         let report = run

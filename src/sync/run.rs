@@ -1,6 +1,8 @@
 //! One sync of one task end to end, the same for the controller and `callsync apply`:
 //! observe and plan, then — after the caller has shown or recorded the plan — save what the
 //! observation settled and execute, ending in a [`SyncReport`].
+use super::listing::{ListingSchedule, replan_reason};
+use super::observe::list_and_settle;
 use super::{ExecuteReport, Observation, SinkError, SyncSink, WireFormat, execute, observe};
 use crate::contacts::DesiredSet;
 use crate::ledger::Ledger;
@@ -14,6 +16,8 @@ pub struct TaskSync<'a, P> {
     pub wire: &'a WireFormat,
     pub desired: &'a DesiredSet,
     pub policy: &'a PlanPolicy,
+    /// When to list the task in full rather than plan against the ledger.
+    pub listing: ListingSchedule,
 }
 
 /// What the provider has (the ledger settled against it) and what the sync must do.
@@ -23,23 +27,49 @@ pub struct Planned {
 }
 
 impl<P: Provider> TaskSync<'_, P> {
-    /// Observe, then plan. Sends no write call and saves nothing: `callsync plan` stops here.
+    /// Observe (list the task, or take the ledger as the record: `sync::listing`), then plan.
+    /// Sends no write call and saves nothing: `callsync plan` stops here.
     pub async fn observe_and_plan(&self, ledger: &mut Ledger) -> Result<Planned, ProviderError> {
-        let observation = observe(self.provider, self.task, self.wire, ledger).await?;
+        let observation =
+            observe(self.provider, self.task, self.wire, ledger, &self.listing).await?;
+        let plan = self.plan(&observation, ledger);
+        let caps = self.provider.capabilities();
+        let replan = replan_reason(&plan, caps.identity).filter(|_| caps.can_list);
+        let Some(reason) = replan else {
+            return Ok(Planned { observation, plan });
+        };
+        let mut listed = list_and_settle(
+            self.provider,
+            self.task,
+            self.wire,
+            ledger,
+            self.listing.now,
+            reason,
+        )
+        .await?;
+        listed.requests += observation.requests;
+        let plan = self.plan(&listed, ledger);
+        Ok(Planned {
+            observation: listed,
+            plan,
+        })
+    }
+
+    fn plan(&self, observation: &Observation, ledger: &Ledger) -> Plan {
         let caps = super::plan_capabilities(&self.provider.capabilities());
-        let plan = plan::plan(
+        plan::plan(
             self.desired.keys(),
             &observation.observed,
             ledger,
             self.policy,
             &caps,
-        );
-        Ok(Planned { observation, plan })
+        )
     }
 
-    /// Saves the entries the observation settled (they must be durable even when the plan is
-    /// empty: a confirmed removal left recorded as in doubt would be settled again by every
-    /// sync), then carries out the plan — an intent saved before each window of batches, the
+    /// Saves the entries the observation settled and the time of its listing (they must be
+    /// durable even when the plan is empty: a confirmed removal left recorded as in doubt would
+    /// be settled again by every sync, and a listing not recorded would be made again by the
+    /// next), then carries out the plan — an intent saved before each window of batches, the
     /// outcomes after.
     pub async fn settle_then_execute<S: SyncSink>(
         &self,
@@ -48,7 +78,7 @@ impl<P: Provider> TaskSync<'_, P> {
         sink: &mut S,
     ) -> Result<SyncReport, SinkError> {
         let Planned { observation, plan } = planned;
-        if observation.settled.changed_ledger() {
+        if observation.settled.changed_ledger() || observation.listed.is_some() {
             sink.save_ledger(ledger).await?;
         }
         let executed = if plan.is_empty() {

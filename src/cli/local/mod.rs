@@ -21,7 +21,7 @@ use crate::contacts::DesiredSet;
 use crate::ledger::Ledger;
 use crate::plan::{GuardDecision, Plan, PlanPolicy};
 use crate::providers::{AnyProvider, ClientSettings, ProviderError, RateLimiters, TaskRef};
-use crate::sync::{self, Planned, TaskSync, WireFormat};
+use crate::sync::{self, ListingSchedule, Planned, TaskSync, WireFormat};
 pub use outcome::outcome_line;
 use sink::{FileSink, Progress};
 use state::{StateError, StateStore};
@@ -89,6 +89,9 @@ pub struct TaskRun<'a> {
     /// An earlier apply paused the remote task and was killed before starting it again (its
     /// pause file is still there): `apply` starts it first.
     pub pause_left: bool,
+    /// `--full-listing`: list the provider's task even when the ledger could be planned
+    /// against (`sync::listing`).
+    pub full_listing: bool,
 }
 
 impl<'a> TaskRun<'a> {
@@ -131,6 +134,7 @@ impl<'a> TaskRun<'a> {
             provider,
             ledger,
             pause_left,
+            full_listing: false,
         })
     }
 
@@ -142,8 +146,14 @@ impl<'a> TaskRun<'a> {
             wire: &self.wire,
             desired: &self.desired,
             policy: &self.policy,
+            listing: self.listing_schedule(),
         };
         (sync, &mut self.ledger)
+    }
+
+    /// The controller's rule (`sync::listing`); a listing is asked for by `--full-listing`.
+    fn listing_schedule(&self) -> ListingSchedule {
+        ListingSchedule::for_task(&self.resolved.task, self.full_listing, sync::now_unix())
     }
 
     fn provider_error(&self, error: ProviderError) -> TaskError {
@@ -287,13 +297,18 @@ pub async fn apply(
             return Err(run.provider_error(error));
         }
         let nothing_sent = report.plan.is_empty();
-        if applied.unknown == 0
+        // An answer that hinted drift (an add "already exists", a removal "not found") after a
+        // plan made against the ledger: one more round lists the task and plans again.
+        let drift_to_list = run.ledger.listing().drift_hint && report.observation.listed.is_none();
+        if (applied.unknown == 0 && !drift_to_list)
             || (!nothing_sent && run.policy.management == ManagementPolicy::ObserveOnly)
             || round + 1 == SETTLE_ROUNDS
         {
             break;
         }
-        tokio::time::sleep(SETTLE_DELAY).await;
+        if applied.unknown > 0 {
+            tokio::time::sleep(SETTLE_DELAY).await;
+        }
     }
     applied.elapsed = started.elapsed();
     Ok(applied)

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::TaskRun;
 use crate::plan::{ContentAction, GuardDecision, Plan};
 use crate::providers::Provider;
-use crate::sync::Observation;
+use crate::sync::{ListingReason, Observation};
 
 /// One invalid entry of a ContactList, phone masked.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -54,10 +54,18 @@ pub struct TaskSummary {
     pub invalid: u64,
     /// Phones given twice with different content (the first list by name wins).
     pub conflicts: u64,
-    /// Contacts at the provider: its listing, or the ledger when it cannot list.
+    /// Contacts at the provider: its listing, or the ledger between listings and when it
+    /// cannot list.
     pub remote: u64,
-    /// Whether the provider listed its contacts (NXLink cannot: the ledger is the record).
+    /// Whether the provider can list its contacts (NXLink cannot: the ledger is the record).
     pub can_list: bool,
+    /// Why this plan listed the provider's task in full (`requested`, `never-listed`,
+    /// `drift-hinted`, `in-flight`, `due`); absent: planned against the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<&'static str>,
+    /// When the ledger was last settled against a full listing (RFC 3339), if ever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_listing: Option<String>,
     /// Desired contacts already at the provider.
     pub unchanged: u64,
     /// Desired contacts not at the provider, whether or not the policy lets this plan add them
@@ -139,7 +147,14 @@ impl TaskSummary {
             invalid: run.desired.invalid_count(),
             conflicts: run.desired.conflict_count,
             remote: plan.counts.remote,
-            can_list: observation.observed.is_some(),
+            can_list: run.provider.capabilities().can_list,
+            listing: observation.listed.map(ListingReason::as_str),
+            last_listing: run
+                .ledger
+                .listing()
+                .last
+                .and_then(|at| chrono::DateTime::from_timestamp(i64::try_from(at).ok()?, 0))
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             unchanged: plan.counts.in_sync,
             missing: plan.counts.missing,
             unwanted: plan.counts.unwanted,
@@ -188,10 +203,13 @@ impl TaskSummary {
             },
             self.contact_lists.join(", ")
         );
-        let remote_source = if self.can_list {
-            "listed by the provider"
-        } else {
-            "from the ledger; the provider cannot list"
+        let remote_source = match (self.can_list, self.listing, &self.last_listing) {
+            (false, _, _) => "from the ledger; the provider cannot list".to_owned(),
+            (true, Some(why), _) => format!("listed by the provider: {why}"),
+            (true, None, Some(at)) => {
+                format!("from the ledger; last full listing {at}, --full-listing to list now")
+            }
+            (true, None, None) => "from the ledger".to_owned(),
         };
         let _ = writeln!(
             out,

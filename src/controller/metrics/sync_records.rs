@@ -44,6 +44,10 @@ impl Metrics {
         self.drift_found
             .get_or_create(task)
             .inc_by(observation.settled.drift_removed);
+        if let Some(reason) = observation.listed {
+            self.listings.get_or_create(task).inc();
+            tracing::info!(namespace = %task.namespace, calltask = %task.calltask, reason = reason.as_str(), "listed the provider's task in full");
+        }
     }
 
     /// What a sync changed at the provider, and what it wrote to the ledger.

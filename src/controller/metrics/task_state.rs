@@ -45,7 +45,7 @@ impl Metrics {
     /// Sets the task's series from the status a reconcile reports (`status`, computed from
     /// `phase`) and remembers the phase for [`Metrics::reconcile_finished`].
     pub fn observe_task(&self, task: &CallTask, phase: &Phase, status: &CallTaskStatus) {
-        let resync_interval = crate::controller::reconcile::resync_interval(task);
+        let resync_interval = task.resync_interval();
         let labels = TaskLabels::of(task);
         let conditions: Vec<ConditionLabels> = status
             .conditions
@@ -179,6 +179,7 @@ impl Metrics {
             &self.contacts_added,
             &self.contacts_removed,
             &self.drift_found,
+            &self.listings,
             &self.ledger_saves,
             &self.desired_builds,
         ] {

@@ -45,6 +45,12 @@ fn counts(
     }
 }
 
+/// When the ledger was last settled against a full listing, as the status writes it.
+fn last_listing(ledger: &Ledger) -> Option<DateTime<Utc>> {
+    let at = i64::try_from(ledger.listing().last?).ok()?;
+    DateTime::from_timestamp(at, 0)
+}
+
 /// The status published while a plan executes: Reconciling with the plan's counts; failures,
 /// the last sync and the digest stay those of the last finished sync. Progress written while
 /// the sync runs must not keep saying Ready=True from the last sync: a reader (kubectl wait,
@@ -72,6 +78,7 @@ pub fn progress_status(
             .as_ref()
             .map(|s| s.failures.clone())
             .unwrap_or_default(),
+        last_listing: last_listing(ledger),
         ..Outcome::default()
     };
     compute_status(task, &phase, outcome, now)
@@ -122,6 +129,7 @@ pub fn finished(
             duration_ms: i64::try_from(took.as_millis()).unwrap_or(i64::MAX),
         }),
         desired_digest: Some(desired.digest.clone()),
+        last_listing: last_listing(ledger),
     }
 }
 

@@ -243,6 +243,8 @@ pub struct Outcome {
     /// Set when the sync changed something (or on the first sync).
     pub last_sync: Option<LastSync>,
     pub desired_digest: Option<String>,
+    /// When the ledger was last settled against a full listing.
+    pub last_listing: Option<DateTime<Utc>>,
 }
 
 /// The new status. Pure: `now` is passed in; conditions keep their transition time when their
@@ -296,6 +298,7 @@ pub fn compute_status(
         last_sync: outcome.last_sync.or(old.last_sync),
         desired_digest: outcome.desired_digest.or(old.desired_digest),
         last_handled_sync_request: old.last_handled_sync_request,
+        last_listing: outcome.last_listing.or(old.last_listing),
     }
 }
 

@@ -76,6 +76,9 @@ pub struct Fleet {
     next_index: BTreeMap<ProviderKind, usize>,
     /// Per provider: phones taken out of the lists (removals the controller must make).
     pub removed: BTreeMap<ProviderKind, BTreeSet<String>>,
+    /// Times a CallTask said InSync, with the counts the lists declare, while the provider
+    /// held another set of phones (a false InSync; must stay 0).
+    false_in_sync: std::sync::atomic::AtomicU64,
 }
 
 impl Fleet {
@@ -118,6 +121,7 @@ impl Fleet {
             lists: BTreeMap::new(),
             next_index: BTreeMap::new(),
             removed: BTreeMap::new(),
+            false_in_sync: Default::default(),
         };
         let endpoint = fleet.simulator.base_url();
         for kind in ALL_PROVIDERS {
@@ -282,6 +286,19 @@ impl Fleet {
             if !(in_sync && counted && i64::try_from(held).ok() == Some(want)) {
                 return false;
             }
+            // Counts can agree while the phones differ: InSync must mean exactly these phones.
+            let desired: BTreeSet<String> =
+                self.desired(kind).iter().map(|p| kind.wire(p)).collect();
+            let phones = self.admin.phones(kind.as_str(), kind.account(), TASK).await;
+            if phones.into_iter().collect::<BTreeSet<_>>() != desired {
+                self.false_in_sync
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                eprintln!(
+                    "false InSync: {} reports InSync, the provider differs",
+                    kind.as_str()
+                );
+                return false;
+            }
         }
         true
     }
@@ -292,6 +309,13 @@ impl Fleet {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if self.looks_converged().await {
+                let false_in_sync = self
+                    .false_in_sync
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                assert_eq!(
+                    false_in_sync, 0,
+                    "InSync reported while the provider differed"
+                );
                 return;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
