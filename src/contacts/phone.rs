@@ -212,6 +212,17 @@ impl Phone {
     /// Parses a phone number as a person wrote it. Numbers without `+` or `00` are read in
     /// `default_region` (ISO 3166, for example `CN`); see `docs/core.md` for the rules.
     pub fn parse(input: &str, default_region: Option<&str>) -> Result<Phone, PhoneError> {
+        Self::parse_libphonenumber(input, default_region)
+    }
+
+    /// [`Phone::parse`] entirely through the `phonenumber` crate, without the fast path: the
+    /// reference the fast path is tested against (`tests/phone_fast_path.rs`) and the
+    /// benchmarks' "before".
+    #[doc(hidden)]
+    pub fn parse_libphonenumber(
+        input: &str,
+        default_region: Option<&str>,
+    ) -> Result<Phone, PhoneError> {
         let cleaned = clean(input)?;
         let region = match default_region {
             Some(r) if !cleaned.international => Some(parse_region(r)?),

@@ -20,7 +20,7 @@ mod run;
 mod wire;
 
 pub use client::{account_of, client_for, fixed_credentials};
-pub use desired::{SelectedList, desired_set};
+pub use desired::{SelectedList, desired_set, parsed_list};
 pub use execute::{ExecuteReport, Failure, WINDOW_SHARE, execute, window_len};
 pub use observe::{Observation, observe};
 pub use run::{Planned, SyncReport, TaskSync};
