@@ -9,6 +9,7 @@ pub mod model;
 mod observed;
 pub mod parsed_list;
 pub mod phone;
+mod phone_fast;
 pub mod source_limit;
 
 pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};

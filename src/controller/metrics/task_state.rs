@@ -181,6 +181,7 @@ impl Metrics {
             &self.drift_found,
             &self.ledger_saves,
             &self.desired_builds,
+            &self.desired_list_parses,
         ] {
             family.remove(task);
         }
