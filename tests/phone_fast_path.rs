@@ -9,7 +9,7 @@
 //! notation, stray letters) and read with the number's region, another region or none.
 //!
 //! The normal suite checks 2,000 inputs (the crate takes milliseconds a number in a debug
-//! build); the full run checks 1,000,000 (release, about a minute):
+//! build); the full run checks 1,000,000 (release, about 90 s):
 //! `cargo test --release --test phone_fast_path -- --ignored`.
 //! Mismatches, if any, are written in full to `$CARGO_TARGET_TMPDIR/phone_fast_path_mismatches.txt`.
 use std::fmt::Write as _;
