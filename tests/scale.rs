@@ -1,7 +1,9 @@
 //! Scale: one CallTask fed by many ContactLists of 5,000 inline contacts, synced to Callbot (the
 //! largest add batch, 500) by `callsync controller` as a separate process against the real
 //! kube-apiserver and the simulator. Checks exact convergence, then a no-op resync: no write
-//! call, no ledger save, no desired-set parse. Prints the figures BENCHMARKS.md records.
+//! call, no ledger save, no desired-set parse; then a one-list edit (a new generation, the same
+//! contacts): that list alone parsed again (`callsync_desired_list_parses_total` + 1), nothing
+//! written. Prints the figures BENCHMARKS.md records.
 //!
 //! - `small_scale_converges_and_a_resync_writes_nothing` (normal suite): 20,000 contacts in 10
 //!   lists of 2,000; also bounds the ledger saves of the first sync (counts, not times).
@@ -87,15 +89,7 @@ impl Env {
         )
         .await;
         for l in 0..lists {
-            let contacts: Vec<Value> = (0..per_list)
-                .map(|i| json!({"phone": national(l, i), "name": format!("客户{i:04}")}))
-                .collect();
-            self.apply(
-                json!({"apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
-                "metadata": {"name": format!("list-{l:03}"), "labels": {"campaign": "scale"}},
-                "spec": {"defaultRegion": "CN", "contacts": contacts}}),
-            )
-            .await;
+            self.apply(list_object(l, per_list, false)).await;
         }
     }
 
@@ -274,6 +268,20 @@ impl Figures {
     }
 }
 
+/// ContactList `l` of the scenario; `reversed` lists the same contacts in reverse order (a new
+/// generation, the same desired set).
+fn list_object(l: usize, per_list: usize, reversed: bool) -> Value {
+    let mut contacts: Vec<Value> = (0..per_list)
+        .map(|i| json!({"phone": national(l, i), "name": format!("客户{i:04}")}))
+        .collect();
+    if reversed {
+        contacts.reverse();
+    }
+    json!({"apiVersion": "callsync.io/v1alpha1", "kind": "ContactList",
+    "metadata": {"name": format!("list-{l:03}"), "labels": {"campaign": "scale"}},
+    "spec": {"defaultRegion": "CN", "contacts": contacts}})
+}
+
 /// Runs the whole scenario and asserts what must hold at any size.
 async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -> Figures {
     let contacts = lists * per_list;
@@ -400,7 +408,7 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     }
     let noop_list_calls =
         (env.admin.calls("listOrder").await - list_before) / noop_resyncs.max(1) as u64;
-    Figures {
+    let figures = Figures {
         contacts,
         lists,
         to_ready,
@@ -416,7 +424,34 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
         noop_cpu,
         noop_list_calls,
         peak_after_noop_mib: peak_mib(pid),
+    };
+
+    // A one-list edit (list 0's contacts in reverse order: a new generation, the same
+    // contacts) parses that list only, merges the set again and writes nothing. Each list was
+    // parsed once for the first sync, however many reconciles it took.
+    let parses = env.metric("callsync_desired_list_parses_total").await;
+    let builds = env.metric("callsync_desired_builds_total").await;
+    assert_eq!(parses, lists as f64, "each list parsed once");
+    env.apply(list_object(0, per_list, true)).await;
+    let deadline = Instant::now() + within;
+    while env.metric("callsync_desired_builds_total").await <= builds {
+        assert!(
+            Instant::now() < deadline,
+            "no desired set built after the edit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(
+        env.metric("callsync_desired_list_parses_total").await,
+        parses + 1.0,
+        "only the edited list is parsed again"
+    );
+    assert_eq!(
+        env.write_calls().await,
+        write_calls,
+        "the same contacts: nothing written"
+    );
+    figures
 }
 
 #[tokio::test]
