@@ -6,10 +6,15 @@
 //! same-content repeats are merged silently across lists and counted as `duplicates` within a
 //! list. The rule depends only on list names and positions inside a list, so the result — and
 //! its digest — is the same whatever order the lists arrive in.
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 
 use super::csv::CsvData;
-use super::{ContentDigest, NormalizedContact, Phone, mask_phone};
+use super::parsed_list::ParsedList;
+use super::{ContentDigest, NormalizedContact, Phone};
 use crate::api::{Contact, InvalidEntry};
 
 /// Most invalid entries kept per list (the ContactList status schema allows 20).
@@ -74,13 +79,16 @@ pub struct DesiredKey {
     pub digest: ContentDigest,
 }
 
-/// The deduplicated desired contacts, sorted by phone.
+/// The deduplicated desired contacts, sorted by phone. Contents stay in the parsed lists the
+/// set was merged from (shared, not copied): the set itself holds 24 bytes a contact.
 #[derive(Clone, Debug, Default)]
 pub struct DesiredSet {
     keys: Vec<DesiredKey>,
-    contacts: Vec<NormalizedContact>,
-    /// Index into `lists` of the list each winning contact came from.
-    sources: Vec<u32>,
+    /// The parsed lists, sorted by name.
+    parts: Vec<Arc<ParsedList>>,
+    /// Per key: the index into `parts` of the list it came from, and its index in that list's
+    /// keys.
+    at: Vec<(u32, u32)>,
     /// Per-list stats, sorted by list name.
     pub lists: Vec<ListStats>,
     /// Number of conflicts.
@@ -91,135 +99,96 @@ pub struct DesiredSet {
     pub digest: String,
 }
 
-/// One valid entry during building.
-struct Candidate {
-    phone: u64,
-    /// Push order: lists by name, entries by index, so lower = wins.
-    seq: u32,
-    list: u32,
-}
-
 impl DesiredSet {
-    /// Builds the desired set from lists in any order.
+    /// Builds the desired set from lists in any order: each list parsed
+    /// ([`ParsedList::build`]), then merged.
     pub fn build(inputs: &[ListInput<'_>]) -> DesiredSet {
-        let mut order: Vec<&ListInput<'_>> = inputs.iter().collect();
-        order.sort_by(|a, b| a.name.cmp(b.name));
-        let mut lists = Vec::with_capacity(order.len());
-        // Reserve once: growing by doubling would briefly hold two copies of a million contacts.
-        let total: usize = order
+        let parts: Vec<Arc<ParsedList>> = inputs
             .iter()
-            .map(|l| match l.contacts {
-                ListContacts::Inline(cs) => cs.len(),
-                ListContacts::Csv(d) => d.rows.len(),
-            })
-            .sum();
-        let mut cands = Vec::with_capacity(total);
-        let mut contacts = Vec::with_capacity(total);
-        for (li, input) in order.iter().enumerate() {
-            let mut stats = ListStats {
-                name: input.name.to_string(),
-                count: 0,
-                invalid: 0,
-                invalid_sample: Vec::new(),
-                duplicates: 0,
-                digest: String::new(),
-            };
-            let mut push =
-                |index: u64, c: &Contact| match Phone::parse(&c.phone, input.default_region) {
-                    Ok(phone) => {
-                        cands.push(Candidate {
-                            phone: phone.as_u64(),
-                            seq: u32::try_from(contacts.len()).unwrap_or(u32::MAX),
-                            list: li as u32,
-                        });
-                        contacts.push(Some(NormalizedContact::new(phone, c)));
-                    }
-                    Err(e) => {
-                        record_invalid(&mut stats, index, mask_phone(&c.phone), e.to_string())
-                    }
-                };
-            match input.contacts {
-                ListContacts::Inline(cs) => {
-                    for (i, c) in cs.iter().enumerate() {
-                        push(i as u64, c);
-                    }
-                }
-                ListContacts::Csv(data) => {
-                    for row in &data.rows {
-                        push(row.line, &row.contact);
-                    }
-                    for err in &data.errors {
-                        record_invalid(&mut stats, err.line, String::new(), err.reason());
-                    }
-                }
-            }
-            stats.invalid_sample.sort_by_key(|e| e.index);
-            lists.push(stats);
-        }
-        // Sort by phone, then push order: the first of each run is the winner.
-        cands.sort_unstable_by_key(|c| (c.phone, c.seq));
-        Self::merge(cands, contacts, lists)
+            .map(|input| Arc::new(ParsedList::build(input)))
+            .collect();
+        Self::merge(parts)
     }
 
-    fn merge(
-        cands: Vec<Candidate>,
-        mut contacts: Vec<Option<NormalizedContact>>,
-        mut lists: Vec<ListStats>,
-    ) -> DesiredSet {
-        let mut list_hash: Vec<Sha256> = lists.iter().map(|_| Sha256::new()).collect();
+    /// Merges parsed lists, in any order, into the desired set: the same set, digest, stats and
+    /// conflicts as parsing them together. Lists are taken in name order (a stable sort, so
+    /// equal names keep the order given); for each phone, the first list holding it wins.
+    pub fn merge(mut parts: Vec<Arc<ParsedList>>) -> DesiredSet {
+        parts.sort_by(|a, b| a.name().cmp(b.name()));
+        let total: usize = parts.iter().map(|p| p.keys().len()).sum();
+        let mut out = DesiredSet {
+            keys: Vec::with_capacity(total),
+            at: Vec::with_capacity(total),
+            lists: parts.iter().map(|p| p.stats.clone()).collect(),
+            ..DesiredSet::default()
+        };
         let mut set_hash = Sha256::new();
-        let mut out = DesiredSet::default();
-        out.keys.reserve(cands.len());
-        out.contacts.reserve(cands.len());
-        out.sources.reserve(cands.len());
-        let mut i = 0;
-        while i < cands.len() {
-            let first = &cands[i];
-            let Some(winner) = contacts[first.seq as usize].take() else {
-                i += 1;
-                continue;
-            };
-            let mut j = i;
-            let mut seen_lists: Vec<u32> = Vec::new();
-            while j < cands.len() && cands[j].phone == first.phone {
-                let c = &cands[j];
-                let digest = contacts[c.seq as usize]
-                    .as_ref()
-                    .map_or(winner.digest, |n| n.digest);
-                if seen_lists.contains(&c.list) {
-                    lists[c.list as usize].duplicates += 1;
-                } else {
-                    seen_lists.push(c.list);
-                    lists[c.list as usize].count += 1;
-                    feed(&mut list_hash[c.list as usize], winner.phone, digest);
-                }
-                if digest != winner.digest {
-                    out.conflict_count += 1;
-                    if out.conflicts.len() < CONFLICT_SAMPLE {
-                        out.conflicts.push(Conflict {
-                            phone: winner.phone,
-                            winner: lists[first.list as usize].name.clone(),
-                            loser: lists[c.list as usize].name.clone(),
-                        });
-                    }
-                }
-                j += 1;
-            }
+        // A k-way merge by (phone, list index): the heap pops each phone's lists in name order.
+        let mut next_key = vec![0usize; parts.len()];
+        let mut next_repeat = vec![0usize; parts.len()];
+        let mut heap: BinaryHeap<Reverse<(u64, u32)>> = parts
+            .iter()
+            .enumerate()
+            .filter_map(|(li, p)| Some(Reverse((p.keys().first()?.phone.as_u64(), li as u32))))
+            .collect();
+        while let Some(Reverse((phone, winner_list))) = heap.pop() {
+            let winner = parts[winner_list as usize].keys()[next_key[winner_list as usize]];
+            out.keys.push(winner);
+            out.at
+                .push((winner_list, next_key[winner_list as usize] as u32));
             feed(&mut set_hash, winner.phone, winner.digest);
-            out.keys.push(DesiredKey {
-                phone: winner.phone,
-                digest: winner.digest,
-            });
-            out.sources.push(first.list);
-            out.contacts.push(winner);
-            i = j;
-        }
-        for (stats, h) in lists.iter_mut().zip(list_hash) {
-            stats.digest = hex::encode(&h.finalize()[..16]);
+            let mut list = winner_list;
+            loop {
+                // Every entry of this list for the phone, in list order: its first, then its
+                // repeats. One whose content differs from the winner's is a conflict.
+                let part = &parts[list as usize];
+                let li = list as usize;
+                let first = part.keys()[next_key[li]];
+                out.note_conflict(first.digest, winner, &parts, winner_list, list);
+                while let Some(r) = part.repeats().get(next_repeat[li])
+                    && r.phone.as_u64() == phone
+                {
+                    out.note_conflict(r.digest, winner, &parts, winner_list, list);
+                    next_repeat[li] += 1;
+                }
+                next_key[li] += 1;
+                if let Some(k) = part.keys().get(next_key[li]) {
+                    heap.push(Reverse((k.phone.as_u64(), list)));
+                }
+                match heap.peek() {
+                    Some(Reverse((p, l))) if *p == phone => {
+                        list = *l;
+                        heap.pop();
+                    }
+                    _ => break,
+                }
+            }
         }
         out.digest = hex::encode(&set_hash.finalize()[..16]);
-        out.lists = lists;
+        out.parts = parts;
         out
+    }
+
+    /// Counts an entry of `loser` for `winner`'s phone as a conflict when its content differs.
+    fn note_conflict(
+        &mut self,
+        digest: ContentDigest,
+        winner: DesiredKey,
+        parts: &[Arc<ParsedList>],
+        winner_list: u32,
+        loser: u32,
+    ) {
+        if digest == winner.digest {
+            return;
+        }
+        self.conflict_count += 1;
+        if self.conflicts.len() < CONFLICT_SAMPLE {
+            self.conflicts.push(Conflict {
+                phone: winner.phone,
+                winner: parts[winner_list as usize].name().to_string(),
+                loser: parts[loser as usize].name().to_string(),
+            });
+        }
     }
 
     /// Planner input: phones and content digests, sorted by phone.
@@ -227,9 +196,19 @@ impl DesiredSet {
         &self.keys
     }
 
+    /// The contact at `index` of [`DesiredSet::keys`].
+    pub fn contact(&self, index: usize) -> Option<&NormalizedContact> {
+        let &(list, at) = self.at.get(index)?;
+        self.parts.get(list as usize)?.contact(at as usize)
+    }
+
     /// The contacts, in the order of [`DesiredSet::keys`].
-    pub fn contacts(&self) -> &[NormalizedContact] {
-        &self.contacts
+    pub fn contacts(&self) -> impl Iterator<Item = &NormalizedContact> + '_ {
+        self.at.iter().filter_map(|&(list, at)| {
+            self.parts
+                .get(list as usize)
+                .and_then(|p| p.contact(at as usize))
+        })
     }
 
     /// Number of desired contacts.
@@ -245,12 +224,12 @@ impl DesiredSet {
     /// The contact for `phone`, if desired.
     pub fn get(&self, phone: Phone) -> Option<&NormalizedContact> {
         let i = self.keys.binary_search_by_key(&phone, |k| k.phone).ok()?;
-        self.contacts.get(i)
+        self.contact(i)
     }
 
     /// Name of the list the contact at `index` (of [`DesiredSet::keys`]) came from.
     pub fn source_list(&self, index: usize) -> Option<&str> {
-        let li = *self.sources.get(index)?;
+        let (li, _) = *self.at.get(index)?;
         self.lists.get(li as usize).map(|l| l.name.as_str())
     }
 
@@ -260,12 +239,12 @@ impl DesiredSet {
     }
 }
 
-fn feed(h: &mut Sha256, phone: Phone, digest: ContentDigest) {
+pub(super) fn feed(h: &mut Sha256, phone: Phone, digest: ContentDigest) {
     h.update(phone.as_u64().to_le_bytes());
     h.update(digest.0.to_le_bytes());
 }
 
-fn record_invalid(stats: &mut ListStats, index: u64, masked: String, reason: String) {
+pub(super) fn record_invalid(stats: &mut ListStats, index: u64, masked: String, reason: String) {
     stats.invalid += 1;
     if stats.invalid_sample.len() < INVALID_SAMPLE {
         stats.invalid_sample.push(InvalidEntry {

@@ -2,14 +2,19 @@
 //! Everything here is pure: plain data in, plain data out.
 pub mod csv;
 pub mod desired;
+#[doc(hidden)]
+pub mod desired_reference;
 mod mask;
 pub mod model;
 mod observed;
+pub mod parsed_list;
 pub mod phone;
+mod phone_fast;
 pub mod source_limit;
 
 pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};
 pub use mask::mask_phone;
 pub use model::{ContentDigest, NormalizedContact};
 pub use observed::ObservedContact;
+pub use parsed_list::ParsedList;
 pub use phone::{Phone, PhoneError};

@@ -211,7 +211,30 @@ fn parse_region(region: &str) -> Result<country::Id, PhoneError> {
 impl Phone {
     /// Parses a phone number as a person wrote it. Numbers without `+` or `00` are read in
     /// `default_region` (ISO 3166, for example `CN`); see `docs/core.md` for the rules.
+    ///
+    /// Common valid numbers are accepted by precompiled patterns (`phone_fast`); everything
+    /// else, and every rejection, goes through the `phonenumber` crate. Both give the same
+    /// verdicts (`tests/phone_fast_path.rs`).
     pub fn parse(input: &str, default_region: Option<&str>) -> Result<Phone, PhoneError> {
+        Self::parse_with(input, default_region, true)
+    }
+
+    /// [`Phone::parse`] entirely through the `phonenumber` crate, without the fast path: the
+    /// reference the fast path is tested against (`tests/phone_fast_path.rs`) and the
+    /// benchmarks' "before".
+    #[doc(hidden)]
+    pub fn parse_libphonenumber(
+        input: &str,
+        default_region: Option<&str>,
+    ) -> Result<Phone, PhoneError> {
+        Self::parse_with(input, default_region, false)
+    }
+
+    fn parse_with(
+        input: &str,
+        default_region: Option<&str>,
+        fast: bool,
+    ) -> Result<Phone, PhoneError> {
         let cleaned = clean(input)?;
         let region = match default_region {
             Some(r) if !cleaned.international => Some(parse_region(r)?),
@@ -222,10 +245,29 @@ impl Phone {
                 masked: masked_digits(false, &cleaned.digits),
             });
         }
-        Self::from_cleaned(&cleaned, region)
+        if fast {
+            Self::from_cleaned(&cleaned, region)
+        } else {
+            Self::from_cleaned_by_crate(&cleaned, region)
+        }
     }
 
     fn from_cleaned(c: &Cleaned, region: Option<country::Id>) -> Result<Phone, PhoneError> {
+        let fast = match region {
+            _ if c.international => super::phone_fast::international(&c.digits),
+            Some(r) => super::phone_fast::national(&c.digits, r.as_ref()),
+            None => None,
+        };
+        match fast {
+            Some(e164) => Ok(Phone(e164)),
+            None => Self::from_cleaned_by_crate(c, region),
+        }
+    }
+
+    fn from_cleaned_by_crate(
+        c: &Cleaned,
+        region: Option<country::Id>,
+    ) -> Result<Phone, PhoneError> {
         let masked = || masked_digits(c.international, &c.digits);
         let text = if c.international {
             format!("+{}", c.digits)

@@ -1,124 +1,196 @@
-//! The last desired set of each CallTask, kept between reconciles: parsing a million phone
-//! numbers takes 10–16 s and most reconciles (resyncs, status changes, provider events) see the
-//! same lists. Valid while the selected ContactLists are the same objects at the same
-//! generation (spec changes; the controller's own status writes do not count), with the same
-//! CSV source resourceVersions; anything else rebuilds.
+//! Desired sets kept between reconciles, and the parsed lists they are merged from. Parsing
+//! a million phone numbers takes seconds and most reconciles (resyncs, status changes,
+//! provider events) see the same lists; most edits touch one list of many.
 //!
-//! Bounded: one set per CallTask that still exists. A set is dropped before its replacement is
-//! built, so a rebuild never holds two.
-use std::collections::HashMap;
+//! Two levels:
+//! - **Parsed lists** ([`ParsedList`]) by (list UID, generation, CSV source resourceVersion):
+//!   a list is parsed once per version, whichever CallTasks select it. A one-list edit parses
+//!   that list only; the set is then merged again from the kept parsed lists (a k-way merge of
+//!   sorted keys: no phone is parsed).
+//! - **Desired sets** by CallTask UID, with the key of every list they were merged from: a
+//!   reconcile whose lists are the same objects at the same generation (spec changes; the
+//!   controller's own status writes do not count) with the same CSV source resourceVersions
+//!   reuses the set and merges nothing.
+//!
+//! Bounded: one set per CallTask that still exists, and one parsed list per list version that
+//! some kept set was merged from — after any set is replaced or dropped, parsed lists no kept
+//! set refers to are dropped (an edited list's old version, a list no task selects any more).
+//! Contents live once, in the parsed lists; a set holds 24 bytes a contact and references.
+//! A CallTask's stale set is dropped before its replacement is merged. Two reconciles that
+//! miss on the same new list version at the same time may both parse it (the cache is not
+//! locked while parsing); the second result replaces the first, equal, one.
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use kube::ResourceExt;
 
 use super::loaded_list::LoadedList;
-use crate::contacts::DesiredSet;
+use crate::contacts::{DesiredSet, ParsedList};
 
-/// What a desired set was built from: each selected list's UID, generation and the
-/// resourceVersion of its CSV source, in the order the lists were loaded (by name).
+/// What a parsed list was built from: the list's UID, generation and the resourceVersion of
+/// its CSV source.
+pub type ListKey = (String, Option<i64>, Option<String>);
+
+fn list_key(l: &LoadedList) -> ListKey {
+    (
+        l.list.uid().unwrap_or_default(),
+        l.list.metadata.generation,
+        l.source_version.clone(),
+    )
+}
+
+/// A key with a UID or generation missing can't tell two states apart: never kept.
+fn list_key_is_cacheable((uid, generation, _): &ListKey) -> bool {
+    !uid.is_empty() && generation.is_some()
+}
+
+/// What a desired set was built from: each selected list's key, in the order the lists were
+/// loaded (by name).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredKey(Vec<(String, Option<i64>, Option<String>)>);
+pub struct DesiredKey(Vec<ListKey>);
 
 impl DesiredKey {
     /// The key of `lists` as loaded.
     pub fn of(lists: &[LoadedList]) -> Self {
-        DesiredKey(
-            lists
-                .iter()
-                .map(|l| {
-                    (
-                        l.list.uid().unwrap_or_default(),
-                        l.list.metadata.generation,
-                        l.source_version.clone(),
-                    )
-                })
-                .collect(),
-        )
+        DesiredKey(lists.iter().map(list_key).collect())
     }
 
-    /// A key with a generation missing can't tell two states apart: never cached.
     fn is_cacheable(&self) -> bool {
-        self.0
-            .iter()
-            .all(|(uid, version, _)| !uid.is_empty() && version.is_some())
+        self.0.iter().all(list_key_is_cacheable)
     }
 }
 
-/// Desired sets by CallTask UID.
+/// Counters of the cache, for tests and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reconciles that reused a kept desired set.
+    pub hits: u64,
+    /// Desired sets merged (not reused).
+    pub sets_built: u64,
+    /// ContactLists parsed (not reused).
+    pub lists_parsed: u64,
+}
+
+#[derive(Default)]
+struct Kept {
+    /// Desired sets by CallTask UID.
+    sets: HashMap<String, (DesiredKey, Arc<DesiredSet>)>,
+    /// Parsed lists referred to by some key in `sets`.
+    lists: HashMap<ListKey, Arc<ParsedList>>,
+}
+
+impl Kept {
+    /// Drops the parsed lists no kept set refers to.
+    fn prune_lists(&mut self) {
+        let referred: HashSet<&ListKey> = self.sets.values().flat_map(|(k, _)| &k.0).collect();
+        self.lists.retain(|k, _| referred.contains(k));
+    }
+}
+
+/// Desired sets by CallTask UID, and the parsed lists they came from.
 #[derive(Default)]
 pub struct DesiredCache {
-    sets: Mutex<HashMap<String, (DesiredKey, Arc<DesiredSet>)>>,
-    /// Builds avoided (a hit) and builds made, for tests and metrics.
-    hits: std::sync::atomic::AtomicU64,
-    builds: std::sync::atomic::AtomicU64,
+    kept: Mutex<Kept>,
+    hits: AtomicU64,
+    sets_built: AtomicU64,
+    lists_parsed: AtomicU64,
 }
 
 impl DesiredCache {
-    /// The desired set of `task_uid` for `lists`: the kept one when built from the same lists at
-    /// the same versions, else `build()`'s (then kept).
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The desired set of `task_uid` for `lists`: the kept one when merged from the same lists
+    /// at the same versions; else `merge` of each list's parsed form — kept when the list is at
+    /// a kept version, else `parse`d (then kept).
     pub fn get_or_build(
         &self,
         task_uid: &str,
         lists: &[LoadedList],
-        build: impl FnOnce(&[LoadedList]) -> DesiredSet,
+        parse: impl Fn(&LoadedList) -> ParsedList,
+        merge: impl FnOnce(Vec<Arc<ParsedList>>) -> DesiredSet,
     ) -> Arc<DesiredSet> {
-        use std::sync::atomic::Ordering::Relaxed;
         let key = DesiredKey::of(lists);
-        {
-            let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-            match sets.get(task_uid) {
-                Some((kept, set)) if *kept == key => {
+        let reused: Vec<Option<Arc<ParsedList>>> = {
+            let mut kept = self.kept();
+            match kept.sets.get(task_uid) {
+                Some((k, set)) if *k == key => {
                     self.hits.fetch_add(1, Relaxed);
                     return set.clone();
                 }
-                // Drop the stale set before building its replacement.
+                // Drop the stale set before merging its replacement.
                 Some(_) => {
-                    sets.remove(task_uid);
+                    kept.sets.remove(task_uid);
                 }
                 None => {}
             }
-        }
-        self.builds.fetch_add(1, Relaxed);
-        let set = Arc::new(build(lists));
+            key.0.iter().map(|k| kept.lists.get(k).cloned()).collect()
+        };
+        let mut parsed = Vec::new();
+        let parts: Vec<Arc<ParsedList>> = lists
+            .iter()
+            .zip(reused)
+            .zip(&key.0)
+            .map(|((list, reused), k)| {
+                reused.unwrap_or_else(|| {
+                    self.lists_parsed.fetch_add(1, Relaxed);
+                    let part = Arc::new(parse(list));
+                    parsed.push((k.clone(), part.clone()));
+                    part
+                })
+            })
+            .collect();
+        self.sets_built.fetch_add(1, Relaxed);
+        let set = Arc::new(merge(parts));
+        let mut kept = self.kept();
         if key.is_cacheable() && !task_uid.is_empty() {
-            self.sets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(task_uid.to_string(), (key, set.clone()));
+            kept.lists.extend(parsed);
+            kept.sets.insert(task_uid.to_string(), (key, set.clone()));
         }
+        kept.prune_lists();
         set
     }
 
-    /// Forgets the sets of CallTasks for which `live` is false (deleted ones).
+    /// Forgets the sets of CallTasks for which `live` is false (deleted ones), and the parsed
+    /// lists only they used.
     pub fn retain(&self, live: impl Fn(&str) -> bool) {
-        self.sets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|uid, _| live(uid));
+        let mut kept = self.kept();
+        kept.sets.retain(|uid, _| live(uid));
+        kept.prune_lists();
     }
 
-    /// Forgets one CallTask's set.
+    /// Forgets one CallTask's set, and the parsed lists only it used.
     pub fn forget(&self, task_uid: &str) {
-        self.sets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(task_uid);
+        let mut kept = self.kept();
+        kept.sets.remove(task_uid);
+        kept.prune_lists();
     }
 
-    /// (hits, builds) so far.
-    pub fn stats(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (self.hits.load(Relaxed), self.builds.load(Relaxed))
+    /// The counters so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Relaxed),
+            sets_built: self.sets_built.load(Relaxed),
+            lists_parsed: self.lists_parsed.load(Relaxed),
+        }
     }
 
     /// CallTasks with a kept set.
     pub fn len(&self) -> usize {
-        self.sets.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.kept().sets.len()
+    }
+
+    /// Parsed lists kept.
+    pub fn lists_kept(&self) -> usize {
+        self.kept().lists.len()
     }
 
     /// True when nothing is kept.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        let kept = self.kept();
+        kept.sets.is_empty() && kept.lists.is_empty()
     }
 }
 
@@ -126,6 +198,7 @@ impl DesiredCache {
 mod tests {
     use super::*;
     use crate::api::{Contact, ContactList, ContactListSpec};
+    use crate::controller::loaded_list::{desired_set_of, parsed_list_of};
 
     fn list(name: &str, generation: i64, phones: &[&str]) -> LoadedList {
         let mut list = ContactList::new(
@@ -149,15 +222,26 @@ mod tests {
         }
     }
 
+    fn get(cache: &DesiredCache, task: &str, lists: &[LoadedList]) -> Arc<DesiredSet> {
+        cache.get_or_build(task, lists, parsed_list_of, DesiredSet::merge)
+    }
+
+    fn stats(hits: u64, sets_built: u64, lists_parsed: u64) -> CacheStats {
+        CacheStats {
+            hits,
+            sets_built,
+            lists_parsed,
+        }
+    }
+
     #[test]
     fn same_versions_reuse_the_set_and_a_new_version_rebuilds() {
         let cache = DesiredCache::default();
-        let build = super::super::loaded_list::desired_set_of;
         let a = [list("a", 1, &["13012121211"])];
-        let first = cache.get_or_build("t", &a, build);
-        let again = cache.get_or_build("t", &a, build);
+        let first = get(&cache, "t", &a);
+        let again = get(&cache, "t", &a);
         assert!(Arc::ptr_eq(&first, &again));
-        assert_eq!(cache.stats(), (1, 1));
+        assert_eq!(cache.stats(), stats(1, 1, 1));
 
         // A status write changes the resourceVersion, not the generation: still a hit.
         let mut status_written = list("a", 1, &["13012121211"]);
@@ -165,29 +249,72 @@ mod tests {
             .expect("sole owner")
             .metadata
             .resource_version = Some("99".into());
-        let same = cache.get_or_build("t", &[status_written], build);
+        let same = get(&cache, "t", &[status_written]);
         assert!(Arc::ptr_eq(&first, &same));
-        assert_eq!(cache.stats(), (2, 1));
+        assert_eq!(cache.stats(), stats(2, 1, 1));
 
         let changed = [list("a", 2, &["13012121211", "13012121212"])];
-        let rebuilt = cache.get_or_build("t", &changed, build);
+        let rebuilt = get(&cache, "t", &changed);
         assert_eq!(rebuilt.len(), 2);
-        assert_eq!(cache.stats(), (2, 2));
+        assert_eq!(cache.stats(), stats(2, 2, 2));
 
+        // A new list is parsed; the unchanged one is not.
         let added = [list("a", 2, &["13012121211"]), list("b", 1, &[])];
-        cache.get_or_build("t", &added, build);
-        assert_eq!(cache.stats(), (2, 3));
+        get(&cache, "t", &added);
+        assert_eq!(cache.stats(), stats(2, 3, 3));
         assert_eq!(cache.len(), 1);
+        assert_eq!(cache.lists_kept(), 2);
+    }
+
+    /// The point of keeping parsed lists: of 20 lists, an edit of one parses that one, and the
+    /// merged set equals a build from scratch.
+    #[test]
+    fn a_one_list_edit_parses_only_that_list() {
+        let cache = DesiredCache::default();
+        let phone = |l: usize, i: usize| format!("1301212{:02}{:02}", l, i);
+        let lists_at = |edited_generation: i64| -> Vec<LoadedList> {
+            (0..20)
+                .map(|l| {
+                    let phones: Vec<String> = (0..10).map(|i| phone(l, i)).collect();
+                    let mut phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+                    let generation = if l == 7 { edited_generation } else { 1 };
+                    let extra = phone(99, 1);
+                    if generation > 1 {
+                        phones.push(&extra);
+                    }
+                    list(&format!("list-{l:02}"), generation, &phones)
+                })
+                .collect()
+        };
+        let before = lists_at(1);
+        assert_eq!(get(&cache, "t", &before).len(), 200);
+        assert_eq!(cache.stats(), stats(0, 1, 20));
+
+        let after = lists_at(2);
+        let edited = get(&cache, "t", &after);
+        assert_eq!(cache.stats(), stats(0, 2, 21), "one list parsed again");
+        assert_eq!(edited.len(), 201);
+        let scratch = desired_set_of(&after);
+        assert_eq!(edited.keys(), scratch.keys());
+        assert_eq!(edited.digest, scratch.digest);
+        assert_eq!(edited.lists, scratch.lists);
+        // The edited list's old version is no longer kept.
+        assert_eq!(cache.lists_kept(), 20);
+
+        // A second task selecting the same lists parses nothing.
+        get(&cache, "t2", &after);
+        assert_eq!(cache.stats(), stats(0, 3, 21));
     }
 
     #[test]
-    fn sets_of_deleted_tasks_are_dropped() {
+    fn sets_of_deleted_tasks_are_dropped_with_their_lists() {
         let cache = DesiredCache::default();
-        let build = super::super::loaded_list::desired_set_of;
-        cache.get_or_build("t1", &[list("a", 1, &[])], build);
-        cache.get_or_build("t2", &[list("a", 1, &[])], build);
+        get(&cache, "t1", &[list("a", 1, &[]), list("only-t1", 1, &[])]);
+        get(&cache, "t2", &[list("a", 1, &[])]);
+        assert_eq!(cache.lists_kept(), 2);
         cache.retain(|uid| uid == "t2");
         assert_eq!(cache.len(), 1);
+        assert_eq!(cache.lists_kept(), 1, "only-t1 is selected by no kept set");
         cache.forget("t2");
         assert!(cache.is_empty());
     }
@@ -200,8 +327,10 @@ mod tests {
             .expect("sole owner")
             .metadata
             .generation = None;
-        let lists = [unversioned];
-        cache.get_or_build("t", &lists, super::super::loaded_list::desired_set_of);
+        let lists = [unversioned, list("b", 1, &[])];
+        get(&cache, "t", &lists);
         assert!(cache.is_empty());
+        get(&cache, "t", &lists);
+        assert_eq!(cache.stats(), stats(0, 2, 4));
     }
 }

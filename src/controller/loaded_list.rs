@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::api::ContactList;
-use crate::contacts::DesiredSet;
 use crate::contacts::csv::CsvData;
+use crate::contacts::{DesiredSet, ParsedList};
 
 /// One selected ContactList with its contacts ready for the desired-set builder.
 pub struct LoadedList {
@@ -18,4 +18,9 @@ pub struct LoadedList {
 /// The desired set of lists as loaded (the sync's rule, [`crate::sync::desired_set`]). Pure.
 pub fn desired_set_of(lists: &[LoadedList]) -> DesiredSet {
     crate::sync::desired_set(lists.iter().map(|l| (&*l.list, l.csv.as_ref())))
+}
+
+/// One list as loaded, parsed: the per-list step of [`desired_set_of`]. Pure.
+pub fn parsed_list_of(l: &LoadedList) -> ParsedList {
+    crate::sync::parsed_list((&l.list, l.csv.as_ref()))
 }

@@ -133,8 +133,10 @@ pub struct Metrics {
     pub ledger_bytes: Family<TaskLabels, Gauge>,
     /// Ledger saves (whole-ledger Secret writes) made by syncs.
     pub ledger_saves: Family<TaskLabels, Counter>,
-    /// Desired sets built (parsed) rather than reused from the cache.
+    /// Desired sets built (merged from parsed lists) rather than reused from the cache.
     pub desired_builds: Family<TaskLabels, Counter>,
+    /// ContactLists parsed for a task's desired set rather than reused from the cache.
+    pub desired_list_parses: Family<TaskLabels, Counter>,
     /// 1 for each condition of each CallTask, labelled with its status and reason.
     pub task_condition: Family<ConditionLabels, Gauge>,
     /// Unix time of the last sync that ended InSync.
@@ -217,8 +219,14 @@ impl Default for Metrics {
         let desired_builds = Family::<TaskLabels, Counter>::default();
         registry.register(
             "desired_builds",
-            "Desired sets parsed from the ContactLists (not reused from the cache)",
+            "Desired sets built from the ContactLists (not reused from the cache); since lists are parsed one by one, see desired_list_parses for the parsing",
             desired_builds.clone(),
+        );
+        let desired_list_parses = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "desired_list_parses",
+            "ContactLists parsed for a desired set (a list kept at its generation and source version is not parsed again)",
+            desired_list_parses.clone(),
         );
         let task_condition = Family::<ConditionLabels, Gauge>::default();
         registry.register(
@@ -279,6 +287,7 @@ impl Default for Metrics {
             ledger_bytes,
             ledger_saves,
             desired_builds,
+            desired_list_parses,
             task_condition,
             last_successful_sync,
             resync_interval,

@@ -3,24 +3,33 @@
 //! `callsync plan|apply` (lists from files) both build it here. Pure.
 use crate::api::ContactList;
 use crate::contacts::csv::CsvData;
-use crate::contacts::{DesiredSet, ListContacts, ListInput};
+use std::sync::Arc;
+
+use crate::contacts::{DesiredSet, ListContacts, ListInput, ParsedList};
 
 /// One selected ContactList and, when it has a `source`, that source parsed.
 pub type SelectedList<'a> = (&'a ContactList, Option<&'a CsvData>);
 
-/// Builds the desired set. Conflicts are decided by list name (the first name wins), whatever
-/// order the lists come in.
+/// Builds the desired set: each list parsed, then merged. Conflicts are decided by list name
+/// (the first name wins), whatever order the lists come in. The CLI builds once per run, so
+/// it keeps nothing; the controller keeps parsed lists (`controller::desired_cache`).
 pub fn desired_set<'a>(lists: impl IntoIterator<Item = SelectedList<'a>>) -> DesiredSet {
-    let inputs: Vec<ListInput<'_>> = lists
-        .into_iter()
-        .map(|(list, csv)| ListInput {
-            name: list.metadata.name.as_deref().unwrap_or_default(),
-            default_region: list.spec.default_region.as_deref(),
-            contacts: match csv {
-                Some(csv) => ListContacts::Csv(csv),
-                None => ListContacts::Inline(&list.spec.contacts),
-            },
-        })
-        .collect();
-    DesiredSet::build(&inputs)
+    DesiredSet::merge(
+        lists
+            .into_iter()
+            .map(|l| Arc::new(parsed_list(l)))
+            .collect(),
+    )
+}
+
+/// Parses one selected list: the per-list step of [`desired_set`].
+pub fn parsed_list((list, csv): SelectedList<'_>) -> ParsedList {
+    ParsedList::build(&ListInput {
+        name: list.metadata.name.as_deref().unwrap_or_default(),
+        default_region: list.spec.default_region.as_deref(),
+        contacts: match csv {
+            Some(csv) => ListContacts::Csv(csv),
+            None => ListContacts::Inline(&list.spec.contacts),
+        },
+    })
 }

@@ -579,7 +579,7 @@ async fn send_adds<P: Provider>(
         .items
         .iter()
         .map(|prepared| {
-            let contact = desired.contacts().get(prepared.item.desired_index as usize);
+            let contact = desired.contact(prepared.item.desired_index as usize);
             ContactToAdd {
                 phone: prepared.phone.clone(),
                 remote_id: prepared.remote_id.to_string(),

@@ -182,6 +182,7 @@ impl Metrics {
             &self.listings,
             &self.ledger_saves,
             &self.desired_builds,
+            &self.desired_list_parses,
         ] {
             family.remove(task);
         }

@@ -18,20 +18,27 @@ use crate::api::{
 };
 use crate::contacts::{DesiredSet, ListStats};
 use crate::controller::context::Context;
-use crate::controller::loaded_list::desired_set_of;
+use crate::controller::loaded_list::parsed_list_of;
 use crate::controller::metrics::TaskLabels;
+use crate::controller::offload;
 
-/// The task's desired set: the cached one while its lists are unchanged, else built — off the
-/// async workers, since a million contacts take seconds of CPU (see `offload`).
+/// The task's desired set: the cached one while its lists are unchanged, else merged from the
+/// lists' parsed forms, parsing only lists not kept at their version — off the async workers,
+/// since parsing takes seconds of CPU at a million contacts (see `offload`).
 pub fn cached(task: &CallTask, ctx: &Context, lists: &[LoadedList]) -> Arc<DesiredSet> {
-    ctx.desired
-        .get_or_build(&task.uid().unwrap_or_default(), lists, |lists| {
-            ctx.metrics
-                .desired_builds
-                .get_or_create(&TaskLabels::of(task))
-                .inc();
-            crate::controller::offload::cpu_heavy(|| desired_set_of(lists))
-        })
+    let labels = TaskLabels::of(task);
+    ctx.desired.get_or_build(
+        &task.uid().unwrap_or_default(),
+        lists,
+        |list| {
+            ctx.metrics.desired_list_parses.get_or_create(&labels).inc();
+            offload::cpu_heavy(|| parsed_list_of(list))
+        },
+        |parts| {
+            ctx.metrics.desired_builds.get_or_create(&labels).inc();
+            offload::cpu_heavy(|| DesiredSet::merge(parts))
+        },
+    )
 }
 
 /// Reports what the desired set says about its lists: each list's status, and a Warning Event
@@ -227,6 +234,7 @@ mod tests {
 
     use super::*;
     use crate::contacts::Phone;
+    use crate::controller::loaded_list::desired_set_of;
 
     fn list(name: &str, spec: serde_json::Value, generation: i64) -> LoadedList {
         let mut list = ContactList::new(name, serde_json::from_value(spec).expect("spec"));
