@@ -7,6 +7,7 @@ pub mod model;
 mod observed;
 pub mod phone;
 pub mod source_limit;
+mod valid_memo;
 
 pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};
 pub use mask::mask_phone;
