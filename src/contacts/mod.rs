@@ -8,6 +8,7 @@ mod observed;
 pub mod phone;
 pub mod source_limit;
 mod valid_memo;
+pub(crate) use valid_memo::U64Hash;
 
 pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};
 pub use mask::mask_phone;

@@ -8,15 +8,60 @@
 //! what the parse would. Bounded: a shard that reaches its share of [`CAPACITY`] is emptied and
 //! refills (about 9 bytes a number; at most ~38 MiB), which costs parses, never a wrong answer.
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{LazyLock, Mutex};
 
 /// Numbers kept at most, over all shards.
 pub const CAPACITY: usize = 1 << 21;
 const SHARDS: usize = 16;
 
-static MEMO: [Mutex<Option<HashSet<u64>>>; SHARDS] = [const { Mutex::new(None) }; SHARDS];
+type Set = HashSet<u64, U64Hash>;
 
-fn shard(number: u64) -> &'static Mutex<Option<HashSet<u64>>> {
+static MEMO: [Mutex<Option<Set>>; SHARDS] = [const { Mutex::new(None) }; SHARDS];
+
+/// Hashes `u64` keys with one multiplication and a per-process random key: the default SipHash
+/// was the largest cost left in a listing once the parses were gone (two set lookups a
+/// contact), and these keys need no more than spreading and not being predictable.
+#[derive(Clone, Copy)]
+pub(crate) struct U64Hash(u64);
+
+static KEY: LazyLock<u64> =
+    LazyLock::new(|| std::collections::hash_map::RandomState::new().hash_one(0u64));
+
+impl Default for U64Hash {
+    fn default() -> Self {
+        U64Hash(*KEY)
+    }
+}
+
+impl BuildHasher for U64Hash {
+    type Hasher = U64Hasher;
+    fn build_hasher(&self) -> U64Hasher {
+        U64Hasher(self.0)
+    }
+}
+
+pub(crate) struct U64Hasher(u64);
+
+impl Hasher for U64Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; any other bytes are folded in one at a time.
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+    fn finish(&self) -> u64 {
+        // hashbrown takes the top 7 bits as the tag and the low bits as the slot: mix again.
+        self.0.wrapping_mul(0xd6e8_feb8_6659_fd93) ^ (self.0 >> 32)
+    }
+}
+
+fn shard(number: u64) -> &'static Mutex<Option<Set>> {
     // The last digits vary most between the numbers of one task.
     &MEMO[(number % SHARDS as u64) as usize]
 }
@@ -44,7 +89,7 @@ pub fn contains(number: u64) -> bool {
 /// Records that `number` (canonical E.164 digits) is valid.
 pub fn insert(number: u64) {
     if let Ok(mut guard) = shard(number).lock() {
-        let set = guard.get_or_insert_with(HashSet::new);
+        let set = guard.get_or_insert_with(Set::default);
         if set.len() >= CAPACITY / SHARDS {
             set.clear();
         }

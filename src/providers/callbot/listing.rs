@@ -19,7 +19,7 @@ use super::echo::{self, Echo};
 use super::page::parse_page;
 use super::{CallbotClient, Keys, PRODUCT_ID};
 use crate::api::PhoneFormat;
-use crate::contacts::{Phone, mask_phone};
+use crate::contacts::{Phone, U64Hash, mask_phone};
 use crate::providers::wire::to_json;
 use crate::providers::{ProviderError, RemoteContact, RemoteState, TaskRef};
 
@@ -124,7 +124,8 @@ impl CallbotClient {
             detail,
         };
         let mut rows: Vec<OrderRow> = Vec::new();
-        let mut seen: HashSet<u64> = HashSet::new();
+        // The keys are SipHash values already: U64Hash only spreads them.
+        let mut seen: HashSet<u64, U64Hash> = HashSet::default();
         let mut total: Option<u64> = None;
         let mut requests = 0;
         let mut page = 1;
