@@ -766,6 +766,15 @@ fn rendered_chart_matches_the_golden_files() {
     for (file, args) in [
         ("chart-default.yaml", vec![]),
         ("chart-all-on.yaml", all_on),
+        (
+            "chart-shards.yaml",
+            vec![
+                "--set",
+                "sharding.shards={eu-1,us.2}",
+                "--set",
+                "serviceMonitor.enabled=true",
+            ],
+        ),
     ] {
         // Without the CRDs: tests/crds_drift.rs holds them to the generated ones.
         let mut args = args;

@@ -11,6 +11,8 @@ pub mod parsed_list;
 pub mod phone;
 mod phone_fast;
 pub mod source_limit;
+mod valid_memo;
+pub(crate) use valid_memo::U64Hash;
 
 pub use desired::{DesiredKey, DesiredSet, ListContacts, ListInput, ListStats};
 pub use mask::mask_phone;

@@ -331,7 +331,7 @@ impl Phone {
     ) -> Result<Phone, PhoneError> {
         match format {
             // Digits only with a country code: the same as writing them after a `+`.
-            PhoneFormat::InternationalDigits => {
+            PhoneFormat::InternationalDigits => Self::memoized(s, |s| {
                 let digits = clean(s)?.digits;
                 Self::from_cleaned(
                     &Cleaned {
@@ -340,10 +340,33 @@ impl Phone {
                     },
                     None,
                 )
-            }
-            PhoneFormat::E164 => Self::parse(s, None),
+            }),
+            PhoneFormat::E164 => match s.strip_prefix('+') {
+                Some(digits) => Self::memoized(digits, |_| Self::parse(s, None)),
+                None => Self::parse(s, None),
+            },
             PhoneFormat::National => Self::parse(s, default_region),
         }
+    }
+
+    /// `parse(digits)`, skipped for canonical digits found valid before (`valid_memo`): a
+    /// listing reads the same numbers at every resync. Only a parse that returns exactly the
+    /// digits written is remembered, so a remembered number reads as the parse would read it.
+    fn memoized(
+        digits: &str,
+        parse: impl FnOnce(&str) -> Result<Phone, PhoneError>,
+    ) -> Result<Phone, PhoneError> {
+        let canonical = super::valid_memo::canonical(digits);
+        if let Some(n) = canonical
+            && super::valid_memo::contains(n)
+        {
+            return Ok(Phone(n));
+        }
+        let phone = parse(digits)?;
+        if canonical == Some(phone.0) {
+            super::valid_memo::insert(phone.0);
+        }
+        Ok(phone)
     }
 
     /// Writes the number as a provider expects it. `National` is libphonenumber's national

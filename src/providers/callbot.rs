@@ -25,6 +25,7 @@ mod answers;
 mod echo;
 mod import;
 mod listing;
+mod page;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -36,7 +37,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use self::answers::{AddAnswer, Answer, err_list, order_contact, parse_answer};
-use super::http::Transport;
+use super::http::{Response, Transport};
 use super::settings::limit;
 use super::wire::{ItemMessage, KeyIndex, classify_item_message, to_json, value_string};
 use super::{
@@ -218,6 +219,18 @@ impl CallbotClient {
         keys: &Keys,
         task: Option<&TaskRef>,
     ) -> Result<(Answer, u32), ProviderError> {
+        self.call_with(op, body, keys, task, parse_answer).await
+    }
+
+    /// [`Self::call`] with the answer read by `parse` (`listOrder` reads its pages typed).
+    async fn call_with<T>(
+        &self,
+        op: &'static str,
+        body: Vec<u8>,
+        keys: &Keys,
+        task: Option<&TaskRef>,
+        parse: fn(&str, Response, Option<&TaskRef>) -> Result<T, ProviderError>,
+    ) -> Result<(T, u32), ProviderError> {
         let url = self
             .inner
             .transport
@@ -267,7 +280,7 @@ impl CallbotClient {
                     };
                     Ok(request)
                 },
-                |response| parse_answer(&endpoint, response, task),
+                |response| parse(&endpoint, response, task),
             )
             .await?;
         Ok((sent.value, sent.attempts))

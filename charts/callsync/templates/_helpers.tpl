@@ -100,3 +100,63 @@ watchNamespaces, else the release namespace alone (the least-privilege default).
 {{ toJson (list .Release.Namespace) }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Sharding (values sharding.shards): one Deployment per shard key beside the main one, which then
+runs as the default shard. A shard's pods carry app.kubernetes.io/name <name>-shard, so that no
+shard pod matches the main Deployment's selector (immutable, and the same as without sharding)
+and the shards' selectors differ in callsync.io/shard alone.
+*/}}
+{{- define "callsync.shardName" -}}
+{{- printf "%s-shard" (include "callsync.name" . | trunc 57 | trimSuffix "-") }}
+{{- end }}
+
+{{/* Selector labels of every shard's pods (the shards' Service, ServiceMonitor and NetworkPolicy). */}}
+{{- define "callsync.shardsSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "callsync.shardName" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of the objects that serve every shard. */}}
+{{- define "callsync.shardsLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "callsync.shardsSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: callsync
+{{- end }}
+
+{{/*
+The workloads to render, as a JSON list of dicts (name, key, args): the main Deployment, then
+one per shard. Without shards the main one has no scope flag (it reconciles every CallTask);
+with shards it takes the unlabelled ones (--default-shard) — otherwise it would also reconcile
+every shard's CallTasks, and without it no controller would keep CallProvider status.
+*/}}
+{{- define "callsync.workloads" -}}
+{{- $fullname := include "callsync.fullname" . }}
+{{- $shards := .Values.sharding.shards }}
+{{- $list := list (dict "name" $fullname "key" "" "args" (ternary (list "--default-shard") (list) (gt (len $shards) 0))) }}
+{{- range $shards }}
+{{- $list = append $list (dict "name" (printf "%s-shard-%s" $fullname .) "key" . "args" (list (printf "--shard=%s" .))) }}
+{{- end }}
+{{- toJson $list }}
+{{- end }}
+
+{{/* The label lines of a workload (dict root, key): the chart's for the main one. */}}
+{{- define "callsync.workloadLabels" -}}
+{{- if .key }}
+{{- include "callsync.shardsLabels" .root }}
+callsync.io/shard: {{ .key | quote }}
+{{- else }}
+{{- include "callsync.labels" .root }}
+{{- end }}
+{{- end }}
+
+{{- define "callsync.workloadSelectorLabels" -}}
+{{- if .key }}
+{{- include "callsync.shardsSelectorLabels" .root }}
+callsync.io/shard: {{ .key | quote }}
+{{- else }}
+{{- include "callsync.selectorLabels" .root }}
+{{- end }}
+{{- end }}

@@ -177,17 +177,22 @@ pub(super) fn order_row(row: &Value) -> Result<OrderRow, String> {
     let finish = row
         .get("finish")
         .and_then(|f| f.as_bool().or_else(|| f.as_i64().map(|n| n == 1)));
-    let state = match (finish, row.get("callStatus").and_then(Value::as_i64)) {
-        (Some(true), _) => RemoteState::Finished,
-        (_, Some(0)) => RemoteState::Pending,
-        (_, Some(1 | 2)) => RemoteState::InProgress,
-        _ => RemoteState::Unknown,
-    };
+    let state = row_state(finish, row.get("callStatus").and_then(Value::as_i64));
     Ok(OrderRow {
         order_id,
         phone,
         state,
     })
+}
+
+/// An order's state from `finish` and `callStatus` (as read by [`order_row`]).
+pub(super) fn row_state(finish: Option<bool>, call_status: Option<i64>) -> RemoteState {
+    match (finish, call_status) {
+        (Some(true), _) => RemoteState::Finished,
+        (_, Some(0)) => RemoteState::Pending,
+        (_, Some(1 | 2)) => RemoteState::InProgress,
+        _ => RemoteState::Unknown,
+    }
 }
 
 /// An order row as a remote contact, phone as written (for `exportBatchCall`).
@@ -239,6 +244,17 @@ pub(super) fn parse_answer(
             .and_then(Value::as_str)
             .unwrap_or_default(),
     );
+    ret_code_error(endpoint, code, message, task)?;
+    Ok(Answer { body })
+}
+
+/// The error a `retCode` (or `code`) stands for; `Ok` for 0. `message` is `retMsg`, sanitized.
+pub(super) fn ret_code_error(
+    endpoint: &str,
+    code: Option<i64>,
+    message: String,
+    task: Option<&TaskRef>,
+) -> Result<(), ProviderError> {
     let Some(code) = code else {
         return Err(ProviderError::InvalidResponse {
             endpoint: endpoint.to_owned(),
@@ -246,7 +262,7 @@ pub(super) fn parse_answer(
         });
     };
     match code {
-        0 => Ok(Answer { body }),
+        0 => Ok(()),
         5 | 5001 | 7 => Err(ProviderError::Busy { code, message }),
         1001 => Err(ProviderError::ImportRunning { code, message }),
         6 | 6001 => Err(ProviderError::SignatureRejected { code, message }),

@@ -10,14 +10,16 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use serde::Serialize;
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::answers::{OrderRow, kind, order_row};
+use serde::Serialize;
+
+use super::answers::OrderRow;
 use super::echo::{self, Echo};
+use super::page::parse_page;
 use super::{CallbotClient, Keys, PRODUCT_ID};
 use crate::api::PhoneFormat;
-use crate::contacts::{Phone, mask_phone};
+use crate::contacts::{Phone, U64Hash, mask_phone};
 use crate::providers::wire::to_json;
 use crate::providers::{ProviderError, RemoteContact, RemoteState, TaskRef};
 
@@ -61,15 +63,21 @@ impl CallbotClient {
         let contacts = rows
             .into_iter()
             .map(|row| {
-                let phone =
-                    readable_phone(&row.phone).ok_or_else(|| ProviderError::InvalidResponse {
-                        endpoint: endpoint.clone(),
-                        detail: format!(
-                            "an order's phone ({}) does not read as country code + number; \
-                             the listing cannot tell which contact it is",
-                            mask_phone(&row.phone)
-                        ),
-                    })?;
+                let phone = match readable_phone(&row.phone) {
+                    // Written as plain digits already: keep the string the row brought.
+                    Some(Cow::Borrowed(_)) => row.phone,
+                    Some(Cow::Owned(digits)) => digits,
+                    None => {
+                        return Err(ProviderError::InvalidResponse {
+                            endpoint: endpoint.clone(),
+                            detail: format!(
+                                "an order's phone ({}) does not read as country code + number; \
+                                 the listing cannot tell which contact it is",
+                                mask_phone(&row.phone)
+                            ),
+                        });
+                    }
+                };
                 Ok(RemoteContact {
                     phone,
                     remote_id: row.order_id,
@@ -116,7 +124,8 @@ impl CallbotClient {
             detail,
         };
         let mut rows: Vec<OrderRow> = Vec::new();
-        let mut seen: HashSet<u64> = HashSet::new();
+        // The keys are SipHash values already: U64Hash only spreads them.
+        let mut seen: HashSet<u64, U64Hash> = HashSet::default();
         let mut total: Option<u64> = None;
         let mut requests = 0;
         let mut page = 1;
@@ -132,13 +141,13 @@ impl CallbotClient {
                 page,
                 size,
             };
-            let (answer, attempts) = self.call(OP, to_json(&request)?, keys, Some(task)).await?;
+            let (answer, attempts) = self
+                .call_with(OP, to_json(&request)?, keys, Some(task), parse_page)
+                .await?;
             requests += attempts;
-            let body = &answer.body;
-            let this_total = match body.get("totalCount") {
-                Some(v) => v
-                    .as_u64()
-                    .ok_or_else(|| bad(format!("totalCount is {}, not a count", kind(v))))?,
+            let this_total = match answer.total {
+                Some(Ok(total)) => total,
+                Some(Err(kind)) => return Err(bad(format!("totalCount is {kind}, not a count"))),
                 None => {
                     return Err(bad(
                         "no totalCount: cannot tell whether the listing is complete".into(),
@@ -154,21 +163,17 @@ impl CallbotClient {
                 }
                 _ => total = Some(this_total),
             }
-            let page_rows = match ["orderList", "list", "data"]
-                .iter()
-                .find_map(|k| body.get(*k).filter(|v| !v.is_null()))
-            {
-                Some(Value::Array(items)) => items,
-                Some(other) => {
-                    return Err(bad(format!("orderList is {}, not a list", kind(other))));
+            let page_rows = match answer.rows {
+                Some(Ok(items)) => items,
+                Some(Err(kind)) => {
+                    return Err(bad(format!("orderList is {kind}, not a list")));
                 }
                 None if this_total == 0 => break,
                 None => return Err(bad(format!("page {page} has no orderList"))),
             };
             let count = page_rows.len() as u64;
             for item in page_rows {
-                let row =
-                    order_row(item).map_err(|detail| bad(format!("page {page}: {detail}")))?;
+                let row = item.map_err(|detail| bad(format!("page {page}: {detail}")))?;
                 if let Some(id) = &row.order_id
                     && !seen.insert(hash(id))
                 {
@@ -222,11 +227,17 @@ fn hash(id: &str) -> u64 {
 /// The phone as country code + number digits, when the provider's writing reads as one (a `+`,
 /// spaces or dashes are dropped); `None` for masked or unreadable phones, or digits that are no
 /// valid international number (a number written without its country code often is not).
-fn readable_phone(raw: &str) -> Option<String> {
-    match echo::read(raw) {
-        Echo::Digits(digits) => Phone::from_wire(&digits, PhoneFormat::InternationalDigits, None)
-            .ok()
-            .map(|_| digits),
-        Echo::Masked { .. } | Echo::Unreadable => None,
-    }
+fn readable_phone(raw: &str) -> Option<Cow<'_, str>> {
+    let digits = if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        // What `echo::read` would keep, without copying it.
+        Cow::Borrowed(raw)
+    } else {
+        match echo::read(raw) {
+            Echo::Digits(digits) => Cow::Owned(digits),
+            Echo::Masked { .. } | Echo::Unreadable => return None,
+        }
+    };
+    Phone::from_wire(&digits, PhoneFormat::InternationalDigits, None)
+        .ok()
+        .map(|_| digits)
 }
