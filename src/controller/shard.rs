@@ -56,11 +56,12 @@ impl TaskScope {
 pub struct ShardKey(String);
 
 impl ShardKey {
-    /// Checks `key` as Kubernetes checks a label value (at most 63 characters: letters,
-    /// digits, `-`, `_`, `.`, starting and ending with a letter or digit), and as a part of a
-    /// Lease name (lower case).
+    /// Checks `key` as a label value and as a part of a Lease (and the chart's Deployment)
+    /// name: lower-case letters, digits, `-` and `.`, starting and ending with a letter or
+    /// digit, at most 40 characters. A label value may hold `_`, a Lease name may not: the
+    /// apiserver would refuse the shard's Lease, and the shard never lead.
     pub fn parse(key: &str) -> Result<ShardKey, String> {
-        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c);
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c);
         let ends_ok =
             |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if key.is_empty() || key.len() > 40 {
@@ -69,7 +70,7 @@ impl ShardKey {
         if !key.chars().all(ok_char) || !ends_ok(key.chars().next()) || !ends_ok(key.chars().last())
         {
             return Err(format!(
-                "shard key {key:?} must be lower-case letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+                "shard key {key:?} must be lower-case letters, digits, '-' or '.' (it names a Lease), starting and ending with a letter or digit"
             ));
         }
         Ok(ShardKey(key.to_owned()))
@@ -109,11 +110,11 @@ mod tests {
 
     #[test]
     fn shard_keys_are_label_values_a_lease_name_can_hold() {
-        for bad in ["", "-a", "a-", "A", "a b", "a/b", &"x".repeat(41)] {
+        for bad in ["", "-a", "a-", "A", "a b", "a/b", "team_a", &"x".repeat(41)] {
             let error = ShardKey::parse(bad).expect_err(bad);
             assert!(error.starts_with("shard key"), "{error}");
         }
-        for good in ["a", "eu-1", "team_a.2"] {
+        for good in ["a", "eu-1", "team-a.2"] {
             ShardKey::parse(good).expect(good);
         }
     }
