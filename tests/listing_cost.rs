@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use callsync::api::{PhoneFormat, RateLimit, SignatureAlgorithm};
 use callsync::contacts::{ContentDigest, DesiredKey, Phone};
 use callsync::ledger::{ItemOutcome, Ledger};
-use callsync::plan::{Capabilities, Identity, ObservedContact, PlanPolicy, plan};
+use callsync::plan::{Capabilities, Identity, PlanPolicy, plan};
 use callsync::providers::{ContactToAdd, Provider, RateLimiters, TaskRef};
 use callsync::simulator::{ProviderKind, RunningSimulator, TaskConfig};
 use callsync::sync::WireFormat;
@@ -190,22 +190,7 @@ fn listing_cost_per_contact() {
             let listing = client.list(&task).await.expect("list").expect("listing");
             let t1 = thread_cpu();
             let process1 = process_cpu();
-            let mut unreadable = 0u64;
-            let observed: Vec<ObservedContact> = listing
-                .into_iter()
-                .filter_map(|remote| match wire.decode(&remote.phone) {
-                    Ok(phone) => Some(ObservedContact {
-                        phone,
-                        remote_id: remote.remote_id,
-                        removable: remote.removable,
-                        content_digest: None,
-                    }),
-                    Err(_) => {
-                        unreadable += 1;
-                        None
-                    }
-                })
-                .collect();
+            let (observed, unreadable) = callsync::sync::decode_listing(&wire, listing);
             let t2 = thread_cpu();
             let report = ledger.reconcile(&observed);
             let t3 = thread_cpu();

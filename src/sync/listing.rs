@@ -157,6 +157,37 @@ mod tests {
         }
     }
 
+    /// The desired key of test phone `n`.
+    fn key(n: u64) -> crate::contacts::DesiredKey {
+        crate::contacts::DesiredKey {
+            phone: ph(n),
+            digest: ContentDigest(n),
+        }
+    }
+
+    /// A plan under Full management, no guard, batches of 10, at a provider that lists.
+    fn full_plan(
+        desired: &[crate::contacts::DesiredKey],
+        observed: &crate::plan::Observed,
+        ledger: &Ledger,
+        identity: Identity,
+    ) -> Plan {
+        use crate::api::{ContentChangePolicy, ManagementPolicy};
+        use crate::plan::{Capabilities, PlanPolicy};
+        let policy = PlanPolicy {
+            management: ManagementPolicy::Full,
+            max_delete_percent: 100,
+            content_change: ContentChangePolicy::Ignore,
+        };
+        let caps = Capabilities {
+            max_add: 10,
+            max_remove: 10,
+            can_list: true,
+            identity,
+        };
+        crate::plan::plan(desired, observed, ledger, &policy, &caps)
+    }
+
     /// A ledger settled against a listing 60 s ago, one contact present.
     fn listed_ledger() -> Ledger {
         let mut l = Ledger::new("uid");
@@ -264,32 +295,8 @@ mod tests {
     /// for a plan from a listing) it stands.
     #[test]
     fn a_ledger_plan_is_made_again_from_a_listing_only_when_it_cannot_stand() {
-        use crate::api::{ContentChangePolicy, ManagementPolicy};
-        use crate::contacts::DesiredKey;
-        use crate::plan::{Capabilities, PlanPolicy, plan};
-        let policy = PlanPolicy {
-            management: ManagementPolicy::Full,
-            max_delete_percent: 100,
-            content_change: ContentChangePolicy::Ignore,
-        };
-        let caps = |identity| Capabilities {
-            max_add: 10,
-            max_remove: 10,
-            can_list: true,
-            identity,
-        };
-        let key = |n| DesiredKey {
-            phone: ph(n),
-            digest: ContentDigest(n),
-        };
         let mut ledger = listed_ledger();
-        let adds = plan(
-            &[key(1), key(2)],
-            &None,
-            &ledger,
-            &policy,
-            &caps(Identity::RemoteId),
-        );
+        let adds = full_plan(&[key(1), key(2)], &None, &ledger, Identity::RemoteId);
         assert_eq!(adds.counts.planned_adds, 1);
         assert_eq!(replan_reason(&adds, Identity::RemoteId), None);
         assert_eq!(
@@ -300,24 +307,12 @@ mod tests {
         // A console contact recorded as foreign, no longer desired: only a listing has its id.
         ledger.record_add_intent(&[(ph(3), ContentDigest(3))]);
         ledger.record_add_outcome(ph(3), ItemOutcome::Rejected(Rejection::Duplicate));
-        let foreign = plan(
-            &[key(1)],
-            &None,
-            &ledger,
-            &policy,
-            &caps(Identity::RemoteId),
-        );
+        let foreign = full_plan(&[key(1)], &None, &ledger, Identity::RemoteId);
         assert_eq!(
             replan_reason(&foreign, Identity::RemoteId),
             Some(ListingReason::RemoteIds)
         );
-        let listed = plan(
-            &[key(1)],
-            &Some(vec![]),
-            &ledger,
-            &policy,
-            &caps(Identity::RemoteId),
-        );
+        let listed = full_plan(&[key(1)], &Some(vec![]), &ledger, Identity::RemoteId);
         assert_eq!(replan_reason(&listed, Identity::Phone), None);
     }
 
@@ -327,24 +322,7 @@ mod tests {
     /// it: only what callsync added is removed then.
     #[test]
     fn console_contacts_seen_by_a_listing_are_planned_between_listings() {
-        use crate::api::{ContentChangePolicy, ManagementPolicy};
-        use crate::contacts::{DesiredKey, ObservedContact};
-        use crate::plan::{Capabilities, PlanPolicy, plan};
-        let policy = PlanPolicy {
-            management: ManagementPolicy::Full,
-            max_delete_percent: 100,
-            content_change: ContentChangePolicy::Ignore,
-        };
-        let caps = |identity| Capabilities {
-            max_add: 10,
-            max_remove: 10,
-            can_list: true,
-            identity,
-        };
-        let key = |n| DesiredKey {
-            phone: ph(n),
-            digest: ContentDigest(n),
-        };
+        use crate::contacts::ObservedContact;
         let mut ledger = listed_ledger();
         let listed = |n, id: &str| ObservedContact {
             phone: ph(n),
@@ -359,24 +337,12 @@ mod tests {
             [ph(9)]
         );
 
-        let wanted = plan(
-            &[key(1), key(9)],
-            &None,
-            &ledger,
-            &policy,
-            &caps(Identity::Phone),
-        );
+        let wanted = full_plan(&[key(1), key(9)], &None, &ledger, Identity::Phone);
         assert_eq!((wanted.counts.in_sync, wanted.counts.planned_adds), (2, 0));
-        let by_phone = plan(&[key(1)], &None, &ledger, &policy, &caps(Identity::Phone));
+        let by_phone = full_plan(&[key(1)], &None, &ledger, Identity::Phone);
         assert_eq!(by_phone.removes[0].items[0].phone, ph(9));
         assert_eq!(replan_reason(&by_phone, Identity::Phone), None);
-        let by_id = plan(
-            &[key(1)],
-            &None,
-            &ledger,
-            &policy,
-            &caps(Identity::RemoteId),
-        );
+        let by_id = full_plan(&[key(1)], &None, &ledger, Identity::RemoteId);
         assert!(by_id.removes.is_empty());
         assert_eq!(
             replan_reason(&by_id, Identity::RemoteId),
@@ -385,7 +351,7 @@ mod tests {
 
         let mut cleanup = ledger.clone();
         cleanup.forget_console();
-        let all = plan(&[], &None, &cleanup, &policy, &caps(Identity::Phone));
+        let all = full_plan(&[], &None, &cleanup, Identity::Phone);
         assert_eq!(all.counts.planned_removes, 1, "only callsync's own contact");
         ledger.record_remove_intent(&[ph(9)]);
         ledger.record_remove_outcome(ph(9), ItemOutcome::Accepted);

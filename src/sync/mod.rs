@@ -25,7 +25,7 @@ pub use client::{account_of, client_for, fixed_credentials};
 pub use desired::{SelectedList, desired_set, parsed_list};
 pub use execute::{ExecuteReport, Failure, WINDOW_SHARE, execute, window_len};
 pub use listing::{ListingReason, ListingSchedule, listing_reason, replan_reason};
-pub use observe::{Observation, now_unix, observe};
+pub use observe::{Observation, decode_listing, now_unix, observe};
 pub use run::{Planned, SyncReport, TaskSync};
 pub use wire::{WireFormat, WireRefusal};
 

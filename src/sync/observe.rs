@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ledger::{Ledger, ReconcileReport};
 use crate::plan::{Observed, ObservedContact};
-use crate::providers::{BatchState, Provider, ProviderError, TaskRef};
+use crate::providers::{BatchState, Provider, ProviderError, RemoteContact, TaskRef};
 
 use super::WireFormat;
 use super::listing::{ListingReason, ListingSchedule, listing_reason};
@@ -84,8 +84,26 @@ pub(super) async fn list_and_settle<P: Provider>(
             ..Default::default()
         });
     };
+    let (observed, unreadable) = decode_listing(wire, listing);
+    let settled = ledger.reconcile(&observed);
+    ledger.mark_listed(now);
+    Ok(Observation {
+        observed: Some(observed),
+        unreadable,
+        settled,
+        requests: 1,
+        listed: Some(reason),
+    })
+}
+
+/// A listing as the planner takes it: canonical phones, and how many listed phones could not
+/// be read (left alone and reported, never taken for another number).
+pub fn decode_listing(
+    wire: &WireFormat,
+    listing: Vec<RemoteContact>,
+) -> (Vec<ObservedContact>, u64) {
     let mut unreadable = 0;
-    let observed: Vec<ObservedContact> = listing
+    let observed = listing
         .into_iter()
         .filter_map(|remote| match wire.decode(&remote.phone) {
             Ok(phone) => Some(ObservedContact {
@@ -100,15 +118,7 @@ pub(super) async fn list_and_settle<P: Provider>(
             }
         })
         .collect();
-    let settled = ledger.reconcile(&observed);
-    ledger.mark_listed(now);
-    Ok(Observation {
-        observed: Some(observed),
-        unreadable,
-        settled,
-        requests: 1,
-        listed: Some(reason),
-    })
+    (observed, unreadable)
 }
 
 /// Drops from the ledger the open batches the provider says are done, and those unknown for

@@ -206,25 +206,34 @@ pub(super) fn order_contact(row: &Value) -> Option<RemoteContact> {
     })
 }
 
+/// An answer that is not JSON: invalid when the HTTP status said success, else the HTTP
+/// status is the refusal.
+pub(super) fn not_json(
+    endpoint: &str,
+    response: &Response,
+    error: &serde_json::Error,
+) -> ProviderError {
+    if response.status.is_success() {
+        ProviderError::InvalidResponse {
+            endpoint: endpoint.to_owned(),
+            detail: format!("not JSON: {error}"),
+        }
+    } else {
+        ProviderError::Rejected {
+            code: i64::from(response.status.as_u16()),
+            message: format!("HTTP {}", response.status),
+        }
+    }
+}
+
 /// Checks `retCode` (or `code` for `ping`).
 pub(super) fn parse_answer(
     endpoint: &str,
     response: Response,
     task: Option<&TaskRef>,
 ) -> Result<Answer, ProviderError> {
-    let body: Value = serde_json::from_slice(&response.body).map_err(|e| {
-        if response.status.is_success() {
-            ProviderError::InvalidResponse {
-                endpoint: endpoint.to_owned(),
-                detail: format!("not JSON: {e}"),
-            }
-        } else {
-            ProviderError::Rejected {
-                code: i64::from(response.status.as_u16()),
-                message: format!("HTTP {}", response.status),
-            }
-        }
-    })?;
+    let body: Value =
+        serde_json::from_slice(&response.body).map_err(|e| not_json(endpoint, &response, &e))?;
     if !body.is_object() {
         return Err(ProviderError::InvalidResponse {
             endpoint: endpoint.to_owned(),

@@ -373,19 +373,8 @@ pub(super) fn parse_page(
     response: Response,
     task: Option<&TaskRef>,
 ) -> Result<Page, ProviderError> {
-    let top: Top = serde_json::from_slice(&response.body).map_err(|e| {
-        if response.status.is_success() {
-            ProviderError::InvalidResponse {
-                endpoint: endpoint.to_owned(),
-                detail: format!("not JSON: {e}"),
-            }
-        } else {
-            ProviderError::Rejected {
-                code: i64::from(response.status.as_u16()),
-                message: format!("HTTP {}", response.status),
-            }
-        }
-    })?;
+    let top: Top = serde_json::from_slice(&response.body)
+        .map_err(|e| super::answers::not_json(endpoint, &response, &e))?;
     let answer = top.0.map_err(|kind| ProviderError::InvalidResponse {
         endpoint: endpoint.to_owned(),
         detail: format!("the answer is {kind}, not an object"),
