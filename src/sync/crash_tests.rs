@@ -300,6 +300,7 @@ pub(super) fn between_listings() -> ListingSchedule {
         interval: std::time::Duration::from_secs(3600),
         requested: false,
         now: super::now_unix(),
+        known_listing: None,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct ListingSchedule {
     pub requested: bool,
     /// Now, in seconds since the Unix epoch.
     pub now: u64,
+    /// A listing the caller recorded elsewhere and the ledger may not hold (the controller's
+    /// `status.lastListing`: it does not save the ledger for a listing alone).
+    pub known_listing: Option<u64>,
 }
 
 impl ListingSchedule {
@@ -47,6 +50,7 @@ impl ListingSchedule {
             interval: task.resync_interval(),
             requested: asked || task.spec.policy.management == ManagementPolicy::ObserveOnly,
             now,
+            known_listing: None,
         }
     }
 
@@ -57,6 +61,7 @@ impl ListingSchedule {
             interval: Duration::ZERO,
             requested: true,
             now,
+            known_listing: None,
         }
     }
 }
@@ -104,7 +109,7 @@ pub fn listing_reason(ledger: &Ledger, schedule: &ListingSchedule) -> Option<Lis
     if schedule.requested {
         return Some(ListingReason::Requested);
     }
-    let Some(last) = marks.last else {
+    let Some(last) = marks.last.max(schedule.known_listing) else {
         return Some(ListingReason::NeverListed);
     };
     if marks.drift_hint {
@@ -154,6 +159,7 @@ mod tests {
             interval: Duration::from_secs(interval_secs),
             requested: false,
             now: NOW,
+            known_listing: None,
         }
     }
 

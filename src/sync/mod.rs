@@ -61,6 +61,13 @@ pub trait SyncSink: Send {
         pending_remove: u64,
     ) -> impl Future<Output = ()> + Send;
 
+    /// Whether a listing that changed nothing else is worth a ledger save, to record its time
+    /// (`sync::listing`). The CLI's ledger is a small local file: yes. The controller keeps the
+    /// time in `status.lastListing` and does not rewrite a million-contact ledger for it.
+    fn saves_listing_marks(&self) -> bool {
+        true
+    }
+
     /// Whether execution should stop before its next batch (`callsync apply` on Ctrl-C). The
     /// batch in flight always finishes and its outcome is saved first, so stopping here leaves
     /// nothing in doubt. The controller never stops between batches.

@@ -66,10 +66,10 @@ impl<P: Provider> TaskSync<'_, P> {
         )
     }
 
-    /// Saves the entries the observation settled and the time of its listing (they must be
-    /// durable even when the plan is empty: a confirmed removal left recorded as in doubt would
-    /// be settled again by every sync, and a listing not recorded would be made again by the
-    /// next), then carries out the plan — an intent saved before each window of batches, the
+    /// Saves the entries the observation settled, and the time of its listing where the sink
+    /// keeps it in the ledger (they must be durable even when the plan is empty: a confirmed
+    /// removal left recorded as in doubt would be settled again by every sync, and a listing
+    /// not recorded would be made again by the next), then carries out the plan — an intent saved before each window of batches, the
     /// outcomes after.
     pub async fn settle_then_execute<S: SyncSink>(
         &self,
@@ -78,7 +78,8 @@ impl<P: Provider> TaskSync<'_, P> {
         sink: &mut S,
     ) -> Result<SyncReport, SinkError> {
         let Planned { observation, plan } = planned;
-        if observation.settled.changed_ledger() || observation.listed.is_some() {
+        let mark_listing = observation.listed.is_some() && sink.saves_listing_marks();
+        if observation.settled.changed_ledger() || mark_listing {
             sink.save_ledger(ledger).await?;
         }
         let executed = if plan.is_empty() {

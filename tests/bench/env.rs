@@ -260,6 +260,20 @@ impl Bench {
     /// Successful reconciles so far, from the controller's own metric
     /// (`callsync_reconcile_duration_seconds_count{outcome="InSync"}`).
     pub async fn reconciles(&self) -> u64 {
+        self.metric_sum(|l| {
+            l.starts_with("callsync_reconcile_duration_seconds_count")
+                && l.contains("outcome=\"InSync\"")
+        })
+        .await
+    }
+
+    /// Full listings of the provider's task so far (`callsync_listings_total`).
+    pub async fn listings(&self) -> u64 {
+        self.metric_sum(|l| l.starts_with("callsync_listings_total"))
+            .await
+    }
+
+    async fn metric_sum(&self, line: impl Fn(&str) -> bool) -> u64 {
         let text = reqwest::get(format!("http://{}/metrics", self.metrics_addr))
             .await
             .expect("scrape /metrics")
@@ -267,10 +281,7 @@ impl Bench {
             .await
             .expect("metrics text");
         text.lines()
-            .filter(|l| {
-                l.starts_with("callsync_reconcile_duration_seconds_count")
-                    && l.contains("outcome=\"InSync\"")
-            })
+            .filter(|l| line(l))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>() as u64
     }

@@ -5,7 +5,17 @@ use crate::sync::ListingSchedule;
 
 /// The listing schedule of a reconcile of `task` at `now` (seconds since the Unix epoch).
 pub fn schedule(task: &CallTask, now: u64) -> ListingSchedule {
-    ListingSchedule::for_task(task, asked(task), now)
+    // The controller does not rewrite the ledger for a listing alone (`SecretSink`): the
+    // status holds its time.
+    let known_listing = task
+        .status
+        .as_ref()
+        .and_then(|s| s.last_listing)
+        .and_then(|at| u64::try_from(at.timestamp()).ok());
+    ListingSchedule {
+        known_listing,
+        ..ListingSchedule::for_task(task, asked(task), now)
+    }
 }
 
 /// A listing is asked for by a sync request not handled yet (`callsync sync`, or

@@ -298,7 +298,9 @@ pub fn compute_status(
         last_sync: outcome.last_sync.or(old.last_sync),
         desired_digest: outcome.desired_digest.or(old.desired_digest),
         last_handled_sync_request: old.last_handled_sync_request,
-        last_listing: outcome.last_listing.or(old.last_listing),
+        // The later: a ledger loaded from its Secret may predate a listing only the status
+        // recorded.
+        last_listing: outcome.last_listing.max(old.last_listing),
     }
 }
 

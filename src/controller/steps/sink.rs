@@ -69,6 +69,12 @@ impl<'a> SecretSink<'a> {
 }
 
 impl SyncSink for SecretSink<'_> {
+    /// `status.lastListing` records a listing (`steps::listing` reads it back): a listing that
+    /// changed nothing does not rewrite the ledger Secrets.
+    fn saves_listing_marks(&self) -> bool {
+        false
+    }
+
     async fn save_ledger(&mut self, ledger: &Ledger) -> Result<(), SinkError> {
         // Seconds of CPU for a large ledger: off the async workers (see `offload`).
         let bytes =
