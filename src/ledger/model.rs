@@ -122,19 +122,22 @@ pub struct ReconcileReport {
     /// recorded foreign (the phone is in the task, but not as callsync's contact), never
     /// counted as added.
     pub adds_foreign: u64,
+    /// The console phones (listed, not callsync's) differ from the last listing's.
+    pub console_changed: bool,
 }
 
 impl ReconcileReport {
     /// Whether settling changed the ledger (and it must be saved). Adds still awaited change
     /// nothing: a task waiting for a provider batch does not rewrite its ledger every sync.
     pub fn changed_ledger(&self) -> bool {
-        self.adds_confirmed
-            + self.adds_foreign
-            + self.adds_lost
-            + self.removes_confirmed
-            + self.removes_undone
-            + self.drift_removed
-            > 0
+        self.console_changed
+            || self.adds_confirmed
+                + self.adds_foreign
+                + self.adds_lost
+                + self.removes_confirmed
+                + self.removes_undone
+                + self.drift_removed
+                > 0
     }
 }
 
@@ -227,12 +230,15 @@ impl Ledger {
     }
 
     /// Records that the ledger was just settled against a full listing made at `at` (seconds
-    /// since the Unix epoch); clears the drift hint the listing answered.
-    pub fn mark_listed(&mut self, at: u64) {
+    /// since the Unix epoch); clears the drift hint the listing answered. Returns whether there
+    /// was one: a stored hint left set would make every later sync list.
+    pub fn mark_listed(&mut self, at: u64) -> bool {
+        let hinted = self.listing.drift_hint;
         self.listing = ListingMarks {
             last: Some(at),
             drift_hint: false,
         };
+        hinted
     }
 
     /// Whether an entry waits for an outcome (Adding or Removing): only a read settles it.
@@ -448,11 +454,13 @@ impl Ledger {
             }
             found.is_some()
         });
-        self.console = seen
+        let console: BTreeSet<Phone> = seen
             .iter()
             .map(|&(p, _, _)| p)
             .filter(|p| !self.entries.contains_key(p))
             .collect();
+        report.console_changed = console != self.console;
+        self.console = console;
         report
     }
 }
@@ -604,6 +612,7 @@ mod tests {
                 drift_removed: 1,
                 adds_awaited: 0,
                 adds_foreign: 0,
+                console_changed: false,
             }
         );
         assert_eq!(l.len(), 2);
@@ -628,5 +637,36 @@ mod tests {
         assert!(!l.get(ph(1)).expect("kept").foreign);
         let other = l.get(ph(2)).expect("kept: the phone is in the task");
         assert_eq!((other.state, other.foreign), (EntryState::Present, true));
+    }
+
+    /// What a listing changes that a controller, which does not save the ledger for a listing
+    /// alone, must still save: new console phones, and a drift hint answered (left stored, it
+    /// would make every later sync list).
+    #[test]
+    fn a_listing_reports_console_changes_and_an_answered_drift_hint() {
+        let mut l = Ledger::new("uid");
+        let listed = |n| ObservedContact {
+            phone: ph(n),
+            remote_id: None,
+            removable: true,
+            content_digest: None,
+        };
+        assert!(
+            l.reconcile(&[listed(9)]).changed_ledger(),
+            "a new console phone"
+        );
+        assert!(
+            !l.reconcile(&[listed(9)]).changed_ledger(),
+            "the same listing again"
+        );
+        assert!(
+            l.reconcile(&[]).changed_ledger(),
+            "the console phone is gone"
+        );
+        assert!(!l.mark_listed(1));
+        l.record_add_intent(&[(ph(1), ContentDigest(1))]);
+        l.record_add_outcome(ph(1), ItemOutcome::Rejected(Rejection::Duplicate));
+        assert!(l.mark_listed(2), "the hint was answered");
+        assert!(!l.listing().drift_hint);
     }
 }

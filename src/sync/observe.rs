@@ -42,6 +42,8 @@ pub struct Observation {
     /// Why the task was listed in full; `None`: the plan is made against the ledger (between
     /// listings, or at a provider that cannot list).
     pub listed: Option<ListingReason>,
+    /// The listing answered a drift hint the ledger held (it must be saved without it).
+    pub drift_hint_cleared: bool,
 }
 
 /// Lists the task when `schedule` and the ledger say a listing is due (and the provider can),
@@ -86,13 +88,14 @@ pub(super) async fn list_and_settle<P: Provider>(
     };
     let (observed, unreadable) = decode_listing(wire, listing);
     let settled = ledger.reconcile(&observed);
-    ledger.mark_listed(now);
+    let drift_hint_cleared = ledger.mark_listed(now);
     Ok(Observation {
         observed: Some(observed),
         unreadable,
         settled,
         requests: 1,
         listed: Some(reason),
+        drift_hint_cleared,
     })
 }
 
