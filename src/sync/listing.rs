@@ -109,9 +109,12 @@ pub fn listing_reason(ledger: &Ledger, schedule: &ListingSchedule) -> Option<Lis
     if schedule.requested {
         return Some(ListingReason::Requested);
     }
-    let Some(last) = marks.last.max(schedule.known_listing) else {
+    // A ledger that never listed (new, or lost and started again) lists, whatever the caller
+    // recorded: a listing the status remembers was of another ledger's contacts.
+    let Some(ledger_last) = marks.last else {
         return Some(ListingReason::NeverListed);
     };
+    let last = ledger_last.max(schedule.known_listing.unwrap_or(0));
     if marks.drift_hint {
         return Some(ListingReason::DriftHinted);
     }
@@ -230,6 +233,20 @@ mod tests {
         assert_eq!(
             listing_reason(&l, &schedule(600)),
             Some(ListingReason::NeverListed)
+        );
+        let mut recorded = schedule(600);
+        recorded.known_listing = Some(NOW - 10);
+        assert_eq!(
+            listing_reason(&l, &recorded),
+            Some(ListingReason::NeverListed),
+            "a lost ledger lists although the status recorded a listing"
+        );
+        let mut listed = listed_ledger();
+        listed.mark_listed(NOW - 700);
+        assert_eq!(
+            listing_reason(&listed, &recorded),
+            None,
+            "the later of the two"
         );
     }
 
