@@ -414,9 +414,20 @@ impl Ledger {
         seen.sort_unstable();
         let mut report = ReconcileReport::default();
         let may_land = self.adds_may_land();
+        // Listed rows whose phone has an entry; the others are console phones. Marked here, where
+        // each entry already finds its rows, rather than by a second lookup per listed row.
+        let mut has_entry = vec![false; seen.len()];
         self.entries.retain(|phone, e| {
             let i = seen.partition_point(|(p, _, _)| p < phone);
             let found = seen.get(i).filter(|(p, _, _)| p == phone);
+            // A found phone keeps its entry (only entries not listed are dropped).
+            for (j, _) in seen[i..]
+                .iter()
+                .enumerate()
+                .take_while(|(_, (p, _, _))| p == phone)
+            {
+                has_entry[i + j] = true;
+            }
             match (e.state, found) {
                 (EntryState::Adding, Some(_)) => {
                     let copies = seen[i..].iter().take_while(|(p, _, _)| p == phone);
@@ -456,8 +467,9 @@ impl Ledger {
         });
         let console: BTreeSet<Phone> = seen
             .iter()
-            .map(|&(p, _, _)| p)
-            .filter(|p| !self.entries.contains_key(p))
+            .zip(&has_entry)
+            .filter(|(_, has)| !**has)
+            .map(|(&(p, _, _), _)| p)
             .collect();
         report.console_changed = console != self.console;
         self.console = console;
