@@ -14,7 +14,8 @@
 //! `csv-stray-quote`; 7 — `ledger-forged`, `provider-answer-bomb`; 8 — `credentials-not-opted-in`,
 //! `contacts-not-opted-in` and the `insecure`/endpoint refusals in `refusals.rs`; 3 and 9 —
 //! `callsync apply`'s local state (`bad_input/local_state.rs`: a ledger deleted by hand, a
-//! permissive umask).
+//! permissive umask). Scale (issue 16), a ledger snapshot or journal from another task or
+//! damaged: `ledger-foreign`, `journal-damaged`, `journal-foreign`.
 mod support;
 
 #[path = "bad_input/cases.rs"]

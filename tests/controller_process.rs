@@ -191,7 +191,7 @@ async fn ledger_states(env: &Env) -> (usize, usize, usize) {
     let Some(stored) = store.load().await.expect("load ledger") else {
         return (0, 0, 0);
     };
-    let ledger = callsync::ledger::codec::decode(&stored.bytes).expect("decode ledger");
+    let ledger = stored.decode().expect("decode ledger");
     let mut states = (0, 0, 0);
     for entry in ledger.iter() {
         match entry.state {

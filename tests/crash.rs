@@ -8,6 +8,9 @@
 //! 0–300 ms delay), so they land in the middle of adds; one in four at a seeded 0.2–3 s after the
 //! restart, whatever the progress, so they land in start-up and observation too.
 //!
+//! At every kill, the NXLink task's ledger holds at most one batch in doubt: what a restart must
+//! settle with one lookup per contact, since NXLink cannot list.
+//!
 //! The normal suite runs 1,500 contacts with 3 kills. The full run (docs/reliability.md):
 //!
 //! ```text
@@ -20,7 +23,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use callsync::simulator::FaultConfig;
+use callsync::simulator::{FaultConfig, ProviderKind};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reliability::report::RunRecord;
@@ -106,14 +109,26 @@ async fn crash_run(seed: u64, contacts: usize, kills: usize, rate: u32, max_add:
         process.kill();
         let held = fleet.held_total().await;
         let mut doubt = (0, 0);
+        let mut nxlink_doubt = 0;
         for kind in ALL_PROVIDERS {
             let (_, adding, removing) = ledger_states(&fleet, kind).await;
             doubt = (doubt.0 + adding, doubt.1 + removing);
+            if kind == ProviderKind::Nxlink {
+                nxlink_doubt = adding + removing;
+            }
         }
+        // The controller saves the intents of each batch alone before sending it (a journal of
+        // what changed): a kill leaves at most that batch in doubt. NXLink cannot list, so a
+        // restart settles each contact in doubt with one lookup: at most one batch of them.
+        assert!(
+            nxlink_doubt <= max_add as usize,
+            "kill {round}: {nxlink_doubt} NXLink contacts in doubt, more than one batch of {max_add}"
+        );
         in_doubt_kills += usize::from(doubt != (0, 0));
         figures.push(json!({"round": round, "point": format!("{point:?}"),
             "atSeconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-            "held": held, "ledgerAdding": doubt.0, "ledgerRemoving": doubt.1}));
+            "held": held, "ledgerAdding": doubt.0, "ledgerRemoving": doubt.1,
+            "nxlinkInDoubt": nxlink_doubt}));
         if round == kills / 2 {
             // Removals in play: the lists change while no controller runs.
             fleet.churn(remove, add).await;

@@ -162,7 +162,7 @@ async fn the_ledger_lives_only_in_owned_secrets_of_its_type() {
         .await
         .expect("load")
         .expect("a ledger");
-    let ledger = callsync::ledger::codec::decode(&stored.bytes).expect("decode");
+    let ledger = stored.decode().expect("decode");
     assert_eq!(
         ledger.len(),
         phones.len(),

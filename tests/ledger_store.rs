@@ -1,10 +1,10 @@
-//! The ledger's Secret store against a real kube-apiserver: round trips, sharding, optimistic
-//! concurrency, damage detection and cleanup.
+//! The ledger's Secret store against a real kube-apiserver: round trips, sharding, journals,
+//! optimistic concurrency, damage detection and cleanup.
 mod support;
 
 use callsync::api::CallTask;
 use callsync::controller::ledger_store::{
-    LEDGER_OWNER_LABEL, LEDGER_SECRET_TYPE, LedgerStore, LedgerStoreError,
+    INLINE_SNAPSHOT_MAX, LEDGER_OWNER_LABEL, LEDGER_SECRET_TYPE, LedgerStore, LedgerStoreError,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -233,4 +233,136 @@ async fn damage_is_detected_and_delete_removes_everything() {
     store.delete().await.expect("delete");
     assert!(ledger_secrets(&client, &ns, &owner).await.is_empty());
     assert!(store.load().await.expect("load").is_none());
+}
+
+/// A snapshot past `INLINE_SNAPSHOT_MAX` is detached: its shards are Secrets of their own and
+/// the head holds only a journal, which saves replace (conditionally, as snapshots) without
+/// touching the shards; a snapshot compacts, and damage to the journal is named.
+#[tokio::test]
+async fn a_detached_snapshot_takes_journals_in_the_head() {
+    let (client, ns) = support::control_plane()
+        .test_namespace("ledger-journal")
+        .await;
+    let owner = owner_task(&client, &ns, "journaled").await;
+    let store = LedgerStore::new(client.clone(), &ns, owner.clone());
+    let snapshot = noise(INLINE_SNAPSHOT_MAX + 1000, 11);
+    let v1 = store.save(&snapshot, None).await.expect("snapshot");
+    assert!(v1.detached);
+    let shard_versions = |secrets: Vec<Secret>| -> Vec<(String, String)> {
+        secrets
+            .into_iter()
+            .filter(|s| s.metadata.name.as_deref() != Some("journaled-ledger"))
+            .map(|s| {
+                (
+                    s.metadata.name.unwrap_or_default(),
+                    s.metadata.resource_version.unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let shards = shard_versions(ledger_secrets(&client, &ns, &owner).await);
+    assert_eq!(shards.len(), 1, "{shards:?}");
+    assert!(shards[0].0.ends_with("-0"), "{shards:?}");
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!((loaded.bytes.len(), loaded.journal), (snapshot.len(), None));
+
+    let v2 = store
+        .save_journal(b"journal one", &v1)
+        .await
+        .expect("journal");
+    assert_eq!(
+        v2.generation, v1.generation,
+        "a journal is not a new snapshot"
+    );
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!(loaded.bytes, snapshot);
+    assert_eq!(loaded.journal.as_deref(), Some(&b"journal one"[..]));
+    assert_eq!(loaded.version, v2);
+    assert_eq!(
+        shard_versions(ledger_secrets(&client, &ns, &owner).await),
+        shards,
+        "a journal save leaves the shards alone"
+    );
+
+    // Every write goes through the head: a writer still at v1 loses, journal or snapshot.
+    let stale = store.save_journal(b"stale", &v1).await;
+    assert!(
+        matches!(stale, Err(LedgerStoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let stale = store.save(&noise(10, 12), Some(&v1)).await;
+    assert!(
+        matches!(stale, Err(LedgerStoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    store
+        .save_journal(b"journal two", &v2)
+        .await
+        .expect("journal");
+    assert_eq!(
+        store
+            .load()
+            .await
+            .expect("load")
+            .expect("ledger")
+            .journal
+            .as_deref(),
+        Some(&b"journal two"[..])
+    );
+
+    // A damaged journal is named; the snapshot is not blamed.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let mut head = secrets.get("journaled-ledger").await.expect("head");
+    head.data
+        .get_or_insert_default()
+        .insert("journal".into(), ByteString(b"journal tww".to_vec()));
+    secrets
+        .replace("journaled-ledger", &PostParams::default(), &head)
+        .await
+        .expect("tamper");
+    let err = store.load().await.expect_err("damage must be detected");
+    assert!(matches!(err, LedgerStoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("the journal in head Secret journaled-ledger does not match its digest"),
+        "{err}"
+    );
+
+    // Compaction: a new snapshot replaces the shards and empties the journal; a small one goes
+    // back into the head.
+    let mut head = secrets.get("journaled-ledger").await.expect("head");
+    head.data
+        .get_or_insert_default()
+        .insert("journal".into(), ByteString(b"journal two".to_vec()));
+    secrets
+        .replace("journaled-ledger", &PostParams::default(), &head)
+        .await
+        .expect("mend");
+    let current = store.load().await.expect("load").expect("ledger").version;
+    let compacted = noise(INLINE_SNAPSHOT_MAX * 2, 13);
+    let v4 = store
+        .save(&compacted, Some(&current))
+        .await
+        .expect("compact");
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!((loaded.bytes, loaded.journal), (compacted, None));
+    let names: Vec<String> = ledger_secrets(&client, &ns, &owner)
+        .await
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .collect();
+    assert_eq!(
+        names.len(),
+        2,
+        "the old snapshot's shard is gone: {names:?}"
+    );
+    let v5 = store.save(b"small again", Some(&v4)).await.expect("inline");
+    assert!(!v5.detached);
+    let journal_next_to_inline = store.save_journal(b"x", &v5).await;
+    assert!(journal_next_to_inline.is_err());
+    assert_eq!(ledger_secrets(&client, &ns, &owner).await.len(), 1);
+    assert_eq!(
+        store.load().await.expect("load").expect("ledger").bytes,
+        b"small again"
+    );
 }

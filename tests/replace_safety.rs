@@ -20,7 +20,7 @@ use serde_json::json;
 struct MemorySink;
 
 impl SyncSink for MemorySink {
-    async fn save_ledger(&mut self, _ledger: &Ledger) -> Result<(), SinkError> {
+    async fn save_ledger(&mut self, _ledger: &mut Ledger) -> Result<(), SinkError> {
         Ok(())
     }
 

@@ -482,3 +482,92 @@ async fn a_pause_left_by_a_killed_controller_is_undone_by_the_next_one() {
     );
     controller.stop().await;
 }
+
+/// Scale (issue 16), bad input: a damaged ledger stops the task `LedgerCorrupt`, naming the
+/// Secret and what a person can do; a sync requested after that rebuilds the ledger from a full
+/// listing — nothing added again, nothing removed — and the task is in sync again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_ledger_stalls_and_a_requested_sync_rebuilds_it_from_a_listing() {
+    use callsync::api::SYNC_REQUEST_ANNOTATION;
+    use k8s_openapi::ByteString;
+    use kube::api::{Patch, PatchParams, PostParams};
+
+    let (client, ns) = support::control_plane()
+        .test_namespace("safe-rebuild")
+        .await;
+    let (simulator, admin) = start_sim(ProviderKind::Callbot).await;
+    provider(
+        &client,
+        &ns,
+        "acct",
+        ProviderKind::Callbot,
+        &simulator.base_url(),
+    )
+    .await;
+    inline_list(&client, &ns, "list-a", &phones(300, 3)).await;
+    task(&client, &ns, "campaign", "acct", &["list-a"]).await;
+    let controller = start_controller(&client, vec![ns.clone()]);
+    wait_for(&client, &ns, "campaign", "InSync", |t| {
+        desired_count(t) == Some(3)
+    })
+    .await;
+    let before = held(&admin, "callbot", sim::CB_UUID).await;
+    assert_eq!(before.len(), 3);
+    let adds = admin.calls("addBatchCall").await;
+
+    // The head Secret's data no longer matches its digest.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let mut head = secrets.get("campaign-ledger").await.expect("ledger head");
+    head.data
+        .get_or_insert_default()
+        .insert("ledger".into(), ByteString(b"damaged by hand".to_vec()));
+    secrets
+        .replace("campaign-ledger", &PostParams::default(), &head)
+        .await
+        .expect("damage the ledger");
+    let tasks: Api<CallTask> = Api::namespaced(client.clone(), &ns);
+    let request = |id: &str| {
+        Patch::Merge(json!({"metadata": {"annotations": {SYNC_REQUEST_ANNOTATION: id}}}))
+    };
+    let handled = |id: &'static str| {
+        move |t: &CallTask| {
+            t.status
+                .as_ref()
+                .and_then(|s| s.last_handled_sync_request.as_deref())
+                == Some(id)
+        }
+    };
+    // A sync requested while the task was in sync finds the damage and stops: no rebuild
+    // before a person has seen why.
+    tasks
+        .patch("campaign", &PatchParams::default(), &request("r1"))
+        .await
+        .expect("request a sync");
+    let stalled = wait_for(&client, &ns, "campaign", "LedgerCorrupt", handled("r1")).await;
+    let (status, message) = ready_message(&stalled);
+    assert_eq!(status, ConditionStatus::False);
+    assert!(
+        message.contains("Secret campaign-ledger") && message.contains("request a sync"),
+        "{message}"
+    );
+
+    // The person requests a sync: the ledger is rebuilt from a listing.
+    tasks
+        .patch("campaign", &PatchParams::default(), &request("r2"))
+        .await
+        .expect("request a sync");
+    wait_for(&client, &ns, "campaign", "InSync", handled("r2")).await;
+    assert_eq!(held(&admin, "callbot", sim::CB_UUID).await, before);
+    assert_eq!(
+        admin.calls("addBatchCall").await,
+        adds,
+        "nothing added again"
+    );
+    assert_eq!(admin.calls("stopOrder").await, 0, "nothing removed");
+    let head = secrets.get("campaign-ledger").await.expect("a new ledger");
+    assert_ne!(
+        head.data.and_then(|d| d.get("ledger").cloned()),
+        Some(ByteString(b"damaged by hand".to_vec()))
+    );
+    controller.stop().await;
+}

@@ -54,6 +54,9 @@ pub struct Context {
     pub settings: Settings,
     /// The last desired set of each CallTask, so a reconcile of unchanged lists parses nothing.
     pub desired: DesiredCache,
+    /// The ledger of each CallTask as its last reconcile left it, so a reconcile of a large
+    /// task decodes nothing when no one else wrote the ledger since.
+    pub ledgers: super::ledger_cache::LedgerCache,
     /// The CallTask and CallProvider stores of every watched namespace (remote task ownership
     /// is checked across namespaces).
     pub watched: super::ownership::WatchedStores,

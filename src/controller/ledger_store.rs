@@ -2,19 +2,25 @@
 //! type `callsync.io/ledger`, sharded below etcd's object limit, written with optimistic
 //! concurrency.
 //!
-//! The store moves opaque bytes (the ledger codec's compressed form); it knows nothing of entries.
-//! Layout for a CallTask `t` whose ledger is at generation `g`:
+//! The store moves opaque bytes (the ledger codec's and journal's compressed forms); it knows
+//! nothing of entries. Layout for a CallTask `t` whose snapshot is at generation `g`:
 //!
-//! - head Secret `t-ledger`: annotations hold the generation, the shard count and the SHA-256 of
-//!   the whole; its data holds shard 0.
-//! - shard Secrets `t-ledger-g<g>-<write>-<i>` for i ≥ 1, only when the ledger outgrows one
-//!   Secret; `<write>` is unique per save, so two writers racing from the same version never
-//!   touch each other's shards.
+//! - head Secret `t-ledger`: annotations hold the generation, the shard count, the SHA-256 of
+//!   the snapshot and, with a journal, the journal's SHA-256. A small snapshot (at most
+//!   [`INLINE_SNAPSHOT_MAX`]) is the head's data itself (key `ledger`), and every save rewrites
+//!   it. A larger one is *detached* (annotation `callsync.io/ledger-layout: detached`): all its
+//!   shards are Secrets of their own, and the head's data holds only the journal (key
+//!   `journal`, `ledger::journal`) — what changed since the snapshot, so that a save around a
+//!   batch writes what the batch changed, not the whole ledger.
+//! - shard Secrets `t-ledger-g<g>-<write>-<i>` (i ≥ 1, or i ≥ 0 when detached); `<write>` is
+//!   unique per snapshot, so two writers racing from the same version never touch each other's
+//!   shards. Shards are written once and never changed.
 //!
-//! A save writes its extra shards first, then the head (the commit point, with the head's
+//! A snapshot save writes its shards first, then the head (the commit point, with the head's
 //! resourceVersion as precondition), then deletes the shards of older generations and of writers
-//! that lost the race. A crash at any point leaves the previous head and its shards intact:
-//! readers never see a mix.
+//! that lost the race. A journal save replaces the head alone, on the same precondition. A
+//! crash at any point leaves the previous head and its shards intact: readers never see a mix.
+//! Every write goes through the head's resourceVersion, so two writers never both succeed.
 //!
 //! Every ledger Secret carries the finalizer [`LEDGER_FINALIZER`]: the garbage collector
 //! (foreground deletion of the CallTask) and the namespace controller (namespace deletion) may
@@ -48,6 +54,16 @@ const GENERATION_LABEL: &str = "callsync.io/ledger-generation";
 const WRITE_ANNOTATION: &str = "callsync.io/ledger-write";
 const WRITE_LABEL: &str = "callsync.io/ledger-write";
 const DATA_KEY: &str = "ledger";
+const JOURNAL_KEY: &str = "journal";
+const LAYOUT_ANNOTATION: &str = "callsync.io/ledger-layout";
+const DETACHED: &str = "detached";
+const JOURNAL_DIGEST_ANNOTATION: &str = "callsync.io/ledger-journal-sha256";
+/// The largest snapshot kept in the head Secret itself. Rewriting it whole costs little below
+/// this (about 14,000 contacts); above, the snapshot is detached and saves write journals.
+pub const INLINE_SNAPSHOT_MAX: usize = 128 * 1024;
+/// The largest journal written into the head: past it the store is asked for a snapshot. Half
+/// of the head's 1 MiB leaves room for metadata.
+pub const MAX_JOURNAL_BYTES: usize = 512 * 1024;
 /// etcd refuses objects over 1.5 MiB and the apiserver Secrets over 1 MiB of data; 768 KiB per
 /// shard leaves room for metadata and managed fields.
 pub const DEFAULT_MAX_SHARD_BYTES: usize = 768 * 1024;
@@ -90,8 +106,15 @@ impl LedgerStoreError {
 /// Where a loaded ledger stands, to make the next save conditional on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerVersion {
-    /// Counts saves; names the shard Secrets of this generation.
+    /// Counts snapshots; names the shard Secrets of this generation.
     pub generation: u64,
+    /// Whether the snapshot is detached from the head (see the module docs): only then can a
+    /// save be a journal ([`LedgerStore::save_journal`]).
+    pub detached: bool,
+    /// The snapshot's write id, shard count and digest, which a journal save keeps in the head.
+    write: String,
+    shards: usize,
+    digest: String,
     head_resource_version: String,
     /// The head's finalizers as loaded: a save keeps them (and adds ours unless the head is
     /// being deleted, when the apiserver refuses new finalizers).
@@ -99,11 +122,51 @@ pub struct LedgerVersion {
     head_deleting: bool,
 }
 
+impl LedgerVersion {
+    /// A version at `generation` of nothing in particular (unit tests of what keeps versions).
+    #[cfg(test)]
+    pub(crate) fn for_tests(generation: u64) -> Self {
+        Self {
+            generation,
+            detached: true,
+            write: "test".into(),
+            shards: 1,
+            digest: String::new(),
+            head_resource_version: generation.to_string(),
+            head_finalizers: Vec::new(),
+            head_deleting: false,
+        }
+    }
+}
+
+/// What [`LedgerStore::load_since`] found.
+#[derive(Debug)]
+pub enum LedgerRead {
+    /// No ledger yet.
+    None,
+    /// The ledger is still at the version the caller knows: nothing was read but the head.
+    Unchanged,
+    /// The ledger as stored.
+    Stored(StoredLedger),
+}
+
 /// A loaded ledger.
 #[derive(Clone, Debug)]
 pub struct StoredLedger {
+    /// The snapshot (`ledger::codec`).
     pub bytes: Vec<u8>,
+    /// The journal to replay onto it (`ledger::journal`), when the head holds one.
+    pub journal: Option<Vec<u8>>,
     pub version: LedgerVersion,
+}
+
+impl StoredLedger {
+    /// The ledger: the snapshot with the journal replayed (`ledger::journal::decode_stored`).
+    pub fn decode(
+        &self,
+    ) -> Result<crate::ledger::Ledger, crate::ledger::journal::StoredLedgerError> {
+        crate::ledger::journal::decode_stored(&self.bytes, self.journal.as_deref())
+    }
 }
 
 /// The ledger Secrets of one CallTask.
@@ -178,14 +241,31 @@ impl LedgerStore {
 
     /// Reads the ledger; `None` when the CallTask has none yet.
     pub async fn load(&self) -> Result<Option<StoredLedger>, LedgerStoreError> {
+        Ok(match self.load_since(None).await? {
+            LedgerRead::Stored(stored) => Some(stored),
+            LedgerRead::None | LedgerRead::Unchanged => None,
+        })
+    }
+
+    /// Reads the ledger unless it is still at `known` (the head Secret's resourceVersion is
+    /// the same: nothing wrote it since), when only the head is read.
+    pub async fn load_since(
+        &self,
+        known: Option<&LedgerVersion>,
+    ) -> Result<LedgerRead, LedgerStoreError> {
         let Some(head) = self
             .api
             .get_opt(&self.head_name())
             .await
             .map_err(|e| self.kube_err(e))?
         else {
-            return Ok(None);
+            return Ok(LedgerRead::None);
         };
+        if let Some(known) = known
+            && head.metadata.resource_version.as_ref() == Some(&known.head_resource_version)
+        {
+            return Ok(LedgerRead::Unchanged);
+        }
         let annotations = head.metadata.annotations.clone().unwrap_or_default();
         let number = |key: &str| -> Result<u64, LedgerStoreError> {
             annotations
@@ -205,14 +285,29 @@ impl LedgerStore {
         let write = annotations
             .get(WRITE_ANNOTATION)
             .ok_or_else(|| self.corrupt("head Secret lacks its write annotation"))?;
+        let head_name = self.head_name();
+        let detached = match annotations.get(LAYOUT_ANNOTATION).map(String::as_str) {
+            None => false,
+            Some(DETACHED) => true,
+            Some(other) => {
+                return Err(self.corrupt(format!(
+                    "head Secret {head_name} has the unknown layout {other:?} (written by a newer \
+                     callsync?)"
+                )));
+            }
+        };
 
         // Secrets are written by whoever may write Secrets in the namespace: the whole is
         // bounded before it is gathered, and the codec bounds what it inflates to.
-        let head_name = self.head_name();
-        let mut bytes = shard_data(&head)
-            .ok_or_else(|| self.corrupt(format!("head Secret {head_name} has no data")))?;
+        let (mut bytes, first_shard) = if detached {
+            (Vec::new(), 0)
+        } else {
+            let inline = secret_data(&head, DATA_KEY)
+                .ok_or_else(|| self.corrupt(format!("head Secret {head_name} has no data")))?;
+            (inline, 1)
+        };
         self.check_size(bytes.len(), &head_name)?;
-        for index in 1..shards {
+        for index in first_shard..shards {
             let name = self.shard_name(generation, write, index);
             let shard = self
                 .api
@@ -220,30 +315,75 @@ impl LedgerStore {
                 .await
                 .map_err(|e| self.kube_err(e))?
                 .ok_or_else(|| self.corrupt(format!("shard Secret {name} is missing")))?;
-            let data = shard_data(&shard)
+            let data = secret_data(&shard, DATA_KEY)
                 .ok_or_else(|| self.corrupt(format!("shard Secret {name} has no data")))?;
             self.check_size(bytes.len() + data.len(), &name)?;
             bytes.extend(data);
         }
         if &sha256_hex(&bytes) != digest {
-            return Err(self.corrupt("content does not match the digest in the head Secret"));
+            return Err(self.corrupt(format!(
+                "the snapshot does not match the digest in the head Secret {head_name}"
+            )));
         }
-        let head = self.retain(head, generation, write, shards).await?;
+        let journal = self.journal_of(&head, detached, bytes.len())?;
+        let (write, digest) = (write.clone(), digest.clone());
+        let head = self
+            .retain(head, generation, &write, first_shard..shards)
+            .await?;
         let head_deleting = head.metadata.deletion_timestamp.is_some();
         let head_finalizers = head.metadata.finalizers.unwrap_or_default();
         let head_resource_version = head
             .metadata
             .resource_version
             .ok_or_else(|| self.corrupt("head Secret has no resourceVersion"))?;
-        Ok(Some(StoredLedger {
+        Ok(LedgerRead::Stored(StoredLedger {
             bytes,
+            journal,
             version: LedgerVersion {
                 generation,
+                detached,
+                write,
+                shards,
+                digest,
                 head_resource_version,
                 head_finalizers,
                 head_deleting,
             },
         }))
+    }
+
+    /// The journal a head holds, checked against its digest; `None` without one. Only a
+    /// detached head may hold one.
+    fn journal_of(
+        &self,
+        head: &Secret,
+        detached: bool,
+        snapshot_len: usize,
+    ) -> Result<Option<Vec<u8>>, LedgerStoreError> {
+        let head_name = self.head_name();
+        let Some(journal) = secret_data(head, JOURNAL_KEY) else {
+            return Ok(None);
+        };
+        if !detached {
+            return Err(self.corrupt(format!(
+                "head Secret {head_name} holds a journal next to an inline snapshot"
+            )));
+        }
+        self.check_size(snapshot_len + journal.len(), &head_name)?;
+        let annotations = head.metadata.annotations.as_ref();
+        let digest = annotations
+            .and_then(|a| a.get(JOURNAL_DIGEST_ANNOTATION))
+            .ok_or_else(|| {
+                self.corrupt(format!(
+                    "head Secret {head_name} holds a journal without its digest annotation"
+                ))
+            })?;
+        if &sha256_hex(&journal) != digest {
+            return Err(self.corrupt(format!(
+                "the journal in head Secret {head_name} does not match its digest"
+            )));
+        }
+        Ok(Some(journal))
     }
 
     /// Writes `bytes` as the next generation, provided the ledger is still at `expected` (`None`:
@@ -259,6 +399,7 @@ impl LedgerStore {
         } else {
             bytes.chunks(self.max_shard_bytes).collect()
         };
+        let detached = bytes.len() > INLINE_SNAPSHOT_MAX;
         if chunks.len() > MAX_SHARDS {
             return Err(LedgerStoreError::TooLarge {
                 task: self.task.clone(),
@@ -268,9 +409,9 @@ impl LedgerStore {
         let generation = expected.map_or(1, |v| v.generation + 1);
         let write = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
 
-        for (index, chunk) in chunks.iter().enumerate().skip(1) {
+        for (index, chunk) in chunks.iter().enumerate().skip(usize::from(!detached)) {
             let name = self.shard_name(generation, &write, index);
-            let shard = self.secret(name, generation, &write, chunk, None);
+            let shard = self.secret(name, generation, &write, Some((DATA_KEY, chunk)), None);
             if let Err(e) = self.api.create(&PostParams::default(), &shard).await {
                 self.delete_shards(|g, w| g == generation && w == write)
                     .await
@@ -279,34 +420,22 @@ impl LedgerStore {
             }
         }
 
-        let mut annotations = BTreeMap::new();
-        annotations.insert(GENERATION_ANNOTATION.to_string(), generation.to_string());
-        annotations.insert(SHARDS_ANNOTATION.to_string(), chunks.len().to_string());
-        annotations.insert(DIGEST_ANNOTATION.to_string(), sha256_hex(bytes));
-        annotations.insert(WRITE_ANNOTATION.to_string(), write.clone());
-        let mut head = self.secret(
-            self.head_name(),
+        let mut version = LedgerVersion {
             generation,
-            &write,
-            chunks[0],
-            Some(annotations),
-        );
-        let written = match expected {
-            None => self.api.create(&PostParams::default(), &head).await,
-            Some(version) => {
-                head.metadata.resource_version = Some(version.head_resource_version.clone());
-                head.metadata.finalizers = Some(kept_finalizers(version));
-                self.api
-                    .replace(&self.head_name(), &PostParams::default(), &head)
-                    .await
-            }
-        }
-        .map_err(|e| match e {
-            kube::Error::Api(s) if s.code == 409 => LedgerStoreError::Conflict {
-                task: self.task.clone(),
-            },
-            other => self.kube_err(other),
-        });
+            detached,
+            write: write.clone(),
+            shards: chunks.len(),
+            digest: sha256_hex(bytes),
+            head_resource_version: String::new(),
+            head_finalizers: Vec::new(),
+            head_deleting: false,
+        };
+        let data = if detached {
+            None
+        } else {
+            Some((DATA_KEY, chunks[0]))
+        };
+        let written = self.write_head(&version, data, expected).await;
         let written = match written {
             Ok(written) => written,
             Err(e) => {
@@ -323,15 +452,87 @@ impl LedgerStore {
         // belong to a writer that started after this commit and are left alone.
         self.delete_shards(|g, w| g < generation || (g == generation && w != write))
             .await?;
-        Ok(LedgerVersion {
-            generation,
-            head_resource_version: written
-                .metadata
-                .resource_version
-                .ok_or_else(|| self.corrupt("written head Secret has no resourceVersion"))?,
-            head_deleting: written.metadata.deletion_timestamp.is_some(),
-            head_finalizers: written.metadata.finalizers.unwrap_or_default(),
+        self.written(&mut version, written)?;
+        Ok(version)
+    }
+
+    /// Writes `journal` (`ledger::journal`) into the head, over the one it held, provided the
+    /// ledger is still at `expected` — whose snapshot must be detached. Another writer in
+    /// between gives [`LedgerStoreError::Conflict`].
+    pub async fn save_journal(
+        &self,
+        journal: &[u8],
+        expected: &LedgerVersion,
+    ) -> Result<LedgerVersion, LedgerStoreError> {
+        if !expected.detached {
+            return Err(self.corrupt(
+                "a journal was to be saved next to an inline snapshot (a bug: save a snapshot)",
+            ));
+        }
+        let mut version = expected.clone();
+        let written = self
+            .write_head(&version, Some((JOURNAL_KEY, journal)), Some(expected))
+            .await?;
+        self.written(&mut version, written)?;
+        Ok(version)
+    }
+
+    /// Creates (`expected` is `None`) or replaces the head Secret of the snapshot `version`,
+    /// holding `data` (the inline snapshot or a journal) under its key.
+    async fn write_head(
+        &self,
+        version: &LedgerVersion,
+        data: Option<(&str, &[u8])>,
+        expected: Option<&LedgerVersion>,
+    ) -> Result<Secret, LedgerStoreError> {
+        let mut annotations = BTreeMap::new();
+        annotations.insert(
+            GENERATION_ANNOTATION.to_string(),
+            version.generation.to_string(),
+        );
+        annotations.insert(SHARDS_ANNOTATION.to_string(), version.shards.to_string());
+        annotations.insert(DIGEST_ANNOTATION.to_string(), version.digest.clone());
+        annotations.insert(WRITE_ANNOTATION.to_string(), version.write.clone());
+        if version.detached {
+            annotations.insert(LAYOUT_ANNOTATION.to_string(), DETACHED.to_string());
+        }
+        if let Some((JOURNAL_KEY, journal)) = data {
+            annotations.insert(JOURNAL_DIGEST_ANNOTATION.to_string(), sha256_hex(journal));
+        }
+        let mut head = self.secret(
+            self.head_name(),
+            version.generation,
+            &version.write,
+            data,
+            Some(annotations),
+        );
+        match expected {
+            None => self.api.create(&PostParams::default(), &head).await,
+            Some(expected) => {
+                head.metadata.resource_version = Some(expected.head_resource_version.clone());
+                head.metadata.finalizers = Some(kept_finalizers(expected));
+                self.api
+                    .replace(&self.head_name(), &PostParams::default(), &head)
+                    .await
+            }
+        }
+        .map_err(|e| match e {
+            kube::Error::Api(s) if s.code == 409 => LedgerStoreError::Conflict {
+                task: self.task.clone(),
+            },
+            other => self.kube_err(other),
         })
+    }
+
+    /// Takes the written head's resourceVersion and finalizers into `version`.
+    fn written(&self, version: &mut LedgerVersion, head: Secret) -> Result<(), LedgerStoreError> {
+        version.head_resource_version = head
+            .metadata
+            .resource_version
+            .ok_or_else(|| self.corrupt("written head Secret has no resourceVersion"))?;
+        version.head_deleting = head.metadata.deletion_timestamp.is_some();
+        version.head_finalizers = head.metadata.finalizers.unwrap_or_default();
+        Ok(())
     }
 
     /// Removes every ledger Secret of this CallTask (the finalizer's last step): deletes them,
@@ -356,6 +557,22 @@ impl LedgerStore {
         Ok(())
     }
 
+    /// Removes every ledger Secret of this CallTask, also a head Secret of its name that does
+    /// not carry its label (a copied or forged one): the rebuild of a damaged ledger.
+    pub async fn discard(&self) -> Result<(), LedgerStoreError> {
+        match self
+            .api
+            .delete(&self.head_name(), &DeleteParams::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(self.kube_err(e)),
+        }
+        self.release(&self.head_name()).await?;
+        self.delete().await
+    }
+
     /// Adds [`LEDGER_FINALIZER`] to a ledger written without it (before callsync set it), head
     /// and shards, unless it is already being deleted (the apiserver refuses new finalizers
     /// then). Returns the head as it now is.
@@ -364,12 +581,12 @@ impl LedgerStore {
         head: Secret,
         generation: u64,
         write: &str,
-        shards: usize,
+        shards: std::ops::Range<usize>,
     ) -> Result<Secret, LedgerStoreError> {
         if !needs_finalizer(&head) {
             return Ok(head);
         }
-        for index in 1..shards {
+        for index in shards {
             let name = self.shard_name(generation, write, index);
             if let Some(shard) = self
                 .api
@@ -438,7 +655,7 @@ impl LedgerStore {
         name: String,
         generation: u64,
         write: &str,
-        data: &[u8],
+        data: Option<(&str, &[u8])>,
         annotations: Option<BTreeMap<String, String>>,
     ) -> Secret {
         let mut labels = BTreeMap::new();
@@ -459,10 +676,11 @@ impl LedgerStore {
                 ..Default::default()
             },
             type_: Some(LEDGER_SECRET_TYPE.to_string()),
-            data: Some(BTreeMap::from([(
-                DATA_KEY.to_string(),
-                ByteString(data.to_vec()),
-            )])),
+            data: Some(
+                data.map(|(key, bytes)| (key.to_string(), ByteString(bytes.to_vec())))
+                    .into_iter()
+                    .collect(),
+            ),
             ..Default::default()
         }
     }
@@ -522,11 +740,11 @@ fn kept_finalizers(version: &LedgerVersion) -> Vec<String> {
     finalizers
 }
 
-fn shard_data(secret: &Secret) -> Option<Vec<u8>> {
+fn secret_data(secret: &Secret, key: &str) -> Option<Vec<u8>> {
     secret
         .data
         .as_ref()
-        .and_then(|d| d.get(DATA_KEY))
+        .and_then(|d| d.get(key))
         .map(|b| b.0.clone())
 }
 

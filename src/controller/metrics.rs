@@ -131,8 +131,12 @@ pub struct Metrics {
     pub listings: Family<TaskLabels, Counter>,
     pub contacts: Family<ContactLabels, Gauge>,
     pub ledger_bytes: Family<TaskLabels, Gauge>,
-    /// Ledger saves (whole-ledger Secret writes) made by syncs.
+    /// Ledger saves made by syncs: snapshots and journals.
     pub ledger_saves: Family<TaskLabels, Counter>,
+    /// Of the ledger saves, journals (what changed since the snapshot).
+    pub ledger_journal_saves: Family<TaskLabels, Counter>,
+    /// Bytes written to ledger Secrets by syncs.
+    pub ledger_written_bytes: Family<TaskLabels, Counter>,
     /// Desired sets built (merged from parsed lists) rather than reused from the cache.
     pub desired_builds: Family<TaskLabels, Counter>,
     /// ContactLists parsed for a task's desired set rather than reused from the cache.
@@ -213,8 +217,21 @@ impl Default for Metrics {
         let ledger_saves = Family::<TaskLabels, Counter>::default();
         registry.register(
             "ledger_saves",
-            "Ledger saves (each writes the whole ledger) made by syncs",
+            "Ledger saves made by syncs: snapshots of the whole ledger and journals of what changed since",
             ledger_saves.clone(),
+        );
+        let ledger_journal_saves = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "ledger_journal_saves",
+            "Of the ledger saves, journals: what changed since the last snapshot, written into the head Secret",
+            ledger_journal_saves.clone(),
+        );
+        let ledger_written_bytes = Family::<TaskLabels, Counter>::default();
+        registry.register_with_unit(
+            "ledger_written",
+            "Compressed bytes syncs wrote to a CallTask's ledger Secrets (snapshots and journals)",
+            prometheus_client::registry::Unit::Bytes,
+            ledger_written_bytes.clone(),
         );
         let desired_builds = Family::<TaskLabels, Counter>::default();
         registry.register(
@@ -286,6 +303,8 @@ impl Default for Metrics {
             contacts,
             ledger_bytes,
             ledger_saves,
+            ledger_journal_saves,
+            ledger_written_bytes,
             desired_builds,
             desired_list_parses,
             task_condition,

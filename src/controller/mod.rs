@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod context;
 pub mod desired_cache;
 pub mod leader;
+pub mod ledger_cache;
 pub mod ledger_store;
 pub mod loaded_list;
 pub mod metrics;

@@ -154,6 +154,15 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     let started = Instant::now();
     let loaded = match load::load(task, ctx).await {
         Ok(loaded) => loaded,
+        Err(error)
+            if error.reason() == reasons::LEDGER_CORRUPT && load::rebuild_requested(task) =>
+        {
+            rebuild_ledger(task, ctx, &error).await?;
+            match load::load(task, ctx).await {
+                Ok(loaded) => loaded,
+                Err(error) => return settle(task, ctx, error.phase(), Outcome::default()).await,
+            }
+        }
         Err(error) => return settle(task, ctx, error.phase(), Outcome::default()).await,
     };
     if loaded.provider.spec.suspend {
@@ -188,6 +197,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         listing: listing::schedule(task, sync::now_unix()),
     };
     let mut ledger = loaded.ledger;
+    let loaded_changes = ledger.changes();
     let planned = match run.observe_and_plan(&mut ledger).await {
         Ok(planned) => planned,
         Err(error) => {
@@ -218,17 +228,49 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     let phase = phase_after(&report, &desired, observe_only);
     let took = started.elapsed();
     let outcome = outcome::finished(task, &report, &ledger, &desired, took, Utc::now());
+    // Kept for the next reconcile only when it is what the store holds (see `ledger_cache`).
+    let drift_hinted = ledger.listing().drift_hint;
+    if let Some(version) = sink.durable(&ledger, loaded_changes) {
+        ctx.ledgers
+            .keep(&task.uid().unwrap_or_default(), ledger, version);
+    }
     if report.in_doubt() > 0 && matches!(phase, Phase::Progressing { .. }) {
         report_status(task, ctx, &phase, outcome).await?;
         return Ok(Action::requeue(recheck_after(&report, ctx)));
     }
-    if ledger.listing().drift_hint && matches!(phase, Phase::InSync { .. }) {
+    if drift_hinted && matches!(phase, Phase::InSync { .. }) {
         // An answer hinted that the provider's task changed behind callsync's back: the next
         // sync lists it (`sync::listing`), soon rather than at resyncInterval.
         report_status(task, ctx, &phase, outcome).await?;
         return Ok(Action::requeue(ctx.settings.settle_delay));
     }
     settle(task, ctx, phase, outcome).await
+}
+
+/// Deletes a damaged ledger a person asked to rebuild (`load::rebuild_requested`); the load
+/// after it starts a new one, whose first sync lists the remote task. Said in a Warning Event.
+async fn rebuild_ledger(
+    task: &CallTask,
+    ctx: &Context,
+    error: &load::LoadError,
+) -> Result<(), ReconcileError> {
+    tracing::warn!(calltask = %task.name_any(), %error, "rebuilding a damaged ledger, as requested");
+    ctx.ledgers.forget(&task.uid().unwrap_or_default());
+    load::ledger_store(task, ctx).discard().await?;
+    let note = format!(
+        "the damaged ledger was deleted as requested ({error}); a new one is built from a full \
+         listing of the remote task"
+    );
+    publish(
+        ctx,
+        task,
+        EventType::Warning,
+        "LedgerRebuilt",
+        "Sync",
+        Some(note),
+    )
+    .await;
+    Ok(())
 }
 
 /// When a sync that left contacts in doubt looks again. A provider batch still processing may
@@ -307,9 +349,11 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
     // A deleted CallTask needs no desired set; tasks that vanished without a cleanup (no
     // finalizer yet) are dropped too.
     ctx.desired.forget(&task.uid().unwrap_or_default());
+    ctx.ledgers.forget(&task.uid().unwrap_or_default());
     let live: std::collections::HashSet<String> =
         ctx.tasks.state().iter().filter_map(|t| t.uid()).collect();
     ctx.desired.retain(|uid| live.contains(uid));
+    ctx.ledgers.retain(|uid| live.contains(uid));
     let store = load::ledger_store(task, ctx);
     if task.spec.policy.deletion == DeletionPolicy::Orphan {
         store.delete().await?;
@@ -332,7 +376,7 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
     // The ledger first: it is the record of what to remove, and of what remains if cleanup
     // cannot remove it. A damaged one is a terminal error (bounded like the others): waiting
     // does not repair it, and without it nothing is proven callsync's.
-    let (mut ledger, version) = match load::load_ledger(task, &store).await {
+    let (mut ledger, version) = match load::load_ledger(task, &store, None).await {
         Ok(loaded) => loaded,
         Err(e) if e.is_transient() && !deadline_passed => return Err(e.into()),
         Err(e) => {

@@ -232,6 +232,7 @@ fn controller_for(
         failures: Default::default(),
         settings: shared.settings.clone(),
         desired: Default::default(),
+        ledgers: Default::default(),
         watched: shared.watched.clone(),
     });
 

@@ -80,6 +80,10 @@ pub enum CodecError {
     /// Ends early or holds impossible values.
     #[error("ledger data is corrupt: {0}")]
     Corrupt(&'static str),
+    /// A journal (`ledger::journal`) written for another ledger than the snapshot it is
+    /// replayed onto.
+    #[error("the journal belongs to another ledger than its snapshot (another task's identity)")]
+    ForeignJournal,
     /// Past a [`DecodeLimits`] bound: refused before it is read.
     #[error("ledger {what} is {actual}, more than the {limit} this build reads")]
     TooLarge {
@@ -114,20 +118,10 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
         prev = p;
         raw.extend_from_slice(&e.content_digest.0.to_le_bytes());
         put_varint(&mut raw, u64::from(e.attempt));
-        let state = match e.state {
-            EntryState::Adding => 0u8,
-            EntryState::Present => 1,
-            EntryState::Removing => 2,
-        };
-        raw.push(state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3));
+        raw.push(entry_flags(e));
     }
     if version >= 2 {
-        put_varint(&mut raw, ledger.open_batches().len() as u64);
-        for batch in ledger.open_batches() {
-            put_varint(&mut raw, batch.id.len() as u64);
-            raw.extend_from_slice(batch.id.as_bytes());
-            put_varint(&mut raw, batch.accepted_at);
-        }
+        encode_open_batches(&mut raw, ledger.open_batches());
     }
     if version >= 3 {
         put_varint(&mut raw, marks.last.map_or(0, |at| at.saturating_add(1)));
@@ -156,16 +150,7 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
         data.len() as u64,
         limits.max_compressed as u64,
     )?;
-    // The smallest gzip is 18 bytes (header and trailer); without the magic it is not gzip.
-    if data.len() < 18 || data[..2] != [0x1f, 0x8b] {
-        return Err(CodecError::Gzip(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "no gzip header",
-        )));
-    }
-    let mut r = Reader {
-        inner: BufReader::new(GzDecoder::new(data)),
-    };
+    let mut r = gzip_reader(data)?;
     if r.take::<3>()? != *MAGIC {
         return Err(CodecError::BadMagic);
     }
@@ -194,12 +179,7 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
         let digest = r.take::<8>()?;
         let attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
         let [flags] = r.take::<1>()?;
-        let state = match flags & 0b11 {
-            0 => EntryState::Adding,
-            1 => EntryState::Present,
-            2 => EntryState::Removing,
-            _ => return Err(CodecError::Corrupt("state")),
-        };
+        let state = state_of_flags(flags)?;
         let p = Phone::from_u64_unchecked(phone);
         entries.insert(
             p,
@@ -214,21 +194,11 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
             },
         );
     }
-    let mut open_batches = Vec::new();
-    if version >= 2 {
-        let count = r.varint()?;
-        check_limit("open batch count", count, MAX_OPEN_BATCHES)?;
-        for _ in 0..count {
-            let len = r.varint()?;
-            check_limit("open batch id length", len, MAX_BATCH_ID)?;
-            let mut id = vec![0u8; len as usize];
-            r.fill(&mut id)?;
-            let id = String::from_utf8(id)
-                .map_err(|_| CodecError::Corrupt("open batch id is not UTF-8"))?;
-            let accepted_at = r.varint()?;
-            open_batches.push(OpenBatch { id, accepted_at });
-        }
-    }
+    let open_batches = if version >= 2 {
+        decode_open_batches(&mut r)?
+    } else {
+        Vec::new()
+    };
     let mut listing = ListingMarks::default();
     let mut console = std::collections::BTreeSet::new();
     if version >= 3 {
@@ -252,8 +222,7 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
             console.insert(Phone::from_u64_unchecked(phone));
         }
     }
-    // One byte more is enough to know: whatever follows is never inflated.
-    if r.inner.read(&mut [0u8; 1])? != 0 {
+    if r.trailing()? {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
     Ok(Ledger::from_parts(
@@ -266,7 +235,69 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
     ))
 }
 
-fn check_limit(what: &'static str, actual: u64, limit: u64) -> Result<(), CodecError> {
+/// The flags byte of an entry: state (bits 0–1), removable (bit 2), foreign (bit 3).
+pub(super) fn entry_flags(e: &LedgerEntry) -> u8 {
+    let state = match e.state {
+        EntryState::Adding => 0u8,
+        EntryState::Present => 1,
+        EntryState::Removing => 2,
+    };
+    state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3)
+}
+
+/// The state an entry's flags byte holds.
+pub(super) fn state_of_flags(flags: u8) -> Result<EntryState, CodecError> {
+    match flags & 0b11 {
+        0 => Ok(EntryState::Adding),
+        1 => Ok(EntryState::Present),
+        2 => Ok(EntryState::Removing),
+        _ => Err(CodecError::Corrupt("state")),
+    }
+}
+
+pub(super) fn encode_open_batches(raw: &mut Vec<u8>, batches: &[OpenBatch]) {
+    put_varint(raw, batches.len() as u64);
+    for batch in batches {
+        put_varint(raw, batch.id.len() as u64);
+        raw.extend_from_slice(batch.id.as_bytes());
+        put_varint(raw, batch.accepted_at);
+    }
+}
+
+pub(super) fn decode_open_batches<R: Read>(
+    r: &mut Reader<R>,
+) -> Result<Vec<OpenBatch>, CodecError> {
+    let count = r.varint()?;
+    check_limit("open batch count", count, MAX_OPEN_BATCHES)?;
+    let mut open_batches = Vec::new();
+    for _ in 0..count {
+        let len = r.varint()?;
+        check_limit("open batch id length", len, MAX_BATCH_ID)?;
+        let mut id = vec![0u8; len as usize];
+        r.fill(&mut id)?;
+        let id =
+            String::from_utf8(id).map_err(|_| CodecError::Corrupt("open batch id is not UTF-8"))?;
+        let accepted_at = r.varint()?;
+        open_batches.push(OpenBatch { id, accepted_at });
+    }
+    Ok(open_batches)
+}
+
+/// A reader of gzip `data`, inflated a few bytes at a time (never into one buffer).
+pub(super) fn gzip_reader(data: &[u8]) -> Result<Reader<BufReader<GzDecoder<&[u8]>>>, CodecError> {
+    // The smallest gzip is 18 bytes (header and trailer); without the magic it is not gzip.
+    if data.len() < 18 || data[..2] != [0x1f, 0x8b] {
+        return Err(CodecError::Gzip(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "no gzip header",
+        )));
+    }
+    Ok(Reader {
+        inner: BufReader::new(GzDecoder::new(data)),
+    })
+}
+
+pub(super) fn check_limit(what: &'static str, actual: u64, limit: u64) -> Result<(), CodecError> {
     if actual > limit {
         return Err(CodecError::TooLarge {
             what,
@@ -277,7 +308,7 @@ fn check_limit(what: &'static str, actual: u64, limit: u64) -> Result<(), CodecE
     Ok(())
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -287,12 +318,18 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 /// Reads the inflated stream a few bytes at a time; "ends early" is corruption, any other IO
 /// error is the gzip layer's.
-struct Reader<R> {
+pub(super) struct Reader<R> {
     inner: R,
 }
 
 impl<R: Read> Reader<R> {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), CodecError> {
+    /// Whether anything follows. One byte more is enough to know: whatever follows is never
+    /// inflated.
+    pub(super) fn trailing(&mut self) -> Result<bool, CodecError> {
+        Ok(self.inner.read(&mut [0u8; 1])? != 0)
+    }
+
+    pub(super) fn fill(&mut self, buf: &mut [u8]) -> Result<(), CodecError> {
         self.inner.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 CodecError::Corrupt("truncated")
@@ -302,13 +339,13 @@ impl<R: Read> Reader<R> {
         })
     }
 
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+    pub(super) fn take<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
         let mut buf = [0u8; N];
         self.fill(&mut buf)?;
         Ok(buf)
     }
 
-    fn varint(&mut self) -> Result<u64, CodecError> {
+    pub(super) fn varint(&mut self) -> Result<u64, CodecError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let [b] = self.take::<1>()?;
@@ -322,7 +359,7 @@ impl<R: Read> Reader<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::ledger::ItemOutcome;
 

@@ -27,6 +27,14 @@ pub fn fresh_identity(task_uid: Option<&str>) -> String {
     }
 }
 
+/// The CallTask UID an identity names: the part before the salt, when it has the shape of a
+/// Kubernetes UID (`None` for an identity made without one, as `callsync apply` makes them).
+pub fn owner_uid(identity: &str) -> Option<&str> {
+    let uid = identity.split(SALT_SEPARATOR).next()?;
+    // Hyphenated only: a salt alone is 32 hex digits, which would parse as a UUID too.
+    (uid.len() == 36 && Uuid::try_parse(uid).is_ok()).then_some(uid)
+}
+
 impl Ledger {
     /// An empty ledger with a fresh identity (see the module docs): what the controller and
     /// the CLI start with when a task has no ledger.
@@ -57,6 +65,15 @@ mod tests {
         let back = codec::decode(&codec::encode(&first).expect("encode")).expect("decode");
         assert_eq!(back.task_uid(), first.task_uid());
         assert_eq!(back.get(phone).map(|e| e.remote_id), Some(a[0]));
+    }
+
+    #[test]
+    fn the_owner_is_read_back_from_salted_and_plain_identities() {
+        let uid = "0b8f6a8e-6f0e-4a57-9d55-3c1f4f1f2a10";
+        assert_eq!(owner_uid(&fresh_identity(Some(uid))), Some(uid));
+        assert_eq!(owner_uid(uid), Some(uid));
+        assert_eq!(owner_uid(&fresh_identity(None)), None);
+        assert_eq!(owner_uid("task-uid"), None);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! module is the pure part (model, transitions, codec); storing it in Secrets is IO elsewhere.
 pub mod codec;
 pub mod identity;
+pub mod journal;
 pub mod model;
 
 pub use model::{
     EntryState, ItemOutcome, Ledger, LedgerEntry, ListingMarks, OpenBatch, ReconcileReport,
-    Rejection, remote_id,
+    Rejection, Slot, remote_id,
 };

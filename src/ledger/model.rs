@@ -26,7 +26,7 @@
 //! adds it again nor counts it as its own. Without a listing callsync cannot learn the
 //! provider's id for it, so the planner reports it as not removable (`ForeignContact`) instead
 //! of sending a removal by callsync's own id, which the provider would answer "not found".
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use uuid::Uuid;
 
@@ -166,7 +166,10 @@ pub struct ListingMarks {
 }
 
 /// The ledger of one CallTask.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Equality compares content only, not [`Ledger::touched`]: what a ledger still has to
+/// journal is the store's bookkeeping.
+#[derive(Clone, Debug, Default)]
 pub struct Ledger {
     task_uid: String,
     /// Attempt number the next add batch gets.
@@ -179,6 +182,36 @@ pub struct Ledger {
     /// not callsync's, never removed by cleanup, but known to a plan made between listings, so
     /// that it neither adds them again nor forgets to remove one no longer desired.
     console: BTreeSet<Phone>,
+    /// Phones whose entry or console membership changed since the last snapshot
+    /// ([`Self::snapshot_taken`]): what a journal (`ledger::journal`) holds, so a save costs
+    /// what changed rather than the whole ledger.
+    touched: HashSet<Phone>,
+    /// Counts the calls that may have changed the content ([`Self::changes`]).
+    changes: u64,
+}
+
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Self) -> bool {
+        self.task_uid == other.task_uid
+            && self.next_attempt == other.next_attempt
+            && self.entries == other.entries
+            && self.open_batches == other.open_batches
+            && self.listing == other.listing
+            && self.console == other.console
+    }
+}
+
+impl Eq for Ledger {}
+
+/// Where a phone stands in a ledger: what a journal records of each phone it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// No entry and not a console phone.
+    Absent,
+    /// A console phone (listed, not callsync's).
+    Console,
+    /// callsync's entry.
+    Entry(LedgerEntry),
 }
 
 impl Ledger {
@@ -191,6 +224,8 @@ impl Ledger {
             open_batches: Vec::new(),
             listing: ListingMarks::default(),
             console: BTreeSet::new(),
+            touched: HashSet::new(),
+            changes: 0,
         }
     }
 
@@ -210,7 +245,72 @@ impl Ledger {
             open_batches,
             listing,
             console,
+            touched: HashSet::new(),
+            changes: 0,
         }
+    }
+
+    /// A count of the calls that may have changed the content since the ledger was made or
+    /// decoded: equal at two moments means unchanged between them (the controller keeps a
+    /// ledger between reconciles only when it is what was last saved, `ledger_cache`).
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Phones changed since the last snapshot (see the field), in no order.
+    pub fn touched(&self) -> &HashSet<Phone> {
+        &self.touched
+    }
+
+    /// Records that the whole ledger was just saved: nothing is left to journal.
+    pub fn snapshot_taken(&mut self) {
+        self.touched = HashSet::new();
+    }
+
+    /// Where `phone` stands (what a journal records of it).
+    pub fn slot(&self, phone: Phone) -> Slot {
+        match self.entries.get(&phone) {
+            Some(entry) => Slot::Entry(entry.clone()),
+            None if self.console.contains(&phone) => Slot::Console,
+            None => Slot::Absent,
+        }
+    }
+
+    /// Puts `phone` where a journal says it stands (`ledger::journal`), and counts it as
+    /// touched: the next journal holds it again (a journal holds every change since the
+    /// snapshot). A journaled entry's remote id is derived again, as the codec does.
+    pub(crate) fn set_slot(&mut self, phone: Phone, slot: Slot) {
+        self.changes += 1;
+        self.touched.insert(phone);
+        match slot {
+            Slot::Absent => {
+                self.entries.remove(&phone);
+                self.console.remove(&phone);
+            }
+            Slot::Console => {
+                self.entries.remove(&phone);
+                self.console.insert(phone);
+            }
+            Slot::Entry(mut entry) => {
+                self.console.remove(&phone);
+                entry.phone = phone;
+                entry.remote_id = remote_id(&self.task_uid, phone, entry.attempt);
+                self.entries.insert(phone, entry);
+            }
+        }
+    }
+
+    /// Sets what a journal keeps whole: the attempt counter, open batches and listing marks.
+    pub(crate) fn set_journal_header(
+        &mut self,
+        next_attempt: u32,
+        open_batches: Vec<OpenBatch>,
+        listing: ListingMarks,
+    ) {
+        self.changes += 1;
+        self.next_attempt = next_attempt;
+        self.open_batches = open_batches;
+        self.listing = listing;
     }
 
     /// Phones the last listing showed that callsync did not put there (see the field).
@@ -220,6 +320,8 @@ impl Ledger {
 
     /// Forgets the console phones: cleanup removes only what callsync added.
     pub fn forget_console(&mut self) {
+        self.changes += 1;
+        self.touched.extend(self.console.iter().copied());
         self.console.clear();
     }
 
@@ -233,6 +335,7 @@ impl Ledger {
     /// since the Unix epoch); clears the drift hint the listing answered. Returns whether there
     /// was one: a stored hint left set would make every later sync list.
     pub fn mark_listed(&mut self, at: u64) -> bool {
+        self.changes += 1;
         let hinted = self.listing.drift_hint;
         self.listing = ListingMarks {
             last: Some(at),
@@ -286,6 +389,7 @@ impl Ledger {
 
     /// Records batches the provider accepted and had not finished, at `accepted_at`.
     pub fn record_open_batches(&mut self, ids: impl IntoIterator<Item = String>, accepted_at: u64) {
+        self.changes += 1;
         for id in ids {
             if !self.open_batches.iter().any(|b| b.id == id) {
                 self.open_batches.push(OpenBatch { id, accepted_at });
@@ -296,6 +400,7 @@ impl Ledger {
     /// Keeps the open batches `keep` says are still open. Without an entry Adding, nothing the
     /// ledger tracks can be waiting in one, and every batch is dropped.
     pub fn retain_open_batches(&mut self, keep: impl FnMut(&OpenBatch) -> bool) {
+        self.changes += 1;
         if !self.entries.values().any(|e| e.state == EntryState::Adding) {
             self.open_batches.clear();
             return;
@@ -312,13 +417,16 @@ impl Ledger {
     /// for each item. An item still `Adding` with the same content is a retry and keeps its
     /// attempt (same remote id); anything else gets this batch's new attempt number.
     pub fn record_add_intent(&mut self, items: &[(Phone, ContentDigest)]) -> Vec<Uuid> {
+        self.changes += 1;
         let attempt = self.next_attempt;
         self.next_attempt = self.next_attempt.wrapping_add(1);
         let uid = &self.task_uid;
         let console = &mut self.console;
+        let touched = &mut self.touched;
         items
             .iter()
             .map(|&(phone, digest)| {
+                touched.insert(phone);
                 // Its entry is the record now.
                 console.remove(&phone);
                 let e = self.entries.entry(phone).or_insert_with(|| LedgerEntry {
@@ -347,9 +455,11 @@ impl Ledger {
     /// Records the intent to remove, before the batch is sent. Phones callsync never added
     /// (adopted or hand-added) have no entry and stay without one.
     pub fn record_remove_intent(&mut self, phones: &[Phone]) {
+        self.changes += 1;
         for p in phones {
             if let Some(e) = self.entries.get_mut(p) {
                 e.state = EntryState::Removing;
+                self.touched.insert(*p);
             }
         }
     }
@@ -357,6 +467,10 @@ impl Ledger {
     /// Records the outcome of one add. A phone already in the task under a contact callsync
     /// did not make ([`Rejection::Duplicate`]) becomes a foreign entry: present, not callsync's.
     pub fn record_add_outcome(&mut self, phone: Phone, outcome: ItemOutcome) {
+        self.changes += 1;
+        if outcome != ItemOutcome::Unknown {
+            self.touched.insert(phone);
+        }
         match outcome {
             ItemOutcome::Accepted => {
                 if let Some(e) = self.entries.get_mut(&phone) {
@@ -380,6 +494,10 @@ impl Ledger {
 
     /// Records the outcome of one removal.
     pub fn record_remove_outcome(&mut self, phone: Phone, outcome: ItemOutcome) {
+        self.changes += 1;
+        if outcome != ItemOutcome::Unknown {
+            self.touched.insert(phone);
+        }
         match outcome {
             ItemOutcome::Accepted => {
                 self.entries.remove(&phone);
@@ -406,6 +524,7 @@ impl Ledger {
     /// While a batch is open ([`Self::adds_may_land`]), an Adding entry not listed stays
     /// Adding (`adds_awaited`): its add may still land.
     pub fn reconcile(&mut self, observed: &[ObservedContact]) -> ReconcileReport {
+        self.changes += 1;
         let mut seen: Vec<(Phone, bool, u32)> = observed
             .iter()
             .enumerate()
@@ -417,7 +536,9 @@ impl Ledger {
         // Listed rows whose phone has an entry; the others are console phones. Marked here, where
         // each entry already finds its rows, rather than by a second lookup per listed row.
         let mut has_entry = vec![false; seen.len()];
+        let touched = &mut self.touched;
         self.entries.retain(|phone, e| {
+            let before = (e.state, e.foreign, e.removable);
             let i = seen.partition_point(|(p, _, _)| p < phone);
             let found = seen.get(i).filter(|(p, _, _)| p == phone);
             // A found phone keeps its entry (only entries not listed are dropped).
@@ -444,6 +565,9 @@ impl Ledger {
                 }
                 (EntryState::Adding, None) if may_land => {
                     report.adds_awaited += 1;
+                    if before != (e.state, e.foreign, e.removable) {
+                        touched.insert(*phone);
+                    }
                     return true;
                 }
                 (EntryState::Adding, None) => report.adds_lost += 1,
@@ -463,6 +587,9 @@ impl Ledger {
                         .take_while(|(p, _, _)| p == phone)
                         .all(|(_, r, _)| *r);
             }
+            if found.is_none() || before != (e.state, e.foreign, e.removable) {
+                touched.insert(*phone);
+            }
             found.is_some()
         });
         let console: BTreeSet<Phone> = seen
@@ -472,6 +599,9 @@ impl Ledger {
             .map(|(&(p, _, _), _)| p)
             .collect();
         report.console_changed = console != self.console;
+        if report.console_changed {
+            touched.extend(console.symmetric_difference(&self.console).copied());
+        }
         self.console = console;
         report
     }

@@ -222,11 +222,9 @@ fn reject_text(reason: &RejectReason) -> String {
 /// A window takes items up to the ledger's size divided by this (and always one batch).
 pub const WINDOW_SHARE: usize = 4;
 
-/// How many of the next batches (their sizes in order) one window takes, with `ledger_len`
-/// entries in the ledger when it opens: at least one, and more while the window holds fewer
-/// than `ledger_len / WINDOW_SHARE` items.
-pub fn window_len(sizes: impl IntoIterator<Item = usize>, ledger_len: usize) -> usize {
-    let target = ledger_len / WINDOW_SHARE;
+/// How many of the next batches (their sizes in order) one window takes: at least one, and
+/// more while the window holds fewer than `target` items (`SyncSink::window_items`).
+pub fn window_len(sizes: impl IntoIterator<Item = usize>, target: usize) -> usize {
     let mut held = 0;
     let mut taken = 0;
     for size in sizes {
@@ -265,7 +263,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
     let mut next = 0;
     while next < plan.removes.len() {
         let sizes = plan.removes[next..].iter().map(|b| b.items.len());
-        let window = &plan.removes[next..next + window_len(sizes, ledger.len())];
+        let window = &plan.removes[next..next + window_len(sizes, sink.window_items(ledger.len()))];
         next += window.len();
         let prepared: Vec<PreparedRemove> = window
             .iter()
@@ -294,7 +292,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
     let mut next = 0;
     while next < plan.adds.len() {
         let sizes = plan.adds[next..].iter().map(|b| b.items.len());
-        let window = &plan.adds[next..next + window_len(sizes, ledger.len())];
+        let window = &plan.adds[next..next + window_len(sizes, sink.window_items(ledger.len()))];
         next += window.len();
         let prepared: Vec<PreparedAdd> = window
             .iter()
@@ -695,11 +693,11 @@ mod tests {
     }
 
     #[test]
-    fn a_window_takes_one_batch_at_least_and_a_quarter_of_the_ledger_at_most() {
+    fn a_window_takes_one_batch_at_least_and_its_target_at_most() {
         assert_eq!(window_len([500, 500, 500], 0), 1);
-        assert_eq!(window_len([500, 500, 500], 1999), 1);
-        assert_eq!(window_len([500, 500, 500], 4000), 2);
-        assert_eq!(window_len([500, 500, 500], 1_000_000), 3);
+        assert_eq!(window_len([500, 500, 500], 1999 / WINDOW_SHARE), 1);
+        assert_eq!(window_len([500, 500, 500], 4000 / WINDOW_SHARE), 2);
+        assert_eq!(window_len([500, 500, 500], 1_000_000 / WINDOW_SHARE), 3);
         assert_eq!(window_len([], 1_000_000), 0);
     }
 
@@ -711,7 +709,10 @@ mod tests {
         let mut remaining = 2000usize;
         let (mut saves, mut written) = (0usize, 0usize);
         while remaining > 0 {
-            let take = window_len(std::iter::repeat_n(500, remaining), ledger_len);
+            let take = window_len(
+                std::iter::repeat_n(500, remaining),
+                ledger_len / WINDOW_SHARE,
+            );
             remaining -= take;
             ledger_len += take * 500;
             saves += 1;

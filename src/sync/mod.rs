@@ -48,11 +48,21 @@ pub fn plan_capabilities(caps: &providers::Capabilities) -> plan::Capabilities {
 /// Where a sync persists its ledger and reports progress. Every save must be durable before it
 /// returns: a batch is only sent after its intent is saved.
 pub trait SyncSink: Send {
-    /// Persists the ledger.
+    /// Persists the ledger. A sink that journals (`ledger::journal`) writes what changed since
+    /// its last snapshot and, after writing a snapshot, marks the ledger
+    /// ([`Ledger::snapshot_taken`]).
     fn save_ledger(
         &mut self,
-        ledger: &Ledger,
+        ledger: &mut Ledger,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// The most items one window of batches holds: the intents of a window are saved together
+    /// before its first batch, so a crash leaves up to a window in doubt. A sink that writes
+    /// the whole ledger each time spreads that cost over a quarter of the ledger
+    /// ([`WINDOW_SHARE`]); one that journals saves before every batch (0: one batch a window).
+    fn window_items(&self, ledger_len: usize) -> usize {
+        ledger_len / WINDOW_SHARE
+    }
 
     /// Pending work left, after each batch (implementations throttle what they write).
     fn progress(

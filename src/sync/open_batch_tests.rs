@@ -154,7 +154,7 @@ impl Provider for QueueingProvider {
 struct Durable(Option<Vec<u8>>);
 
 impl SyncSink for Durable {
-    async fn save_ledger(&mut self, ledger: &Ledger) -> Result<(), SinkError> {
+    async fn save_ledger(&mut self, ledger: &mut Ledger) -> Result<(), SinkError> {
         self.0 = Some(codec::encode(ledger).expect("encodes"));
         Ok(())
     }

@@ -508,6 +508,37 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
                     "entry count is 3000000, more than the 2000000 this build reads",
                 ])
         },
+        // Scale, bad input: a valid ledger of another CallTask (copied or restored by hand) is
+        // refused, naming the Secret and both UIDs; planned against, it would claim that
+        // task's contacts as this one's.
+        Case {
+            objects: ledger_of_another_task("ledger-foreign", None),
+            ..Case::new("ledger-foreign", "LedgerCorrupt")
+                .list("a", cn(&["13900000551"]))
+                .message(&[
+                    "Secret ledger-foreign-ledger",
+                    "holds the ledger of the CallTask with UID 0b8f6a8e-6f0e-4a57-9d55-3c1f4f1f2a10",
+                ])
+        },
+        // A detached snapshot whose journal was altered: the digest names the journal.
+        Case {
+            objects: ledger_of_another_task("journal-damaged", Some(JournalDamage::Digest)),
+            ..Case::new("journal-damaged", "LedgerCorrupt")
+                .list("a", cn(&["13900000561"]))
+                .message(&[
+                    "the journal in head Secret journal-damaged-ledger does not match its digest",
+                ])
+        },
+        // A journal with a valid digest, written for another ledger than its snapshot.
+        Case {
+            objects: ledger_of_another_task("journal-foreign", Some(JournalDamage::Foreign)),
+            ..Case::new("journal-foreign", "LedgerCorrupt")
+                .list("a", cn(&["13900000571"]))
+                .message(&[
+                    "Secret journal-foreign-ledger: journal: the journal belongs to another \
+                     ledger than its snapshot",
+                ])
+        },
         // Safety item 7: every answer of this account is a 16 KiB gzip that inflates to 16 MiB.
         Case {
             provider: "p-answer-bomb",
@@ -533,6 +564,75 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
 
 /// The head Secret of a ledger as the store writes it (annotations, digest), holding a forged
 /// ledger whose header declares `count` entries, followed by 100,000 real-looking ones.
+/// What is wrong with the journal of [`ledger_of_another_task`].
+enum JournalDamage {
+    /// Its bytes no longer match the digest in the head.
+    Digest,
+    /// It was written for another ledger (its snapshot is then one of no particular task).
+    Foreign,
+}
+
+/// Ledger Secrets for `task`, written with the real codec: without `journal`, an inline
+/// snapshot of a ledger made for another CallTask's UID; with one, a detached snapshot (a shard
+/// Secret) whose journal in the head is damaged as said.
+fn ledger_of_another_task(task: &str, journal: Option<JournalDamage>) -> Vec<Value> {
+    use callsync::contacts::{ContentDigest, Phone};
+    use callsync::ledger::{Ledger, codec, journal as ledger_journal};
+    use sha2::Digest;
+    let sha = |data: &[u8]| hex::encode(sha2::Sha256::digest(data));
+    let other_uid = "0b8f6a8e-6f0e-4a57-9d55-3c1f4f1f2a10";
+    let phone = Phone::parse("+8613900000999", None).expect("valid");
+    let mut ledger = match journal {
+        None => Ledger::fresh(Some(other_uid)),
+        Some(_) => Ledger::fresh(None),
+    };
+    ledger.record_add_intent(&[(phone, ContentDigest(1))]);
+    let snapshot = codec::encode(&ledger).expect("encode");
+    let mut annotations = json!({"callsync.io/ledger-generation": "1",
+                                 "callsync.io/ledger-shards": "1",
+                                 "callsync.io/ledger-sha256": sha(&snapshot),
+                                 "callsync.io/ledger-write": "copied"});
+    let secret = |name: String, annotations: Value, data: Value| {
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "callsync.io/ledger",
+               "metadata": {"name": name, "annotations": annotations}, "data": data})
+    };
+    let Some(damage) = journal else {
+        return vec![secret(
+            format!("{task}-ledger"),
+            annotations,
+            json!({"ledger": super::b64(&snapshot)}),
+        )];
+    };
+    let bytes = match damage {
+        JournalDamage::Digest => {
+            ledger.record_add_intent(&[(phone, ContentDigest(2))]);
+            ledger_journal::encode(&ledger).expect("journal")
+        }
+        JournalDamage::Foreign => {
+            let mut theirs = Ledger::fresh(Some(other_uid));
+            theirs.record_add_intent(&[(phone, ContentDigest(3))]);
+            ledger_journal::encode(&theirs).expect("journal")
+        }
+    };
+    annotations["callsync.io/ledger-layout"] = json!("detached");
+    annotations["callsync.io/ledger-journal-sha256"] = json!(match damage {
+        JournalDamage::Digest => sha(b"another journal"),
+        JournalDamage::Foreign => sha(&bytes),
+    });
+    vec![
+        secret(
+            format!("{task}-ledger-g1-copied-0"),
+            json!({}),
+            json!({"ledger": super::b64(&snapshot)}),
+        ),
+        secret(
+            format!("{task}-ledger"),
+            annotations,
+            json!({"journal": super::b64(&bytes)}),
+        ),
+    ]
+}
+
 fn forged_ledger(task: &str, count: u64) -> Value {
     use sha2::Digest;
     use std::io::Write;

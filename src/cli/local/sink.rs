@@ -85,8 +85,11 @@ impl FileSink<'_> {
 }
 
 impl SyncSink for FileSink<'_> {
-    async fn save_ledger(&mut self, ledger: &Ledger) -> Result<(), SinkError> {
-        self.store.save(&self.namespace, &self.task, ledger)
+    /// The state file holds the whole ledger each time (a local file: no journal).
+    async fn save_ledger(&mut self, ledger: &mut Ledger) -> Result<(), SinkError> {
+        self.store.save(&self.namespace, &self.task, ledger)?;
+        ledger.snapshot_taken();
+        Ok(())
     }
 
     async fn progress(&mut self, pending_add: u64, pending_remove: u64) {

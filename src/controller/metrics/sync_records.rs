@@ -7,8 +7,14 @@ use crate::sync::{Observation, SyncReport};
 /// Ledger saves one sync made, and the size of the last.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LedgerSaves {
+    /// Saves of either kind.
     pub saves: u64,
+    /// Of them, journals (`ledger::journal`): what changed since the snapshot.
+    pub journals: u64,
+    /// Compressed size of the last snapshot written (0: none in this sync).
     pub last_bytes: usize,
+    /// Bytes written to the ledger Secrets' data, snapshots and journals.
+    pub written_bytes: u64,
 }
 
 impl Metrics {
@@ -60,6 +66,14 @@ impl Metrics {
             .inc_by(report.executed.removed);
         if ledger.saves > 0 {
             self.ledger_saves.get_or_create(task).inc_by(ledger.saves);
+            self.ledger_journal_saves
+                .get_or_create(task)
+                .inc_by(ledger.journals);
+            self.ledger_written_bytes
+                .get_or_create(task)
+                .inc_by(ledger.written_bytes);
+        }
+        if ledger.last_bytes > 0 {
             self.ledger_bytes
                 .get_or_create(task)
                 .set(i64::try_from(ledger.last_bytes).unwrap_or(i64::MAX));

@@ -181,6 +181,8 @@ impl Metrics {
             &self.drift_found,
             &self.listings,
             &self.ledger_saves,
+            &self.ledger_journal_saves,
+            &self.ledger_written_bytes,
             &self.desired_builds,
             &self.desired_list_parses,
         ] {

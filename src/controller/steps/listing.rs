@@ -24,10 +24,18 @@ pub fn schedule(task: &CallTask, now: u64) -> ListingSchedule {
 /// ledger knew may not hold).
 fn asked(task: &CallTask) -> bool {
     let status = task.status.as_ref();
-    let unhandled_request = task.sync_request().is_some()
-        && task.sync_request() != status.and_then(|s| s.last_handled_sync_request.as_deref());
     let spec_changed = task.metadata.generation != status.and_then(|s| s.observed_generation);
-    unhandled_request || spec_changed
+    unhandled_sync_request(task) || spec_changed
+}
+
+/// Whether the CallTask carries a sync request (`callsync.io/requestedAt`) no reconcile has
+/// handled yet.
+pub fn unhandled_sync_request(task: &CallTask) -> bool {
+    let handled = task
+        .status
+        .as_ref()
+        .and_then(|s| s.last_handled_sync_request.as_deref());
+    task.sync_request().is_some() && task.sync_request() != handled
 }
 
 #[cfg(test)]

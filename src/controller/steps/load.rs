@@ -14,9 +14,11 @@ use crate::api::{CallProvider, CallTask, ContactList, reasons};
 use crate::contacts::csv::{CsvData, CsvError, parse_csv, parse_csv_bytes};
 use crate::contacts::source_limit::check_csv_source_size;
 use crate::controller::context::Context;
-use crate::controller::ledger_store::{LedgerStore, LedgerStoreError, LedgerVersion};
+use crate::controller::ledger_cache::LedgerCache;
+use crate::controller::ledger_store::{LedgerRead, LedgerStore, LedgerStoreError, LedgerVersion};
 use crate::controller::store_ready::store_ready;
-use crate::ledger::{Ledger, codec};
+use crate::ledger::Ledger;
+use crate::ledger::identity::owner_uid;
 use crate::providers::remote_task::{account_id, account_scope, needs_credentials};
 use crate::providers::{CredentialSource, Credentials, SecretCredentials};
 
@@ -78,6 +80,20 @@ impl LoadError {
         }
     }
 
+    /// The condition message: the error, and for a damaged ledger what a person can do.
+    pub fn message(&self) -> String {
+        if self.reason() == reasons::LEDGER_CORRUPT {
+            return format!(
+                "{self}. To rebuild it from the provider's listing, request a sync \
+                 (`callsync sync`, or annotate callsync.io/requestedAt): callsync then deletes \
+                 the damaged ledger and starts a new one whose first sync lists the remote \
+                 task; what it finds there is kept as contacts callsync did not add (never \
+                 added again, never removed by cleanup)"
+            );
+        }
+        self.to_string()
+    }
+
     /// Whether waiting may fix it without a change by a person (API server hiccups).
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -91,7 +107,7 @@ impl LoadError {
     /// The phase it leaves the task in: Progressing (retried) when waiting may fix it, else
     /// Stalled until a person acts.
     pub fn phase(&self) -> Phase {
-        let (reason, message) = (self.reason(), self.to_string());
+        let (reason, message) = (self.reason(), self.message());
         if self.is_transient() {
             Phase::Progressing { reason, message }
         } else {
@@ -246,24 +262,65 @@ pub fn ledger_store(task: &CallTask, ctx: &Context) -> LedgerStore {
 }
 
 /// Reads the ledger, or starts an empty one with a fresh identity (`ledger::identity`): a task
-/// that had a ledger before may get here too, and its remote ids must not repeat.
+/// that had a ledger before may get here too, and its remote ids must not repeat. With `cache`,
+/// a ledger kept there since the last reconcile is used when the store still holds that version
+/// (`ledger_cache`).
 pub async fn load_ledger(
     task: &CallTask,
     store: &LedgerStore,
+    cache: Option<&LedgerCache>,
 ) -> Result<(Ledger, Option<LedgerVersion>), LoadError> {
-    match store.load().await? {
-        Some(stored) => {
+    let kept = cache.and_then(|c| c.take(&task.uid().unwrap_or_default()));
+    match store.load_since(kept.as_ref().map(|(_, v)| v)).await? {
+        LedgerRead::Unchanged => {
+            let (ledger, version) = kept.expect("unchanged only against a kept version");
+            Ok((ledger, Some(version)))
+        }
+        LedgerRead::Stored(stored) => {
+            let head = store.head_name();
+            let undecodable = |detail: String| LoadError::LedgerDecode {
+                task: task.name_any(),
+                detail,
+            };
             // Decoding a large ledger takes seconds of CPU: off the async workers, so the
             // lease renewal and the other reconciles keep running.
-            let ledger = crate::controller::offload::cpu_heavy(|| codec::decode(&stored.bytes))
-                .map_err(|e| LoadError::LedgerDecode {
-                    task: task.name_any(),
-                    detail: format!("Secret {}: {e}", store.head_name()),
-                })?;
+            let ledger = crate::controller::offload::cpu_heavy(|| stored.decode())
+                .map_err(|e| undecodable(format!("Secret {head}: {e}")))?;
+            check_identity(task, &ledger)
+                .map_err(|e| undecodable(format!("Secret {head}: {e}")))?;
             Ok((ledger, Some(stored.version)))
         }
-        None => Ok((Ledger::fresh(task.uid().as_deref()), None)),
+        LedgerRead::None => Ok((Ledger::fresh(task.uid().as_deref()), None)),
     }
+}
+
+/// Whether a person asked for the damaged ledger of `task` to be rebuilt: the task stopped
+/// `LedgerCorrupt` (so the person has seen why) and a sync was requested since. The rebuild
+/// starts a new ledger, whose first sync lists the remote task (`sync::listing`).
+pub fn rebuild_requested(task: &CallTask) -> bool {
+    let stalled_corrupt = task
+        .status
+        .as_ref()
+        .and_then(|s| crate::api::find_condition(&s.conditions, crate::api::ConditionType::Ready))
+        .is_some_and(|c| c.reason == reasons::LEDGER_CORRUPT);
+    stalled_corrupt && super::listing::unhandled_sync_request(task)
+}
+
+/// Refuses the ledger of another CallTask: its identity (`ledger::identity`) starts with the
+/// UID of the CallTask it was made for. Planned against, another task's ledger would claim that
+/// task's contacts as this one's — and remove them. A ledger made without a UID (none in
+/// Kubernetes does) is taken as it is.
+fn check_identity(task: &CallTask, ledger: &Ledger) -> Result<(), String> {
+    let (Some(uid), Some(owner)) = (task.uid(), owner_uid(ledger.task_uid())) else {
+        return Ok(());
+    };
+    if owner == uid {
+        return Ok(());
+    }
+    Err(format!(
+        "it holds the ledger of the CallTask with UID {owner}, not of this one ({uid}); copied \
+         or restored from another task?"
+    ))
 }
 
 /// A source as stored: a ConfigMap's `data` is text, a Secret's `data` and a ConfigMap's
@@ -442,7 +499,7 @@ pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
         });
     }
     let ledger_store = ledger_store(task, ctx);
-    let (ledger, ledger_version) = load_ledger(task, &ledger_store).await?;
+    let (ledger, ledger_version) = load_ledger(task, &ledger_store, Some(&ctx.ledgers)).await?;
     Ok(Loaded {
         provider,
         lists,

@@ -7,8 +7,11 @@ use kube::api::Api;
 
 use super::report::apply_status;
 use crate::api::{CallTask, CallTaskStatus};
-use crate::controller::ledger_store::{LedgerStore, LedgerVersion};
+use crate::controller::ledger_store::{
+    LedgerStore, LedgerStoreError, LedgerVersion, MAX_JOURNAL_BYTES,
+};
 use crate::controller::metrics::LedgerSaves;
+use crate::ledger::journal::{self, Save};
 use crate::ledger::{Ledger, codec};
 use crate::sync::{SinkError, SyncSink};
 
@@ -26,6 +29,8 @@ pub struct SecretSink<'a> {
     saved: LedgerSaves,
     /// Whether a progress status reached the API server: the final report then starts from it.
     progress_written: bool,
+    /// The ledger's change count at its last save (`Ledger::changes`).
+    saved_at: Option<u64>,
 }
 
 impl<'a> SecretSink<'a> {
@@ -48,7 +53,16 @@ impl<'a> SecretSink<'a> {
             last_progress: Instant::now(),
             saved: LedgerSaves::default(),
             progress_written: false,
+            saved_at: None,
         }
+    }
+
+    /// The version the store holds `ledger` at, when that is exactly `ledger`: nothing changed
+    /// it since its last save, or, with no save in this sync, since it was loaded (at
+    /// `loaded_changes`).
+    pub fn durable(&self, ledger: &Ledger, loaded_changes: u64) -> Option<LedgerVersion> {
+        let unchanged = ledger.changes() == self.saved_at.unwrap_or(loaded_changes);
+        unchanged.then(|| self.version.clone()).flatten()
     }
 
     /// Ledger saves made so far.
@@ -75,26 +89,47 @@ impl SyncSink for SecretSink<'_> {
         false
     }
 
-    async fn save_ledger(&mut self, ledger: &Ledger) -> Result<(), SinkError> {
-        // Seconds of CPU for a large ledger: off the async workers (see `offload`).
-        let bytes =
-            crate::controller::offload::cpu_heavy(|| codec::encode(ledger)).map_err(|e| {
-                SinkError {
-                    message: e.to_string(),
-                    reason: "LedgerEncode",
-                }
-            })?;
-        let version = self
-            .store
-            .save(&bytes, self.version.as_ref())
-            .await
-            .map_err(|e| SinkError {
-                message: e.to_string(),
-                reason: e.reason(),
-            })?;
+    /// One batch a window: a save is a journal of what changed once the snapshot is detached,
+    /// and a rewrite of at most `INLINE_SNAPSHOT_MAX` bytes before, so saving before every batch
+    /// costs little, and a crash leaves at most one batch in doubt (on NXLink, which cannot
+    /// list, one batch of lookups to settle).
+    fn window_items(&self, _ledger_len: usize) -> usize {
+        0
+    }
+
+    async fn save_ledger(&mut self, ledger: &mut Ledger) -> Result<(), SinkError> {
+        let encode_err = |e: codec::CodecError| SinkError {
+            message: e.to_string(),
+            reason: "LedgerEncode",
+        };
+        let store_err = |e: LedgerStoreError| SinkError {
+            message: e.to_string(),
+            reason: e.reason(),
+        };
+        let detached = self.version.as_ref().filter(|v| v.detached);
+        // Seconds of CPU for a large snapshot: off the async workers (see `offload`).
+        let save = crate::controller::offload::cpu_heavy(|| {
+            journal::next_save(ledger, detached.is_some(), MAX_JOURNAL_BYTES)
+        })
+        .map_err(encode_err)?;
+        let (version, bytes) = match (&save, detached) {
+            (Save::Journal(bytes), Some(detached)) => {
+                let version = self.store.save_journal(bytes, detached).await;
+                self.saved.journals += 1;
+                (version.map_err(store_err)?, bytes.len())
+            }
+            (Save::Snapshot(bytes), _) | (Save::Journal(bytes), None) => {
+                let version = self.store.save(bytes, self.version.as_ref()).await;
+                let version = version.map_err(store_err)?;
+                ledger.snapshot_taken();
+                self.saved.last_bytes = bytes.len();
+                (version, bytes.len())
+            }
+        };
         self.version = Some(version);
-        self.saved.last_bytes = bytes.len();
+        self.saved_at = Some(ledger.changes());
         self.saved.saves += 1;
+        self.saved.written_bytes += bytes as u64;
         Ok(())
     }
 

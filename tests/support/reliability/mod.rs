@@ -457,7 +457,7 @@ pub async fn ledger_states(fleet: &Fleet, kind: ProviderKind) -> (usize, usize, 
     let Some(stored) = store.load().await.expect("load ledger") else {
         return (0, 0, 0);
     };
-    let ledger = callsync::ledger::codec::decode(&stored.bytes).expect("decode ledger");
+    let ledger = stored.decode().expect("decode ledger");
     let mut states = (0, 0, 0);
     for entry in ledger.iter() {
         match entry.state {

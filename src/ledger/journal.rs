@@ -1,0 +1,340 @@
+//! The ledger's journal: what changed since the last snapshot (`codec`), so that saving the
+//! ledger around a batch writes bytes in proportion to what changed, not to the whole ledger.
+//!
+//! A journal holds, for every phone touched since the snapshot ([`Ledger::touched`]), where it
+//! now stands — an entry, a console phone, or nothing — and the small parts kept whole: the
+//! attempt counter, the open batches and the listing marks. It is cumulative: each save writes
+//! every change since the snapshot again, so only the newest journal matters and replaying it
+//! onto its snapshot gives the ledger exactly. The store compacts (writes a new snapshot and an
+//! empty journal) once a journal grows past [`compact_after`].
+//!
+//! Layout (before gzip): `"CSJ" 0x01 | identity_len varint | identity | next_attempt varint |
+//! listing_last+1 varint | drift_hint u8 | open batch count varint | each: id_len varint | id |
+//! accepted_at varint | count varint | records`, each record `phone delta varint | kind u8`
+//! (0 absent, 1 console, 2 entry) and for an entry `digest u64 LE | attempt varint | flags u8`
+//! (flags as in `codec`: state bits 0–1, removable bit 2, foreign bit 3), sorted by phone.
+//!
+//! Decoding is bounded as the codec's is: a journal is as forgeable as a snapshot.
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use super::codec::{
+    CodecError, DecodeLimits, Reader, check_limit, decode_open_batches, encode_open_batches,
+    entry_flags, gzip_reader, put_varint, state_of_flags,
+};
+use super::model::{Ledger, LedgerEntry, ListingMarks, Slot, remote_id};
+use crate::contacts::{ContentDigest, Phone};
+
+const MAGIC: &[u8; 3] = b"CSJ";
+const VERSION: u8 = 1;
+
+/// Whether a journal of `touched` phones is past what one save should write for a ledger of
+/// `ledger_len` entries: then the store writes a snapshot instead. A quarter of the ledger
+/// keeps replay cheaper than a snapshot; the fixed floor keeps a small ledger journaling a
+/// whole batch (5,000 is the largest batch of any provider).
+pub fn compact_after(touched: usize, ledger_len: usize) -> bool {
+    touched > (ledger_len / 4).max(10_000)
+}
+
+/// What one save of a ledger writes.
+#[derive(Debug)]
+pub enum Save {
+    /// The whole ledger (`codec`); the ledger's touched phones are cleared once it is durable
+    /// ([`Ledger::snapshot_taken`]).
+    Snapshot(Vec<u8>),
+    /// What changed since the snapshot the store holds.
+    Journal(Vec<u8>),
+}
+
+/// The next save of `ledger`: a journal when the store can hold one next to its snapshot
+/// (`journal_allowed`), the journal is not past [`compact_after`] and its bytes fit in
+/// `max_journal_bytes`; else a snapshot. The one rule for every store that journals.
+pub fn next_save(
+    ledger: &Ledger,
+    journal_allowed: bool,
+    max_journal_bytes: usize,
+) -> Result<Save, CodecError> {
+    if journal_allowed && !compact_after(ledger.touched().len(), ledger.len()) {
+        let journal = encode(ledger)?;
+        if journal.len() <= max_journal_bytes {
+            return Ok(Save::Journal(journal));
+        }
+    }
+    Ok(Save::Snapshot(super::codec::encode(ledger)?))
+}
+
+/// Serialises and compresses the changes of `ledger` since its last snapshot.
+pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
+    let mut phones: Vec<Phone> = ledger.touched().iter().copied().collect();
+    phones.sort_unstable();
+    let mut raw = Vec::with_capacity(64 + phones.len() * 14);
+    raw.extend_from_slice(MAGIC);
+    raw.push(VERSION);
+    let identity = ledger.task_uid().as_bytes();
+    put_varint(&mut raw, identity.len() as u64);
+    raw.extend_from_slice(identity);
+    put_varint(&mut raw, u64::from(ledger.next_attempt()));
+    let marks = ledger.listing();
+    put_varint(&mut raw, marks.last.map_or(0, |at| at.saturating_add(1)));
+    raw.push(u8::from(marks.drift_hint));
+    encode_open_batches(&mut raw, ledger.open_batches());
+    put_varint(&mut raw, phones.len() as u64);
+    let mut prev = 0u64;
+    for phone in phones {
+        put_varint(&mut raw, phone.as_u64() - prev);
+        prev = phone.as_u64();
+        match ledger.slot(phone) {
+            Slot::Absent => raw.push(0),
+            Slot::Console => raw.push(1),
+            Slot::Entry(e) => {
+                raw.push(2);
+                raw.extend_from_slice(&e.content_digest.0.to_le_bytes());
+                put_varint(&mut raw, u64::from(e.attempt));
+                raw.push(entry_flags(&e));
+            }
+        }
+    }
+    let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
+    gz.write_all(&raw)?;
+    Ok(gz.finish()?)
+}
+
+/// Why a stored ledger (a snapshot and maybe a journal) cannot be read, by part.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredLedgerError {
+    /// The snapshot (`codec`).
+    #[error("{0}")]
+    Snapshot(CodecError),
+    /// The journal.
+    #[error("journal: {0}")]
+    Journal(CodecError),
+}
+
+/// The ledger a store holds: its snapshot with its journal, if any, replayed. The one reading of
+/// a stored ledger, for the controller and for the tests that look into one.
+pub fn decode_stored(snapshot: &[u8], journal: Option<&[u8]>) -> Result<Ledger, StoredLedgerError> {
+    let limits = DecodeLimits::DEFAULT;
+    let mut ledger =
+        super::codec::decode_with(snapshot, &limits).map_err(StoredLedgerError::Snapshot)?;
+    if let Some(journal) = journal {
+        apply(&mut ledger, journal, &limits).map_err(StoredLedgerError::Journal)?;
+    }
+    Ok(ledger)
+}
+
+/// Replays a journal written by [`encode`] onto the snapshot it was written against. A journal
+/// of another ledger (another identity) is refused and leaves `snapshot` as it was.
+pub fn apply(snapshot: &mut Ledger, data: &[u8], limits: &DecodeLimits) -> Result<(), CodecError> {
+    check_limit(
+        "journal size in bytes",
+        data.len() as u64,
+        limits.max_compressed as u64,
+    )?;
+    let mut r = gzip_reader(data)?;
+    if r.take::<3>()? != *MAGIC {
+        return Err(CodecError::BadMagic);
+    }
+    let [version] = r.take::<1>()?;
+    if version != VERSION {
+        return Err(CodecError::Version(version));
+    }
+    let identity_len = r.varint()?;
+    check_limit(
+        "journal identity length",
+        identity_len,
+        limits.max_uid as u64,
+    )?;
+    let mut identity = vec![0u8; identity_len as usize];
+    r.fill(&mut identity)?;
+    if identity != snapshot.task_uid().as_bytes() {
+        return Err(CodecError::ForeignJournal);
+    }
+    let next_attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
+    let listing = ListingMarks {
+        last: r.varint()?.checked_sub(1),
+        drift_hint: match r.take::<1>()? {
+            [0] => false,
+            [1] => true,
+            _ => return Err(CodecError::Corrupt("listing flags")),
+        },
+    };
+    let open_batches = decode_open_batches(&mut r)?;
+    let count = r.varint()?;
+    check_limit("journal record count", count, limits.max_entries)?;
+    // Read whole before anything is applied: a damaged journal changes nothing.
+    let records = read_records(&mut r, count, snapshot.task_uid())?;
+    if r.trailing()? {
+        return Err(CodecError::Corrupt("trailing bytes"));
+    }
+    for (phone, slot) in records {
+        snapshot.set_slot(phone, slot);
+    }
+    snapshot.set_journal_header(next_attempt, open_batches, listing);
+    Ok(())
+}
+
+fn read_records<R: std::io::Read>(
+    r: &mut Reader<R>,
+    count: u64,
+    identity: &str,
+) -> Result<Vec<(Phone, Slot)>, CodecError> {
+    let mut records = Vec::new();
+    let mut phone = 0u64;
+    for i in 0..count {
+        let delta = r.varint()?;
+        if delta == 0 && i > 0 {
+            return Err(CodecError::Corrupt("journal records not sorted"));
+        }
+        phone = phone
+            .checked_add(delta)
+            .ok_or(CodecError::Corrupt("journal phone"))?;
+        let p = Phone::from_u64_unchecked(phone);
+        let slot = match r.take::<1>()? {
+            [0] => Slot::Absent,
+            [1] => Slot::Console,
+            [2] => {
+                let digest = r.take::<8>()?;
+                let attempt =
+                    u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
+                let [flags] = r.take::<1>()?;
+                Slot::Entry(LedgerEntry {
+                    phone: p,
+                    remote_id: remote_id(identity, p, attempt),
+                    content_digest: ContentDigest(u64::from_le_bytes(digest)),
+                    state: state_of_flags(flags)?,
+                    attempt,
+                    removable: flags & 0b100 != 0,
+                    foreign: flags & 0b1000 != 0,
+                })
+            }
+            _ => return Err(CodecError::Corrupt("journal record kind")),
+        };
+        records.push((p, slot));
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::{ItemOutcome, Rejection, codec};
+
+    fn ph(n: u64) -> Phone {
+        Phone::from_u64_unchecked(8613000000000 + n)
+    }
+
+    /// A snapshot, then every kind of change; the snapshot plus the journal is the ledger.
+    #[test]
+    fn snapshot_and_journal_give_the_ledger_back() {
+        let mut ledger = codec::tests::sample(2_000);
+        ledger.mark_listed(1_700_000_000);
+        let snapshot = codec::encode(&ledger).expect("encode");
+        ledger.snapshot_taken();
+
+        let some: Vec<Phone> = ledger.iter().map(|e| e.phone).take(30).collect();
+        ledger.record_remove_intent(&some[..10]);
+        for &p in &some[..5] {
+            ledger.record_remove_outcome(p, ItemOutcome::Accepted);
+        }
+        let new: Vec<(Phone, ContentDigest)> = (0..20).map(|i| (ph(i), ContentDigest(i))).collect();
+        ledger.record_add_intent(&new);
+        for &(p, _) in &new[..10] {
+            ledger.record_add_outcome(p, ItemOutcome::Accepted);
+        }
+        ledger.record_add_outcome(new[10].0, ItemOutcome::Rejected(Rejection::Duplicate));
+        ledger.record_add_outcome(new[11].0, ItemOutcome::Rejected(Rejection::Other));
+        ledger.record_open_batches(["batch-1".to_string()], 1_700_000_100);
+        assert!(ledger.touched().len() >= 30, "{}", ledger.touched().len());
+
+        let journal = encode(&ledger).expect("journal");
+        let mut back = codec::decode(&snapshot).expect("snapshot");
+        apply(&mut back, &journal, &DecodeLimits::DEFAULT).expect("apply");
+        assert_eq!(back, ledger);
+        // Replayed phones stay touched: the next journal must hold them again.
+        assert_eq!(back.touched(), ledger.touched());
+        assert!(
+            journal.len() * 20 < snapshot.len(),
+            "{} vs {}",
+            journal.len(),
+            snapshot.len()
+        );
+    }
+
+    #[test]
+    fn a_journal_of_another_ledger_is_refused_and_changes_nothing() {
+        let mut ours = codec::tests::sample(100);
+        let mut theirs = Ledger::fresh(Some("0b8f6a8e-6f0e-4a57-9d55-3c1f4f1f2a10"));
+        theirs.record_add_intent(&[(ph(1), ContentDigest(1))]);
+        let journal = encode(&theirs).expect("journal");
+        let before = ours.clone();
+        let err = apply(&mut ours, &journal, &DecodeLimits::DEFAULT).expect_err("refused");
+        assert!(matches!(err, CodecError::ForeignJournal), "{err}");
+        assert_eq!(ours, before);
+    }
+
+    #[test]
+    fn a_damaged_journal_is_refused_and_changes_nothing() {
+        let mut ledger = codec::tests::sample(100);
+        let snapshot = ledger.clone();
+        ledger.snapshot_taken();
+        let p = ledger.iter().next().expect("entry").phone;
+        ledger.record_remove_intent(&[p]);
+        let journal = encode(&ledger).expect("journal");
+        for cut in [journal.len() / 2, journal.len() - 4] {
+            let mut back = snapshot.clone();
+            assert!(apply(&mut back, &journal[..cut], &DecodeLimits::DEFAULT).is_err());
+            assert_eq!(back, snapshot);
+        }
+        let mut back = snapshot.clone();
+        let err = apply(
+            &mut back,
+            b"not a journal at all, not gzip",
+            &DecodeLimits::DEFAULT,
+        );
+        assert!(err.is_err());
+        assert_eq!(back, snapshot);
+        // A snapshot is not a journal.
+        let err = apply(
+            &mut back,
+            &codec::encode(&snapshot).expect("encode"),
+            &DecodeLimits::DEFAULT,
+        );
+        assert!(matches!(err, Err(CodecError::BadMagic)), "{err:?}");
+    }
+
+    #[test]
+    fn a_listing_touches_only_what_it_changed() {
+        let mut ledger = codec::tests::sample(1_000);
+        ledger.snapshot_taken();
+        let observed: Vec<crate::contacts::ObservedContact> = ledger
+            .iter()
+            .skip(3)
+            .map(|e| crate::contacts::ObservedContact {
+                phone: e.phone,
+                remote_id: Some(e.remote_id.to_string()),
+                removable: true,
+                content_digest: None,
+            })
+            .chain(std::iter::once(crate::contacts::ObservedContact {
+                phone: ph(7),
+                remote_id: Some("console".into()),
+                removable: true,
+                content_digest: None,
+            }))
+            .collect();
+        let report = ledger.reconcile(&observed);
+        assert_eq!(report.drift_removed, 3);
+        // Three dropped entries and one new console phone.
+        assert_eq!(ledger.touched().len(), 4);
+    }
+
+    #[test]
+    fn compaction_starts_past_a_quarter_of_the_ledger_or_the_floor() {
+        assert!(!compact_after(10_000, 0));
+        assert!(compact_after(10_001, 0));
+        assert!(!compact_after(250_000, 1_000_000));
+        assert!(compact_after(250_001, 1_000_000));
+    }
+}
