@@ -112,14 +112,21 @@ impl SyncSink for SecretSink<'_> {
             journal::next_save(ledger, detached.is_some(), MAX_JOURNAL_BYTES)
         })
         .map_err(encode_err)?;
-        let (version, bytes) = match (&save, detached) {
-            (Save::Journal(bytes), Some(detached)) => {
-                let version = self.store.save_journal(bytes, detached).await;
+        let (version, bytes) = match save {
+            Save::Journal(bytes) => {
+                // `next_save` journals only when told the snapshot is detached.
+                let Some(detached) = detached else {
+                    return Err(encode_err(codec::CodecError::Corrupt(
+                        "a journal was encoded for a ledger without a detached snapshot",
+                    )));
+                };
+                let version = self.store.save_journal(&bytes, detached).await;
+                let version = version.map_err(store_err)?;
                 self.saved.journals += 1;
-                (version.map_err(store_err)?, bytes.len())
+                (version, bytes.len())
             }
-            (Save::Snapshot(bytes), _) | (Save::Journal(bytes), None) => {
-                let version = self.store.save(bytes, self.version.as_ref()).await;
+            Save::Snapshot(bytes) => {
+                let version = self.store.save(&bytes, self.version.as_ref()).await;
                 let version = version.map_err(store_err)?;
                 ledger.snapshot_taken();
                 self.saved.last_bytes = bytes.len();
