@@ -312,14 +312,20 @@ async fn a_detached_snapshot_takes_journals_in_the_head() {
 
     // A damaged journal is named; the snapshot is not blamed.
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let mut head = secrets.get("journaled-ledger").await.expect("head");
-    head.data
-        .get_or_insert_default()
-        .insert("journal".into(), ByteString(b"journal tww".to_vec()));
-    secrets
-        .replace("journaled-ledger", &PostParams::default(), &head)
-        .await
-        .expect("tamper");
+    let set_journal = |bytes: &'static [u8]| {
+        let secrets = secrets.clone();
+        async move {
+            let mut head = secrets.get("journaled-ledger").await.expect("head");
+            head.data
+                .get_or_insert_default()
+                .insert("journal".into(), ByteString(bytes.to_vec()));
+            secrets
+                .replace("journaled-ledger", &PostParams::default(), &head)
+                .await
+                .expect("replace the head");
+        }
+    };
+    set_journal(b"journal tww").await;
     let err = store.load().await.expect_err("damage must be detected");
     assert!(matches!(err, LedgerStoreError::Corrupt { .. }), "{err:?}");
     assert!(
@@ -330,14 +336,7 @@ async fn a_detached_snapshot_takes_journals_in_the_head() {
 
     // Compaction: a new snapshot replaces the shards and empties the journal; a small one goes
     // back into the head.
-    let mut head = secrets.get("journaled-ledger").await.expect("head");
-    head.data
-        .get_or_insert_default()
-        .insert("journal".into(), ByteString(b"journal two".to_vec()));
-    secrets
-        .replace("journaled-ledger", &PostParams::default(), &head)
-        .await
-        .expect("mend");
+    set_journal(b"journal two").await;
     let current = store.load().await.expect("load").expect("ledger").version;
     let compacted = noise(INLINE_SNAPSHOT_MAX * 2, 13);
     let v4 = store

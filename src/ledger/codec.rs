@@ -145,19 +145,7 @@ pub fn decode(data: &[u8]) -> Result<Ledger, CodecError> {
 
 /// [`decode`] within `limits`.
 pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecError> {
-    check_limit(
-        "compressed size in bytes",
-        data.len() as u64,
-        limits.max_compressed as u64,
-    )?;
-    let mut r = gzip_reader(data)?;
-    if r.take::<3>()? != *MAGIC {
-        return Err(CodecError::BadMagic);
-    }
-    let [version] = r.take::<1>()?;
-    if !(1..=VERSION).contains(&version) {
-        return Err(CodecError::Version(version));
-    }
+    let (mut r, version) = open("compressed size in bytes", data, limits, MAGIC, 1..=VERSION)?;
     let uid_len = r.varint()?;
     check_limit("task UID length", uid_len, limits.max_uid as u64)?;
     let mut uid = vec![0u8; usize::try_from(uid_len).map_err(|_| CodecError::Corrupt("uid"))?];
@@ -283,8 +271,32 @@ pub(super) fn decode_open_batches<R: Read>(
     Ok(open_batches)
 }
 
+/// A stored form being read: inflated a few bytes at a time.
+pub(super) type GzReader<'a> = Reader<BufReader<GzDecoder<&'a [u8]>>>;
+
+/// Opens a stored form (a snapshot or a journal): checks its size (`what`) against `limits`,
+/// then reads its magic and a version byte within `versions`. Returns the reader after them.
+pub(super) fn open<'a>(
+    what: &'static str,
+    data: &'a [u8],
+    limits: &DecodeLimits,
+    magic: &[u8; 3],
+    versions: std::ops::RangeInclusive<u8>,
+) -> Result<(GzReader<'a>, u8), CodecError> {
+    check_limit(what, data.len() as u64, limits.max_compressed as u64)?;
+    let mut r = gzip_reader(data)?;
+    if r.take::<3>()? != *magic {
+        return Err(CodecError::BadMagic);
+    }
+    let [version] = r.take::<1>()?;
+    if !versions.contains(&version) {
+        return Err(CodecError::Version(version));
+    }
+    Ok((r, version))
+}
+
 /// A reader of gzip `data`, inflated a few bytes at a time (never into one buffer).
-pub(super) fn gzip_reader(data: &[u8]) -> Result<Reader<BufReader<GzDecoder<&[u8]>>>, CodecError> {
+fn gzip_reader(data: &[u8]) -> Result<GzReader<'_>, CodecError> {
     // The smallest gzip is 18 bytes (header and trailer); without the magic it is not gzip.
     if data.len() < 18 || data[..2] != [0x1f, 0x8b] {
         return Err(CodecError::Gzip(std::io::Error::new(

@@ -22,7 +22,7 @@ use flate2::write::GzEncoder;
 
 use super::codec::{
     CodecError, DecodeLimits, Reader, check_limit, decode_open_batches, encode_open_batches,
-    entry_flags, gzip_reader, put_varint, state_of_flags,
+    entry_flags, open, put_varint, state_of_flags,
 };
 use super::model::{Ledger, LedgerEntry, ListingMarks, Slot, remote_id};
 use crate::contacts::{ContentDigest, Phone};
@@ -127,19 +127,13 @@ pub fn decode_stored(snapshot: &[u8], journal: Option<&[u8]>) -> Result<Ledger, 
 /// Replays a journal written by [`encode`] onto the snapshot it was written against. A journal
 /// of another ledger (another identity) is refused and leaves `snapshot` as it was.
 pub fn apply(snapshot: &mut Ledger, data: &[u8], limits: &DecodeLimits) -> Result<(), CodecError> {
-    check_limit(
+    let (mut r, _) = open(
         "journal size in bytes",
-        data.len() as u64,
-        limits.max_compressed as u64,
+        data,
+        limits,
+        MAGIC,
+        VERSION..=VERSION,
     )?;
-    let mut r = gzip_reader(data)?;
-    if r.take::<3>()? != *MAGIC {
-        return Err(CodecError::BadMagic);
-    }
-    let [version] = r.take::<1>()?;
-    if version != VERSION {
-        return Err(CodecError::Version(version));
-    }
     let identity_len = r.varint()?;
     check_limit(
         "journal identity length",
