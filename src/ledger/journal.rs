@@ -30,12 +30,29 @@ use crate::contacts::{ContentDigest, Phone};
 const MAGIC: &[u8; 3] = b"CSJ";
 const VERSION: u8 = 1;
 
+/// Phones changed since the snapshot from which a sink that journals saves in windows of
+/// batches again (`SyncSink::window_items`): below, a journal save costs about 10 bytes a
+/// changed phone, 100 KB at most, cheap before every batch.
+pub const JOURNAL_WINDOWS_FROM: usize = 10_000;
+
+/// The most items a window of batches holds for a store that journals (`SyncSink::window_items`):
+/// none beyond one batch while fewer than [`JOURNAL_WINDOWS_FROM`] phones changed since the
+/// snapshot, else `whole_ledger_window` (the windows of a store that writes the whole ledger,
+/// a quarter of it), whose saves compact.
+pub fn window_items(touched: usize, whole_ledger_window: usize) -> usize {
+    if touched < JOURNAL_WINDOWS_FROM {
+        0
+    } else {
+        whole_ledger_window
+    }
+}
+
 /// Whether a journal of `touched` phones is past what one save should write for a ledger of
 /// `ledger_len` entries: then the store writes a snapshot instead. A quarter of the ledger
-/// keeps replay cheaper than a snapshot; the fixed floor keeps a small ledger journaling a
-/// whole batch (5,000 is the largest batch of any provider).
+/// keeps replay cheaper than a snapshot; the floor keeps a small ledger journaling a whole
+/// batch (5,000 is the largest batch of any provider).
 pub fn compact_after(touched: usize, ledger_len: usize) -> bool {
-    touched > (ledger_len / 4).max(10_000)
+    touched > (ledger_len / 4).max(JOURNAL_WINDOWS_FROM)
 }
 
 /// What one save of a ledger writes.
@@ -322,6 +339,13 @@ mod tests {
         assert_eq!(report.drift_removed, 3);
         // Three dropped entries and one new console phone.
         assert_eq!(ledger.touched().len(), 4);
+    }
+
+    #[test]
+    fn windows_hold_one_batch_while_the_journal_is_small() {
+        assert_eq!(window_items(0, 250_000), 0);
+        assert_eq!(window_items(9_999, 250_000), 0);
+        assert_eq!(window_items(10_000, 250_000), 250_000);
     }
 
     #[test]

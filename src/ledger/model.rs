@@ -400,12 +400,19 @@ impl Ledger {
     /// Keeps the open batches `keep` says are still open. Without an entry Adding, nothing the
     /// ledger tracks can be waiting in one, and every batch is dropped.
     pub fn retain_open_batches(&mut self, keep: impl FnMut(&OpenBatch) -> bool) {
-        self.changes += 1;
-        if !self.entries.values().any(|e| e.state == EntryState::Adding) {
-            self.open_batches.clear();
+        // Called by every sync: a change only when a batch goes (a kept ledger stays kept).
+        let before = self.open_batches.len();
+        if before == 0 {
             return;
         }
-        self.open_batches.retain(keep);
+        if !self.entries.values().any(|e| e.state == EntryState::Adding) {
+            self.open_batches.clear();
+        } else {
+            self.open_batches.retain(keep);
+        }
+        if self.open_batches.len() != before {
+            self.changes += 1;
+        }
     }
 
     /// Entries sorted by phone.

@@ -284,7 +284,7 @@ impl SyncSink for MemorySink {
     }
 
     /// One batch a window, as the controller's sink once it journals.
-    fn window_items(&self, _ledger_len: usize) -> usize {
+    fn window_items(&self, _ledger_len: usize, _touched: usize) -> usize {
         0
     }
 

@@ -89,12 +89,15 @@ impl SyncSink for SecretSink<'_> {
         false
     }
 
-    /// One batch a window: a save is a journal of what changed once the snapshot is detached,
-    /// and a rewrite of at most `INLINE_SNAPSHOT_MAX` bytes before, so saving before every batch
-    /// costs little, and a crash leaves at most one batch in doubt (on NXLink, which cannot
-    /// list, one batch of lookups to settle).
-    fn window_items(&self, _ledger_len: usize) -> usize {
-        0
+    /// One batch a window while the journal is small: a save is then a journal of what changed
+    /// (or a rewrite of at most `INLINE_SNAPSHOT_MAX` bytes before the snapshot is detached), so
+    /// saving before every batch costs little, and a crash leaves at most one batch in doubt (on
+    /// NXLink, which cannot list, one batch of lookups to settle). A journal is rewritten whole
+    /// at each save, though: once a sync has changed `journal::JOURNAL_WINDOWS_FROM` phones since the
+    /// snapshot (a first sync of a large task), per-batch saves would cost the journal each
+    /// time, so windows grow to a quarter of the ledger again and their saves compact.
+    fn window_items(&self, ledger_len: usize, touched: usize) -> usize {
+        journal::window_items(touched, ledger_len / crate::sync::WINDOW_SHARE)
     }
 
     async fn save_ledger(&mut self, ledger: &mut Ledger) -> Result<(), SinkError> {
