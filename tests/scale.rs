@@ -571,7 +571,14 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     };
     // Past one inline snapshot the edit's saves are journals of what it changed, never a
     // rewrite of the whole ledger; below, each rewrites the small inline snapshot.
-    assert!(edit.saves >= 1.0, "the edit saved its intents");
+    // The edit changes fewer than 10,000 phones: its intents are saved before every batch,
+    // so a kill leaves at most one batch in doubt.
+    assert!(
+        edit.saves > edit.write_calls as f64,
+        "{} saves for {} batches: one before every batch and one after the last",
+        edit.saves,
+        edit.write_calls
+    );
     if detached {
         assert_eq!(
             edit.journal_saves, edit.saves,

@@ -31,6 +31,9 @@ pub struct SecretSink<'a> {
     progress_written: bool,
     /// The ledger's change count at its last save (`Ledger::changes`).
     saved_at: Option<u64>,
+    /// Phones the journal held when this sync started (0 after a snapshot): the sync's own
+    /// changes decide its windows (`window_items`), not what earlier syncs left to journal.
+    journal_base: usize,
 }
 
 impl<'a> SecretSink<'a> {
@@ -54,7 +57,14 @@ impl<'a> SecretSink<'a> {
             saved: LedgerSaves::default(),
             progress_written: false,
             saved_at: None,
+            journal_base: 0,
         }
+    }
+
+    /// The journal held `touched` phones when this sync started (`Ledger::touched`).
+    pub fn with_journal_base(mut self, touched: usize) -> Self {
+        self.journal_base = touched;
+        self
     }
 
     /// The version the store holds `ledger` at, when that is exactly `ledger`: nothing changed
@@ -93,11 +103,12 @@ impl SyncSink for SecretSink<'_> {
     /// (or a rewrite of at most `INLINE_SNAPSHOT_MAX` bytes before the snapshot is detached), so
     /// saving before every batch costs little, and a crash leaves at most one batch in doubt (on
     /// NXLink, which cannot list, one batch of lookups to settle). A journal is rewritten whole
-    /// at each save, though: once a sync has changed `journal::JOURNAL_WINDOWS_FROM` phones since the
-    /// snapshot (a first sync of a large task), per-batch saves would cost the journal each
+    /// at each save, though: once this sync has changed `journal::JOURNAL_WINDOWS_FROM` phones
+    /// (a first sync of a large task), per-batch saves would cost the journal each
     /// time, so windows grow to a quarter of the ledger again and their saves compact.
     fn window_items(&self, ledger_len: usize, touched: usize) -> usize {
-        journal::window_items(touched, ledger_len / crate::sync::WINDOW_SHARE)
+        let this_sync = touched.saturating_sub(self.journal_base);
+        journal::window_items(this_sync, ledger_len / crate::sync::WINDOW_SHARE)
     }
 
     async fn save_ledger(&mut self, ledger: &mut Ledger) -> Result<(), SinkError> {
@@ -132,6 +143,7 @@ impl SyncSink for SecretSink<'_> {
                 let version = self.store.save(&bytes, self.version.as_ref()).await;
                 let version = version.map_err(store_err)?;
                 ledger.snapshot_taken();
+                self.journal_base = 0;
                 self.saved.last_bytes = bytes.len();
                 (version, bytes.len())
             }
