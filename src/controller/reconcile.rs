@@ -256,7 +256,7 @@ async fn rebuild_ledger(
     error: &load::LoadError,
 ) -> Result<(), ReconcileError> {
     tracing::warn!(calltask = %task.name_any(), %error, "rebuilding a damaged ledger, as requested");
-    ctx.ledgers.forget(&task.uid().unwrap_or_default());
+    // Nothing to drop from `ctx.ledgers`: the failed load took the task's kept ledger out.
     load::ledger_store(task, ctx).discard().await?;
     let note = format!(
         "the damaged ledger was deleted as requested ({error}); a new one is built from a full \

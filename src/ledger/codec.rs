@@ -113,24 +113,18 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
     put_varint(&mut raw, ledger.len() as u64);
     let mut prev = 0u64;
     for e in ledger.iter() {
-        let p = e.phone.as_u64();
-        put_varint(&mut raw, p - prev);
-        prev = p;
-        raw.extend_from_slice(&e.content_digest.0.to_le_bytes());
-        put_varint(&mut raw, u64::from(e.attempt));
-        raw.push(entry_flags(e));
+        put_sorted_phone(&mut raw, &mut prev, e.phone);
+        put_entry(&mut raw, e);
     }
     if version >= 2 {
         encode_open_batches(&mut raw, ledger.open_batches());
     }
     if version >= 3 {
-        put_varint(&mut raw, marks.last.map_or(0, |at| at.saturating_add(1)));
-        raw.push(u8::from(marks.drift_hint));
+        put_listing_marks(&mut raw, marks);
         put_varint(&mut raw, ledger.console().len() as u64);
         let mut prev = 0u64;
-        for p in ledger.console() {
-            put_varint(&mut raw, p.as_u64() - prev);
-            prev = p.as_u64();
+        for &p in ledger.console() {
+            put_sorted_phone(&mut raw, &mut prev, p);
         }
     }
     let mut gz = GzEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::default());
@@ -155,32 +149,10 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
     let count = r.varint()?;
     check_limit("entry count", count, limits.max_entries)?;
     let mut entries = BTreeMap::new();
-    let mut phone = 0u64;
+    let mut phones = SortedPhones::new("entries not sorted", "phone");
     for _ in 0..count {
-        let delta = r.varint()?;
-        if delta == 0 && !entries.is_empty() {
-            return Err(CodecError::Corrupt("entries not sorted"));
-        }
-        phone = phone
-            .checked_add(delta)
-            .ok_or(CodecError::Corrupt("phone"))?;
-        let digest = r.take::<8>()?;
-        let attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
-        let [flags] = r.take::<1>()?;
-        let state = state_of_flags(flags)?;
-        let p = Phone::from_u64_unchecked(phone);
-        entries.insert(
-            p,
-            LedgerEntry {
-                phone: p,
-                remote_id: remote_id(&uid, p, attempt),
-                content_digest: ContentDigest(u64::from_le_bytes(digest)),
-                state,
-                attempt,
-                removable: flags & 0b100 != 0,
-                foreign: flags & 0b1000 != 0,
-            },
-        );
+        let p = phones.next(&mut r)?;
+        entries.insert(p, read_entry(&mut r, &uid, p)?);
     }
     let open_batches = if version >= 2 {
         decode_open_batches(&mut r)?
@@ -190,24 +162,12 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
     let mut listing = ListingMarks::default();
     let mut console = std::collections::BTreeSet::new();
     if version >= 3 {
-        listing.last = r.varint()?.checked_sub(1);
-        let [flags] = r.take::<1>()?;
-        if flags > 1 {
-            return Err(CodecError::Corrupt("listing flags"));
-        }
-        listing.drift_hint = flags == 1;
+        listing = read_listing_marks(&mut r)?;
         let count = r.varint()?;
         check_limit("console phone count", count, limits.max_entries)?;
-        let mut phone = 0u64;
-        for i in 0..count {
-            let delta = r.varint()?;
-            if delta == 0 && i > 0 {
-                return Err(CodecError::Corrupt("console phones not sorted"));
-            }
-            phone = phone
-                .checked_add(delta)
-                .ok_or(CodecError::Corrupt("console phone"))?;
-            console.insert(Phone::from_u64_unchecked(phone));
+        let mut phones = SortedPhones::new("console phones not sorted", "console phone");
+        for _ in 0..count {
+            console.insert(phones.next(&mut r)?);
         }
     }
     if r.trailing()? {
@@ -223,24 +183,100 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
     ))
 }
 
-/// The flags byte of an entry: state (bits 0–1), removable (bit 2), foreign (bit 3).
-pub(super) fn entry_flags(e: &LedgerEntry) -> u8 {
+/// Writes `phone`, the next of a list sorted by phone, as the delta to `prev` (the one before,
+/// 0 for the first), which it then becomes.
+pub(super) fn put_sorted_phone(raw: &mut Vec<u8>, prev: &mut u64, phone: Phone) {
+    put_varint(raw, phone.as_u64() - *prev);
+    *prev = phone.as_u64();
+}
+
+/// Reads what [`put_sorted_phone`] wrote, refusing a list not strictly sorted and a phone past
+/// `u64`, with the words given for each.
+pub(super) struct SortedPhones {
+    prev: Option<u64>,
+    unsorted: &'static str,
+    overflow: &'static str,
+}
+
+impl SortedPhones {
+    pub(super) fn new(unsorted: &'static str, overflow: &'static str) -> Self {
+        Self {
+            prev: None,
+            unsorted,
+            overflow,
+        }
+    }
+
+    pub(super) fn next<R: Read>(&mut self, r: &mut Reader<R>) -> Result<Phone, CodecError> {
+        let delta = r.varint()?;
+        let prev = match self.prev {
+            None => 0,
+            Some(_) if delta == 0 => return Err(CodecError::Corrupt(self.unsorted)),
+            Some(prev) => prev,
+        };
+        let phone = prev
+            .checked_add(delta)
+            .ok_or(CodecError::Corrupt(self.overflow))?;
+        self.prev = Some(phone);
+        Ok(Phone::from_u64_unchecked(phone))
+    }
+}
+
+/// Writes an entry after its phone: `digest u64 LE | attempt varint | flags u8`, flags = state
+/// (bits 0–1) | removable (bit 2) | foreign (bit 3). The remote id is not stored (derived).
+pub(super) fn put_entry(raw: &mut Vec<u8>, e: &LedgerEntry) {
+    raw.extend_from_slice(&e.content_digest.0.to_le_bytes());
+    put_varint(raw, u64::from(e.attempt));
     let state = match e.state {
         EntryState::Adding => 0u8,
         EntryState::Present => 1,
         EntryState::Removing => 2,
     };
-    state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3)
+    raw.push(state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3));
 }
 
-/// The state an entry's flags byte holds.
-pub(super) fn state_of_flags(flags: u8) -> Result<EntryState, CodecError> {
-    match flags & 0b11 {
-        0 => Ok(EntryState::Adding),
-        1 => Ok(EntryState::Present),
-        2 => Ok(EntryState::Removing),
-        _ => Err(CodecError::Corrupt("state")),
-    }
+/// Reads what [`put_entry`] wrote for `phone` of the ledger with `identity` (its remote id is
+/// derived again).
+pub(super) fn read_entry<R: Read>(
+    r: &mut Reader<R>,
+    identity: &str,
+    phone: Phone,
+) -> Result<LedgerEntry, CodecError> {
+    let digest = r.take::<8>()?;
+    let attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
+    let [flags] = r.take::<1>()?;
+    let state = match flags & 0b11 {
+        0 => EntryState::Adding,
+        1 => EntryState::Present,
+        2 => EntryState::Removing,
+        _ => return Err(CodecError::Corrupt("state")),
+    };
+    Ok(LedgerEntry {
+        phone,
+        remote_id: remote_id(identity, phone, attempt),
+        content_digest: ContentDigest(u64::from_le_bytes(digest)),
+        state,
+        attempt,
+        removable: flags & 0b100 != 0,
+        foreign: flags & 0b1000 != 0,
+    })
+}
+
+/// Writes the listing marks: `last + 1 varint (0: never) | drift_hint u8`.
+pub(super) fn put_listing_marks(raw: &mut Vec<u8>, marks: ListingMarks) {
+    put_varint(raw, marks.last.map_or(0, |at| at.saturating_add(1)));
+    raw.push(u8::from(marks.drift_hint));
+}
+
+/// Reads what [`put_listing_marks`] wrote.
+pub(super) fn read_listing_marks<R: Read>(r: &mut Reader<R>) -> Result<ListingMarks, CodecError> {
+    let last = r.varint()?.checked_sub(1);
+    let drift_hint = match r.take::<1>()? {
+        [0] => false,
+        [1] => true,
+        _ => return Err(CodecError::Corrupt("listing flags")),
+    };
+    Ok(ListingMarks { last, drift_hint })
 }
 
 pub(super) fn encode_open_batches(raw: &mut Vec<u8>, batches: &[OpenBatch]) {

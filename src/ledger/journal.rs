@@ -21,11 +21,12 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 
 use super::codec::{
-    CodecError, DecodeLimits, Reader, check_limit, decode_open_batches, encode_open_batches,
-    entry_flags, open, put_varint, state_of_flags,
+    CodecError, DecodeLimits, Reader, SortedPhones, check_limit, decode_open_batches,
+    encode_open_batches, open, put_entry, put_listing_marks, put_sorted_phone, put_varint,
+    read_entry, read_listing_marks,
 };
-use super::model::{Ledger, LedgerEntry, ListingMarks, Slot, remote_id};
-use crate::contacts::{ContentDigest, Phone};
+use super::model::{Ledger, Slot};
+use crate::contacts::Phone;
 
 const MAGIC: &[u8; 3] = b"CSJ";
 const VERSION: u8 = 1;
@@ -93,23 +94,18 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
     put_varint(&mut raw, identity.len() as u64);
     raw.extend_from_slice(identity);
     put_varint(&mut raw, u64::from(ledger.next_attempt()));
-    let marks = ledger.listing();
-    put_varint(&mut raw, marks.last.map_or(0, |at| at.saturating_add(1)));
-    raw.push(u8::from(marks.drift_hint));
+    put_listing_marks(&mut raw, ledger.listing());
     encode_open_batches(&mut raw, ledger.open_batches());
     put_varint(&mut raw, phones.len() as u64);
     let mut prev = 0u64;
     for phone in phones {
-        put_varint(&mut raw, phone.as_u64() - prev);
-        prev = phone.as_u64();
+        put_sorted_phone(&mut raw, &mut prev, phone);
         match ledger.slot(phone) {
             Slot::Absent => raw.push(0),
             Slot::Console => raw.push(1),
             Slot::Entry(e) => {
                 raw.push(2);
-                raw.extend_from_slice(&e.content_digest.0.to_le_bytes());
-                put_varint(&mut raw, u64::from(e.attempt));
-                raw.push(entry_flags(&e));
+                put_entry(&mut raw, &e);
             }
         }
     }
@@ -163,14 +159,7 @@ pub fn apply(snapshot: &mut Ledger, data: &[u8], limits: &DecodeLimits) -> Resul
         return Err(CodecError::ForeignJournal);
     }
     let next_attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
-    let listing = ListingMarks {
-        last: r.varint()?.checked_sub(1),
-        drift_hint: match r.take::<1>()? {
-            [0] => false,
-            [1] => true,
-            _ => return Err(CodecError::Corrupt("listing flags")),
-        },
-    };
+    let listing = read_listing_marks(&mut r)?;
     let open_batches = decode_open_batches(&mut r)?;
     let count = r.varint()?;
     check_limit("journal record count", count, limits.max_entries)?;
@@ -192,34 +181,13 @@ fn read_records<R: std::io::Read>(
     identity: &str,
 ) -> Result<Vec<(Phone, Slot)>, CodecError> {
     let mut records = Vec::new();
-    let mut phone = 0u64;
-    for i in 0..count {
-        let delta = r.varint()?;
-        if delta == 0 && i > 0 {
-            return Err(CodecError::Corrupt("journal records not sorted"));
-        }
-        phone = phone
-            .checked_add(delta)
-            .ok_or(CodecError::Corrupt("journal phone"))?;
-        let p = Phone::from_u64_unchecked(phone);
+    let mut phones = SortedPhones::new("journal records not sorted", "journal phone");
+    for _ in 0..count {
+        let p = phones.next(r)?;
         let slot = match r.take::<1>()? {
             [0] => Slot::Absent,
             [1] => Slot::Console,
-            [2] => {
-                let digest = r.take::<8>()?;
-                let attempt =
-                    u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
-                let [flags] = r.take::<1>()?;
-                Slot::Entry(LedgerEntry {
-                    phone: p,
-                    remote_id: remote_id(identity, p, attempt),
-                    content_digest: ContentDigest(u64::from_le_bytes(digest)),
-                    state: state_of_flags(flags)?,
-                    attempt,
-                    removable: flags & 0b100 != 0,
-                    foreign: flags & 0b1000 != 0,
-                })
-            }
+            [2] => Slot::Entry(read_entry(r, identity, p)?),
             _ => return Err(CodecError::Corrupt("journal record kind")),
         };
         records.push((p, slot));
@@ -230,6 +198,7 @@ fn read_records<R: std::io::Read>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contacts::ContentDigest;
     use crate::ledger::{ItemOutcome, Rejection, codec};
 
     fn ph(n: u64) -> Phone {
