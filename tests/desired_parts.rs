@@ -101,7 +101,7 @@ fn inputs<'a>(specs: &'a [ListSpec], owned: &'a [Owned]) -> Vec<ListInput<'a>> {
 
 fn assert_same(merged: &DesiredSet, reference: &ReferenceSet) {
     assert_eq!(merged.keys(), &reference.keys[..]);
-    assert!(merged.contacts().eq(reference.contacts.iter()));
+    assert!(merged.contacts().eq(reference.contacts.iter().cloned()));
     for (i, &src) in reference.sources.iter().enumerate() {
         assert_eq!(
             merged.source_list(i),

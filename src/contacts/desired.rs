@@ -196,14 +196,14 @@ impl DesiredSet {
         &self.keys
     }
 
-    /// The contact at `index` of [`DesiredSet::keys`].
-    pub fn contact(&self, index: usize) -> Option<&NormalizedContact> {
+    /// The contact at `index` of [`DesiredSet::keys`], unpacked from its list.
+    pub fn contact(&self, index: usize) -> Option<NormalizedContact> {
         let &(list, at) = self.at.get(index)?;
         self.parts.get(list as usize)?.contact(at as usize)
     }
 
-    /// The contacts, in the order of [`DesiredSet::keys`].
-    pub fn contacts(&self) -> impl Iterator<Item = &NormalizedContact> + '_ {
+    /// The contacts, in the order of [`DesiredSet::keys`], unpacked one at a time.
+    pub fn contacts(&self) -> impl Iterator<Item = NormalizedContact> + '_ {
         self.at.iter().filter_map(|&(list, at)| {
             self.parts
                 .get(list as usize)
@@ -222,7 +222,7 @@ impl DesiredSet {
     }
 
     /// The contact for `phone`, if desired.
-    pub fn get(&self, phone: Phone) -> Option<&NormalizedContact> {
+    pub fn get(&self, phone: Phone) -> Option<NormalizedContact> {
         let i = self.keys.binary_search_by_key(&phone, |k| k.phone).ok()?;
         self.contact(i)
     }

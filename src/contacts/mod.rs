@@ -7,6 +7,7 @@ pub mod desired_reference;
 mod mask;
 pub mod model;
 mod observed;
+mod packed;
 pub mod parsed_list;
 pub mod phone;
 mod phone_fast;

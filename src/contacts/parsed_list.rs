@@ -8,6 +8,7 @@
 use sha2::{Digest, Sha256};
 
 use super::desired::{DesiredKey, ListContacts, ListInput, ListStats, feed, record_invalid};
+use super::packed::PackedContents;
 use super::{NormalizedContact, Phone, mask_phone};
 use crate::api::Contact;
 
@@ -18,8 +19,8 @@ pub struct ParsedList {
     pub stats: ListStats,
     /// The first entry of each phone, sorted by phone.
     keys: Vec<DesiredKey>,
-    /// The contacts of `keys`, same order.
-    contacts: Vec<NormalizedContact>,
+    /// The contents of `keys`, same order, packed: read only when an add batch is built.
+    contents: PackedContents,
     /// Later entries of a phone already in `keys`: sorted by phone, then by position in the
     /// list. Only their digests matter (a repeat with other content is a conflict).
     repeats: Vec<DesiredKey>,
@@ -31,11 +32,29 @@ impl ParsedList {
         Self::build_with(input, Phone::parse)
     }
 
+    /// [`ParsedList::build`], also handing `invalid` every entry whose phone is not valid (its
+    /// index — position, or CSV line — its phone as written, and why), where the stats keep a
+    /// sample: what `callsync validate` warns about, from the same single parse.
+    pub fn build_reporting(
+        input: &ListInput<'_>,
+        invalid: impl FnMut(u64, &str, &super::PhoneError),
+    ) -> ParsedList {
+        Self::build_inner(input, Phone::parse, invalid)
+    }
+
     /// [`ParsedList::build`] with another phone parser (the benchmarks' old path).
     #[doc(hidden)]
     pub fn build_with(
         input: &ListInput<'_>,
         parse: impl Fn(&str, Option<&str>) -> Result<Phone, super::PhoneError>,
+    ) -> ParsedList {
+        Self::build_inner(input, parse, |_, _, _| {})
+    }
+
+    fn build_inner(
+        input: &ListInput<'_>,
+        parse: impl Fn(&str, Option<&str>) -> Result<Phone, super::PhoneError>,
+        mut invalid: impl FnMut(u64, &str, &super::PhoneError),
     ) -> ParsedList {
         let mut stats = ListStats {
             name: input.name.to_string(),
@@ -61,7 +80,10 @@ impl ParsedList {
                 ));
                 valid.push(Some(NormalizedContact::new(phone, c)));
             }
-            Err(e) => record_invalid(&mut stats, index, mask_phone(&c.phone), e.to_string()),
+            Err(e) => {
+                invalid(index, &c.phone, &e);
+                record_invalid(&mut stats, index, mask_phone(&c.phone), e.to_string());
+            }
         };
         match input.contacts {
             ListContacts::Inline(cs) => {
@@ -82,7 +104,7 @@ impl ParsedList {
         order.sort_unstable();
 
         let mut keys = Vec::with_capacity(order.len());
-        let mut contacts = Vec::with_capacity(order.len());
+        let mut contents = PackedContents::with_capacity(order.len());
         let mut repeats = Vec::new();
         let mut hash = Sha256::new();
         let mut last = None;
@@ -102,14 +124,17 @@ impl ParsedList {
                 stats.count += 1;
                 feed(&mut hash, key.phone, key.digest);
                 keys.push(key);
-                contacts.push(contact);
+                contents.push(&contact);
             }
         }
         stats.digest = hex::encode(&hash.finalize()[..16]);
+        contents.shrink_to_fit();
+        keys.shrink_to_fit();
+        repeats.shrink_to_fit();
         ParsedList {
             stats,
             keys,
-            contacts,
+            contents,
             repeats,
         }
     }
@@ -124,9 +149,16 @@ impl ParsedList {
         &self.keys
     }
 
-    /// The contact at `index` of [`ParsedList::keys`].
-    pub fn contact(&self, index: usize) -> Option<&NormalizedContact> {
-        self.contacts.get(index)
+    /// The contact at `index` of [`ParsedList::keys`], unpacked.
+    pub fn contact(&self, index: usize) -> Option<NormalizedContact> {
+        let key = self.keys.get(index)?;
+        self.contents.get(index, key.phone, key.digest)
+    }
+
+    /// Heap bytes held by the keys and contents (for the memory figures).
+    pub fn heap_bytes(&self) -> usize {
+        (self.keys.capacity() + self.repeats.capacity()) * size_of::<DesiredKey>()
+            + self.contents.heap_bytes()
     }
 
     /// Later entries of phones in [`ParsedList::keys`], sorted by phone then position.

@@ -585,15 +585,19 @@ async fn send_adds<P: Provider>(
         .items
         .iter()
         .map(|prepared| {
-            let contact = desired.contact(prepared.item.desired_index as usize);
+            let (name, company, email, variables, extra) =
+                match desired.contact(prepared.item.desired_index as usize) {
+                    Some(c) => (c.name, c.company, c.email, c.variables, c.extra),
+                    None => Default::default(),
+                };
             ContactToAdd {
                 phone: prepared.phone.clone(),
                 remote_id: prepared.remote_id.to_string(),
-                name: contact.and_then(|c| c.name.clone()),
-                company: contact.and_then(|c| c.company.clone()),
-                email: contact.and_then(|c| c.email.clone()),
-                variables: contact.map(|c| c.variables.clone()).unwrap_or_default(),
-                extra: contact.and_then(|c| c.extra.clone()),
+                name,
+                company,
+                email,
+                variables,
+                extra,
             }
         })
         .collect();
