@@ -12,33 +12,24 @@
 //!   controller's own status writes do not count) with the same CSV source resourceVersions
 //!   reuses the set and merges nothing.
 //!
+//! The load step parses (`steps/load.rs::load_list`): it asks [`DesiredCache::parsed`] first,
+//! and hands what it loaded to [`DesiredCache::keep_loaded`], so that a reconcile that stops
+//! before merging (the store lags the API server) does not parse the same lists again.
+//!
 //! Bounded: one set per CallTask that still exists, and one parsed list per list version that
-//! some kept set was merged from — after any set is replaced or dropped, parsed lists no kept
-//! set refers to are dropped (an edited list's old version, a list no task selects any more).
-//! Contents live once, in the parsed lists; a set holds 24 bytes a contact and references.
-//! A CallTask's stale set is dropped before its replacement is merged. Two reconciles that
-//! miss on the same new list version at the same time may both parse it (the cache is not
-//! locked while parsing); the second result replaces the first, equal, one.
+//! some kept set was merged from or a CallTask's last load (until its merge) used — after any
+//! set or load is replaced or dropped, parsed lists nothing refers to are dropped (an edited
+//! list's old version, a list no task selects any more). Contents live once, in the parsed
+//! lists; a set holds 24 bytes a contact and references. A CallTask's stale set is dropped
+//! before its replacement is merged. Two reconciles that miss on the same new list version at
+//! the same time may both parse it (the cache is not locked while parsing); the first kept
+//! stays.
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use kube::ResourceExt;
-
-use super::loaded_list::LoadedList;
+use super::loaded_list::{ListKey, LoadedList};
 use crate::contacts::{DesiredSet, ParsedList};
-
-/// What a parsed list was built from: the list's UID, generation and the resourceVersion of
-/// its CSV source.
-pub type ListKey = (String, Option<i64>, Option<String>);
-
-fn list_key(l: &LoadedList) -> ListKey {
-    (
-        l.list.uid().unwrap_or_default(),
-        l.list.metadata.generation,
-        l.source_version.clone(),
-    )
-}
 
 /// A key with a UID or generation missing can't tell two states apart: never kept.
 fn list_key_is_cacheable((uid, generation, _): &ListKey) -> bool {
@@ -53,7 +44,7 @@ pub struct DesiredKey(Vec<ListKey>);
 impl DesiredKey {
     /// The key of `lists` as loaded.
     pub fn of(lists: &[LoadedList]) -> Self {
-        DesiredKey(lists.iter().map(list_key).collect())
+        DesiredKey(lists.iter().map(LoadedList::key).collect())
     }
 
     fn is_cacheable(&self) -> bool {
@@ -76,15 +67,36 @@ pub struct CacheStats {
 struct Kept {
     /// Desired sets by CallTask UID.
     sets: HashMap<String, (DesiredKey, Arc<DesiredSet>)>,
-    /// Parsed lists referred to by some key in `sets`.
+    /// The lists each CallTask's last load used, by CallTask UID: kept until its set is
+    /// merged, so that a reconcile that stops before the merge (the store lags the API
+    /// server, a source cannot be read) does not parse them again the next time.
+    loaded: HashMap<String, DesiredKey>,
+    /// Parsed lists referred to by some key in `sets` or `loaded`.
     lists: HashMap<ListKey, Arc<ParsedList>>,
 }
 
 impl Kept {
-    /// Drops the parsed lists no kept set refers to.
+    /// Drops the parsed lists no kept set or last load refers to.
     fn prune_lists(&mut self) {
-        let referred: HashSet<&ListKey> = self.sets.values().flat_map(|(k, _)| &k.0).collect();
+        let referred: HashSet<&ListKey> = self
+            .sets
+            .values()
+            .map(|(k, _)| k)
+            .chain(self.loaded.values())
+            .flat_map(|k| &k.0)
+            .collect();
         self.lists.retain(|k, _| referred.contains(k));
+    }
+
+    /// Keeps the parsed forms of `lists`, which `key` names (where it can be kept).
+    fn keep_lists(&mut self, key: &DesiredKey, lists: &[LoadedList]) {
+        for (k, list) in key.0.iter().zip(lists) {
+            if list_key_is_cacheable(k) {
+                self.lists
+                    .entry(k.clone())
+                    .or_insert_with(|| list.parsed.clone());
+            }
+        }
     }
 }
 
@@ -102,19 +114,30 @@ impl DesiredCache {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The desired set of `task_uid` for `lists`: the kept one when merged from the same lists
-    /// at the same versions; else `merge` of each list's parsed form — kept when the list is at
-    /// a kept version, else `parse`d (then kept).
+    /// The parsed form of a list at `key`, when kept.
+    pub fn parsed(&self, key: &ListKey) -> Option<Arc<ParsedList>> {
+        self.kept().lists.get(key).cloned()
+    }
+
+    /// Counts a list parsed because no parsed form of it was kept.
+    pub fn note_parsed(&self) {
+        self.lists_parsed.fetch_add(1, Relaxed);
+    }
+
+    /// The desired set of `task_uid` for `lists` (each parsed, or taken from [`Self::parsed`]):
+    /// the kept one when merged from the same lists at the same versions, else `merge` of
+    /// their parsed forms, which are kept with it.
     pub fn get_or_build(
         &self,
         task_uid: &str,
         lists: &[LoadedList],
-        parse: impl Fn(&LoadedList) -> ParsedList,
         merge: impl FnOnce(Vec<Arc<ParsedList>>) -> DesiredSet,
     ) -> Arc<DesiredSet> {
         let key = DesiredKey::of(lists);
-        let reused: Vec<Option<Arc<ParsedList>>> = {
+        {
             let mut kept = self.kept();
+            // The load's lists are `lists` now: they need no keeping of their own any more.
+            kept.loaded.remove(task_uid);
             match kept.sets.get(task_uid) {
                 Some((k, set)) if *k == key => {
                     self.hits.fetch_add(1, Relaxed);
@@ -126,31 +149,30 @@ impl DesiredCache {
                 }
                 None => {}
             }
-            key.0.iter().map(|k| kept.lists.get(k).cloned()).collect()
-        };
-        let mut parsed = Vec::new();
-        let parts: Vec<Arc<ParsedList>> = lists
-            .iter()
-            .zip(reused)
-            .zip(&key.0)
-            .map(|((list, reused), k)| {
-                reused.unwrap_or_else(|| {
-                    self.lists_parsed.fetch_add(1, Relaxed);
-                    let part = Arc::new(parse(list));
-                    parsed.push((k.clone(), part.clone()));
-                    part
-                })
-            })
-            .collect();
+        }
+        let parts: Vec<Arc<ParsedList>> = lists.iter().map(|l| l.parsed.clone()).collect();
         self.sets_built.fetch_add(1, Relaxed);
         let set = Arc::new(merge(parts));
         let mut kept = self.kept();
         if key.is_cacheable() && !task_uid.is_empty() {
-            kept.lists.extend(parsed);
+            kept.keep_lists(&key, lists);
             kept.sets.insert(task_uid.to_string(), (key, set.clone()));
         }
         kept.prune_lists();
         set
+    }
+
+    /// Keeps the parsed forms of the lists a load of `task_uid` produced, until its set is
+    /// merged ([`Self::get_or_build`]) or it is forgotten; replaces its previous load's.
+    pub fn keep_loaded(&self, task_uid: &str, lists: &[LoadedList]) {
+        if task_uid.is_empty() {
+            return;
+        }
+        let key = DesiredKey::of(lists);
+        let mut kept = self.kept();
+        kept.keep_lists(&key, lists);
+        kept.loaded.insert(task_uid.to_string(), key);
+        kept.prune_lists();
     }
 
     /// Forgets the sets of CallTasks for which `live` is false (deleted ones), and the parsed
@@ -158,6 +180,7 @@ impl DesiredCache {
     pub fn retain(&self, live: impl Fn(&str) -> bool) {
         let mut kept = self.kept();
         kept.sets.retain(|uid, _| live(uid));
+        kept.loaded.retain(|uid, _| live(uid));
         kept.prune_lists();
     }
 
@@ -165,6 +188,7 @@ impl DesiredCache {
     pub fn forget(&self, task_uid: &str) {
         let mut kept = self.kept();
         kept.sets.remove(task_uid);
+        kept.loaded.remove(task_uid);
         kept.prune_lists();
     }
 
@@ -190,7 +214,7 @@ impl DesiredCache {
     /// True when nothing is kept.
     pub fn is_empty(&self) -> bool {
         let kept = self.kept();
-        kept.sets.is_empty() && kept.lists.is_empty()
+        kept.sets.is_empty() && kept.loaded.is_empty() && kept.lists.is_empty()
     }
 }
 
@@ -198,9 +222,9 @@ impl DesiredCache {
 mod tests {
     use super::*;
     use crate::api::{Contact, ContactList, ContactListSpec};
-    use crate::controller::loaded_list::{desired_set_of, parsed_list_of};
+    use crate::controller::loaded_list::{desired_set_of, list_key};
 
-    fn list(name: &str, generation: i64, phones: &[&str]) -> LoadedList {
+    fn list(name: &str, generation: i64, phones: &[&str]) -> ContactList {
         let mut list = ContactList::new(
             name,
             ContactListSpec {
@@ -215,15 +239,25 @@ mod tests {
         );
         list.metadata.uid = Some(format!("uid-{name}"));
         list.metadata.generation = Some(generation);
-        LoadedList {
-            list: Arc::new(list),
-            csv: None,
-            source_version: None,
-        }
+        list
     }
 
-    fn get(cache: &DesiredCache, task: &str, lists: &[LoadedList]) -> Arc<DesiredSet> {
-        cache.get_or_build(task, lists, parsed_list_of, DesiredSet::merge)
+    /// What the load step does: a list's kept parsed form, else the list parsed.
+    fn load(cache: &DesiredCache, lists: &[ContactList]) -> Vec<LoadedList> {
+        lists
+            .iter()
+            .map(|l| match cache.parsed(&list_key(l, None)) {
+                Some(parsed) => LoadedList::with_parsed(l, parsed, None),
+                None => {
+                    cache.note_parsed();
+                    LoadedList::parse(l, None, None)
+                }
+            })
+            .collect()
+    }
+
+    fn get(cache: &DesiredCache, task: &str, lists: &[ContactList]) -> Arc<DesiredSet> {
+        cache.get_or_build(task, &load(cache, lists), DesiredSet::merge)
     }
 
     fn stats(hits: u64, sets_built: u64, lists_parsed: u64) -> CacheStats {
@@ -245,10 +279,7 @@ mod tests {
 
         // A status write changes the resourceVersion, not the generation: still a hit.
         let mut status_written = list("a", 1, &["13012121211"]);
-        Arc::get_mut(&mut status_written.list)
-            .expect("sole owner")
-            .metadata
-            .resource_version = Some("99".into());
+        status_written.metadata.resource_version = Some("99".into());
         let same = get(&cache, "t", &[status_written]);
         assert!(Arc::ptr_eq(&first, &same));
         assert_eq!(cache.stats(), stats(2, 1, 1));
@@ -272,7 +303,7 @@ mod tests {
     fn a_one_list_edit_parses_only_that_list() {
         let cache = DesiredCache::default();
         let phone = |l: usize, i: usize| format!("1301212{:02}{:02}", l, i);
-        let lists_at = |edited_generation: i64| -> Vec<LoadedList> {
+        let lists_at = |edited_generation: i64| -> Vec<ContactList> {
             (0..20)
                 .map(|l| {
                     let phones: Vec<String> = (0..10).map(|i| phone(l, i)).collect();
@@ -294,7 +325,12 @@ mod tests {
         let edited = get(&cache, "t", &after);
         assert_eq!(cache.stats(), stats(0, 2, 21), "one list parsed again");
         assert_eq!(edited.len(), 201);
-        let scratch = desired_set_of(&after);
+        let scratch = desired_set_of(
+            &after
+                .iter()
+                .map(|l| LoadedList::parse(l, None, None))
+                .collect::<Vec<_>>(),
+        );
         assert_eq!(edited.keys(), scratch.keys());
         assert_eq!(edited.digest, scratch.digest);
         assert_eq!(edited.lists, scratch.lists);
@@ -304,6 +340,24 @@ mod tests {
         // A second task selecting the same lists parses nothing.
         get(&cache, "t2", &after);
         assert_eq!(cache.stats(), stats(0, 3, 21));
+    }
+
+    /// A reconcile that loads lists but stops before merging (the store lagged) keeps what it
+    /// parsed: the next one parses nothing. Its load is dropped with the task.
+    #[test]
+    fn lists_loaded_but_not_merged_are_not_parsed_again() {
+        let cache = DesiredCache::default();
+        let lists = [list("a", 1, &["13012121211"]), list("b", 1, &[])];
+        let loaded = load(&cache, &lists);
+        cache.keep_loaded("t", &loaded);
+        // Another task's merge prunes: the loaded lists stay.
+        get(&cache, "other", &[list("c", 1, &[])]);
+        assert_eq!(cache.lists_kept(), 3);
+        get(&cache, "t", &lists);
+        assert_eq!(cache.stats(), stats(0, 2, 3), "a and b parsed once");
+        cache.forget("t");
+        cache.forget("other");
+        assert!(cache.is_empty());
     }
 
     #[test]
@@ -323,10 +377,7 @@ mod tests {
     fn lists_without_generation_are_never_kept() {
         let cache = DesiredCache::default();
         let mut unversioned = list("a", 1, &[]);
-        Arc::get_mut(&mut unversioned.list)
-            .expect("sole owner")
-            .metadata
-            .generation = None;
+        unversioned.metadata.generation = None;
         let lists = [unversioned, list("b", 1, &[])];
         get(&cache, "t", &lists);
         assert!(cache.is_empty());

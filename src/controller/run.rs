@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -100,6 +100,11 @@ where
     }
 }
 
+/// ContactLists per page of the watch's initial listing. A ContactList is at most about
+/// 1.5 MB (etcd's limit), some 25,000 contacts: a page holds at most a few hundred thousand
+/// contacts, parsed into Rust values only until their contacts are dropped.
+const LIST_PAGE_SIZE: u32 = 10;
+
 /// What the CallTask mapping needs of a ContactList that is gone: its identity and labels.
 fn trim_list(list: &ContactList) -> ContactList {
     let meta = &list.metadata;
@@ -168,9 +173,16 @@ fn controller_for(
     let (lists, lists_writer) = reflector::store();
     // Only spec, label and existence changes wake CallTasks: see spec_changes.
     let mut list_changes = SpecChanges::new(trim_list);
+    // The store keeps lists without their contacts (the load step reads a list whole only when
+    // its parsed form is not kept), and the initial listing comes in small pages: a page of
+    // 500 lists of 5,000 contacts is a million contacts in memory at once. Pages need the
+    // most-recent semantic: a list served from the watch cache (resourceVersion 0) may ignore
+    // the limit.
+    let list_watch = watcher::Config::default().page_size(LIST_PAGE_SIZE);
     let lists_stream = reflector::reflector(
         lists_writer,
-        watcher(api::<ContactList>(client, namespace), watch_config.clone()),
+        watcher(api::<ContactList>(client, namespace), list_watch)
+            .map_ok(|event| event.modify(|list| list.spec.contacts = Vec::new())),
     )
     .default_backoff()
     .flat_map(move |event| {

@@ -18,27 +18,20 @@ use crate::api::{
 };
 use crate::contacts::{DesiredSet, ListStats};
 use crate::controller::context::Context;
-use crate::controller::loaded_list::parsed_list_of;
 use crate::controller::metrics::TaskLabels;
 use crate::controller::offload;
 
 /// The task's desired set: the cached one while its lists are unchanged, else merged from the
-/// lists' parsed forms, parsing only lists not kept at their version — off the async workers,
-/// since parsing takes seconds of CPU at a million contacts (see `offload`).
+/// lists' parsed forms (the load step parsed only lists not kept at their version) — off the
+/// async workers, since a merge over a million contacts takes a fraction of a second of CPU
+/// (see `offload`).
 pub fn cached(task: &CallTask, ctx: &Context, lists: &[LoadedList]) -> Arc<DesiredSet> {
     let labels = TaskLabels::of(task);
-    ctx.desired.get_or_build(
-        &task.uid().unwrap_or_default(),
-        lists,
-        |list| {
-            ctx.metrics.desired_list_parses.get_or_create(&labels).inc();
-            offload::cpu_heavy(|| parsed_list_of(list))
-        },
-        |parts| {
+    ctx.desired
+        .get_or_build(&task.uid().unwrap_or_default(), lists, |parts| {
             ctx.metrics.desired_builds.get_or_create(&labels).inc();
             offload::cpu_heavy(|| DesiredSet::merge(parts))
-        },
-    )
+        })
 }
 
 /// Reports what the desired set says about its lists: each list's status, and a Warning Event
@@ -227,7 +220,6 @@ async fn report_lists(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use chrono::TimeZone;
     use serde_json::json;
@@ -239,11 +231,7 @@ mod tests {
     fn list(name: &str, spec: serde_json::Value, generation: i64) -> LoadedList {
         let mut list = ContactList::new(name, serde_json::from_value(spec).expect("spec"));
         list.metadata.generation = Some(generation);
-        LoadedList {
-            list: Arc::new(list),
-            csv: None,
-            source_version: None,
-        }
+        LoadedList::parse(&list, None, None)
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -270,8 +258,8 @@ mod tests {
         let phone = Phone::parse("+8613012121211", None).expect("valid");
         assert_eq!(one.len(), 2);
         assert_eq!(
-            one.get(phone).and_then(|c| c.name.as_deref()),
-            Some("from a")
+            one.get(phone).and_then(|c| c.name),
+            Some("from a".to_string())
         );
         assert_eq!(one.conflict_count, 1);
         let stats: Vec<(&str, u64, u64)> = one

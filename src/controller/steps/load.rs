@@ -1,6 +1,7 @@
 //! Load: everything a sync of one CallTask reads from Kubernetes — its CallProvider, the
 //! ContactLists it selects (with their CSV sources), and its ledger. Stores, not LIST calls:
-//! only CSV sources and the ledger are read from the API server.
+//! only CSV sources, the ledger and lists whose parsed contacts are not kept (the store holds
+//! lists without their contacts) are read from the API server.
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -16,6 +17,9 @@ use crate::contacts::source_limit::check_csv_source_size;
 use crate::controller::context::Context;
 use crate::controller::ledger_cache::LedgerCache;
 use crate::controller::ledger_store::{LedgerRead, LedgerStore, LedgerStoreError, LedgerVersion};
+use crate::controller::loaded_list::list_key;
+use crate::controller::metrics::TaskLabels;
+use crate::controller::offload;
 use crate::controller::store_ready::store_ready;
 use crate::ledger::Ledger;
 use crate::ledger::identity::owner_uid;
@@ -54,6 +58,16 @@ pub enum LoadError {
         #[source]
         source: kube::Error,
     },
+    #[error("cannot read ContactList {list}: {source}")]
+    ListFetch {
+        list: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(
+        "ContactList {0} was deleted after the controller's cache listed it; waiting for the cache to catch up"
+    )]
+    ListGone(String),
     #[error("the controller's caches stopped before they were filled")]
     CachesClosed,
     #[error(transparent)]
@@ -71,10 +85,10 @@ impl LoadError {
             Self::InvalidSelector(_) => reasons::INVALID_SELECTOR,
             Self::DuplicateTask { .. } => reasons::DUPLICATE_TASK,
             Self::ContactListNotFound(_) => reasons::CONTACT_LIST_NOT_FOUND,
-            Self::SourceUnreadable { .. } | Self::SourceFetch { .. } => {
+            Self::SourceUnreadable { .. } | Self::SourceFetch { .. } | Self::ListFetch { .. } => {
                 reasons::CONTACT_LIST_UNREADABLE
             }
-            Self::CachesClosed => reasons::CACHES_NOT_READY,
+            Self::CachesClosed | Self::ListGone(_) => reasons::CACHES_NOT_READY,
             Self::Ledger(e) => e.reason(),
             Self::LedgerDecode { .. } => reasons::LEDGER_CORRUPT,
         }
@@ -99,6 +113,8 @@ impl LoadError {
         matches!(
             self,
             Self::SourceFetch { .. }
+                | Self::ListFetch { .. }
+                | Self::ListGone(_)
                 | Self::CachesClosed
                 | Self::Ledger(LedgerStoreError::Kube { .. } | LedgerStoreError::Conflict { .. })
         )
@@ -455,6 +471,68 @@ pub async fn lists_are_current(
     Ok(fresh_selected == cached)
 }
 
+/// One selected list with its contacts parsed: the kept parsed form when the list and its CSV
+/// source are at a kept version; else the list (whose contacts the store does not hold) read
+/// whole from the API server and parsed, off the async workers.
+async fn load_list(
+    task: &CallTask,
+    list: &ContactList,
+    ctx: &Context,
+) -> Result<LoadedList, LoadError> {
+    let source = match read_source(list, ctx).await {
+        Ok(source) => source,
+        Err(error @ LoadError::SourceUnreadable { .. }) => {
+            // Visible on the list itself too, not only on the CallTasks that select it.
+            let message = error.to_string();
+            if let Err(e) = super::desired::report_unreadable(&ctx.client, list, &message).await {
+                tracing::warn!(contactlist = %list.name_any(), error = %e, "cannot write ContactList status");
+            }
+            return Err(error);
+        }
+        Err(error) => return Err(error),
+    };
+    let (csv, source_version) = match source {
+        Some((csv, version)) => (Some(csv), version),
+        None => (None, None),
+    };
+    if let Some(parsed) = ctx
+        .desired
+        .parsed(&list_key(list, source_version.as_deref()))
+    {
+        return Ok(LoadedList::with_parsed(list, parsed, source_version));
+    }
+    let whole;
+    let list = if csv.is_some() {
+        list
+    } else {
+        whole = read_whole(list, ctx).await?;
+        &whole
+    };
+    ctx.desired.note_parsed();
+    ctx.metrics
+        .desired_list_parses
+        .get_or_create(&TaskLabels::of(task))
+        .inc();
+    Ok(offload::cpu_heavy(|| {
+        LoadedList::parse(list, csv.as_ref(), source_version)
+    }))
+}
+
+/// `list` with its contacts, as the API server holds it now (its generation may be newer than
+/// the store's: the parsed form is then keyed by the newer one, which the check of the store
+/// against the API server, `lists_are_current`, then confirms).
+async fn read_whole(list: &ContactList, ctx: &Context) -> Result<ContactList, LoadError> {
+    let name = list.name_any();
+    Api::<ContactList>::namespaced(ctx.client.clone(), &list.namespace().unwrap_or_default())
+        .get_opt(&name)
+        .await
+        .map_err(|source| LoadError::ListFetch {
+            list: name.clone(),
+            source,
+        })?
+        .ok_or(LoadError::ListGone(name))
+}
+
 /// Loads everything a sync of `task` needs.
 pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
     stores_ready(ctx).await?;
@@ -474,30 +552,10 @@ pub async fn load(task: &CallTask, ctx: &Context) -> Result<Loaded, LoadError> {
     selected.sort_by_key(|list| list.name_any());
     let mut lists = Vec::with_capacity(selected.len());
     for list in selected {
-        let source = match read_source(&list, ctx).await {
-            Ok(source) => source,
-            Err(error @ LoadError::SourceUnreadable { .. }) => {
-                // Visible on the list itself too, not only on the CallTasks that select it.
-                let message = error.to_string();
-                if let Err(e) =
-                    super::desired::report_unreadable(&ctx.client, &list, &message).await
-                {
-                    tracing::warn!(contactlist = %list.name_any(), error = %e, "cannot write ContactList status");
-                }
-                return Err(error);
-            }
-            Err(error) => return Err(error),
-        };
-        let (csv, source_version) = match source {
-            Some((csv, version)) => (Some(csv), version),
-            None => (None, None),
-        };
-        lists.push(LoadedList {
-            list,
-            csv,
-            source_version,
-        });
+        lists.push(load_list(task, &list, ctx).await?);
     }
+    ctx.desired
+        .keep_loaded(&task.uid().unwrap_or_default(), &lists);
     let ledger_store = ledger_store(task, ctx);
     let (ledger, ledger_version) = load_ledger(task, &ledger_store, Some(&ctx.ledgers)).await?;
     Ok(Loaded {
