@@ -22,7 +22,7 @@ mod run;
 mod wire;
 
 pub use client::{account_of, client_for, fixed_credentials};
-pub use desired::{SelectedList, desired_set, parsed_list};
+pub use desired::{SelectedList, desired_set, list_input, parsed_list};
 pub use execute::{ExecuteReport, Failure, WINDOW_SHARE, execute, window_len};
 pub use listing::{ListingReason, ListingSchedule, listing_reason, replan_reason};
 pub use observe::{Observation, decode_listing, now_unix, observe};

@@ -12,6 +12,7 @@ mod read;
 pub mod resolve;
 pub mod schema;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -21,7 +22,7 @@ use serde_json::Value;
 use crate::api::{CallProvider, CallTask, ContactList};
 
 pub use diagnostic::{Diagnostic, Diagnostics, Origin, Severity};
-pub use resolve::{ResolvedList, ResolvedTask, resolve};
+pub use resolve::{InlineContacts, ResolvedList, ResolvedTask, resolve};
 
 /// Namespace of objects whose metadata names none, as `kubectl apply` would place them.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -38,7 +39,11 @@ pub struct Loaded<T> {
 pub struct Bundle {
     pub providers: Vec<Loaded<CallProvider>>,
     pub tasks: Vec<Loaded<CallTask>>,
+    /// ContactLists. Those without a `source` hold no contacts here: they were parsed as their
+    /// file was read, into `inline`.
     pub lists: Vec<Loaded<ContactList>>,
+    /// The inline contacts of the lists without a `source`, parsed, by (namespace, name).
+    pub inline: BTreeMap<(String, String), InlineContacts>,
     pub secrets: Vec<Loaded<Secret>>,
     pub config_maps: Vec<Loaded<ConfigMap>>,
     /// `(kind, namespace, name)` of objects left out because of errors, so that references
@@ -175,7 +180,20 @@ fn parse(
     let parsed = match kind.as_str() {
         "CallProvider" => typed(value, origin, &mut bundle.providers, diagnostics),
         "CallTask" => typed(value, origin, &mut bundle.tasks, diagnostics),
-        "ContactList" => typed(value, origin, &mut bundle.lists, diagnostics),
+        "ContactList" => {
+            let typed = typed(value, origin, &mut bundle.lists, diagnostics);
+            // Parsed now and kept without their contacts: a million contacts as Rust values
+            // would be most of the CLI's memory.
+            if let Some(list) = bundle.lists.last_mut().filter(|_| typed)
+                && list.object.spec.source.is_none()
+            {
+                let inline = resolve::take_inline(&mut list.object);
+                bundle
+                    .inline
+                    .insert((namespace.clone(), name.clone()), inline);
+            }
+            typed
+        }
         "Secret" => typed(value, origin, &mut bundle.secrets, diagnostics),
         _ => typed(value, origin, &mut bundle.config_maps, diagnostics),
     };
@@ -234,6 +252,35 @@ fn dns_label_problem(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A ContactList's inline contacts are parsed as its file is read, and the bundle keeps
+    /// the list without them: the parsed form, and where each invalid entry was.
+    #[test]
+    fn inline_contacts_are_parsed_as_read_and_not_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("list.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: callsync.io/v1alpha1\nkind: ContactList\n\
+             metadata: {name: vip}\nspec:\n  defaultRegion: CN\n  contacts:\n\
+             \x20   - {phone: '13012121211', name: 'Li'}\n\
+             \x20   - {phone: 'not a phone'}\n\
+             \x20   - {phone: '+8613012121212'}\n",
+        )
+        .expect("write");
+        let mut diagnostics = Diagnostics::default();
+        let bundle = load(&[file], &mut diagnostics);
+        assert_eq!(diagnostics.error_count(), 0);
+        assert!(bundle.lists[0].object.spec.contacts.is_empty());
+        let inline = &bundle.inline[&("default".to_string(), "vip".to_string())];
+        assert_eq!(inline.parsed.keys().len(), 2);
+        assert_eq!(
+            inline.parsed.contact(0).and_then(|c| c.name),
+            Some("Li".into())
+        );
+        assert_eq!(inline.problems.len(), 1);
+        assert_eq!(inline.problems[0].0, 1, "the second entry");
+    }
 
     #[test]
     fn names_follow_kubernetes_rules() {

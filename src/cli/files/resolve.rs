@@ -4,6 +4,7 @@
 //! when labelled for the use, as in the controller (`crate::api::SecretUse`). Nothing here
 //! touches the network.
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
@@ -13,16 +14,38 @@ use crate::api::selection::{list_selector, missing_named_lists, task_selects_lis
 use crate::api::{CallProvider, CallTask, ContactList, SecretUse};
 use crate::contacts::csv::{CsvData, parse_csv, parse_csv_bytes};
 use crate::contacts::source_limit::check_csv_source_size;
-use crate::contacts::{Phone, mask_phone};
+use crate::contacts::{ParsedList, Phone, mask_phone};
 use crate::providers::remote_task::{RemoteTaskKey, remote_task_key};
 use crate::providers::{Credentials, SecretString};
 
-/// A ContactList with its CSV source read.
+/// A ContactList with its contacts (inline, or from its CSV source) parsed.
 #[derive(Clone, Debug)]
 pub struct ResolvedList {
+    /// The list without its contacts.
     pub list: ContactList,
-    /// Parsed CSV when the list has a `source`.
-    pub csv: Option<CsvData>,
+    /// Its contacts, parsed.
+    pub parsed: Arc<ParsedList>,
+}
+
+/// A list's inline contacts, parsed as its file was read: the parsed form, and the problem of
+/// each invalid entry (its position in `spec.contacts`, the message).
+#[derive(Clone, Debug)]
+pub struct InlineContacts {
+    pub parsed: Arc<ParsedList>,
+    pub problems: Vec<(usize, String)>,
+}
+
+/// Parses the inline contacts of `list` (each phone once) and takes them out of it.
+pub(super) fn take_inline(list: &mut ContactList) -> InlineContacts {
+    let mut problems = Vec::new();
+    let parsed = ParsedList::build_reporting(&crate::sync::list_input(list, None), |i, raw, e| {
+        problems.push((i as usize, phone_problem(raw, e)));
+    });
+    list.spec.contacts = Vec::new();
+    InlineContacts {
+        parsed: Arc::new(parsed),
+        problems,
+    }
 }
 
 /// A CallTask with everything a sync needs.
@@ -353,20 +376,15 @@ fn source(
 /// Invalid contacts are warnings: the controller skips them and syncs the rest.
 fn check_contacts(
     list: &Loaded<ContactList>,
+    inline: Option<&InlineContacts>,
     csv: Option<&CsvData>,
     diagnostics: &mut Diagnostics,
 ) {
     let region = list.object.spec.default_region.as_deref();
     match csv {
         None => {
-            for (i, contact) in list.object.spec.contacts.iter().enumerate() {
-                if let Err(e) = Phone::parse(&contact.phone, region) {
-                    diagnostics.warning(
-                        &list.origin,
-                        format!("spec.contacts[{i}]"),
-                        phone_problem(&contact.phone, &e),
-                    );
-                }
+            for (i, problem) in inline.iter().flat_map(|i| &i.problems) {
+                diagnostics.warning(&list.origin, format!("spec.contacts[{i}]"), problem.clone());
             }
         }
         Some(data) => {
@@ -397,13 +415,19 @@ fn check_contacts(
 /// Resolves every CallTask of the bundle. Tasks with errors are left out; the errors are in
 /// `diagnostics`, together with warnings about contacts.
 pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTask> {
-    let mut sources: BTreeMap<Key, Result<Option<CsvData>, ()>> = BTreeMap::new();
+    // Each list parsed once, whichever tasks select it: inline ones were as their file was read.
+    let mut sources: BTreeMap<Key, Result<Arc<ParsedList>, ()>> = BTreeMap::new();
     for list in &bundle.lists {
-        let csv = source(bundle, list, diagnostics);
-        if let Ok(data) = &csv {
-            check_contacts(list, data.as_ref(), diagnostics);
-        }
-        sources.insert(key_of(&list.object), csv);
+        let key = key_of(&list.object);
+        let inline = bundle.inline.get(&key);
+        let parsed = source(bundle, list, diagnostics).map(|csv| {
+            check_contacts(list, inline, csv.as_ref(), diagnostics);
+            match (inline, csv) {
+                (Some(inline), None) => inline.parsed.clone(),
+                (_, csv) => Arc::new(crate::sync::parsed_list((&list.object, csv.as_ref()))),
+            }
+        });
+        sources.insert(key, parsed);
     }
     let mut credentials_of: BTreeMap<Key, Option<Credentials>> = BTreeMap::new();
     for provider in &bundle.providers {
@@ -503,9 +527,9 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
         let mut lists = Vec::with_capacity(selected.len());
         for list in selected {
             match sources.get(&key_of(&list.object)) {
-                Some(Ok(csv)) => lists.push(ResolvedList {
+                Some(Ok(parsed)) => lists.push(ResolvedList {
                     list: list.object.clone(),
-                    csv: csv.clone(),
+                    parsed: parsed.clone(),
                 }),
                 _ => diagnostics.error(
                     &task.origin,

@@ -50,9 +50,10 @@ pub enum TaskError {
     },
 }
 
-/// The desired set of a resolved task (the sync's rule, [`crate::sync::desired_set`]). Pure.
+/// The desired set of a resolved task: its lists' parsed forms merged (the sync's rule,
+/// [`crate::sync::desired_set`]). Pure.
 pub fn desired_set(resolved: &ResolvedTask) -> DesiredSet {
-    sync::desired_set(resolved.lists.iter().map(|l| (&l.list, l.csv.as_ref())))
+    DesiredSet::merge(resolved.lists.iter().map(|l| l.parsed.clone()).collect())
 }
 
 /// The task's provider client (the sync's rule, [`crate::sync::client_for`]), with the
