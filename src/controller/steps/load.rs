@@ -506,6 +506,10 @@ async fn load_list(
         list
     } else {
         whole = read_whole(list, ctx).await?;
+        // Newer than the store's copy, and kept already (a store lagging its own GETs).
+        if let Some(parsed) = ctx.desired.parsed(&list_key(&whole, None)) {
+            return Ok(LoadedList::with_parsed(&whole, parsed, None));
+        }
         &whole
     };
     ctx.desired.note_parsed();
@@ -584,6 +588,11 @@ mod tests {
             }
         );
         assert!(missing.to_string().contains("ContactList a, b named"));
+        // A list deleted between the store and its GET: the store catches up, nothing to fix.
+        let gone = LoadError::ListGone("vip".into());
+        assert!(gone.is_transient());
+        assert_eq!(gone.reason(), reasons::CACHES_NOT_READY);
+        assert!(gone.to_string().starts_with("ContactList vip was deleted"));
         let closed = LoadError::CachesClosed;
         assert_eq!(
             closed.phase(),
