@@ -247,10 +247,10 @@ mod tests {
         lists
             .iter()
             .map(|l| match cache.parsed(&list_key(l, None)) {
-                Some(parsed) => LoadedList::with_parsed(l, parsed, None),
+                Some(parsed) => LoadedList::with_parsed(l.clone(), parsed, None),
                 None => {
                     cache.note_parsed();
-                    LoadedList::parse(l, None, None)
+                    LoadedList::parse(l.clone(), None, None)
                 }
             })
             .collect()
@@ -328,7 +328,7 @@ mod tests {
         let scratch = desired_set_of(
             &after
                 .iter()
-                .map(|l| LoadedList::parse(l, None, None))
+                .map(|l| LoadedList::parse(l.clone(), None, None))
                 .collect::<Vec<_>>(),
         );
         assert_eq!(edited.keys(), scratch.keys());

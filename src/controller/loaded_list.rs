@@ -2,9 +2,9 @@
 //! contacts parsed. Below both the load step and the desired-set cache, which keys parsed lists
 //! by what each list was loaded at.
 //!
-//! The contacts themselves are not kept: the ContactList store holds lists without them (see
-//! `run::without_contacts`), a list whose parsed form is not kept is read whole from the API
-//! server, parsed, and its contacts dropped. At a million contacts the contacts as Rust values
+//! The contacts themselves are not kept: the ContactList store holds lists without them (the
+//! list watch in `controller::run` drops them), a list whose parsed form is not kept is read
+//! whole from the API server, parsed, and its contacts dropped. At a million contacts the contacts as Rust values
 //! take more memory than everything else the controller keeps together.
 use std::sync::Arc;
 
@@ -39,25 +39,26 @@ pub struct LoadedList {
 }
 
 impl LoadedList {
-    /// Parses `list` (its inline contacts, or `csv` when it has a source) and keeps the list
-    /// without its contacts. Pure.
+    /// Parses `list` (its inline contacts, or `csv` when it has a source) and keeps it without
+    /// its contacts. Pure.
     pub fn parse(
-        list: &ContactList,
+        list: ContactList,
         csv: Option<&CsvData>,
         source_version: Option<String>,
     ) -> LoadedList {
-        let parsed = Arc::new(crate::sync::parsed_list((list, csv)));
+        let parsed = Arc::new(crate::sync::parsed_list((&list, csv)));
         LoadedList::with_parsed(list, parsed, source_version)
     }
 
-    /// `list`, whose contacts are already parsed as `parsed`.
+    /// `list`, whose contacts are already parsed as `parsed`, kept without them.
     pub fn with_parsed(
-        list: &ContactList,
+        mut list: ContactList,
         parsed: Arc<ParsedList>,
         source_version: Option<String>,
     ) -> LoadedList {
+        list.spec.contacts = Vec::new();
         LoadedList {
-            list: Arc::new(without_contacts(list)),
+            list: Arc::new(list),
             source_version,
             parsed,
         }
@@ -66,19 +67,6 @@ impl LoadedList {
     /// What its parsed form was built from.
     pub fn key(&self) -> ListKey {
         list_key(&self.list, self.source_version.as_deref())
-    }
-}
-
-/// `list` without `spec.contacts`: what the store and the loaded lists keep.
-pub fn without_contacts(list: &ContactList) -> ContactList {
-    ContactList {
-        metadata: list.metadata.clone(),
-        spec: crate::api::ContactListSpec {
-            default_region: list.spec.default_region.clone(),
-            contacts: Vec::new(),
-            source: list.spec.source.clone(),
-        },
-        status: list.status.clone(),
     }
 }
 

@@ -231,7 +231,7 @@ mod tests {
     fn list(name: &str, spec: serde_json::Value, generation: i64) -> LoadedList {
         let mut list = ContactList::new(name, serde_json::from_value(spec).expect("spec"));
         list.metadata.generation = Some(generation);
-        LoadedList::parse(&list, None, None)
+        LoadedList::parse(list, None, None)
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {

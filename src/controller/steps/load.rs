@@ -499,18 +499,22 @@ async fn load_list(
         .desired
         .parsed(&list_key(list, source_version.as_deref()))
     {
-        return Ok(LoadedList::with_parsed(list, parsed, source_version));
+        return Ok(LoadedList::with_parsed(
+            list.clone(),
+            parsed,
+            source_version,
+        ));
     }
-    let whole;
+    // The store's copy holds no contacts: a CSV source has them, else the list read whole.
     let list = if csv.is_some() {
-        list
+        list.clone()
     } else {
-        whole = read_whole(list, ctx).await?;
+        let whole = read_whole(list, ctx).await?;
         // Newer than the store's copy, and kept already (a store lagging its own GETs).
         if let Some(parsed) = ctx.desired.parsed(&list_key(&whole, None)) {
-            return Ok(LoadedList::with_parsed(&whole, parsed, None));
+            return Ok(LoadedList::with_parsed(whole, parsed, None));
         }
-        &whole
+        whole
     };
     ctx.desired.note_parsed();
     ctx.metrics
