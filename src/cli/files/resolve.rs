@@ -14,7 +14,7 @@ use crate::api::selection::{list_selector, missing_named_lists, task_selects_lis
 use crate::api::{CallProvider, CallTask, ContactList, SecretUse};
 use crate::contacts::csv::{CsvData, parse_csv, parse_csv_bytes};
 use crate::contacts::source_limit::check_csv_source_size;
-use crate::contacts::{ParsedList, Phone, mask_phone};
+use crate::contacts::{ParsedList, mask_phone};
 use crate::providers::remote_task::{RemoteTaskKey, remote_task_key};
 use crate::providers::{Credentials, SecretString};
 
@@ -373,43 +373,41 @@ fn source(
     }
 }
 
-/// Invalid contacts are warnings: the controller skips them and syncs the rest.
-fn check_contacts(
+/// The parsed contacts of `list` — parsed as its file was read (`inline`), or from its CSV
+/// source now — with a warning for each invalid entry: the controller skips them and syncs the
+/// rest. Each phone is parsed once, for both.
+fn parsed_contacts(
     list: &Loaded<ContactList>,
     inline: Option<&InlineContacts>,
-    csv: Option<&CsvData>,
+    csv: Option<CsvData>,
     diagnostics: &mut Diagnostics,
-) {
-    let region = list.object.spec.default_region.as_deref();
-    match csv {
-        None => {
-            for (i, problem) in inline.iter().flat_map(|i| &i.problems) {
-                diagnostics.warning(&list.origin, format!("spec.contacts[{i}]"), problem.clone());
-            }
+) -> Arc<ParsedList> {
+    let Some(data) = csv else {
+        let Some(inline) = inline else {
+            // Only `load` makes bundles, and it parses every list without a source.
+            return Arc::new(crate::sync::parsed_list((&list.object, None)));
+        };
+        for (i, problem) in &inline.problems {
+            diagnostics.warning(&list.origin, format!("spec.contacts[{i}]"), problem.clone());
         }
-        Some(data) => {
-            for row in &data.rows {
-                if let Err(e) = Phone::parse(&row.contact.phone, region) {
-                    diagnostics.warning(
-                        &list.origin,
-                        "spec.source",
-                        format!(
-                            "CSV line {}: {}",
-                            row.line,
-                            phone_problem(&row.contact.phone, &e)
-                        ),
-                    );
-                }
-            }
-            for error in &data.errors {
-                diagnostics.warning(
-                    &list.origin,
-                    "spec.source",
-                    format!("CSV line {}: {}", error.line, error.reason()),
-                );
-            }
-        }
+        return inline.parsed.clone();
+    };
+    let input = crate::sync::list_input(&list.object, Some(&data));
+    let parsed = ParsedList::build_reporting(&input, |line, raw, e| {
+        diagnostics.warning(
+            &list.origin,
+            "spec.source",
+            format!("CSV line {line}: {}", phone_problem(raw, e)),
+        );
+    });
+    for error in &data.errors {
+        diagnostics.warning(
+            &list.origin,
+            "spec.source",
+            format!("CSV line {}: {}", error.line, error.reason()),
+        );
     }
+    Arc::new(parsed)
 }
 
 /// Resolves every CallTask of the bundle. Tasks with errors are left out; the errors are in
@@ -420,13 +418,8 @@ pub fn resolve(bundle: &Bundle, diagnostics: &mut Diagnostics) -> Vec<ResolvedTa
     for list in &bundle.lists {
         let key = key_of(&list.object);
         let inline = bundle.inline.get(&key);
-        let parsed = source(bundle, list, diagnostics).map(|csv| {
-            check_contacts(list, inline, csv.as_ref(), diagnostics);
-            match (inline, csv) {
-                (Some(inline), None) => inline.parsed.clone(),
-                (_, csv) => Arc::new(crate::sync::parsed_list((&list.object, csv.as_ref()))),
-            }
-        });
+        let parsed = source(bundle, list, diagnostics)
+            .map(|csv| parsed_contacts(list, inline, csv, diagnostics));
         sources.insert(key, parsed);
     }
     let mut credentials_of: BTreeMap<Key, Option<Credentials>> = BTreeMap::new();
