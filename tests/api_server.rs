@@ -299,6 +299,7 @@ async fn status_written_by_server_side_apply_round_trips() {
         desired_digest: Some("sha256:abc".into()),
         last_handled_sync_request: None,
         last_listing: Some(now),
+        ledger: Some("round-trip-ledger".into()),
     };
     let patch = json!({
         "apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",

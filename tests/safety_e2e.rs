@@ -571,3 +571,133 @@ async fn a_damaged_ledger_stalls_and_a_requested_sync_rebuilds_it_from_a_listing
     );
     controller.stop().await;
 }
+
+/// Scale (issue 16), bad input: a ledger Secret that goes missing after the status recorded it
+/// (`status.ledger`) stops the task `LedgerMissing`, naming the Secret, instead of starting a
+/// new ledger that knows nothing of what callsync added; a list edited meanwhile changes
+/// nothing at the provider. A sync requested after that starts a new ledger from a full
+/// listing: nothing added again, and the task converges on the edited list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_ledger_stalls_and_a_requested_sync_starts_a_new_one_from_a_listing() {
+    use callsync::api::SYNC_REQUEST_ANNOTATION;
+    use kube::api::{Patch, PatchParams};
+
+    let (client, ns) = support::control_plane()
+        .test_namespace("safe-missing")
+        .await;
+    let (simulator, admin) = start_sim(ProviderKind::Callbot).await;
+    provider(
+        &client,
+        &ns,
+        "acct",
+        ProviderKind::Callbot,
+        &simulator.base_url(),
+    )
+    .await;
+    let wanted = phones(400, 3);
+    inline_list(&client, &ns, "list-a", &wanted).await;
+    task(&client, &ns, "campaign", "acct", &["list-a"]).await;
+    let controller = start_controller(&client, vec![ns.clone()]);
+    let synced = wait_for(&client, &ns, "campaign", "InSync", |t| {
+        desired_count(t) == Some(3)
+    })
+    .await;
+    assert_eq!(
+        synced.status.and_then(|s| s.ledger).as_deref(),
+        Some("campaign-ledger"),
+        "status.ledger records the saved ledger"
+    );
+    let before = held(&admin, "callbot", sim::CB_UUID).await;
+    assert_eq!(before.len(), 3);
+    let adds = admin.calls("addBatchCall").await;
+
+    // The head Secret is deleted by hand, its finalizer removed first.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    secrets
+        .patch(
+            "campaign-ledger",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("drop the ledger's finalizer");
+    secrets
+        .delete("campaign-ledger", &DeleteParams::default())
+        .await
+        .expect("delete the ledger");
+    // Meanwhile a person is taken off the list: nothing may happen at the provider until the
+    // person who lost the ledger has looked.
+    inline_list(&client, &ns, "list-a", &wanted[..2]).await;
+    let stalled = wait_for(&client, &ns, "campaign", "LedgerMissing", |_| true).await;
+    let (status, message) = ready_message(&stalled);
+    assert_eq!(status, ConditionStatus::False);
+    assert!(
+        message.contains("Secret campaign-ledger") && message.contains("request a sync"),
+        "{message}"
+    );
+    let stalled_condition = stalled
+        .status
+        .as_ref()
+        .and_then(|s| find_condition(&s.conditions, ConditionType::Stalled))
+        .expect("Stalled condition");
+    assert_eq!(stalled_condition.status, ConditionStatus::True);
+    assert_eq!(held(&admin, "callbot", sim::CB_UUID).await, before);
+    assert_eq!(admin.calls("addBatchCall").await, adds);
+    assert_eq!(
+        admin.calls("stopOrder").await,
+        0,
+        "nothing removed while stalled"
+    );
+    assert!(
+        secrets
+            .get_opt("campaign-ledger")
+            .await
+            .expect("get")
+            .is_none(),
+        "no new ledger started unasked"
+    );
+
+    // The person requests a sync: a new ledger from a full listing.
+    let tasks: Api<CallTask> = Api::namespaced(client.clone(), &ns);
+    tasks
+        .patch(
+            "campaign",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {SYNC_REQUEST_ANNOTATION: "r1"}}})),
+        )
+        .await
+        .expect("request a sync");
+    let rebuilt = wait_for(&client, &ns, "campaign", "InSync", |t| {
+        t.status
+            .as_ref()
+            .and_then(|s| s.last_handled_sync_request.as_deref())
+            == Some("r1")
+    })
+    .await;
+    assert_eq!(
+        held(&admin, "callbot", sim::CB_UUID).await,
+        before
+            .iter()
+            .filter(|p| !p.ends_with(&wanted[2][3..]))
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        "the phone taken off the list is removed once the new ledger listed the task"
+    );
+    assert_eq!(
+        admin.calls("addBatchCall").await,
+        adds,
+        "nothing added again"
+    );
+    assert!(
+        secrets
+            .get_opt("campaign-ledger")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    assert_eq!(
+        rebuilt.status.and_then(|s| s.ledger).as_deref(),
+        Some("campaign-ledger")
+    );
+    controller.stop().await;
+}

@@ -271,6 +271,16 @@ pub struct CallTaskStatus {
     /// or while any outcome is in doubt. Absent at a provider that cannot list (NXLink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_listing: Option<DateTime<Utc>>,
+    /// The Secret holding callsync's ledger of this task (`<task>-ledger`): the record of
+    /// which contacts at the provider callsync added. Set once the ledger is saved there.
+    /// Should that Secret go missing (deleted by hand, a partial restore), the task stops
+    /// (reason `LedgerMissing`) rather than start a new ledger that knows nothing of what it
+    /// added: contacts removed from the lists would stay at an NXLink task (it cannot be
+    /// listed), cleanup on deletion would no longer remove them, and adds still in flight could
+    /// be sent again. A sync requested after that (`callsync sync`) starts a new ledger from a
+    /// full listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<String>,
 }
 
 /// Set (to any new value, by convention the time) to ask the controller for a sync now, before

@@ -87,6 +87,8 @@ reasons! {
     INVALID_SELECTOR = "InvalidSelector",
     /// The ledger cannot be decoded.
     LEDGER_CORRUPT = "LedgerCorrupt",
+    /// The ledger Secret that `status.ledger` records is gone.
+    LEDGER_MISSING = "LedgerMissing",
     /// The ledger outgrew what its Secrets may hold.
     LEDGER_TOO_LARGE = "LedgerTooLarge",
     /// A deleted CallTask was released with contacts possibly left at the provider.

@@ -228,7 +228,10 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
     let observe_only = task.spec.policy.management == ManagementPolicy::ObserveOnly;
     let phase = phase_after(&report, &desired, observe_only);
     let took = started.elapsed();
-    let outcome = outcome::finished(task, &report, &ledger, &desired, took, Utc::now());
+    let outcome = Outcome {
+        ledger: Some(sink.held_ledger()),
+        ..outcome::finished(task, &report, &ledger, &desired, took, Utc::now())
+    };
     // Kept for the next reconcile only when it is what the store holds (see `ledger_cache`).
     let drift_hinted = ledger.listing().drift_hint;
     if let Some(version) = sink.durable(&ledger, loaded_changes) {
@@ -379,6 +382,8 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
     // does not repair it, and without it nothing is proven callsync's.
     let (mut ledger, version) = match load::load_ledger(task, &store, None).await {
         Ok(loaded) => loaded,
+        // Said below, with what the last status counted.
+        Err(load::LoadError::LedgerMissing { .. }) => (crate::ledger::Ledger::fresh(None), None),
         Err(e) if e.is_transient() && !deadline_passed => return Err(e.into()),
         Err(e) => {
             let message = format!(
@@ -395,7 +400,8 @@ async fn cleanup(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileErro
         .status
         .as_ref()
         .and_then(|s| s.contacts.as_ref())
-        .is_some_and(|c| c.present > 0);
+        .is_some_and(|c| c.present > 0)
+        || load::ledger_recorded(task);
     if version.is_none() && recorded {
         let message = format!(
             "the ledger Secret {} is gone, so cleanup removed nothing: {}",

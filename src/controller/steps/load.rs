@@ -74,6 +74,12 @@ pub enum LoadError {
     Ledger(#[from] LedgerStoreError),
     #[error("the ledger of CallTask {task} cannot be decoded: {detail}")]
     LedgerDecode { task: String, detail: String },
+    #[error(
+        "the ledger Secret {secret} that status.ledger records is gone (deleted by hand, or \
+         left out of a restore?); callsync does not start a new ledger on its own: it would know \
+         nothing of the contacts callsync added"
+    )]
+    LedgerMissing { secret: String },
 }
 
 impl LoadError {
@@ -91,11 +97,22 @@ impl LoadError {
             Self::CachesClosed | Self::ListGone(_) => reasons::CACHES_NOT_READY,
             Self::Ledger(e) => e.reason(),
             Self::LedgerDecode { .. } => reasons::LEDGER_CORRUPT,
+            Self::LedgerMissing { .. } => reasons::LEDGER_MISSING,
         }
     }
 
-    /// The condition message: the error, and for a damaged ledger what a person can do.
+    /// The condition message: the error, and for a damaged or missing ledger what a person can
+    /// do.
     pub fn message(&self) -> String {
+        if self.reason() == reasons::LEDGER_MISSING {
+            return format!(
+                "{self}. Restore the Secret if you can; else request a sync (`callsync sync`, or \
+                 annotate callsync.io/requestedAt): callsync then starts a new ledger whose first \
+                 sync lists the remote task; what it finds there is kept as contacts callsync \
+                 did not add (never added again, never removed by cleanup). NXLink cannot list: \
+                 check the task in its console first"
+            );
+        }
         if self.reason() == reasons::LEDGER_CORRUPT {
             return format!(
                 "{self}. To rebuild it from the provider's listing, request a sync \
@@ -306,20 +323,34 @@ pub async fn load_ledger(
                 .map_err(|e| undecodable(format!("Secret {head}: {e}")))?;
             Ok((ledger, Some(stored.version)))
         }
+        LedgerRead::None if ledger_recorded(task) && !rebuild_requested(task) => {
+            Err(LoadError::LedgerMissing {
+                secret: store.head_name(),
+            })
+        }
         LedgerRead::None => Ok((Ledger::fresh(task.uid().as_deref()), None)),
     }
 }
 
-/// Whether a person asked for the damaged ledger of `task` to be rebuilt: the task stopped
-/// `LedgerCorrupt` (so the person has seen why) and a sync was requested since. The rebuild
-/// starts a new ledger, whose first sync lists the remote task (`sync::listing`).
+/// Whether the status records a saved ledger (`status.ledger`): its head Secret missing then is
+/// a loss, not a task that never had one.
+pub fn ledger_recorded(task: &CallTask) -> bool {
+    task.status.as_ref().is_some_and(|s| s.ledger.is_some())
+}
+
+/// Whether a person asked for the damaged or missing ledger of `task` to be rebuilt: the task
+/// stopped `LedgerCorrupt` or `LedgerMissing` (so the person has seen why) and a sync was
+/// requested since. The rebuild starts a new ledger, whose first sync lists the remote task
+/// (`sync::listing`).
 pub fn rebuild_requested(task: &CallTask) -> bool {
-    let stalled_corrupt = task
+    let stalled_on_ledger = task
         .status
         .as_ref()
         .and_then(|s| crate::api::find_condition(&s.conditions, crate::api::ConditionType::Ready))
-        .is_some_and(|c| c.reason == reasons::LEDGER_CORRUPT);
-    stalled_corrupt && super::listing::unhandled_sync_request(task)
+        .is_some_and(|c| {
+            [reasons::LEDGER_CORRUPT, reasons::LEDGER_MISSING].contains(&c.reason.as_str())
+        });
+    stalled_on_ledger && super::listing::unhandled_sync_request(task)
 }
 
 /// Refuses the ledger of another CallTask: its identity (`ledger::identity`) starts with the

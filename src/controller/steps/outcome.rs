@@ -130,6 +130,8 @@ pub fn finished(
         }),
         desired_digest: Some(desired.digest.clone()),
         last_listing: last_listing(ledger),
+        // What the store holds is the sink's to say (`SecretSink::held_ledger`).
+        ledger: None,
     }
 }
 

@@ -245,6 +245,9 @@ pub struct Outcome {
     pub desired_digest: Option<String>,
     /// When the ledger was last settled against a full listing.
     pub last_listing: Option<DateTime<Utc>>,
+    /// After a sync, the ledger Secret the store then holds (`Some(None)`: none was saved);
+    /// `None` keeps what the status says (`status.ledger`).
+    pub ledger: Option<Option<String>>,
 }
 
 /// The new status. Pure: `now` is passed in; conditions keep their transition time when their
@@ -301,6 +304,7 @@ pub fn compute_status(
         // The later: a ledger loaded from its Secret may predate a listing only the status
         // recorded.
         last_listing: outcome.last_listing.max(old.last_listing),
+        ledger: outcome.ledger.unwrap_or(old.ledger),
     }
 }
 

@@ -75,6 +75,12 @@ impl<'a> SecretSink<'a> {
         unchanged.then(|| self.version.clone()).flatten()
     }
 
+    /// The ledger's head Secret, when the store holds a ledger of this task (loaded from it, or
+    /// saved by this sync): what `status.ledger` records.
+    pub fn held_ledger(&self) -> Option<String> {
+        self.version.as_ref().map(|_| self.store.head_name())
+    }
+
     /// Ledger saves made so far.
     pub fn saved(&self) -> LedgerSaves {
         self.saved
@@ -149,6 +155,9 @@ impl SyncSink for SecretSink<'_> {
             }
         };
         self.version = Some(version);
+        // The next progress status records it: a crash before the final report must not leave
+        // a saved ledger unrecorded, whose loss would then go unnoticed.
+        self.status.ledger = self.held_ledger();
         self.saved_at = Some(ledger.changes());
         self.saved.saves += 1;
         self.saved.written_bytes += bytes as u64;
