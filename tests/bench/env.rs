@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use callsync::api::{CallTask, ConditionType, find_condition};
+use callsync::api::{CallProvider, CallTask, ConditionType, find_condition};
 use callsync::simulator::{AccountConfig, ProviderKind, RateLimitConfig, TaskConfig};
 use futures::StreamExt;
 use kube::ResourceExt;
 use kube::api::Api;
+use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
@@ -170,12 +171,48 @@ impl Bench {
     /// before then reach the controller as its initial listing, which wakes every CallTask that
     /// exists by then; a benchmark that creates its CallTasks after this measures steady state,
     /// not a start-up race.
+    ///
+    /// It also waits for the CallProvider `acct` (if one was made) to carry its first account
+    /// check: that check is a provider read of its own (Callbot's `ping`, longlonglong's
+    /// `token`), and on a slow machine it could otherwise land after a benchmark's counters
+    /// were read and count as one of the sync's reads.
     pub async fn wait_ready(&self) {
         let addr = self.metrics_addr.to_string();
         assert!(
             support::process::wait_ready(&addr, Duration::from_secs(60)).await,
             "controller not ready in 60 s"
         );
+        let providers: Api<CallProvider> = Api::namespaced(self.client.clone(), &self.ns);
+        if providers
+            .get_opt("acct")
+            .await
+            .expect("get CallProvider")
+            .is_none()
+        {
+            return;
+        }
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            await_condition(providers, "acct", |p: Option<&CallProvider>| {
+                p.and_then(|p| p.status.as_ref())
+                    .is_some_and(|s| s.last_checked.is_some())
+            }),
+        )
+        .await
+        .expect("the CallProvider's account checked within 60 s")
+        .expect("watch CallProvider");
+        // A second check may follow at once (its Secret's watch event can arrive after the
+        // CallProvider's): wait until the simulator has been quiet for half a second.
+        let quiet_by = Instant::now() + Duration::from_secs(10);
+        let mut seen = self.counters();
+        while Instant::now() < quiet_by {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = self.counters();
+            if now.total() == seen.total() {
+                break;
+            }
+            seen = now;
+        }
     }
 
     /// Asks the controller to stop; a reconcile still running (after InSync a follow-up
