@@ -117,6 +117,12 @@ fn apply_keeps_its_state_owner_only() {
             .any(|p| p.to_string_lossy().contains(".ledger")),
         "{written:?}"
     );
+    assert!(
+        written
+            .iter()
+            .any(|p| p.parent().is_some_and(|d| d.ends_with("_parsed"))),
+        "the parse cache's entries, each ContactList file's: {written:?}"
+    );
     for path in &written {
         let want = if path.is_dir() { 0o700 } else { 0o600 };
         assert_eq!(mode(path), want, "{}", path.display());

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::apply_report::ApplyReport;
 use super::local::summary::thousands;
 use super::local::{self, TaskRun, outcome_line};
-use super::plan::{OutputFormat, open_state, suspension};
+use super::plan::{OutputFormat, open_state, parse_cache, suspension};
 use super::workspace::{FilesError, InputArgs, Workspace};
 use crate::providers::{ClientSettings, RateLimiters};
 
@@ -54,7 +54,8 @@ fn watch_interrupts(stop: Arc<AtomicBool>) {
 }
 
 pub async fn run(args: ApplyArgs) -> Result<(), FilesError> {
-    let mut workspace = Workspace::load(&args.input);
+    let mut cache = parse_cache(args.state.as_ref(), args.simulate, &args.input, true);
+    let mut workspace = Workspace::load_cached(&args.input, cache.as_mut());
     workspace.gate(20)?;
     let _simulator = if args.simulate {
         Some(super::simulated::start(&mut workspace.tasks).await?)
@@ -62,6 +63,9 @@ pub async fn run(args: ApplyArgs) -> Result<(), FilesError> {
         None
     };
     let store = open_state(args.state.as_ref(), args.simulate, &args.input, true)?;
+    if let Some(cache) = cache {
+        cache.finish();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     watch_interrupts(stop.clone());
     let limiters = RateLimiters::new();

@@ -7,6 +7,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use super::files::ResolvedTask;
+use super::files::cache::ParseCache;
 use super::local::state::StateStore;
 use super::local::{TaskRun, TaskSummary};
 use super::workspace::{FilesError, InputArgs, Workspace, default_state_dir};
@@ -102,6 +103,22 @@ pub fn open_state(
     Ok(StateStore::open(&dir, exclusive)?.simulated(simulate))
 }
 
+/// The parse cache in the state folder [`open_state`] uses, or `None` for a simulated run
+/// without `--state` (whose state is in memory). `writable` for apply; a plan only reads it.
+pub fn parse_cache(
+    state: Option<&PathBuf>,
+    simulate: bool,
+    input: &InputArgs,
+    writable: bool,
+) -> Option<ParseCache> {
+    let dir = match (state, simulate) {
+        (Some(dir), _) => dir.clone(),
+        (None, true) => return None,
+        (None, false) => default_state_dir(&input.files),
+    };
+    Some(ParseCache::open(&dir, writable))
+}
+
 /// Why a task sends nothing: its own `spec.suspend`, or its CallProvider's (a frozen account).
 pub fn suspension(task: &ResolvedTask) -> Option<String> {
     if task.task.spec.suspend {
@@ -131,7 +148,8 @@ fn no_writes_line(totals: &Totals) -> String {
 
 /// Plans every task; `Ok(true)` when some write is planned (for `--detailed-exitcode`).
 pub async fn run(args: PlanArgs) -> Result<bool, FilesError> {
-    let mut workspace = Workspace::load(&args.input);
+    let mut cache = parse_cache(args.state.as_ref(), args.simulate, &args.input, false);
+    let mut workspace = Workspace::load_cached(&args.input, cache.as_mut());
     workspace.gate(20)?;
     let _simulator = if args.simulate {
         Some(super::simulated::start(&mut workspace.tasks).await?)

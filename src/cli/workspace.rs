@@ -2,6 +2,7 @@
 //! files, printing findings, where the state lives, and their errors.
 use std::path::{Path, PathBuf};
 
+use super::files::cache::ParseCache;
 use super::files::{self, Bundle, Diagnostics, ResolvedTask};
 use super::local::TaskError;
 use super::local::state::StateError;
@@ -56,8 +57,13 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn load(input: &InputArgs) -> Self {
+        Self::load_cached(input, None)
+    }
+
+    /// [`Self::load`], reusing the parse of the ContactList files `cache` holds.
+    pub fn load_cached(input: &InputArgs, cache: Option<&mut ParseCache>) -> Self {
         let mut diagnostics = Diagnostics::default();
-        let bundle = files::load(&input.files, &mut diagnostics);
+        let bundle = files::load_cached(&input.files, cache, &mut diagnostics);
         let tasks = files::resolve(&bundle, &mut diagnostics);
         Self {
             bundle,

@@ -43,7 +43,7 @@ pub struct ListInput<'a> {
 }
 
 /// Per-list figures for ContactList status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ListStats {
     /// List name.
     pub name: String,
@@ -71,7 +71,9 @@ pub struct Conflict {
 }
 
 /// What the planner needs of a desired contact: 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct DesiredKey {
     /// Canonical phone.
     pub phone: Phone,

@@ -12,7 +12,10 @@ use crate::api::Contact;
 /// SHA-256 truncated to 64 bits: stable across runs, machines and versions (unlike a
 /// `RandomState` hash), and with 2^-64 odds of two contents colliding per comparison, far below
 /// any rate at which a missed content change would matter.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct ContentDigest(pub u64);
 
 impl fmt::Debug for ContentDigest {

@@ -16,7 +16,7 @@ const EXTRA: u8 = b'x';
 const VARIABLE: u8 = b'v';
 
 /// The contents of many contacts, one after the other.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PackedContents {
     bytes: Vec<u8>,
     /// Where each contact's content ends in `bytes` (it starts where the previous one ends).

@@ -12,8 +12,9 @@ use super::packed::PackedContents;
 use super::{NormalizedContact, Phone, mask_phone};
 use crate::api::Contact;
 
-/// One list's contribution to the desired set.
-#[derive(Debug, Clone)]
+/// One list's contribution to the desired set. Serde is for the CLI's parse cache
+/// (`cli::files::cache`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParsedList {
     /// The list's figures for its status (name, count, invalid, duplicates, digest).
     pub stats: ListStats,

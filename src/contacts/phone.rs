@@ -18,7 +18,11 @@ use crate::api::PhoneFormat;
 ///
 /// `Display` and `Debug` print the masked form; use [`Phone::e164`] or [`Phone::to_wire`] where
 /// the full number is needed (provider requests, the ledger) — never in a log.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serde (a bare integer) is for the CLI's parse cache, whose entries only this build wrote.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Phone(u64);
 
 /// Why an input is not a phone number. Display is the reason, with the input masked.

@@ -90,9 +90,8 @@ pub fn discover(paths: &[PathBuf], diagnostics: &mut Diagnostics) -> Vec<PathBuf
     files
 }
 
-/// The documents of one file. Empty documents (a leading `---`, comments only) keep their
-/// position so that "document N" counts every document of the file.
-pub fn documents(path: &Path, diagnostics: &mut Diagnostics) -> Vec<Document> {
+/// The text of one file, or `None` with an error naming why it cannot be read.
+pub fn text(path: &Path, diagnostics: &mut Diagnostics) -> Option<String> {
     let file = path.display().to_string();
     let text = match read_bounded(path) {
         Ok(None) => {
@@ -105,24 +104,30 @@ pub fn documents(path: &Path, diagnostics: &mut Diagnostics) -> Vec<Document> {
                     MAX_FILE_BYTES >> 20
                 ),
             );
-            return Vec::new();
+            return None;
         }
         Ok(Some(bytes)) => match String::from_utf8(bytes) {
             Ok(text) => text,
             Err(_) => {
                 diagnostics.error(&file_origin(&file), "", "not UTF-8 text");
-                return Vec::new();
+                return None;
             }
         },
         Err(e) => {
             diagnostics.error(&file_origin(&file), "", format!("cannot read: {e}"));
-            return Vec::new();
+            return None;
         }
     };
+    Some(text)
+}
+
+/// The documents of the text of `file`. Empty documents (a leading `---`, comments only) keep
+/// their position so that "document N" counts every document of the file.
+pub fn documents_of(file: &str, text: &str, diagnostics: &mut Diagnostics) -> Vec<Document> {
     let mut out = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let origin = Origin {
-            file: file.clone(),
+            file: file.to_owned(),
             document: i + 1,
             object: None,
         };
