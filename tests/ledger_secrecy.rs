@@ -168,10 +168,13 @@ async fn the_ledger_lives_only_in_owned_secrets_of_its_type() {
         phones.len(),
         "the ledger records every contact"
     );
-    let remote_ids: Vec<String> = ledger.iter().map(|e| e.remote_id.to_string()).collect();
+    let remote_ids: Vec<String> = ledger
+        .iter()
+        .map(|e| e.remote_id(ledger.task_uid()).to_string())
+        .collect();
     let simple_ids: Vec<String> = ledger
         .iter()
-        .map(|e| e.remote_id.simple().to_string())
+        .map(|e| e.remote_id(ledger.task_uid()).simple().to_string())
         .collect();
     use base64::Engine;
     let ledger_b64 = base64::engine::general_purpose::STANDARD

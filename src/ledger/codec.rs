@@ -26,7 +26,7 @@ use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use thiserror::Error;
 
-use super::model::{EntryState, Ledger, LedgerEntry, ListingMarks, OpenBatch, remote_id};
+use super::model::{EntryState, Ledger, LedgerEntry, ListingMarks, OpenBatch};
 use crate::contacts::{ContentDigest, Phone};
 
 const MAGIC: &[u8; 3] = b"CSL";
@@ -156,7 +156,7 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
     let mut phones = SortedPhones::new("entries not sorted", "phone");
     for _ in 0..count {
         let p = phones.next(&mut r)?;
-        entries.insert(p, read_entry(&mut r, &uid, p)?);
+        entries.insert(p, read_entry(&mut r, p)?);
     }
     let open_batches = if version >= 2 {
         decode_open_batches(&mut r)?
@@ -239,11 +239,10 @@ pub(super) fn put_entry(raw: &mut Vec<u8>, e: &LedgerEntry) {
     raw.push(state | (u8::from(e.removable) << 2) | (u8::from(e.foreign) << 3));
 }
 
-/// Reads what [`put_entry`] wrote for `phone` of the ledger with `identity` (its remote id is
-/// derived again).
+/// Reads what [`put_entry`] wrote for `phone` (its remote id is derived when needed:
+/// [`LedgerEntry::remote_id`]).
 pub(super) fn read_entry<R: Read>(
     r: &mut Reader<R>,
-    identity: &str,
     phone: Phone,
 ) -> Result<LedgerEntry, CodecError> {
     let digest = r.take::<8>()?;
@@ -257,7 +256,6 @@ pub(super) fn read_entry<R: Read>(
     };
     Ok(LedgerEntry {
         phone,
-        remote_id: remote_id(identity, phone, attempt),
         content_digest: ContentDigest(u64::from_le_bytes(digest)),
         state,
         attempt,

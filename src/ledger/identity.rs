@@ -64,7 +64,10 @@ mod tests {
         // Stable for the ledger's life: stored and read back, the same ids.
         let back = codec::decode(&codec::encode(&first).expect("encode")).expect("decode");
         assert_eq!(back.task_uid(), first.task_uid());
-        assert_eq!(back.get(phone).map(|e| e.remote_id), Some(a[0]));
+        assert_eq!(
+            back.get(phone).map(|e| e.remote_id(back.task_uid())),
+            Some(a[0])
+        );
     }
 
     #[test]

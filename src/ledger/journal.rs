@@ -164,7 +164,7 @@ pub fn apply(snapshot: &mut Ledger, data: &[u8], limits: &DecodeLimits) -> Resul
     let count = r.varint()?;
     check_limit("journal record count", count, limits.max_entries)?;
     // Read whole before anything is applied: a damaged journal changes nothing.
-    let records = read_records(&mut r, count, snapshot.task_uid())?;
+    let records = read_records(&mut r, count)?;
     if r.trailing()? {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
@@ -178,7 +178,6 @@ pub fn apply(snapshot: &mut Ledger, data: &[u8], limits: &DecodeLimits) -> Resul
 fn read_records<R: std::io::Read>(
     r: &mut Reader<R>,
     count: u64,
-    identity: &str,
 ) -> Result<Vec<(Phone, Slot)>, CodecError> {
     let mut records = Vec::new();
     let mut phones = SortedPhones::new("journal records not sorted", "journal phone");
@@ -187,7 +186,7 @@ fn read_records<R: std::io::Read>(
         let slot = match r.take::<1>()? {
             [0] => Slot::Absent,
             [1] => Slot::Console,
-            [2] => Slot::Entry(read_entry(r, identity, p)?),
+            [2] => Slot::Entry(read_entry(r, p)?),
             _ => return Err(CodecError::Corrupt("journal record kind")),
         };
         records.push((p, slot));
@@ -293,7 +292,7 @@ mod tests {
             .skip(3)
             .map(|e| crate::contacts::ObservedContact {
                 phone: e.phone,
-                remote_id: Some(e.remote_id.to_string()),
+                remote_id: Some(e.remote_id(ledger.task_uid()).to_string()),
                 removable: true,
                 content_digest: None,
             })

@@ -48,13 +48,13 @@ impl Remote<'_> {
     /// an id from its own listing (a suffixed copy's raw value) is passed on there. A foreign
     /// entry's ledger id was never the contact's id (the provider held the phone already), so
     /// it is never used.
-    fn remote_id(&self, identity: Identity) -> Option<String> {
+    fn remote_id(&self, identity: Identity, task_uid: &str) -> Option<String> {
         match (self.observed_id(), identity) {
             (Some(id), _) => Some(id.to_string()),
             (None, Identity::RemoteId) => self
                 .entry
                 .filter(|e| !e.foreign)
-                .map(|e| e.remote_id.to_string()),
+                .map(|e| e.remote_id(task_uid).to_string()),
             (None, Identity::Phone) => None,
         }
     }
@@ -199,6 +199,8 @@ fn console_contact(phone: &Phone) -> Remote<'_> {
 
 struct Builder {
     identity: Identity,
+    /// The ledger's identity, from which its entries' remote ids are derived.
+    task_uid: String,
     content_change: ContentChangePolicy,
     out: Diff,
 }
@@ -228,7 +230,7 @@ impl Builder {
 
     /// A removal item for `r`, or `None` (recorded as not removable) when it cannot be removed.
     fn removal(&mut self, r: &Remote<'_>, reason: RemoveReason) -> Option<RemoveItem> {
-        let remote_id = r.remote_id(self.identity);
+        let remote_id = r.remote_id(self.identity, &self.task_uid);
         let why = if !r.removable {
             Some(NotRemovableReason::AlreadyCalled)
         } else if self.identity == Identity::RemoteId && r.foreign_unaddressed() {
@@ -345,6 +347,7 @@ pub(crate) fn diff(
     let remote = observed.map_or(ledger.len() + ledger.console().len(), <[_]>::len) as u64;
     let mut b = Builder {
         identity,
+        task_uid: ledger.task_uid().to_owned(),
         content_change: policy.content_change,
         out: Diff {
             adds: Vec::new(),

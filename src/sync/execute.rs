@@ -408,7 +408,8 @@ impl PreparedRemove {
                 before: ledger.get(item.phone).map(|e| e.state),
                 own_id: ledger.get(item.phone).is_some_and(|e| {
                     !e.foreign
-                        && item.remote_id.as_deref() == Some(e.remote_id.to_string().as_str())
+                        && item.remote_id.as_deref()
+                            == Some(e.remote_id(ledger.task_uid()).to_string().as_str())
                 }),
             })
             .collect();

@@ -353,7 +353,11 @@ mod tests {
             removable: true,
             content_digest: None,
         };
-        let own = ledger.get(ph(1)).expect("entry").remote_id.to_string();
+        let own = ledger
+            .get(ph(1))
+            .expect("entry")
+            .remote_id(ledger.task_uid())
+            .to_string();
         ledger.reconcile(&[listed(1, &own), listed(9, "console-0001")]);
         assert_eq!(
             ledger.console().iter().copied().collect::<Vec<_>>(),
