@@ -82,18 +82,25 @@ struct Totals {
     write_calls: u64,
 }
 
-/// Opens the state the way plan and apply share: `--state`, none under --simulate, else the
-/// default folder.
+/// The state folder plan and apply share: `--state`, none under --simulate (the state is
+/// in memory), else the default folder.
+fn state_dir(state: Option<&PathBuf>, simulate: bool, input: &InputArgs) -> Option<PathBuf> {
+    match (state, simulate) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, true) => None,
+        (None, false) => Some(default_state_dir(&input.files)),
+    }
+}
+
+/// Opens the state in [`state_dir`].
 pub fn open_state(
     state: Option<&PathBuf>,
     simulate: bool,
     input: &InputArgs,
     exclusive: bool,
 ) -> Result<StateStore, FilesError> {
-    let dir = match (state, simulate) {
-        (Some(dir), _) => dir.clone(),
-        (None, true) => return Ok(StateStore::Memory),
-        (None, false) => default_state_dir(&input.files),
+    let Some(dir) = state_dir(state, simulate, input) else {
+        return Ok(StateStore::Memory);
     };
     // A plan writes nothing, not even an empty state folder.
     if !exclusive && !dir.exists() {
@@ -103,20 +110,15 @@ pub fn open_state(
     Ok(StateStore::open(&dir, exclusive)?.simulated(simulate))
 }
 
-/// The parse cache in the state folder [`open_state`] uses, or `None` for a simulated run
-/// without `--state` (whose state is in memory). `writable` for apply; a plan only reads it.
+/// The parse cache in [`state_dir`], if there is a state folder. `writable` for apply; a
+/// plan only reads it.
 pub fn parse_cache(
     state: Option<&PathBuf>,
     simulate: bool,
     input: &InputArgs,
     writable: bool,
 ) -> Option<ParseCache> {
-    let dir = match (state, simulate) {
-        (Some(dir), _) => dir.clone(),
-        (None, true) => return None,
-        (None, false) => default_state_dir(&input.files),
-    };
-    Some(ParseCache::open(&dir, writable))
+    state_dir(state, simulate, input).map(|dir| ParseCache::open(&dir, writable))
 }
 
 /// Why a task sends nothing: its own `spec.suspend`, or its CallProvider's (a frozen account).
