@@ -33,7 +33,7 @@ fn observed(raw: &[(u64, Option<u64>, bool)]) -> Vec<ObservedContact> {
         .enumerate()
         .map(|(i, &(p, d, removable))| ObservedContact {
             phone: phone(p),
-            remote_id: Some(format!("r{i}")),
+            remote_id: Some(format!("r{i}").into()),
             removable,
             content_digest: d.map(ContentDigest),
         })
@@ -66,7 +66,7 @@ fn apply(obs: &mut Vec<ObservedContact>, p: &Plan, round: usize) {
     for item in p.removes.iter().flat_map(|b| &b.items) {
         let pos = obs
             .iter()
-            .position(|o| o.remote_id == item.remote_id)
+            .position(|o| o.remote_id.as_ref().map(ToString::to_string) == item.remote_id)
             .expect("removal of a listed contact");
         assert!(
             obs[pos].removable,
@@ -77,7 +77,7 @@ fn apply(obs: &mut Vec<ObservedContact>, p: &Plan, round: usize) {
     for item in p.adds.iter().flat_map(|b| &b.items) {
         obs.push(ObservedContact {
             phone: item.phone,
-            remote_id: Some(format!("n{round}-{}", item.phone.as_u64())),
+            remote_id: Some(format!("n{round}-{}", item.phone.as_u64()).into()),
             removable: true,
             content_digest: Some(item.digest),
         });

@@ -23,6 +23,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
+use support::measure::{cpu_seconds, etcd_wal_bytes, metric_sum, phase_peak_mib};
 use support::process::ControllerProcess;
 
 const TASK: &str = "task-1";
@@ -244,56 +245,14 @@ fn national(list: usize, index: usize) -> String {
     format!("13{list:03}{index:06}")
 }
 
-fn metric_sum(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// CPU seconds (user + system) a process has used so far.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
-    // Fields after the command name (which may hold spaces) start at state = field 3.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let ticks: f64 =
-        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
-    // Clock ticks: USER_HZ is 100 on Linux for every architecture callsync runs on.
-    ticks / 100.0
-}
-
-/// Peak resident memory of a process in MiB (VmHWM).
-fn peak_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM");
-    kib / 1024.0
-}
-
-/// etcd's WAL bytes written so far, when the control plane says where etcd listens.
-async fn etcd_wal_bytes() -> Option<f64> {
-    let url = std::fs::read_to_string(support::control_plane().dir.join("etcd-url")).ok()?;
-    let text = reqwest::get(format!("{}/metrics", url.trim()))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    Some(metric_sum(&text, "etcd_disk_wal_write_bytes_total"))
-}
-
 /// Figures of one run.
 struct Figures {
     contacts: usize,
     lists: usize,
     to_ready: Duration,
     sync_cpu: f64,
-    peak_mib: f64,
+    /// Peak RSS of each phase: the first sync, the no-op resyncs, the edit, the full listing.
+    peak_sync_mib: f64,
     write_calls: u64,
     list_calls: u64,
     ledger_saves: f64,
@@ -303,13 +262,14 @@ struct Figures {
     etcd_wal_mib: Option<f64>,
     noop_cpu: Vec<f64>,
     noop_list_calls: u64,
-    peak_after_noop_mib: f64,
+    peak_resyncs_mib: f64,
+    peak_edit_mib: f64,
     edit: Edit,
     /// A requested sync (a full listing, nothing to change): controller CPU and `listOrder`
     /// calls.
     listing_cpu: f64,
     listing_calls: u64,
-    peak_end_mib: f64,
+    peak_listing_mib: f64,
 }
 
 /// A one-list edit: half of one ContactList replaced, at 10 requests/s.
@@ -339,8 +299,8 @@ impl Figures {
                 self.sync_cpu
             ),
             format!(
-                "controller peak RSS (VmHWM) after the sync {:.0} MiB",
-                self.peak_mib
+                "controller peak RSS (VmHWM) during the first sync {:.0} MiB",
+                self.peak_sync_mib
             ),
             format!(
                 "provider write calls {}, listOrder calls {}",
@@ -361,8 +321,8 @@ impl Figures {
             format!("no-op resync CPU (user+system) [{}] s", noop.join(", ")),
             format!("listOrder calls per no-op resync {}", self.noop_list_calls),
             format!(
-                "controller peak RSS after the resyncs {:.0} MiB",
-                self.peak_after_noop_mib
+                "controller peak RSS during the no-op resyncs {:.0} MiB",
+                self.peak_resyncs_mib
             ),
             format!(
                 "one-list edit ({} out, {} in) at 10 requests/s: write calls {} (lower bound {}), reads {}, wall {:.2} s (write bound {:.1} s), controller CPU {:.2} s",
@@ -385,7 +345,19 @@ impl Figures {
                 self.listing_cpu * 1e6 / self.contacts as f64,
                 self.listing_calls
             ),
-            format!("controller peak RSS at the end {:.0} MiB", self.peak_end_mib),
+            format!(
+                "controller peak RSS during the edit {:.0} MiB, during the full listing {:.0} MiB; the run's {:.0} MiB",
+                self.peak_edit_mib,
+                self.peak_listing_mib,
+                [
+                    self.peak_sync_mib,
+                    self.peak_resyncs_mib,
+                    self.peak_edit_mib,
+                    self.peak_listing_mib
+                ]
+                .into_iter()
+                .fold(0.0, f64::max)
+            ),
         ]
         .join("\n")
     }
@@ -430,6 +402,7 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     let task = env.wait_in_sync(within, &process).await;
     let to_ready = started.elapsed();
     let sync_cpu = cpu_seconds(pid) - cpu_before;
+    let peak_sync_mib = phase_peak_mib(pid);
     let wal_after = etcd_wal_bytes().await;
 
     // Exactly the desired set, once each.
@@ -528,7 +501,7 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     }
     let noop_list_calls =
         (env.admin.calls("listOrder").await - list_before) / noop_resyncs.max(1) as u64;
-    let peak_after_noop_mib = peak_mib(pid);
+    let peak_resyncs_mib = phase_peak_mib(pid);
     assert_eq!(
         noop_list_calls, 0,
         "a no-op resync plans against the ledger"
@@ -551,6 +524,7 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     let edited = env.wait_in_sync_from(within, &process, old_digest).await;
     let edit_wall = started.elapsed();
     let edit_cpu = cpu_seconds(pid) - cpu;
+    let peak_edit_mib = phase_peak_mib(pid);
     let edit_writes = env.write_calls().await - writes_before;
     let saves_after = ledger_save_counts(&env).await;
     assert_eq!(
@@ -629,6 +603,7 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
     let cpu = cpu_seconds(pid);
     env.request_sync("2026-12-02T00:00:00Z", within).await;
     let listing_cpu = cpu_seconds(pid) - cpu;
+    let peak_listing_mib = phase_peak_mib(pid);
     let listing_calls = env.admin.calls("listOrder").await - list_before;
     assert!(
         listing_calls >= contacts.div_ceil(100) as u64,
@@ -645,7 +620,7 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
         lists,
         to_ready,
         sync_cpu,
-        peak_mib: peak_mib(pid),
+        peak_sync_mib,
         write_calls,
         list_calls,
         ledger_saves,
@@ -655,11 +630,12 @@ async fn run(prefix: &str, lists: usize, per_list: usize, noop_resyncs: usize) -
         etcd_wal_mib: wal_before.zip(wal_after).map(|(b, a)| (a - b) / 1048576.0),
         noop_cpu,
         noop_list_calls,
-        peak_after_noop_mib,
+        peak_resyncs_mib,
+        peak_edit_mib,
         edit,
         listing_cpu,
         listing_calls,
-        peak_end_mib: peak_mib(pid),
+        peak_listing_mib,
     }
 }
 

@@ -81,7 +81,7 @@ pub fn listing(s: &Scenario, sorted: bool) -> Vec<ObservedContact> {
         .iter()
         .map(|&p| ObservedContact {
             phone: p,
-            remote_id: Some(format!("{:032x}-0000", p.as_u64())),
+            remote_id: Some(format!("{:032x}-0000", p.as_u64()).into()),
             removable: true,
             content_digest: None,
         })

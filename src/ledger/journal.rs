@@ -292,7 +292,7 @@ mod tests {
             .skip(3)
             .map(|e| crate::contacts::ObservedContact {
                 phone: e.phone,
-                remote_id: Some(e.remote_id(ledger.task_uid()).to_string()),
+                remote_id: Some(e.remote_id(ledger.task_uid()).to_string().into()),
                 removable: true,
                 content_digest: None,
             })

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use uuid::Uuid;
 
 use crate::contacts::ObservedContact;
-use crate::contacts::{ContentDigest, Phone};
+use crate::contacts::{ContentDigest, Phone, RemoteId};
 
 /// Namespace of every remote id callsync derives (UUIDv5). Fixed forever: changing it would
 /// make every in-flight retry look like a new contact.
@@ -568,7 +568,7 @@ impl Ledger {
             match (e.state, found) {
                 (EntryState::Adding, Some(_)) => {
                     let copies = seen[i..].iter().take_while(|(p, _, _)| p == phone);
-                    let ids = copies.map(|&(_, _, at)| observed[at as usize].remote_id.as_deref());
+                    let ids = copies.map(|&(_, _, at)| observed[at as usize].remote_id.as_ref());
                     if held_under_other_ids(ids, e.remote_id(&self.task_uid)) {
                         // The provider has the phone, not the contact callsync sent: someone
                         // else's (a console add between listing and add), never counted as ours.
@@ -627,11 +627,18 @@ impl Ledger {
 /// id (a provider that identifies contacts by id) and none is callsync's. A provider that lists
 /// no ids (longlonglong, by phone) proves nothing either way. Ids are compared as UUIDs when
 /// they parse as one (a server may write them upper-case or without hyphens), else as text.
-fn held_under_other_ids<'a>(mut ids: impl Iterator<Item = Option<&'a str>>, own: Uuid) -> bool {
+fn held_under_other_ids<'a>(
+    mut ids: impl Iterator<Item = Option<&'a RemoteId>>,
+    own: Uuid,
+) -> bool {
     ids.all(|id| {
-        id.is_some_and(|id| match Uuid::try_parse(id) {
-            Ok(listed) => listed != own,
-            Err(_) => !id.eq_ignore_ascii_case(&own.to_string()),
+        id.is_some_and(|id| match id.as_uuid() {
+            Some(listed) => listed != own,
+            // Another writing of a UUID (upper case, braces, no hyphens) is still that UUID.
+            None => id.with_str(|text| match Uuid::try_parse(text) {
+                Ok(listed) => listed != own,
+                Err(_) => !text.eq_ignore_ascii_case(&own.to_string()),
+            }),
         })
     })
 }
@@ -785,7 +792,7 @@ mod tests {
         let ids = l.record_add_intent(&[(ph(1), ContentDigest(1)), (ph(2), ContentDigest(1))]);
         let listed = |n, id: &str| ObservedContact {
             phone: ph(n),
-            remote_id: Some(id.to_owned()),
+            remote_id: Some(id.into()),
             removable: true,
             content_digest: None,
         };

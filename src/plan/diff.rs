@@ -8,7 +8,7 @@ use super::{
     ObservedContact, PlanCounts, PlanPolicy, RemoveItem, RemoveReason,
 };
 use crate::api::ContentChangePolicy;
-use crate::contacts::{ContentDigest, DesiredKey, Phone};
+use crate::contacts::{ContentDigest, DesiredKey, Phone, RemoteId};
 use crate::ledger::{EntryState, Ledger, LedgerEntry};
 
 /// A removal and an add of the same phone that only make sense together.
@@ -64,13 +64,13 @@ impl Remote<'_> {
         self.observed_id().is_none() && self.entry.is_some_and(|e| e.foreign)
     }
 
-    fn observed_id(&self) -> Option<&str> {
-        self.listed.and_then(|o| o.remote_id.as_deref())
+    fn observed_id(&self) -> Option<&RemoteId> {
+        self.listed.and_then(|o| o.remote_id.as_ref())
     }
 
     /// Order inside a run of one phone: the copy to keep comes first. Keep one that cannot be
     /// removed anyway, then callsync's own, then the smallest id — content, not input order.
-    fn keep_order(&self) -> (bool, bool, Option<&str>, Option<ContentDigest>) {
+    fn keep_order(&self) -> (bool, bool, Option<&RemoteId>, Option<ContentDigest>) {
         (
             self.removable,
             self.entry.is_none(),
@@ -417,7 +417,7 @@ pub(crate) fn diff(
 
 #[cfg(test)]
 mod tests {
-    use crate::contacts::{ContentDigest, Phone};
+    use crate::contacts::{ContentDigest, Phone, RemoteId};
     use crate::ledger::{ItemOutcome, Ledger};
     use crate::plan::{Capabilities, Identity, ObservedContact, PlanPolicy, plan};
 
@@ -428,7 +428,7 @@ mod tests {
         ledger.record_add_outcome(phone, ItemOutcome::Accepted);
         let observed = Some(vec![ObservedContact {
             phone,
-            remote_id: observed_id.map(str::to_string),
+            remote_id: observed_id.map(RemoteId::new),
             removable: true,
             content_digest: None,
         }]);
@@ -453,7 +453,7 @@ mod tests {
         let phone = Phone::parse("+8613012121211", None).expect("valid");
         let copy = |id: Option<&str>| ObservedContact {
             phone,
-            remote_id: id.map(str::to_string),
+            remote_id: id.map(RemoteId::new),
             removable: true,
             content_digest: None,
         };

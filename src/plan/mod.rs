@@ -326,7 +326,7 @@ mod tests {
     fn listed(n: u64, d: Option<u64>, removable: bool) -> ObservedContact {
         ObservedContact {
             phone: Phone::from_u64_unchecked(8_613_000_000_000 + n),
-            remote_id: Some(format!("id{n}")),
+            remote_id: Some(format!("id{n}").into()),
             removable,
             content_digest: d.map(ContentDigest),
         }

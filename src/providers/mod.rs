@@ -74,6 +74,19 @@ pub trait Provider: Send + Sync {
         task: &TaskRef,
     ) -> impl Future<Output = Result<Option<Vec<RemoteContact>>, ProviderError>> + Send;
 
+    /// [`list`](Self::list), each contact handed to `each` as it is read, so that a caller
+    /// keeping its own form of the listing never holds the provider's form of all of it too;
+    /// `Ok(false)` when the provider cannot list. On `Err` what was handed over is no listing.
+    /// By default the listing is read whole and then handed over; a client that pages hands
+    /// over page by page.
+    fn list_each(
+        &self,
+        task: &TaskRef,
+        each: &mut (dyn FnMut(RemoteContact) + Send),
+    ) -> impl Future<Output = Result<bool, ProviderError>> + Send {
+        async move { Ok(hand_over(self.list(task).await?, each)) }
+    }
+
     /// Adds contacts.
     fn add(
         &self,
@@ -110,6 +123,16 @@ pub trait Provider: Send + Sync {
         task: &TaskRef,
         ids: &[String],
     ) -> impl Future<Output = Vec<BatchState>> + Send;
+}
+
+/// Hands a whole listing over one contact at a time; false when there is none.
+fn hand_over(
+    listing: Option<Vec<RemoteContact>>,
+    each: &mut (dyn FnMut(RemoteContact) + Send),
+) -> bool {
+    listing
+        .map(|contacts| contacts.into_iter().for_each(each))
+        .is_some()
 }
 
 impl AnyProvider {
@@ -159,6 +182,19 @@ impl Provider for AnyProvider {
 
     async fn list(&self, task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
         dispatch!(self, c => c.list(task).await)
+    }
+
+    async fn list_each(
+        &self,
+        task: &TaskRef,
+        each: &mut (dyn FnMut(RemoteContact) + Send),
+    ) -> Result<bool, ProviderError> {
+        match self {
+            AnyProvider::Callbot(client) => client.list_each(task, each).await,
+            AnyProvider::Longlonglong(_) | AnyProvider::Nxlink(_) => {
+                Ok(hand_over(self.list(task).await?, each))
+            }
+        }
     }
 
     async fn add(

@@ -349,7 +349,7 @@ mod tests {
         let mut ledger = listed_ledger();
         let listed = |n, id: &str| ObservedContact {
             phone: ph(n),
-            remote_id: Some(id.to_owned()),
+            remote_id: Some(id.into()),
             removable: true,
             content_digest: None,
         };

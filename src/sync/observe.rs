@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::contacts::RemoteId;
 use crate::ledger::{Ledger, ReconcileReport};
 use crate::plan::{Observed, ObservedContact};
 use crate::providers::{BatchState, Provider, ProviderError, RemoteContact, TaskRef};
@@ -80,13 +81,17 @@ pub(super) async fn list_and_settle<P: Provider>(
     now: u64,
     reason: ListingReason,
 ) -> Result<Observation, ProviderError> {
-    let Some(listing) = provider.list(task).await? else {
+    let mut decoder = ListingDecoder::new(wire);
+    if !provider
+        .list_each(task, &mut |remote| decoder.push(remote))
+        .await?
+    {
         return Ok(Observation {
             requests: 1,
             ..Default::default()
         });
-    };
-    let (observed, unreadable) = decode_listing(wire, listing);
+    }
+    let (observed, unreadable) = decoder.finish();
     let settled = ledger.reconcile(&observed);
     let drift_hint_cleared = ledger.mark_listed(now);
     Ok(Observation {
@@ -105,23 +110,47 @@ pub fn decode_listing(
     wire: &WireFormat,
     listing: Vec<RemoteContact>,
 ) -> (Vec<ObservedContact>, u64) {
-    let mut unreadable = 0;
-    let observed = listing
-        .into_iter()
-        .filter_map(|remote| match wire.decode(&remote.phone) {
-            Ok(phone) => Some(ObservedContact {
+    let mut decoder = ListingDecoder::new(wire);
+    listing.into_iter().for_each(|remote| decoder.push(remote));
+    decoder.finish()
+}
+
+/// [`decode_listing`] one contact at a time, as a provider hands its listing over: only the
+/// decoded form (a packed phone and a compact id) is kept.
+pub struct ListingDecoder<'a> {
+    wire: &'a WireFormat,
+    observed: Vec<ObservedContact>,
+    unreadable: u64,
+}
+
+impl<'a> ListingDecoder<'a> {
+    pub fn new(wire: &'a WireFormat) -> Self {
+        Self {
+            wire,
+            observed: Vec::new(),
+            unreadable: 0,
+        }
+    }
+
+    /// Decodes one listed contact.
+    pub fn push(&mut self, remote: RemoteContact) {
+        match self.wire.decode(&remote.phone) {
+            Ok(phone) => self.observed.push(ObservedContact {
                 phone,
-                remote_id: remote.remote_id,
+                remote_id: remote.remote_id.map(RemoteId::from),
                 removable: remote.removable,
                 content_digest: None,
             }),
-            Err(_) => {
-                unreadable += 1;
-                None
-            }
-        })
-        .collect();
-    (observed, unreadable)
+            Err(_) => self.unreadable += 1,
+        }
+    }
+
+    /// The decoded listing, and how many phones could not be read.
+    pub fn finish(mut self) -> (Vec<ObservedContact>, u64) {
+        // Settling and planning hold it for the rest of the sync: no growth slack.
+        self.observed.shrink_to_fit();
+        (self.observed, self.unreadable)
+    }
 }
 
 /// Drops from the ledger the open batches the provider says are done, and those unknown for

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod env;
 pub mod leaks;
 pub mod logs;
+pub mod measure;
 pub mod objects;
 pub mod process;
 pub mod prometheus;

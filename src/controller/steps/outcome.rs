@@ -167,7 +167,7 @@ mod tests {
         }]);
         let listed = |n| ObservedContact {
             phone: Phone::parse(&phone(n), None).expect("valid"),
-            remote_id: Some(format!("id-{n}")),
+            remote_id: Some(format!("id-{n}").into()),
             removable: true,
             content_digest: None,
         };

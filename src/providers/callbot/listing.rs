@@ -57,36 +57,29 @@ impl CallbotClient {
     /// `+` or spaces are dropped). A masked or otherwise unreadable phone makes the listing an
     /// error: callsync could not tell which contact the order is.
     pub async fn list(&self, task: &TaskRef) -> Result<Option<Vec<RemoteContact>>, ProviderError> {
-        let keys = self.keys().await?;
-        let (rows, _) = self.list_orders(task, &keys, None).await?;
-        let endpoint = self.endpoint(OP);
-        let contacts = rows
-            .into_iter()
-            .map(|row| {
-                let phone = match readable_phone(&row.phone) {
-                    // Written as plain digits already: keep the string the row brought.
-                    Some(Cow::Borrowed(_)) => row.phone,
-                    Some(Cow::Owned(digits)) => digits,
-                    None => {
-                        return Err(ProviderError::InvalidResponse {
-                            endpoint: endpoint.clone(),
-                            detail: format!(
-                                "an order's phone ({}) does not read as country code + number; \
-                                 the listing cannot tell which contact it is",
-                                mask_phone(&row.phone)
-                            ),
-                        });
-                    }
-                };
-                Ok(RemoteContact {
-                    phone,
-                    remote_id: row.order_id,
-                    state: row.state,
-                    removable: row.state == RemoteState::Pending,
-                })
-            })
-            .collect::<Result<Vec<_>, ProviderError>>()?;
+        let mut contacts = Vec::new();
+        self.list_each(task, &mut |contact| contacts.push(contact))
+            .await?;
         Ok(Some(contacts))
+    }
+
+    /// [`list`](Self::list), each contact handed to `each` as its page is read: a listing is
+    /// never held whole in the client's form (at a million orders that is ~150 MB the caller
+    /// would hold beside its own copy). Always `Ok(true)`: Callbot can list. On `Err` the
+    /// contacts handed over so far are no listing, and must be dropped.
+    pub async fn list_each(
+        &self,
+        task: &TaskRef,
+        each: &mut (dyn FnMut(RemoteContact) + Send),
+    ) -> Result<bool, ProviderError> {
+        let keys = self.keys().await?;
+        let endpoint = self.endpoint(OP);
+        let mut on_row = |row: OrderRow| {
+            each(listed_contact(&endpoint, row)?);
+            Ok::<_, ProviderError>(())
+        };
+        self.list_pages(task, &keys, None, &mut on_row).await?;
+        Ok(true)
     }
 
     /// The task's orders (all, or those with the given ids), phones as the provider wrote
@@ -97,33 +90,42 @@ impl CallbotClient {
         keys: &Keys,
         order_ids: Option<Vec<String>>,
     ) -> Result<(Vec<OrderRow>, u32), ProviderError> {
-        match order_ids {
-            None => self.list_pages(task, keys, None).await,
+        let mut rows = Vec::new();
+        let mut on_row = |row: OrderRow| {
+            rows.push(row);
+            Ok::<_, ProviderError>(())
+        };
+        let requests = match order_ids {
+            None => self.list_pages(task, keys, None, &mut on_row).await?,
             Some(ids) => {
-                let mut rows = Vec::new();
                 let mut requests = 0;
                 for chunk in ids.chunks(FILTER_IDS) {
-                    let (part, n) = self.list_pages(task, keys, Some(chunk)).await?;
-                    rows.extend(part);
-                    requests += n;
+                    requests += self
+                        .list_pages(task, keys, Some(chunk), &mut on_row)
+                        .await?;
                 }
-                Ok((rows, requests))
+                requests
             }
-        }
+        };
+        Ok((rows, requests))
     }
 
+    /// Pages through `listOrder` (all orders, or those with the given ids), handing each row
+    /// to `on_row` once its page has been checked; returns the requests made. An error from
+    /// `on_row` ends the listing with it.
     async fn list_pages(
         &self,
         task: &TaskRef,
         keys: &Keys,
         order_ids: Option<&[String]>,
-    ) -> Result<(Vec<OrderRow>, u32), ProviderError> {
+        on_row: &mut (dyn FnMut(OrderRow) -> Result<(), ProviderError> + Send),
+    ) -> Result<u32, ProviderError> {
         let endpoint = self.endpoint(OP);
         let bad = |detail: String| ProviderError::InvalidResponse {
             endpoint: endpoint.clone(),
             detail,
         };
-        let mut rows: Vec<OrderRow> = Vec::new();
+        let mut read: u64 = 0;
         // The keys are SipHash values already: U64Hash only spreads them.
         let mut seen: HashSet<u64, U64Hash> = HashSet::default();
         let mut total: Option<u64> = None;
@@ -181,9 +183,9 @@ impl CallbotClient {
                         "order {id} listed twice; the pages are not consistent"
                     )));
                 }
-                rows.push(row);
+                on_row(row)?;
+                read += 1;
             }
-            let read = rows.len() as u64;
             if read > this_total {
                 return Err(bad(format!(
                     "{read} orders listed but totalCount is {this_total}"
@@ -213,8 +215,33 @@ impl CallbotClient {
                 page += 1;
             }
         }
-        Ok((rows, requests))
+        Ok(requests)
     }
+}
+
+/// A listed order as the provider trait hands it on, its phone checked (see `list`).
+fn listed_contact(endpoint: &str, row: OrderRow) -> Result<RemoteContact, ProviderError> {
+    let phone = match readable_phone(&row.phone) {
+        // Written as plain digits already: keep the string the row brought.
+        Some(Cow::Borrowed(_)) => row.phone,
+        Some(Cow::Owned(digits)) => digits,
+        None => {
+            return Err(ProviderError::InvalidResponse {
+                endpoint: endpoint.to_owned(),
+                detail: format!(
+                    "an order's phone ({}) does not read as country code + number; \
+                     the listing cannot tell which contact it is",
+                    mask_phone(&row.phone)
+                ),
+            });
+        }
+    };
+    Ok(RemoteContact {
+        phone,
+        remote_id: row.order_id,
+        state: row.state,
+        removable: row.state == RemoteState::Pending,
+    })
 }
 
 /// An order id's hash, to find an order listed twice without keeping a second copy of every id.
