@@ -1,5 +1,9 @@
 use clap::Parser;
 
+/// The allocator of the controller and the CLI (Cargo.toml says why it is not glibc's).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = match callsync::cli::Cli::try_parse() {
