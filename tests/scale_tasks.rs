@@ -57,16 +57,36 @@ fn task_object(name: &str, task_id: &str, t: usize, shard: Option<&str>) -> Valu
                  "resyncInterval": "1h"}})
 }
 
-fn controller(env: &Env, name: &str, extra: &[&str]) -> ControllerProcess {
-    let mut args = vec!["--watch-namespaces", &env.ns, "--progress-seconds", "30"];
+/// A controller process with `extra` arguments on a free metrics port, once it is ready (so that
+/// a round's time and CPU are its sync's).
+async fn controller(env: &Env, name: &str, extra: &[&str]) -> ControllerProcess {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "--watch-namespaces",
+        &env.ns,
+        "--listen-addr",
+        &listen,
+        "--progress-seconds",
+        "30",
+    ];
     args.extend_from_slice(extra);
-    ControllerProcess::spawn(
+    let process = ControllerProcess::spawn(
         support::BIN,
         &env.cp.kubeconfig,
         env.log_path(name),
         &args,
         &[("RUST_LOG", "info")],
-    )
+    );
+    assert!(
+        support::process::wait_ready(&listen, Duration::from_secs(60)).await,
+        "controller {name} never became ready:\n{}",
+        process.log_text()
+    );
+    process
 }
 
 fn in_sync(task: &CallTask) -> bool {
@@ -214,7 +234,7 @@ async fn many_tasks_on_one_controller_and_on_two_shards() {
     let within = Duration::from_secs(300 + (tasks * per_task / 100) as u64);
 
     // One controller for every task.
-    let one = controller(&env, "controller-one", &[]);
+    let one = controller(&env, "controller-one", &[]).await;
     let names: Vec<String> = (0..tasks).map(|t| format!("one-{t}")).collect();
     let started = Instant::now();
     for (t, name) in names.iter().enumerate() {
@@ -228,8 +248,8 @@ async fn many_tasks_on_one_controller_and_on_two_shards() {
 
     // Two shards, half the tasks each, onto fresh provider tasks. The first round's CallTasks
     // have no shard label: neither shard takes them.
-    let a = controller(&env, "controller-shard-a", &["--shard", "a"]);
-    let b = controller(&env, "controller-shard-b", &["--shard", "b"]);
+    let a = controller(&env, "controller-shard-a", &["--shard", "a"]).await;
+    let b = controller(&env, "controller-shard-b", &["--shard", "b"]).await;
     let names: Vec<String> = (0..tasks).map(|t| format!("shard-{t}")).collect();
     let started = Instant::now();
     for (t, name) in names.iter().enumerate() {
