@@ -113,14 +113,7 @@ impl Env {
                     .ok()
                     .flatten()
                     .and_then(|t| t.status);
-                let tails: Vec<String> = logs
-                    .iter()
-                    .map(|p| {
-                        let text = p.log_text();
-                        let lines: Vec<&str> = text.lines().collect();
-                        lines[lines.len().saturating_sub(20)..].join("\n")
-                    })
-                    .collect();
+                let tails: Vec<String> = logs.iter().map(|p| p.log_tail(20)).collect();
                 panic!(
                     "CallTask not {reason} within {within:?} ({:?}); status: {current:#?}\nlog tails:\n{}",
                     other.map(|r| r.map(|_| ())),

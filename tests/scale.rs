@@ -23,7 +23,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
-use support::measure::{cpu_seconds, etcd_wal_bytes, metric_sum, phase_peak_mib};
+use support::measure::{cpu_seconds, etcd_wal_bytes, metric_sum, national, phase_peak_mib};
 use support::process::ControllerProcess;
 
 const TASK: &str = "task-1";
@@ -132,15 +132,11 @@ impl Env {
         };
         match tokio::time::timeout(within, await_condition(self.tasks(), "campaign", cond)).await {
             Ok(Ok(Some(task))) => task,
-            other => {
-                let text = process.log_text();
-                let lines: Vec<&str> = text.lines().collect();
-                panic!(
-                    "CallTask not InSync within {within:?} ({:?}); log tail:\n{}",
-                    other.map(|r| r.map(|_| ())),
-                    lines[lines.len().saturating_sub(30)..].join("\n")
-                );
-            }
+            other => panic!(
+                "CallTask not InSync within {within:?} ({:?}); log tail:\n{}",
+                other.map(|r| r.map(|_| ())),
+                process.log_tail(30)
+            ),
         }
     }
 
@@ -238,11 +234,6 @@ impl Env {
             .expect("the requested sync finishes in time")
             .expect("watch");
     }
-}
-
-/// `13` + list (3 digits) + index (6 digits): distinct valid CN mobiles.
-fn national(list: usize, index: usize) -> String {
-    format!("13{list:03}{index:06}")
 }
 
 /// Figures of one run.

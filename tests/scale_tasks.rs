@@ -20,7 +20,7 @@ use futures::StreamExt;
 use kube::api::ListParams;
 use serde_json::{Value, json};
 use support::env::Env;
-use support::measure::{cpu_seconds, phase_peak_mib};
+use support::measure::{cpu_seconds, national, phase_peak_mib};
 use support::process::ControllerProcess;
 
 /// The CRD's maximum contacts in a ContactList.
@@ -33,13 +33,8 @@ fn setting(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Contact `index` of list `list`: distinct valid CN mobiles within a task (the tasks share
-/// their numbers: each is its own provider task).
-fn national(list: usize, index: usize) -> String {
-    format!("13{list:03}{index:06}")
-}
-
-/// ContactList `l` of task `t`, selected by the label `campaign: t<t>`.
+/// ContactList `l` of task `t`, selected by the label `campaign: t<t>` (the tasks share their
+/// numbers: each is its own provider task).
 fn list_object(t: usize, l: usize, contacts: usize) -> Value {
     let contacts: Vec<Value> = (0..contacts)
         .map(|i| json!({"phone": national(l, i)}))
@@ -49,12 +44,13 @@ fn list_object(t: usize, l: usize, contacts: usize) -> Value {
         "spec": {"defaultRegion": "CN", "contacts": contacts}})
 }
 
-/// CallTask `name` on provider task `task_id`, fed by task `t`'s lists, in `shard` if given.
-fn task_object(name: &str, task_id: &str, t: usize, shard: Option<&str>) -> Value {
+/// CallTask `id` on the provider task of the same id, fed by task `t`'s lists, in `shard` if
+/// given.
+fn task_object(id: &str, t: usize, shard: Option<&str>) -> Value {
     let labels = shard.map_or(json!({}), |key| json!({"callsync.io/shard": key}));
     json!({"apiVersion": "callsync.io/v1alpha1", "kind": "CallTask",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {"providerRef": {"name": "acct"}, "taskId": task_id,
+        "metadata": {"name": id, "labels": labels},
+        "spec": {"providerRef": {"name": "acct"}, "taskId": id,
                  "contactLists": {"selector": {"matchLabels": {"campaign": format!("t{t}")}}},
                  "resyncInterval": "1h"}})
 }
@@ -123,14 +119,7 @@ async fn wait_all_in_sync(
             return;
         }
         if Instant::now() > deadline {
-            let tails: Vec<String> = controllers
-                .iter()
-                .map(|c| {
-                    let text = c.log_text();
-                    let lines: Vec<&str> = text.lines().collect();
-                    lines[lines.len().saturating_sub(20)..].join("\n")
-                })
-                .collect();
+            let tails: Vec<String> = controllers.iter().map(|c| c.log_tail(20)).collect();
             panic!(
                 "{done} of {} CallTasks InSync within {within:?}; log tails:\n{}",
                 names.len(),
@@ -146,7 +135,7 @@ fn assert_held(env: &Env, task_ids: &[String], lists: usize, per_list: usize) {
     for id in task_ids {
         let held = env
             .simulator
-            .contacts(ProviderKind::Callbot, sim_account(), id);
+            .contacts(ProviderKind::Callbot, support::sim::CB_UUID, id);
         assert_eq!(
             held.len(),
             lists * per_list,
@@ -164,10 +153,6 @@ fn assert_held(env: &Env, task_ids: &[String], lists: usize, per_list: usize) {
             assert!(desired, "{id}: a phone no list holds");
         }
     }
-}
-
-fn sim_account() -> &'static str {
-    support::sim::CB_UUID
 }
 
 /// One round's figures, per controller process: CPU and peak RSS.
@@ -198,6 +183,7 @@ async fn many_tasks_on_one_controller_and_on_two_shards() {
         "at least 2 tasks; contacts come in lists of {PER_LIST}"
     );
     let lists = per_task / per_list;
+    // Provider task ids, each also the name of the CallTask that syncs it.
     let one_ids: Vec<String> = (0..tasks).map(|t| format!("one-{t}")).collect();
     let shard_ids: Vec<String> = (0..tasks).map(|t| format!("shard-{t}")).collect();
     let all_ids: Vec<&str> = one_ids
@@ -237,12 +223,11 @@ async fn many_tasks_on_one_controller_and_on_two_shards() {
 
     // One controller for every task.
     let one = controller(&env, "controller-one", &[]).await;
-    let names: Vec<String> = (0..tasks).map(|t| format!("one-{t}")).collect();
     let started = Instant::now();
-    for (t, name) in names.iter().enumerate() {
-        env.apply(task_object(name, &one_ids[t], t, None)).await;
+    for (t, id) in one_ids.iter().enumerate() {
+        env.apply(task_object(id, t, None)).await;
     }
-    wait_all_in_sync(&env, &names, within, &[&one]).await;
+    wait_all_in_sync(&env, &one_ids, within, &[&one]).await;
     let figures = report("one controller", started.elapsed(), &[("one", &one)]);
     eprintln!("{figures}");
     assert_held(&env, &one_ids, lists, per_list);
@@ -252,20 +237,17 @@ async fn many_tasks_on_one_controller_and_on_two_shards() {
     // have no shard label: neither shard takes them.
     let a = controller(&env, "controller-shard-a", &["--shard", "a"]).await;
     let b = controller(&env, "controller-shard-b", &["--shard", "b"]).await;
-    let names: Vec<String> = (0..tasks).map(|t| format!("shard-{t}")).collect();
     let started = Instant::now();
-    for (t, name) in names.iter().enumerate() {
+    for (t, id) in shard_ids.iter().enumerate() {
         let key = if t % 2 == 0 { "a" } else { "b" };
-        env.apply(task_object(name, &shard_ids[t], t, Some(key)))
-            .await;
+        env.apply(task_object(id, t, Some(key))).await;
     }
-    wait_all_in_sync(&env, &names, within, &[&a, &b]).await;
+    wait_all_in_sync(&env, &shard_ids, within, &[&a, &b]).await;
     let figures = report("two shards", started.elapsed(), &[("a", &a), ("b", &b)]);
     eprintln!("{figures}");
     assert_held(&env, &shard_ids, lists, per_list);
-    let first_round: Vec<String> = (0..tasks).map(|t| format!("one-{t}")).collect();
-    for name in &first_round {
-        let task = env.tasks().get(name).await.expect("first round's task");
-        assert!(in_sync(&task), "{name}: left as the first round left it");
+    for id in &one_ids {
+        let task = env.tasks().get(id).await.expect("first round's task");
+        assert!(in_sync(&task), "{id}: left as the first round left it");
     }
 }

@@ -1,5 +1,12 @@
-//! What the benchmarks measure of a process and of the control plane: CPU seconds and phase
-//! peak RSS from `/proc`, metric sums from a Prometheus exposition, etcd's WAL bytes.
+//! What the scale benchmarks share: their contacts' numbering, and what they measure of a
+//! process and of the control plane (CPU seconds and phase peak RSS from `/proc`, metric sums
+//! from a Prometheus exposition, etcd's WAL bytes).
+
+/// Contact `index` of list `list`: `13` + list (3 digits) + index (6 digits), distinct valid CN
+/// mobiles (national form; `86` before it is the international one).
+pub fn national(list: usize, index: usize) -> String {
+    format!("13{list:03}{index:06}")
+}
 
 /// Sum of one metric family (all label sets) in a Prometheus text exposition.
 pub fn metric_sum(text: &str, name: &str) -> f64 {

@@ -63,6 +63,13 @@ impl ControllerProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The last `lines` lines of the log, for a failure message.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = self.log_text();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Polls the log until it holds `needle`.
     pub async fn wait_log(&self, needle: &str, within: Duration) {
         let what = format!("log {} to contain {needle:?}", self.log.display());

@@ -344,14 +344,7 @@ impl Fleet {
                 self.desired(kind).len()
             ));
         }
-        let tails: Vec<String> = logs
-            .iter()
-            .map(|p| {
-                let text = p.log_text();
-                let lines: Vec<&str> = text.lines().collect();
-                lines[lines.len().saturating_sub(40)..].join("\n")
-            })
-            .collect();
+        let tails: Vec<String> = logs.iter().map(|p| p.log_tail(40)).collect();
         format!(
             "{}\nlog tails:\n{}",
             states.join("\n"),
