@@ -19,11 +19,14 @@
 FROM rust:1.95-bookworm AS build
 ARG TARGETARCH
 ARG REVISION=unknown
+# jemalloc (the binary's allocator) is built for one page size and aborts on a kernel with larger
+# pages. arm64 kernels use 4, 16 or 64 KiB pages, so arm64 builds for 64 KiB (lg 16), which runs
+# on all three; amd64 kernels use 4 KiB.
 RUN case "$TARGETARCH" in \
-      amd64|"") echo x86_64-unknown-linux-gnu ;; \
-      arm64) echo aarch64-unknown-linux-gnu ;; \
+      amd64|"") echo x86_64-unknown-linux-gnu > /rust-target; echo 12 > /jemalloc-lg-page ;; \
+      arm64) echo aarch64-unknown-linux-gnu > /rust-target; echo 16 > /jemalloc-lg-page ;; \
       *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
-    esac > /rust-target
+    esac
 WORKDIR /src
 # The whole source tree minus what .dockerignore leaves out (.git among it, hence REVISION):
 # Cargo.toml may name benches and tests, which must exist for the manifest to load.
@@ -33,6 +36,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     target="$(cat /rust-target)" \
  && CALLSYNC_GIT_COMMIT="$REVISION" RUSTFLAGS="-C target-feature=+crt-static" \
+    JEMALLOC_SYS_WITH_LG_PAGE="$(cat /jemalloc-lg-page)" \
     cargo build --release --locked --bin callsync --target "$target" \
  && cp "target/$target/release/callsync" /callsync \
  && /callsync version
