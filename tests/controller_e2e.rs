@@ -820,6 +820,49 @@ async fn drift_made_in_the_provider_console_is_repaired_on_resync() {
     env.stop_controller().await;
 }
 
+/// Between listings (`resyncInterval` 1h) a contact removed in the provider's console is found
+/// by the provider's count at the next sync — here the one a ContactList edit starts — which
+/// lists the task and adds the contact again along with the edit, instead of an hour later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_removal_is_counted_and_repaired_by_the_next_edit() {
+    let mut env = Env::start(ProviderKind::Callbot, "e2e-count-drift").await;
+    env.setup_provider(None).await;
+    let contacts = phones(0, 50);
+    env.list("list-a", &contacts).await;
+    env.task_with(json!({}), false, "1h").await;
+    env.wait_reason("InSync", Duration::from_secs(30)).await;
+
+    remove_in_console(&env, &ProviderKind::Callbot.wire(&contacts[7]));
+    let mut drifted = wire_set(ProviderKind::Callbot, &contacts);
+    drifted.remove(&ProviderKind::Callbot.wire(&contacts[7]));
+    assert_eq!(env.sim_phones().await, drifted, "removed in the console");
+
+    let edited = phones(0, 51);
+    env.list("list-a", &edited).await;
+    let want = wire_set(ProviderKind::Callbot, &edited);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while env.sim_phones().await != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the console removal was not repaired with the edit: {} of {} held",
+            env.sim_phones().await.len(),
+            want.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    env.stop_controller().await;
+}
+
+/// Removes a contact straight from the simulator's state, as a person in the provider's console
+/// would: no callsync request and no watch sees it.
+fn remove_in_console(env: &Env, wire_phone: &str) {
+    let key = (env.kind, env.kind.account().to_owned());
+    let mut inner = env.simulator.state().lock();
+    let task = inner.task_mut(&key, TASK).expect("the task");
+    let seq = *task.by_phone.get(wire_phone).expect("the phone is held");
+    task.remove(seq).expect("removed");
+}
+
 /// The CallProvider's status says whether its account works, with read calls only: Ready with
 /// CredentialsAccepted for a good Secret, Ready=False with the provider's refusal when the
 /// Secret goes wrong (the Secret watch wakes it at once), and back.

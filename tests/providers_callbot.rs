@@ -591,6 +591,37 @@ async fn listing_without_total_count_is_an_error() {
     .await;
 }
 
+/// The count the sync reads between listings is the listing's `totalCount` from a page of one,
+/// also when the server caps its pages; a server that refuses a page of one, or answers
+/// without a total, gives an error, never a count.
+#[tokio::test]
+async fn the_count_is_the_listings_total_or_an_error() {
+    bounded(async {
+        for variants in [vec![], vec![Variant::CallbotPageSizeCapped]] {
+            let sim = sim_with(&variants).await;
+            let client = client_for(&sim, CallbotAddEndpoint::AddBatchCall);
+            let task = TaskRef::new("ut-1");
+            assert_eq!(client.count(&task).await.expect("count"), Some(0));
+            client.add(&task, &orders(0, 30, "o")).await.expect("add");
+            assert_eq!(
+                client.count(&task).await.expect("count"),
+                Some(30),
+                "{variants:?}"
+            );
+        }
+        for variant in [
+            Variant::CallbotPageSizeMinimum,
+            Variant::CallbotTotalCountMissing,
+        ] {
+            let sim = sim_with(&[variant]).await;
+            let client = client_for(&sim, CallbotAddEndpoint::AddBatchCall);
+            let answer = client.count(&TaskRef::new("ut-1")).await;
+            assert!(answer.is_err(), "{variant:?}: {answer:?}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn too_many_array_elements_splits_the_batch_and_keeps_the_smaller_size() {
     bounded(async {

@@ -1045,6 +1045,10 @@ async fn listing_pages_on_when_pages_are_capped_or_meta_is_missing() {
             let listed = client.list(&task).await.expect("list").expect("some");
             assert_eq!(listed.len(), 1, "{variants:?}");
             assert_eq!(admin.phones("longlonglong", LLL_USER, "t1").await.len(), 1);
+            // The count between listings is `meta.total`; without the meta there is none.
+            let count = client.count(&task).await.expect("count");
+            let want = (!variants.contains(&Variant::LllNoPageMeta)).then_some(1);
+            assert_eq!(count, want, "{variants:?}");
         }
     })
     .await;

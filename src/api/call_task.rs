@@ -268,7 +268,9 @@ pub struct CallTaskStatus {
     /// against callsync's ledger (what it put at the provider, confirmed item by item), so a
     /// change made in the provider's console is seen at the next listing: after
     /// `resyncInterval`, on a sync request (`callsync sync`), after an answer that hints drift,
-    /// or while any outcome is in doubt. Absent at a provider that cannot list (NXLink).
+    /// when the provider's count of the task (one read before each sync, where the provider has
+    /// one) is not the count callsync expects, or while any outcome is in doubt. Absent at a
+    /// provider that cannot list (NXLink).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_listing: Option<DateTime<Utc>>,
     /// The Secret holding callsync's ledger of this task (`<task>-ledger`): the record of

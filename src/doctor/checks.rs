@@ -153,11 +153,15 @@ pub async fn task_checks(
     let kind = provider.kind();
     let mut checks = Vec::new();
     let mark = recorder.len();
+    let mut listed_count = None;
     if provider.capabilities().can_list {
         let listing = provider.list(task).await;
         let answers = recorder.since(mark);
         let forms = listed.take();
         let listed_ok = matches!(listing, Ok(Some(_)));
+        if let Ok(Some(contacts)) = &listing {
+            listed_count = Some(contacts.len() as u64);
+        }
         match listing {
             Ok(Some(contacts)) => {
                 checks.push(Check::new("task", Verdict::Ok, "found"));
@@ -215,6 +219,12 @@ pub async fn task_checks(
         }
     }
     let listing_answers = recorder.since(mark);
+    if provider.capabilities().can_list {
+        // After the listing's answers were taken: a page of one is no page of the listing.
+        // Read even when the listing failed, so that a recording's reads come in one order.
+        checks.push(count_check(provider.count(task).await, listed_count));
+        listed.take();
+    }
     let mark = recorder.len();
     let absent = read_absent_task(provider).await;
     let probe_answers = recorder.since(mark);
@@ -237,6 +247,52 @@ pub async fn task_checks(
     ));
     checks.extend(write_side_checks(kind));
     checks
+}
+
+/// The provider's count of the task (what the sync reads between listings, `Provider::count`)
+/// against the listing just read.
+fn count_check(count: Result<Option<u64>, ProviderError>, listed: Option<u64>) -> Check {
+    let Some(listed) = listed else {
+        return Check::new(
+            "count",
+            Verdict::Unchecked,
+            match count {
+                Ok(Some(count)) => {
+                    format!("the task counts {count}; no listing to hold it against")
+                }
+                Ok(None) => "the provider gives no count of the task".to_owned(),
+                Err(e) => format!("the task's count could not be read either ({e})"),
+            },
+        );
+    };
+    match count {
+        Ok(Some(count)) if count == listed => Check::new(
+            "count",
+            Verdict::Confirmed,
+            format!("the task's count ({count}) is its listing's"),
+        ),
+        Ok(Some(count)) => Check::new(
+            "count",
+            Verdict::Unchecked,
+            format!(
+                "the task's count ({count}) is not its listing's ({listed}): callsync keeps the                  difference from each listing and lists again when it moves"
+            ),
+        ),
+        Ok(None) => Check::new(
+            "count",
+            Verdict::Unchecked,
+            "the provider gives no count of the task: a change made in its console is seen at              the next listing",
+        ),
+        Err(e) => Check::new(
+            "count",
+            Verdict::Unchecked,
+            format!(
+                "the task's count (a page of one) could not be read ({e}): between listings                  callsync plans against its ledger without a count check, so a change made in                  the provider's console is seen at the next listing{}",
+                like(&[Variant::CallbotPageSizeMinimum])
+            ),
+        )
+        .because("CountUnreadable"),
+    }
 }
 
 /// An answer whose envelope says success (longlonglong `code` 200, Callbot `retCode` 0,

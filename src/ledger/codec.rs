@@ -13,6 +13,9 @@
 //! batch is written as version 1, so a callsync that reads only version 1 (a rollback) still
 //! reads every ledger but one that waits for a provider batch, which it refuses.
 //!
+//! Version 3 adds the listing marks (`put_listing_marks`) and the console phones after the
+//! open batches; version 4, written only when the listing marks hold a count offset, lets them.
+//!
 //! Decoding reads what a person with write access to Secrets can forge, so it is bounded
 //! before anything is allocated ([`DecodeLimits`]): the compressed size is checked first, the
 //! gzip stream is read entry by entry (never inflated into one buffer, so a gzip bomb costs
@@ -31,7 +34,7 @@ use crate::contacts::{ContentDigest, Phone};
 
 const MAGIC: &[u8; 3] = b"CSL";
 /// The newest format version this build writes and reads (it reads every older one).
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Most open batches a ledger holds: a million-contact first sync whose every async batch
 /// is still queued (5,000 of 200 rows) with room to spare.
 const MAX_OPEN_BATCHES: u64 = 20_000;
@@ -98,7 +101,9 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
     let mut raw = Vec::with_capacity(16 + ledger.len() * 14);
     raw.extend_from_slice(MAGIC);
     let marks = ledger.listing();
-    let version = if marks != ListingMarks::default() || !ledger.console().is_empty() {
+    let version = if marks.count_offset.is_some() {
+        4
+    } else if marks != ListingMarks::default() || !ledger.console().is_empty() {
         3
     } else if !ledger.open_batches().is_empty() {
         2
@@ -166,7 +171,7 @@ pub fn decode_with(data: &[u8], limits: &DecodeLimits) -> Result<Ledger, CodecEr
     let mut listing = ListingMarks::default();
     let mut console = std::collections::BTreeSet::new();
     if version >= 3 {
-        listing = read_listing_marks(&mut r)?;
+        listing = read_listing_marks(&mut r, version >= 4)?;
         let count = r.varint()?;
         check_limit("console phone count", count, limits.max_entries)?;
         let mut phones = SortedPhones::new("console phones not sorted", "console phone");
@@ -264,21 +269,56 @@ pub(super) fn read_entry<R: Read>(
     })
 }
 
-/// Writes the listing marks: `last + 1 varint (0: never) | drift_hint u8`.
+/// Listing flag: drift was hinted since the listing.
+const DRIFT_HINT: u8 = 1;
+/// Listing flag: a count offset follows the flags (snapshot version 4, journal version 2).
+const COUNT_OFFSET: u8 = 2;
+
+/// Writes the listing marks: `last + 1 varint (0: never) | flags u8` (bit 0 drift hint, bit 1
+/// a count offset follows) `| count offset zigzag varint` when bit 1 is set.
 pub(super) fn put_listing_marks(raw: &mut Vec<u8>, marks: ListingMarks) {
     put_varint(raw, marks.last.map_or(0, |at| at.saturating_add(1)));
-    raw.push(u8::from(marks.drift_hint));
+    let mut flags = 0;
+    if marks.drift_hint {
+        flags |= DRIFT_HINT;
+    }
+    if marks.count_offset.is_some() {
+        flags |= COUNT_OFFSET;
+    }
+    raw.push(flags);
+    if let Some(offset) = marks.count_offset {
+        // Zigzag: small offsets of either sign stay one byte.
+        put_varint(raw, ((offset << 1) ^ (offset >> 63)) as u64);
+    }
 }
 
-/// Reads what [`put_listing_marks`] wrote.
-pub(super) fn read_listing_marks<R: Read>(r: &mut Reader<R>) -> Result<ListingMarks, CodecError> {
+/// Reads what [`put_listing_marks`] wrote; a count offset only where `offset_allowed` (the
+/// format version that has them).
+pub(super) fn read_listing_marks<R: Read>(
+    r: &mut Reader<R>,
+    offset_allowed: bool,
+) -> Result<ListingMarks, CodecError> {
     let last = r.varint()?.checked_sub(1);
-    let drift_hint = match r.take::<1>()? {
-        [0] => false,
-        [1] => true,
-        _ => return Err(CodecError::Corrupt("listing flags")),
+    let [flags] = r.take::<1>()?;
+    let known = if offset_allowed {
+        DRIFT_HINT | COUNT_OFFSET
+    } else {
+        DRIFT_HINT
     };
-    Ok(ListingMarks { last, drift_hint })
+    if flags & !known != 0 {
+        return Err(CodecError::Corrupt("listing flags"));
+    }
+    let count_offset = if flags & COUNT_OFFSET != 0 {
+        let zigzag = r.varint()?;
+        Some(((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64))
+    } else {
+        None
+    };
+    Ok(ListingMarks {
+        last,
+        drift_hint: flags & DRIFT_HINT != 0,
+        count_offset,
+    })
 }
 
 pub(super) fn encode_open_batches(raw: &mut Vec<u8>, batches: &[OpenBatch]) {
@@ -483,18 +523,38 @@ pub(crate) mod tests {
         raw[3]
     }
 
-    /// The listing marks (version 3) round-trip, a listing at second 0 included; a ledger that
-    /// never listed stays version 1; unknown flag bits are refused, not ignored.
+    /// The listing marks round-trip, a listing at second 0 and count offsets of either sign
+    /// included: a ledger that never listed stays version 1, marks without a count offset are
+    /// version 3, with one version 4; unknown flag bits are refused, not ignored.
     #[test]
-    fn listing_marks_round_trip_and_only_they_need_version_3() {
+    fn listing_marks_round_trip_and_only_they_need_versions_3_and_4() {
+        let mut hinted = sample(10);
+        assert_eq!(raw_version(&encode(&hinted).expect("encode")), 1);
+        let p = hinted.iter().next().map(|e| e.phone).expect("test input");
+        hinted.record_remove_intent(&[p]);
+        hinted.record_remove_outcome(p, ItemOutcome::Rejected(crate::ledger::Rejection::NotFound));
+        let data = encode(&hinted).expect("encode");
+        assert_eq!(raw_version(&data), 3, "a hint and no count offset");
+        assert_eq!(decode(&data).expect("decode"), hinted);
+
         let mut l = sample(10);
-        assert_eq!(raw_version(&encode(&l).expect("encode")), 1);
-        for at in [0, 1_796_000_000] {
-            l.mark_listed(at);
+        for (at, extra) in [
+            (0, 0),
+            (1_796_000_000, 3),
+            (5, -7),
+            (6, i64::from(i32::MAX) * 4),
+        ] {
+            let listed = u64::try_from(10 + extra).unwrap_or(0);
+            l.mark_listed(at, listed);
             let data = encode(&l).expect("encode");
-            assert_eq!(raw_version(&data), 3);
+            assert_eq!(raw_version(&data), 4);
             let back = decode(&data).expect("decode");
             assert_eq!(back.listing().last, Some(at));
+            assert_eq!(
+                back.listing().count_offset,
+                Some(listed as i64 - 10),
+                "{extra}"
+            );
             assert_eq!(back, l);
         }
         let p = l.iter().next().map(|e| e.phone).expect("test input");
@@ -517,15 +577,21 @@ pub(crate) mod tests {
         assert!(l.listing().drift_hint, "a removal not found hints drift");
         assert_eq!(decode(&encode(&l).expect("encode")).expect("decode"), l);
 
-        let mut raw = forged_head(3, b"uid", 0);
-        raw[3] = 3;
-        put_varint(&mut raw, 0);
-        put_varint(&mut raw, 5);
-        raw.push(0b10);
-        assert!(matches!(
-            decode(&gzip(&raw, 0)),
-            Err(CodecError::Corrupt("listing flags"))
-        ));
+        // A count offset flag in version 3, and an unknown flag in version 4.
+        for (version, flags) in [(3, 0b10), (4, 0b100)] {
+            let mut raw = forged_head(3, b"uid", 0);
+            raw[3] = version;
+            put_varint(&mut raw, 0);
+            put_varint(&mut raw, 5);
+            raw.push(flags);
+            assert!(
+                matches!(
+                    decode(&gzip(&raw, 0)),
+                    Err(CodecError::Corrupt("listing flags"))
+                ),
+                "version {version}, flags {flags:#b}"
+            );
+        }
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! onto its snapshot gives the ledger exactly. The store compacts (writes a new snapshot and an
 //! empty journal) once a journal grows past [`compact_after`].
 //!
-//! Layout (before gzip): `"CSJ" 0x01 | identity_len varint | identity | next_attempt varint |
-//! listing_last+1 varint | drift_hint u8 | open batch count varint | each: id_len varint | id |
-//! accepted_at varint | count varint | records`, each record `phone delta varint | kind u8`
+//! Layout (before gzip): `"CSJ" version u8 | identity_len varint | identity | next_attempt
+//! varint | listing marks (`codec::put_listing_marks`; only version 2 may hold a count offset) |
+//! open batch count varint | each: id_len varint | id | accepted_at varint | count varint |
+//! records`, each record `phone delta varint | kind u8`
 //! (0 absent, 1 console, 2 entry) and for an entry `digest u64 LE | attempt varint | flags u8`
 //! (flags as in `codec`: state bits 0–1, removable bit 2, foreign bit 3), sorted by phone.
 //!
@@ -29,7 +30,8 @@ use super::model::{Ledger, Slot};
 use crate::contacts::Phone;
 
 const MAGIC: &[u8; 3] = b"CSJ";
-const VERSION: u8 = 1;
+/// The newest journal version (2: the listing marks may hold a count offset).
+const VERSION: u8 = 2;
 
 /// Phones changed since the snapshot from which a sink that journals saves in windows of
 /// batches again (`SyncSink::window_items`): below, a journal save costs about 10 bytes a
@@ -89,7 +91,13 @@ pub fn encode(ledger: &Ledger) -> Result<Vec<u8>, CodecError> {
     phones.sort_unstable();
     let mut raw = Vec::with_capacity(64 + phones.len() * 14);
     raw.extend_from_slice(MAGIC);
-    raw.push(VERSION);
+    // Version 1 where it suffices, so a callsync that reads only version 1 (a rollback) reads
+    // every journal but one holding a count offset.
+    raw.push(if ledger.listing().count_offset.is_some() {
+        VERSION
+    } else {
+        1
+    });
     let identity = ledger.task_uid().as_bytes();
     put_varint(&mut raw, identity.len() as u64);
     raw.extend_from_slice(identity);
@@ -140,13 +148,7 @@ pub fn decode_stored(snapshot: &[u8], journal: Option<&[u8]>) -> Result<Ledger, 
 /// Replays a journal written by [`encode`] onto the snapshot it was written against. A journal
 /// of another ledger (another identity) is refused and leaves `snapshot` as it was.
 pub fn apply(snapshot: &mut Ledger, data: &[u8], limits: &DecodeLimits) -> Result<(), CodecError> {
-    let (mut r, _) = open(
-        "journal size in bytes",
-        data,
-        limits,
-        MAGIC,
-        VERSION..=VERSION,
-    )?;
+    let (mut r, version) = open("journal size in bytes", data, limits, MAGIC, 1..=VERSION)?;
     let identity_len = r.varint()?;
     check_limit(
         "journal identity length",
@@ -159,7 +161,7 @@ pub fn apply(snapshot: &mut Ledger, data: &[u8], limits: &DecodeLimits) -> Resul
         return Err(CodecError::ForeignJournal);
     }
     let next_attempt = u32::try_from(r.varint()?).map_err(|_| CodecError::Corrupt("attempt"))?;
-    let listing = read_listing_marks(&mut r)?;
+    let listing = read_listing_marks(&mut r, version >= 2)?;
     let open_batches = decode_open_batches(&mut r)?;
     let count = r.varint()?;
     check_limit("journal record count", count, limits.max_entries)?;
@@ -208,7 +210,7 @@ mod tests {
     #[test]
     fn snapshot_and_journal_give_the_ledger_back() {
         let mut ledger = codec::tests::sample(2_000);
-        ledger.mark_listed(1_700_000_000);
+        ledger.mark_listed(1_700_000_000, 2_003);
         let snapshot = codec::encode(&ledger).expect("encode");
         ledger.snapshot_taken();
 

@@ -171,6 +171,11 @@ pub struct ListingMarks {
     /// add refused as "already exists" or a removal answered "not found" (someone changed the
     /// task in the provider's console). Cleared by the next full listing.
     pub drift_hint: bool,
+    /// How many more contacts the last listing showed than [`Ledger::count_basis`] was after
+    /// settling against it (duplicates and unreadable rows the ledger does not hold): a count
+    /// of the task read between listings that is not `count_basis + count_offset` means the
+    /// task changed behind callsync's back (`sync::listing`). `None` until a listing recorded it.
+    pub count_offset: Option<i64>,
 }
 
 /// The ledger of one CallTask.
@@ -343,16 +348,35 @@ impl Ledger {
     }
 
     /// Records that the ledger was just settled against a full listing made at `at` (seconds
-    /// since the Unix epoch); clears the drift hint the listing answered. Returns whether there
-    /// was one: a stored hint left set would make every later sync list.
-    pub fn mark_listed(&mut self, at: u64) -> bool {
+    /// since the Unix epoch) that showed `listed` contacts (unreadable ones too); clears the
+    /// drift hint the listing answered. Returns whether the marks changed in a way that must
+    /// be saved even when nothing else did: a stored hint left set would make every later sync
+    /// list, and so would a stale count offset.
+    pub fn mark_listed(&mut self, at: u64, listed: u64) -> bool {
         self.changes += 1;
-        let hinted = self.listing.drift_hint;
+        let before = self.listing;
+        let basis = i128::from(self.count_basis());
+        let offset = i64::try_from(i128::from(listed) - basis).ok();
         self.listing = ListingMarks {
             last: Some(at),
             drift_hint: false,
+            count_offset: offset,
         };
-        hinted
+        before.drift_hint || before.count_offset != offset
+    }
+
+    /// The contacts the ledger accounts for at the provider: its entries and the console
+    /// phones. Between listings it moves only with callsync's own confirmed changes (an add
+    /// makes an entry, a removal drops one), as the provider's count does.
+    pub fn count_basis(&self) -> u64 {
+        (self.entries.len() + self.console.len()) as u64
+    }
+
+    /// The count of the task a listing would show now, if nothing changed behind callsync's
+    /// back since the last one; `None` when no listing recorded an offset.
+    pub fn expected_count(&self) -> Option<u64> {
+        let offset = self.listing.count_offset?;
+        u64::try_from(i128::from(self.count_basis()) + i128::from(offset)).ok()
     }
 
     /// Whether an entry waits for an outcome (Adding or Removing): only a read settles it.
@@ -828,10 +852,36 @@ mod tests {
             l.reconcile(&[]).changed_ledger(),
             "the console phone is gone"
         );
-        assert!(!l.mark_listed(1));
+        assert!(l.mark_listed(1, 0), "the first count offset");
+        assert!(!l.mark_listed(1, 0), "the same listing again");
         l.record_add_intent(&[(ph(1), ContentDigest(1))]);
         l.record_add_outcome(ph(1), ItemOutcome::Rejected(Rejection::Duplicate));
-        assert!(l.mark_listed(2), "the hint was answered");
+        assert!(l.mark_listed(2, 1), "the hint was answered");
         assert!(!l.listing().drift_hint);
+        assert!(l.mark_listed(3, 2), "the count offset moved");
+    }
+
+    /// The count a listing would show moves with callsync's own confirmed changes from the
+    /// last listing's, offset by what the ledger does not hold (duplicates, unreadable rows).
+    #[test]
+    fn the_expected_count_follows_confirmed_changes_from_the_last_listing() {
+        let mut l = Ledger::fresh(Some("uid"));
+        assert_eq!(l.expected_count(), None, "never listed: no expectation");
+        l.record_add_intent(&[(ph(1), ContentDigest(1)), (ph(2), ContentDigest(2))]);
+        l.record_add_outcome(ph(1), ItemOutcome::Accepted);
+        l.record_add_outcome(ph(2), ItemOutcome::Accepted);
+        // The listing showed one row more than the ledger holds (a console duplicate).
+        l.mark_listed(1, 3);
+        assert_eq!(l.listing().count_offset, Some(1));
+        assert_eq!(l.expected_count(), Some(3));
+        l.record_add_intent(&[(ph(3), ContentDigest(3))]);
+        l.record_add_outcome(ph(3), ItemOutcome::Accepted);
+        assert_eq!(l.expected_count(), Some(4), "an add confirmed");
+        l.record_remove_intent(&[ph(1)]);
+        l.record_remove_outcome(ph(1), ItemOutcome::Accepted);
+        assert_eq!(l.expected_count(), Some(3), "a removal confirmed");
+        l.record_add_intent(&[(ph(4), ContentDigest(4))]);
+        l.record_add_outcome(ph(4), ItemOutcome::Rejected(Rejection::Other));
+        assert_eq!(l.expected_count(), Some(3), "a refused add changes nothing");
     }
 }

@@ -315,6 +315,13 @@ impl LonglonglongClient {
         Ok(Some(listing.contacts))
     }
 
+    /// The task's count as a listing's `meta.total` gives it, from one page of one row;
+    /// `None` when the answer carries no total.
+    pub async fn count(&self, task: &TaskRef) -> Result<Option<u64>, ProviderError> {
+        let token = self.token().await?;
+        self.listed_total(task, &token).await
+    }
+
     // ---- add ---------------------------------------------------------------------------------
 
     /// Sends the batch in chunks, then settles every row not refused by a read ([`confirm`]).

@@ -87,6 +87,19 @@ pub trait Provider: Send + Sync {
         async move { Ok(hand_over(self.list(task).await?, each)) }
     }
 
+    /// How many contacts a listing of the task would show now, read in one request, where
+    /// the provider can tell without a listing (Callbot `listOrder`'s `totalCount` on a page of
+    /// one; longlonglong's `meta.total` when its answer carries one); `Ok(None)` elsewhere.
+    /// Between listings the sync holds it against the ledger's expected count
+    /// (`sync::listing`).
+    fn count(
+        &self,
+        task: &TaskRef,
+    ) -> impl Future<Output = Result<Option<u64>, ProviderError>> + Send {
+        let _ = task;
+        async { Ok(None) }
+    }
+
     /// Adds contacts.
     fn add(
         &self,
@@ -194,6 +207,14 @@ impl Provider for AnyProvider {
             AnyProvider::Longlonglong(_) | AnyProvider::Nxlink(_) => {
                 Ok(hand_over(self.list(task).await?, each))
             }
+        }
+    }
+
+    async fn count(&self, task: &TaskRef) -> Result<Option<u64>, ProviderError> {
+        match self {
+            AnyProvider::Callbot(client) => client.count(task).await,
+            AnyProvider::Longlonglong(client) => client.count(task).await,
+            AnyProvider::Nxlink(_) => Ok(None),
         }
     }
 

@@ -38,6 +38,8 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 pub const SMALL_BATCH_LIMIT: usize = 100;
 /// `listOrder` rows per page under [`Variant::CallbotPageSizeCapped`].
 pub const CAPPED_PAGE_SIZE: u64 = 20;
+/// The smallest `listOrder` page under [`Variant::CallbotPageSizeMinimum`].
+pub const MIN_PAGE_SIZE: u64 = 10;
 
 type Sim = State<Arc<SimState>>;
 
@@ -744,6 +746,16 @@ async fn list_order(State(sim): Sim, headers: HeaderMap, body: Bytes) -> Respons
             );
         }
         let inner = sim.lock();
+        if req.size < MIN_PAGE_SIZE
+            && inner
+                .account(key)
+                .is_some_and(|a| a.has(Variant::CallbotPageSizeMinimum))
+        {
+            return Reply::error(
+                4,
+                format!("参数值错误: size {MIN_PAGE_SIZE}..={MAX_PAGE_SIZE}"),
+            );
+        }
         let Some(task) = inner.account(key).and_then(|a| a.task(&req.user_task_id)) else {
             return Reply::error(4, "参数值错误: userTaskID does not exist");
         };

@@ -75,6 +75,9 @@ pub enum Variant {
     CallbotPageSizeCapped,
     /// `listOrder` and add answers have no `totalCount`.
     CallbotTotalCountMissing,
+    /// `listOrder` refuses a `size` under 10 (retCode 4), as a server with a smallest page
+    /// would: callsync's count (a page of one) gets no answer.
+    CallbotPageSizeMinimum,
     /// `importBatchCall` adds the new batch to the undialled orders instead of replacing them.
     CallbotImportAppends,
     /// `addBatchCall`, `importBatchCall` and `stopOrder` refuse more than 100 orders with 4001
@@ -122,6 +125,7 @@ impl Variant {
             | Self::CallbotPhoneMasked
             | Self::CallbotPageSizeCapped
             | Self::CallbotTotalCountMissing
+            | Self::CallbotPageSizeMinimum
             | Self::CallbotImportAppends
             | Self::CallbotBatchLimit100
             | Self::CallbotEnglishMessages

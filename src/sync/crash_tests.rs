@@ -220,6 +220,13 @@ impl Provider for FakeProvider {
         Ok(None)
     }
 
+    /// A provider that lists can count: every run between listings holds the count against
+    /// the ledger's, so every crash point also proves the count protocol.
+    async fn count(&self, _task: &TaskRef) -> Result<Option<u64>, ProviderError> {
+        let remote = self.remote.lock().expect("lock");
+        Ok(self.can_list.then(|| remote.contacts.len() as u64))
+    }
+
     async fn check_credentials(&self) -> Result<(), ProviderError> {
         Ok(())
     }
@@ -500,6 +507,51 @@ async fn a_crash_at_any_step_of_a_listing_provider_by_id_loses_nothing() {
 #[tokio::test]
 async fn a_crash_at_any_step_of_a_provider_that_cannot_list_loses_nothing() {
     every_crash_point_converges(false, Identity::RemoteId).await;
+}
+
+/// Between listings, the provider's count finds a contact removed or added behind callsync's
+/// back (in the provider's console): the run lists and puts the task right. While the count
+/// agrees with the ledger, runs plan against the ledger and list nothing.
+#[tokio::test]
+async fn a_count_that_disagrees_with_the_ledger_lists_the_task() {
+    for identity in [Identity::Phone, Identity::RemoteId] {
+        let world = World::new(true, identity);
+        let wanted = desired(&[0, 1, 2]);
+        world.settle(&wanted, 4).await;
+        let (plan, _) = world.run(&wanted, None).await;
+        assert!(!plan.expect("ran").listed, "{identity:?}: the count agrees");
+
+        let gone = phone(1).trim_start_matches('+').to_owned();
+        world.remote.lock().expect("lock").contacts.remove(&gone);
+        let (plan, _) = world.run(&wanted, None).await;
+        let plan = plan.expect("ran");
+        assert!(
+            plan.listed,
+            "{identity:?}: a removal in the console is counted"
+        );
+        let adds: usize = plan.adds.iter().map(|b| b.items.len()).sum();
+        assert_eq!(adds, 1, "{identity:?}: the removed contact is added again");
+        assert_eq!(world.held(), wire_phones(&[0, 1, 2]));
+
+        let stranger = phone(7).trim_start_matches('+').to_owned();
+        world
+            .remote
+            .lock()
+            .expect("lock")
+            .contacts
+            .insert(stranger.clone(), stranger);
+        let (plan, _) = world.run(&wanted, None).await;
+        assert!(
+            plan.expect("ran").listed,
+            "{identity:?}: an add in the console is counted"
+        );
+        world.settle(&wanted, 4).await;
+        let (plan, _) = world.run(&wanted, None).await;
+        assert!(
+            !plan.expect("ran").listed,
+            "{identity:?}: once listed, the count agrees again"
+        );
+    }
 }
 
 /// No batch is sent before its intent is durable: at every provider call, the durable ledger

@@ -12,6 +12,10 @@
 //!   CallTask's own spec, ObserveOnly management — whose whole job is to look);
 //! - the ledger was never settled against a listing (a new task, a lost ledger);
 //! - an answer hinted drift (an add refused as "already exists", a removal "not found");
+//! - the provider's count of the task, read in one request before a sync plans against the
+//!   ledger where the provider has one (`Provider::count`), is not the count the ledger
+//!   expects (`Ledger::expected_count`: the last listing's, moved by callsync's own confirmed
+//!   changes since) — someone added or removed contacts in the provider's console;
 //! - anything is in flight (an outcome not known, a provider batch open): only a read settles
 //!   it, and nothing in doubt is ever counted done;
 //! - `resyncInterval` has passed since the last one;
@@ -75,6 +79,8 @@ pub enum ListingReason {
     NeverListed,
     /// An answer since the last listing hinted drift.
     DriftHinted,
+    /// The provider's count of the task is not the one the ledger expects.
+    CountDrift,
     /// An outcome is not known or a provider batch is open.
     InFlight,
     /// `resyncInterval` passed since the last listing.
@@ -95,6 +101,7 @@ impl ListingReason {
             Self::Requested => "requested",
             Self::NeverListed => "never-listed",
             Self::DriftHinted => "drift-hinted",
+            Self::CountDrift => "count-drift",
             Self::InFlight => "in-flight",
             Self::Due => "due",
             Self::RemoteIds => "remote-ids",
@@ -202,7 +209,7 @@ mod tests {
         let mut l = Ledger::new("uid");
         l.record_add_intent(&[(ph(1), ContentDigest(1))]);
         l.record_add_outcome(ph(1), ItemOutcome::Accepted);
-        l.mark_listed(NOW - 60);
+        l.mark_listed(NOW - 60, 0);
         l
     }
 
@@ -242,7 +249,7 @@ mod tests {
             "a lost ledger lists although the status recorded a listing"
         );
         let mut listed = listed_ledger();
-        listed.mark_listed(NOW - 700);
+        listed.mark_listed(NOW - 700, 0);
         assert_eq!(
             listing_reason(&listed, &recorded),
             None,
@@ -257,7 +264,7 @@ mod tests {
         assert_eq!(listing_reason(&l, &schedule(61)), Some(ListingReason::Due));
         assert_eq!(listing_reason(&l, &schedule(60)), Some(ListingReason::Due));
         let mut future = l.clone();
-        future.mark_listed(NOW + 3600);
+        future.mark_listed(NOW + 3600, 0);
         assert_eq!(
             listing_reason(&future, &schedule(600)),
             Some(ListingReason::Due),
@@ -299,7 +306,7 @@ mod tests {
             listing_reason(&gone, &schedule(600)),
             Some(ListingReason::DriftHinted)
         );
-        gone.mark_listed(NOW);
+        gone.mark_listed(NOW, 0);
         assert_eq!(listing_reason(&gone, &schedule(600)), None);
     }
 

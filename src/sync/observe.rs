@@ -43,8 +43,9 @@ pub struct Observation {
     /// Why the task was listed in full; `None`: the plan is made against the ledger (between
     /// listings, or at a provider that cannot list).
     pub listed: Option<ListingReason>,
-    /// The listing answered a drift hint the ledger held (it must be saved without it).
-    pub drift_hint_cleared: bool,
+    /// The listing changed the ledger's listing marks in a way that must be saved even when
+    /// nothing else changed: it answered a drift hint, or moved the count offset.
+    pub marks_changed: bool,
 }
 
 /// Lists the task when `schedule` and the ledger say a listing is due (and the provider can),
@@ -57,18 +58,60 @@ pub async fn observe<P: Provider>(
     ledger: &mut Ledger,
     schedule: &ListingSchedule,
 ) -> Result<Observation, ProviderError> {
-    let batch_requests = settle_open_batches(provider, task, ledger, schedule.now).await;
-    let reason = listing_reason(ledger, schedule);
-    let Some(reason) = reason.filter(|_| provider.capabilities().can_list) else {
+    let mut requests = settle_open_batches(provider, task, ledger, schedule.now).await;
+    if !provider.capabilities().can_list {
         return Ok(Observation {
-            requests: batch_requests,
+            requests,
+            ..Default::default()
+        });
+    }
+    let mut reason = listing_reason(ledger, schedule);
+    if reason.is_none() {
+        let (drift, asked) = count_drift(provider, task, ledger).await;
+        requests += asked;
+        reason = drift;
+    }
+    let Some(reason) = reason else {
+        return Ok(Observation {
+            requests,
             ..Default::default()
         });
     };
     let mut observation =
         list_and_settle(provider, task, wire, ledger, schedule.now, reason).await?;
-    observation.requests += batch_requests;
+    observation.requests += requests;
     Ok(observation)
+}
+
+/// Between listings, the provider's count of the task held against the count the ledger
+/// expects ([`Ledger::expected_count`]): a different one means contacts were added or removed
+/// behind callsync's back, and the task is listed ([`ListingReason::CountDrift`]). Returns the
+/// reason, if any, and the requests made. A count that cannot be read lists nothing: the ledger
+/// stays the record until the next listing is due, as where the provider has no count.
+async fn count_drift<P: Provider>(
+    provider: &P,
+    task: &TaskRef,
+    ledger: &Ledger,
+) -> (Option<ListingReason>, u64) {
+    let Some(expected) = ledger.expected_count() else {
+        return (None, 0);
+    };
+    match provider.count(task).await {
+        Ok(Some(count)) if count != expected => {
+            tracing::info!(
+                count,
+                expected,
+                "the provider's count of the task is not the ledger's: listing it"
+            );
+            (Some(ListingReason::CountDrift), 1)
+        }
+        Ok(Some(_)) => (None, 1),
+        Ok(None) => (None, 0),
+        Err(error) => {
+            tracing::warn!(%error, "the provider's count of the task could not be read; planning against the ledger");
+            (None, 1)
+        }
+    }
 }
 
 /// Lists the task in full (for `reason`) and settles the ledger against the listing: the
@@ -93,14 +136,14 @@ pub(super) async fn list_and_settle<P: Provider>(
     }
     let (observed, unreadable) = decoder.finish();
     let settled = ledger.reconcile(&observed);
-    let drift_hint_cleared = ledger.mark_listed(now);
+    let marks_changed = ledger.mark_listed(now, observed.len() as u64 + unreadable);
     Ok(Observation {
         observed: Some(observed),
         unreadable,
         settled,
         requests: 1,
         listed: Some(reason),
-        drift_hint_cleared,
+        marks_changed,
     })
 }
 

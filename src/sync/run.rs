@@ -79,7 +79,7 @@ impl<P: Provider> TaskSync<'_, P> {
     ) -> Result<SyncReport, SinkError> {
         let Planned { observation, plan } = planned;
         let mark_listing = observation.listed.is_some() && sink.saves_listing_marks();
-        if observation.settled.changed_ledger() || observation.drift_hint_cleared || mark_listing {
+        if observation.settled.changed_ledger() || observation.marks_changed || mark_listing {
             sink.save_ledger(ledger).await?;
         }
         let executed = if plan.is_empty() {

@@ -60,7 +60,7 @@ pub struct TaskSummary {
     /// Whether the provider can list its contacts (NXLink cannot: the ledger is the record).
     pub can_list: bool,
     /// Why this plan listed the provider's task in full (`requested`, `never-listed`,
-    /// `drift-hinted`, `in-flight`, `due`); absent: planned against the ledger.
+    /// `drift-hinted`, `count-drift`, `in-flight`, `due`, …); absent: planned against the ledger.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listing: Option<&'static str>,
     /// When the ledger was last settled against a full listing (RFC 3339), if ever.

@@ -82,6 +82,40 @@ impl CallbotClient {
         Ok(true)
     }
 
+    /// The task's `totalCount` as a listing reads it, from a page of one order: the count a
+    /// full listing would read (a listing proves it reads exactly `totalCount` orders). A
+    /// server that caps or ignores the size still answers with the total.
+    pub async fn count(&self, task: &TaskRef) -> Result<Option<u64>, ProviderError> {
+        let keys = self.keys().await?;
+        let request = ListReq {
+            product_id: PRODUCT_ID,
+            user_task_id: &task.id,
+            options: ListOptions {
+                order_id: None,
+                finish: None,
+            },
+            page: 1,
+            size: 1,
+        };
+        let (answer, _) = self
+            .call_with(OP, to_json(&request)?, &keys, Some(task), parse_page)
+            .await?;
+        match answer.total {
+            Some(Ok(total)) => Ok(Some(total)),
+            Some(Err(kind)) => {
+                Err(self.invalid_listing(format!("totalCount is {kind}, not a count")))
+            }
+            None => Err(self.invalid_listing("no totalCount in a page of one order".into())),
+        }
+    }
+
+    fn invalid_listing(&self, detail: String) -> ProviderError {
+        ProviderError::InvalidResponse {
+            endpoint: self.endpoint(OP),
+            detail,
+        }
+    }
+
     /// The task's orders (all, or those with the given ids), phones as the provider wrote
     /// them, and the requests made.
     pub(super) async fn list_orders(

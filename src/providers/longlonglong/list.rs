@@ -59,10 +59,11 @@ impl LonglonglongClient {
         task: &TaskRef,
         token: &SecretString,
         page: u64,
+        per_page: usize,
     ) -> Result<Page, ProviderError> {
         let mut query = vec![
             ("page", page.to_string()),
-            ("per_page", LIST_PAGE_SIZE.to_string()),
+            ("per_page", per_page.to_string()),
         ];
         if let Some(sub) = self.sub_user() {
             query.push(("sub_user_id", sub.to_owned()));
@@ -96,6 +97,16 @@ impl LonglonglongClient {
         })
     }
 
+    /// The task's `meta.total`, read from a page of one row; `None` when the answer carries no
+    /// total (the listing then counts its rows itself).
+    pub(super) async fn listed_total(
+        &self,
+        task: &TaskRef,
+        token: &SecretString,
+    ) -> Result<Option<u64>, ProviderError> {
+        Ok(self.fetch_page(task, token, 1, 1).await?.total)
+    }
+
     /// The whole listing, proven complete.
     pub(super) async fn list_all(
         &self,
@@ -108,7 +119,7 @@ impl LonglonglongClient {
         // A total said once holds for the later pages that say none.
         let mut total: Option<u64> = None;
         for page in 1..=MAX_PAGES {
-            let read = self.fetch_page(task, token, page).await?;
+            let read = self.fetch_page(task, token, page, LIST_PAGE_SIZE).await?;
             requests += read.attempts;
             total = read.total.or(total);
             let listed = contacts.len() as u64;
@@ -172,7 +183,7 @@ impl LonglonglongClient {
             }
             seen.len() == wanted.len()
         };
-        let first = self.fetch_page(task, token, 1).await?;
+        let first = self.fetch_page(task, token, 1, LIST_PAGE_SIZE).await?;
         requests += first.attempts;
         if look(&first, &mut seen) || first.rows.is_empty() {
             return Ok((seen, requests));
@@ -183,7 +194,7 @@ impl LonglonglongClient {
         };
         let mut previous = first.rows;
         for page in pages {
-            let read = self.fetch_page(task, token, page).await?;
+            let read = self.fetch_page(task, token, page, LIST_PAGE_SIZE).await?;
             requests += read.attempts;
             if look(&read, &mut seen) || read.rows.is_empty() || read.rows == previous {
                 break;
