@@ -235,6 +235,30 @@ async fn damage_is_detected_and_delete_removes_everything() {
     assert!(store.load().await.expect("load").is_none());
 }
 
+/// A small snapshot is detached when the caller asks (a ledger of many entries that compresses
+/// small): it loads as written, and the head then takes journals.
+#[tokio::test]
+async fn a_small_snapshot_is_detached_when_asked_and_takes_journals() {
+    let (client, ns) = support::control_plane()
+        .test_namespace("ledger-detach")
+        .await;
+    let owner = owner_task(&client, &ns, "compressible").await;
+    let store = LedgerStore::new(client.clone(), &ns, owner.clone());
+    let snapshot = noise(1000, 17);
+    let inline = store.save(&snapshot, None).await.expect("inline");
+    assert!(!inline.detached, "small and not asked: inline");
+    let v1 = store
+        .save_snapshot(&snapshot, Some(&inline), true)
+        .await
+        .expect("detached");
+    assert!(v1.detached);
+    let v2 = store.save_journal(b"journal", &v1).await.expect("journal");
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!(loaded.bytes, snapshot);
+    assert_eq!(loaded.journal.as_deref(), Some(&b"journal"[..]));
+    assert!(loaded.version.detached && loaded.version.generation == v2.generation);
+}
+
 /// A snapshot past `INLINE_SNAPSHOT_MAX` is detached: its shards are Secrets of their own and
 /// the head holds only a journal, which saves replace (conditionally, as snapshots) without
 /// touching the shards; a snapshot compacts, and damage to the journal is named.

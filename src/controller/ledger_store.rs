@@ -7,11 +7,12 @@
 //!
 //! - head Secret `t-ledger`: annotations hold the generation, the shard count, the SHA-256 of
 //!   the snapshot and, with a journal, the journal's SHA-256. A small snapshot (at most
-//!   [`INLINE_SNAPSHOT_MAX`]) is the head's data itself (key `ledger`), and every save rewrites
-//!   it. A larger one is *detached* (annotation `callsync.io/ledger-layout: detached`): all its
-//!   shards are Secrets of their own, and the head's data holds only the journal (key
-//!   `journal`, `ledger::journal`) — what changed since the snapshot, so that a save around a
-//!   batch writes what the batch changed, not the whole ledger.
+//!   [`INLINE_SNAPSHOT_MAX`] bytes, and of at most [`INLINE_ENTRIES_MAX`] entries when the
+//!   caller says: `save_snapshot`) is the head's data itself (key `ledger`), and every save
+//!   rewrites it. A larger one is *detached* (annotation `callsync.io/ledger-layout:
+//!   detached`): all its shards are Secrets of their own, and the head's data holds only the
+//!   journal (key `journal`, `ledger::journal`) — what changed since the snapshot, so that a
+//!   save around a batch writes what the batch changed, not the whole ledger.
 //! - shard Secrets `t-ledger-g<g>-<write>-<i>` (i ≥ 1, or i ≥ 0 when detached); `<write>` is
 //!   unique per snapshot, so two writers racing from the same version never touch each other's
 //!   shards. Shards are written once and never changed.
@@ -61,6 +62,13 @@ const JOURNAL_DIGEST_ANNOTATION: &str = "callsync.io/ledger-journal-sha256";
 /// The largest snapshot kept in the head Secret itself. Rewriting it whole costs little below
 /// this (about 14,000 contacts); above, the snapshot is detached and saves write journals.
 pub const INLINE_SNAPSHOT_MAX: usize = 128 * 1024;
+/// The most entries a ledger kept inline may hold, however small its snapshot compresses:
+/// contacts with a phone alone share one content digest, and a million of them compress below
+/// [`INLINE_SNAPSHOT_MAX`], yet encoding them costs the same as any million. Inline, every save
+/// rewrites the whole snapshot, so a first sync of such a task saved a million-entry snapshot
+/// before each of its 2,000 batches (BENCHMARKS.md, "Many CallTasks"). The sink asks for a
+/// detached snapshot past this.
+pub const INLINE_ENTRIES_MAX: usize = 14_000;
 /// The largest journal written into the head: past it the store is asked for a snapshot. Half
 /// of the head's 1 MiB leaves room for metadata.
 pub const MAX_JOURNAL_BYTES: usize = 512 * 1024;
@@ -388,18 +396,30 @@ impl LedgerStore {
 
     /// Writes `bytes` as the next generation, provided the ledger is still at `expected` (`None`:
     /// provided there is no ledger yet). Another writer in between gives
-    /// [`LedgerStoreError::Conflict`] and changes nothing that readers see.
+    /// [`LedgerStoreError::Conflict`] and changes nothing that readers see. The snapshot is
+    /// detached when it is larger than [`INLINE_SNAPSHOT_MAX`], or when `detach` says so.
     pub async fn save(
         &self,
         bytes: &[u8],
         expected: Option<&LedgerVersion>,
+    ) -> Result<LedgerVersion, LedgerStoreError> {
+        self.save_snapshot(bytes, expected, false).await
+    }
+
+    /// [`save`](Self::save), detached also when `detach` (a ledger whose snapshot compresses
+    /// small but is costly to encode: journals then stand for it between snapshots).
+    pub async fn save_snapshot(
+        &self,
+        bytes: &[u8],
+        expected: Option<&LedgerVersion>,
+        detach: bool,
     ) -> Result<LedgerVersion, LedgerStoreError> {
         let chunks: Vec<&[u8]> = if bytes.is_empty() {
             vec![bytes]
         } else {
             bytes.chunks(self.max_shard_bytes).collect()
         };
-        let detached = bytes.len() > INLINE_SNAPSHOT_MAX;
+        let detached = detach || bytes.len() > INLINE_SNAPSHOT_MAX;
         if chunks.len() > MAX_SHARDS {
             return Err(LedgerStoreError::TooLarge {
                 task: self.task.clone(),

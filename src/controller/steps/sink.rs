@@ -8,7 +8,7 @@ use kube::api::Api;
 use super::report::apply_status;
 use crate::api::{CallTask, CallTaskStatus};
 use crate::controller::ledger_store::{
-    LedgerStore, LedgerStoreError, LedgerVersion, MAX_JOURNAL_BYTES,
+    INLINE_ENTRIES_MAX, LedgerStore, LedgerStoreError, LedgerVersion, MAX_JOURNAL_BYTES,
 };
 use crate::controller::metrics::LedgerSaves;
 use crate::ledger::journal::{self, Save};
@@ -146,7 +146,11 @@ impl SyncSink for SecretSink<'_> {
                 (version, bytes.len())
             }
             Save::Snapshot(bytes) => {
-                let version = self.store.save(&bytes, self.version.as_ref()).await;
+                let detach = ledger.len() > INLINE_ENTRIES_MAX;
+                let version = self
+                    .store
+                    .save_snapshot(&bytes, self.version.as_ref(), detach)
+                    .await;
                 let version = version.map_err(store_err)?;
                 ledger.snapshot_taken();
                 self.journal_base = 0;
