@@ -275,19 +275,23 @@ fn count_check(count: Result<Option<u64>, ProviderError>, listed: Option<u64>) -
             "count",
             Verdict::Unchecked,
             format!(
-                "the task's count ({count}) is not its listing's ({listed}): callsync keeps the                  difference from each listing and lists again when it moves"
+                "the task's count ({count}) is not its listing's ({listed}): callsync keeps the \
+                 difference from each listing and lists again when it moves"
             ),
         ),
         Ok(None) => Check::new(
             "count",
             Verdict::Unchecked,
-            "the provider gives no count of the task: a change made in its console is seen at              the next listing",
+            "the provider gives no count of the task: a change made in its console is seen at \
+             the next listing",
         ),
         Err(e) => Check::new(
             "count",
             Verdict::Unchecked,
             format!(
-                "the task's count (a page of one) could not be read ({e}): between listings                  callsync plans against its ledger without a count check, so a change made in                  the provider's console is seen at the next listing{}",
+                "the task's count (a page of one) could not be read ({e}): between listings \
+                 callsync plans against its ledger without a count check, so a change made in \
+                 the provider's console is seen at the next listing{}",
                 like(&[Variant::CallbotPageSizeMinimum])
             ),
         )
