@@ -5,7 +5,8 @@
 //! out, some in) converges too, with removals under the same faults; the audit log shows no
 //! phone added twice, no desired phone removed, none missing.
 //!
-//! The normal suite runs one seed with 1,500 contacts. The full run (docs/reliability.md):
+//! The normal suite runs one seed with 1,500 contacts (at 15 % commit-then-drop, so that some
+//! drop in a run that small). The full run (docs/reliability.md):
 //!
 //! ```text
 //! CALLSYNC_CHAOS_SEEDS=1,2,3,4,5 CALLSYNC_CHAOS_CONTACTS=50000 \
@@ -17,6 +18,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use callsync::simulator::FaultConfig;
 use reliability::report::RunRecord;
 use reliability::{Fleet, ProviderSettings, chaos_faults, env_number, env_seeds};
 use serde_json::json;
@@ -25,14 +27,14 @@ use support::provider::ALL_PROVIDERS;
 /// One seed: first sync, then churn, both under faults; asserts and records the run.
 /// `max_add` below the providers' maxima makes a small run send enough writes for every kind of
 /// fault to fire.
-async fn chaos_run(seed: u64, contacts: usize, max_add: Option<u32>) {
+async fn chaos_run(seed: u64, contacts: usize, max_add: Option<u32>, faults: FaultConfig) {
     let settings = ProviderSettings {
         requests_per_second: 50,
         timeout_seconds: 1,
         max_add,
     };
     let cp = support::control_plane();
-    let mut fleet = Fleet::start(cp, "chaos", seed, chaos_faults(), settings).await;
+    let mut fleet = Fleet::start(cp, "chaos", seed, faults, settings).await;
     fleet.declare(contacts).await;
     // Generous bounds: the point is convergence, not speed (figures go to docs/reliability.md).
     let bound = Duration::from_secs(90 + contacts as u64 / 20);
@@ -81,7 +83,16 @@ async fn chaos_run(seed: u64, contacts: usize, max_add: Option<u32>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_small_converges_exactly_under_faults() {
-    chaos_run(1, 1500, Some(20)).await;
+    // At the full run's 5 % commit-then-drop, four runs of this size saw 0, 3, 4 and 5 drops
+    // (2026-12-03; the 0 failed a fresh-clone CI): the concurrent requests take the seeded
+    // draws in no fixed order, and with about three expected a run without any (which the
+    // last assertion refuses: it proves nothing of that fault) comes about once in twenty or
+    // thirty. At 15 % two runs saw 15 and 17, and a run without any is about one in a million.
+    let faults = FaultConfig {
+        drop_after_commit_rate: 0.15,
+        ..chaos_faults()
+    };
+    chaos_run(1, 1500, Some(20), faults).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,6 +100,6 @@ async fn chaos_small_converges_exactly_under_faults() {
 async fn chaos_full_converges_exactly_under_faults_for_every_seed() {
     let contacts = env_number("CALLSYNC_CHAOS_CONTACTS", 50_000);
     for seed in env_seeds("CALLSYNC_CHAOS_SEEDS", &[1, 2, 3, 4, 5]) {
-        chaos_run(seed, contacts, None).await;
+        chaos_run(seed, contacts, None, chaos_faults()).await;
     }
 }
