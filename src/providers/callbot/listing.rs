@@ -43,6 +43,22 @@ struct ListReq<'a> {
     size: u64,
 }
 
+impl<'a> ListReq<'a> {
+    /// Page `page` of `size` orders of the task, all of them or those with the given ids.
+    fn page(task: &'a TaskRef, order_ids: Option<&'a [String]>, page: u64, size: u64) -> Self {
+        Self {
+            product_id: PRODUCT_ID,
+            user_task_id: &task.id,
+            options: ListOptions {
+                order_id: order_ids,
+                finish: None,
+            },
+            page,
+            size,
+        }
+    }
+}
+
 /// Filters: by order ids or none.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,16 +103,7 @@ impl CallbotClient {
     /// server that caps or ignores the size still answers with the total.
     pub async fn count(&self, task: &TaskRef) -> Result<Option<u64>, ProviderError> {
         let keys = self.keys().await?;
-        let request = ListReq {
-            product_id: PRODUCT_ID,
-            user_task_id: &task.id,
-            options: ListOptions {
-                order_id: None,
-                finish: None,
-            },
-            page: 1,
-            size: 1,
-        };
+        let request = ListReq::page(task, None, 1, 1);
         let (answer, _) = self
             .call_with(OP, to_json(&request)?, &keys, Some(task), parse_page)
             .await?;
@@ -154,11 +161,7 @@ impl CallbotClient {
         order_ids: Option<&[String]>,
         on_row: &mut (dyn FnMut(OrderRow) -> Result<(), ProviderError> + Send),
     ) -> Result<u32, ProviderError> {
-        let endpoint = self.endpoint(OP);
-        let bad = |detail: String| ProviderError::InvalidResponse {
-            endpoint: endpoint.clone(),
-            detail,
-        };
+        let bad = |detail: String| self.invalid_listing(detail);
         let mut read: u64 = 0;
         // The keys are SipHash values already: U64Hash only spreads them.
         let mut seen: HashSet<u64, U64Hash> = HashSet::default();
@@ -167,16 +170,7 @@ impl CallbotClient {
         let mut page = 1;
         let mut size = LIST_PAGE_SIZE;
         loop {
-            let request = ListReq {
-                product_id: PRODUCT_ID,
-                user_task_id: &task.id,
-                options: ListOptions {
-                    order_id: order_ids,
-                    finish: None,
-                },
-                page,
-                size,
-            };
+            let request = ListReq::page(task, order_ids, page, size);
             let (answer, attempts) = self
                 .call_with(OP, to_json(&request)?, keys, Some(task), parse_page)
                 .await?;
