@@ -162,6 +162,25 @@ impl Env {
             .collect()
     }
 
+    /// Waits until the simulated task holds exactly `want`; after `within`, fails naming `what`
+    /// and how many phones it held.
+    async fn wait_phones(&self, want: &BTreeSet<String>, within: Duration, what: &str) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let held = self.sim_phones().await;
+            if held == *want {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: {} phones held, {} wanted",
+                held.len(),
+                want.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn calls(&self, route: &str) -> u64 {
         let counters = self.admin.counters().await;
         counters[route]["calls"].as_u64().unwrap_or(0)
@@ -303,14 +322,8 @@ async fn create_then_edit(kind: ProviderKind, prefix: &str) {
     .await;
     let expected: Vec<String> = [a2, b2, c].concat();
     let want = wire_set(kind, &expected);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while env.sim_phones().await != want {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "edit did not converge"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    env.wait_phones(&want, Duration::from_secs(60), "edit did not converge")
+        .await;
     // The provider can hold the edited set before the sync that made it has written its status
     // (a longlonglong deletion is confirmed by a listing first): wait for the status that counts
     // the edit, as for the creation above.
@@ -809,14 +822,12 @@ async fn drift_made_in_the_provider_console_is_repaired_on_resync() {
     );
 
     let want = wire_set(ProviderKind::Longlonglong, &contacts);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while env.sim_phones().await != want {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "drift not repaired by the periodic resync"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    env.wait_phones(
+        &want,
+        Duration::from_secs(30),
+        "drift not repaired by the periodic resync",
+    )
+    .await;
     env.stop_controller().await;
 }
 
@@ -840,16 +851,12 @@ async fn a_console_removal_is_counted_and_repaired_by_the_next_edit() {
     let edited = phones(0, 51);
     env.list("list-a", &edited).await;
     let want = wire_set(ProviderKind::Callbot, &edited);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while env.sim_phones().await != want {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the console removal was not repaired with the edit: {} of {} held",
-            env.sim_phones().await.len(),
-            want.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    env.wait_phones(
+        &want,
+        Duration::from_secs(30),
+        "the console removal was not repaired with the edit",
+    )
+    .await;
     env.stop_controller().await;
 }
 
