@@ -15,7 +15,7 @@
 //! `contacts-not-opted-in` and the `insecure`/endpoint refusals in `refusals.rs`; 3 and 9 —
 //! `callsync apply`'s local state (`bad_input/local_state.rs`: a ledger deleted by hand, a
 //! permissive umask). Scale (issue 16), a ledger snapshot or journal from another task or
-//! damaged: `ledger-foreign`, `journal-damaged`, `journal-foreign`.
+//! damaged: `ledger-foreign`, `journal-damaged`, `journal-foreign`, `sealed-foreign`, `sealed-missing`.
 mod support;
 
 #[path = "bad_input/cases.rs"]

@@ -389,3 +389,144 @@ async fn a_detached_snapshot_takes_journals_in_the_head() {
         b"small again"
     );
 }
+
+/// Seals: a journal written once as a Secret of its own, listed by the head in order after the
+/// earlier ones, with the live journal emptied. A stale writer's seal loses and leaves no
+/// Secret; a missing or damaged sealed journal is named; a snapshot deletes them all.
+#[tokio::test]
+async fn sealed_journals_are_listed_in_order_and_go_with_their_snapshot() {
+    let (client, ns) = support::control_plane().test_namespace("ledger-seal").await;
+    let owner = owner_task(&client, &ns, "sealing").await;
+    let store = LedgerStore::new(client.clone(), &ns, owner.clone());
+    let names = || async {
+        let mut names: Vec<String> = ledger_secrets(&client, &ns, &owner)
+            .await
+            .into_iter()
+            .filter_map(|s| s.metadata.name)
+            .collect();
+        names.sort();
+        names
+    };
+    let snapshot = noise(1000, 21);
+    let inline = store.save(&snapshot, None).await.expect("inline");
+    let refused = store.save_seal(b"seal", &inline).await;
+    assert!(
+        matches!(refused, Err(LedgerStoreError::Corrupt { .. })),
+        "no seal next to an inline snapshot: {refused:?}"
+    );
+    let v1 = store
+        .save_snapshot(&snapshot, Some(&inline), true)
+        .await
+        .expect("detached");
+    let v2 = store.save_journal(b"live one", &v1).await.expect("journal");
+    let v3 = store.save_seal(b"sealed one", &v2).await.expect("seal");
+    assert_eq!((v3.generation, v3.sealed()), (v1.generation, 1));
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!(loaded.sealed, vec![b"sealed one".to_vec()]);
+    assert_eq!(loaded.journal, None, "a seal empties the live journal");
+    assert_eq!(loaded.version, v3);
+    // A layout of its own: a callsync from before seals refuses the head as unknown instead
+    // of reading the ledger without its sealed journals.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let layout = |head: &Secret| {
+        head.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("callsync.io/ledger-layout").cloned())
+    };
+    let head = secrets.get("sealing-ledger").await.expect("head");
+    assert_eq!(layout(&head).as_deref(), Some("detached-sealed"));
+
+    let v4 = store.save_journal(b"live two", &v3).await.expect("journal");
+    let v5 = store.save_seal(b"sealed two", &v4).await.expect("seal");
+    let v6 = store
+        .save_journal(b"live three", &v5)
+        .await
+        .expect("journal");
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!(
+        loaded.sealed,
+        vec![b"sealed one".to_vec(), b"sealed two".to_vec()]
+    );
+    assert_eq!(loaded.journal.as_deref(), Some(&b"live three"[..]));
+    assert_eq!((loaded.version.sealed(), &loaded.version), (2, &v6));
+    let held = names().await;
+    assert_eq!(held.len(), 4, "head, shard, two sealed journals: {held:?}");
+    let sealed_names: Vec<String> = held
+        .iter()
+        .filter(|n| n.contains(&format!("-ledger-g{}-", v1.generation)) && n.contains("-s"))
+        .cloned()
+        .collect();
+    assert_eq!(sealed_names.len(), 2, "{held:?}");
+
+    // A writer still at v5 loses, and its sealed journal does not stay behind.
+    let stale = store.save_seal(b"stale seal", &v5).await;
+    assert!(
+        matches!(stale, Err(LedgerStoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(names().await, held, "the losing seal's Secret is deleted");
+
+    // A damaged or missing sealed journal is named.
+    let victim = &sealed_names[0];
+    let mut sealed = secrets.get(victim).await.expect("sealed journal");
+    let original = sealed.clone();
+    sealed
+        .data
+        .get_or_insert_default()
+        .insert("journal".into(), ByteString(b"sealed 0ne".to_vec()));
+    secrets
+        .replace(victim, &PostParams::default(), &sealed)
+        .await
+        .expect("damage it");
+    let err = store.load().await.expect_err("damage must be detected");
+    assert!(matches!(err, LedgerStoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&format!(
+            "sealed journal Secret {victim} does not match its digest"
+        )),
+        "{err}"
+    );
+    let mut finalizers_gone = secrets.get(victim).await.expect("sealed journal");
+    finalizers_gone.metadata.finalizers = None;
+    secrets
+        .replace(victim, &PostParams::default(), &finalizers_gone)
+        .await
+        .expect("release it");
+    secrets
+        .delete(victim, &Default::default())
+        .await
+        .expect("delete it");
+    let err = store
+        .load()
+        .await
+        .expect_err("a missing one must be detected");
+    assert!(
+        err.to_string()
+            .contains(&format!("sealed journal Secret {victim} is missing")),
+        "{err}"
+    );
+    let mut restored = original;
+    restored.metadata.resource_version = None;
+    restored.metadata.uid = None;
+    restored.metadata.creation_timestamp = None;
+    secrets
+        .create(&PostParams::default(), &restored)
+        .await
+        .expect("put it back");
+    let current = store.load().await.expect("load").expect("ledger").version;
+    assert_eq!(current.sealed(), 2);
+
+    // A snapshot compacts: the sealed journals go with the old generation.
+    let compacted = noise(INLINE_SNAPSHOT_MAX * 2, 23);
+    store
+        .save(&compacted, Some(&current))
+        .await
+        .expect("compact");
+    let loaded = store.load().await.expect("load").expect("ledger");
+    assert_eq!((loaded.sealed.len(), loaded.journal), (0, None));
+    let left = names().await;
+    assert_eq!(left.len(), 2, "head and the new shard: {left:?}");
+    let head = secrets.get("sealing-ledger").await.expect("head");
+    assert_eq!(layout(&head).as_deref(), Some("detached"));
+}

@@ -11,17 +11,26 @@
 //!   caller says: `save_snapshot`) is the head's data itself (key `ledger`), and every save
 //!   rewrites it. A larger one is *detached* (annotation `callsync.io/ledger-layout:
 //!   detached`): all its shards are Secrets of their own, and the head's data holds only the
-//!   journal (key `journal`, `ledger::journal`) — what changed since the snapshot, so that a
-//!   save around a batch writes what the batch changed, not the whole ledger.
+//!   *live* journal (key `journal`, `ledger::journal`) — what changed since the snapshot or
+//!   the last sealed journal, so that a save around a batch writes what the batch changed,
+//!   not the whole ledger — and the annotation `callsync.io/ledger-sealed` lists the sealed
+//!   journals, oldest first, each as `<id>:<sha256>` (layout `detached-sealed` then).
 //! - shard Secrets `t-ledger-g<g>-<write>-<i>` (i ≥ 1, or i ≥ 0 when detached); `<write>` is
 //!   unique per snapshot, so two writers racing from the same version never touch each other's
 //!   shards. Shards are written once and never changed.
+//! - sealed journal Secrets `t-ledger-g<g>-<write>-s<id>` (key `journal`), `<id>` unique per
+//!   seal: a live journal grown to a seal's size, written once and never changed, so that the
+//!   live journal, which every save rewrites, stays small however large the sync.
 //!
 //! A snapshot save writes its shards first, then the head (the commit point, with the head's
-//! resourceVersion as precondition), then deletes the shards of older generations and of writers
-//! that lost the race. A journal save replaces the head alone, on the same precondition. A
-//! crash at any point leaves the previous head and its shards intact: readers never see a mix.
-//! Every write goes through the head's resourceVersion, so two writers never both succeed.
+//! resourceVersion as precondition), then deletes the shards and sealed journals of older
+//! generations and the shards of writers that lost the race. A journal save replaces the head
+//! alone, on the same precondition. A seal writes its sealed journal Secret first, then the
+//! head that lists it (with an empty live journal), on the same precondition; one that lost
+//! the race deletes its Secret, and one a crash left unlisted is deleted with its generation at
+//! the next snapshot. A crash at any point leaves the previous head and what it lists intact:
+//! readers never see a mix. Every write goes through the head's resourceVersion, so two
+//! writers never both succeed.
 //!
 //! Every ledger Secret carries the finalizer [`LEDGER_FINALIZER`]: the garbage collector
 //! (foreground deletion of the CallTask) and the namespace controller (namespace deletion) may
@@ -58,7 +67,15 @@ const DATA_KEY: &str = "ledger";
 const JOURNAL_KEY: &str = "journal";
 const LAYOUT_ANNOTATION: &str = "callsync.io/ledger-layout";
 const DETACHED: &str = "detached";
+/// The layout of a detached head that lists sealed journals. A layout of its own so that a
+/// callsync from before sealed journals, which would ignore the list and read the ledger
+/// without them, refuses the head instead ("unknown layout").
+const DETACHED_SEALED: &str = "detached-sealed";
 const JOURNAL_DIGEST_ANNOTATION: &str = "callsync.io/ledger-journal-sha256";
+const SEALED_ANNOTATION: &str = "callsync.io/ledger-sealed";
+/// More sealed journals than this means something is wrong upstream: the save rule
+/// (`ledger::journal::JournalLimits`) seals at most 64 before it compacts.
+const MAX_SEALED: usize = 128;
 /// The largest snapshot kept in the head Secret itself. Rewriting it whole costs little below
 /// this (about 14,000 contacts); above, the snapshot is detached and saves write journals.
 pub const INLINE_SNAPSHOT_MAX: usize = 128 * 1024;
@@ -69,9 +86,6 @@ pub const INLINE_SNAPSHOT_MAX: usize = 128 * 1024;
 /// before each of its 2,000 batches (BENCHMARKS.md, "Many CallTasks"). The sink asks for a
 /// detached snapshot past this.
 pub const INLINE_ENTRIES_MAX: usize = 14_000;
-/// The largest journal written into the head: past it the store is asked for a snapshot. Half
-/// of the head's 1 MiB leaves room for metadata.
-pub const MAX_JOURNAL_BYTES: usize = 512 * 1024;
 /// etcd refuses objects over 1.5 MiB and the apiserver Secrets over 1 MiB of data; 768 KiB per
 /// shard leaves room for metadata and managed fields.
 pub const DEFAULT_MAX_SHARD_BYTES: usize = 768 * 1024;
@@ -123,6 +137,8 @@ pub struct LedgerVersion {
     write: String,
     shards: usize,
     digest: String,
+    /// The sealed journals the head lists, oldest first.
+    sealed: Vec<SealedJournal>,
     head_resource_version: String,
     /// The head's finalizers as loaded: a save keeps them (and adds ours unless the head is
     /// being deleted, when the apiserver refuses new finalizers).
@@ -140,11 +156,53 @@ impl LedgerVersion {
             write: "test".into(),
             shards: 1,
             digest: String::new(),
+            sealed: Vec::new(),
             head_resource_version: generation.to_string(),
             head_finalizers: Vec::new(),
             head_deleting: false,
         }
     }
+}
+
+impl LedgerVersion {
+    /// Sealed journals the ledger holds at this version (`ledger::journal::StoreRoom`).
+    pub fn sealed(&self) -> usize {
+        self.sealed.len()
+    }
+}
+
+/// One sealed journal a head lists: its Secret's id and the SHA-256 of its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct SealedJournal {
+    id: String,
+    digest: String,
+}
+
+/// The head's list of sealed journals (`<id>:<sha256>,…`).
+fn sealed_annotation(sealed: &[SealedJournal]) -> String {
+    sealed
+        .iter()
+        .map(|s| format!("{}:{}", s.id, s.digest))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads the head's list of sealed journals; `None` when it is not one this build wrote.
+fn parse_sealed(value: &str) -> Option<Vec<SealedJournal>> {
+    if value.is_empty() {
+        return Some(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|item| {
+            let (id, digest) = item.split_once(':')?;
+            let plain = |s: &str, len| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+            (plain(id, 12) && plain(digest, 64)).then(|| SealedJournal {
+                id: id.to_string(),
+                digest: digest.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// What [`LedgerStore::load_since`] found.
@@ -155,7 +213,7 @@ pub enum LedgerRead {
     /// The ledger is still at the version the caller knows: nothing was read but the head.
     Unchanged,
     /// The ledger as stored.
-    Stored(StoredLedger),
+    Stored(Box<StoredLedger>),
 }
 
 /// A loaded ledger.
@@ -163,17 +221,34 @@ pub enum LedgerRead {
 pub struct StoredLedger {
     /// The snapshot (`ledger::codec`).
     pub bytes: Vec<u8>,
-    /// The journal to replay onto it (`ledger::journal`), when the head holds one.
+    /// The sealed journals to replay onto it, oldest first (`ledger::journal`).
+    pub sealed: Vec<Vec<u8>>,
+    /// The names of their Secrets, in the same order.
+    pub sealed_secrets: Vec<String>,
+    /// The live journal to replay after them, when the head holds one.
     pub journal: Option<Vec<u8>>,
     pub version: LedgerVersion,
 }
 
 impl StoredLedger {
-    /// The ledger: the snapshot with the journal replayed (`ledger::journal::decode_stored`).
+    /// The ledger: the snapshot with the journals replayed (`ledger::journal::decode_stored`).
     pub fn decode(
         &self,
     ) -> Result<crate::ledger::Ledger, crate::ledger::journal::StoredLedgerError> {
-        crate::ledger::journal::decode_stored(&self.bytes, self.journal.as_deref())
+        crate::ledger::journal::decode_stored(&self.bytes, &self.sealed, self.journal.as_deref())
+    }
+
+    /// The Secret holding the part `err` blames: a sealed journal's own, else the head's
+    /// (`head`), where the snapshot's digest and the live journal are.
+    pub fn secret_of(&self, err: &crate::ledger::journal::StoredLedgerError, head: &str) -> String {
+        match err {
+            crate::ledger::journal::StoredLedgerError::Sealed { index, .. } => self
+                .sealed_secrets
+                .get(*index)
+                .cloned()
+                .unwrap_or_else(|| head.to_string()),
+            _ => head.to_string(),
+        }
     }
 }
 
@@ -221,6 +296,10 @@ impl LedgerStore {
         secret_name(&self.task, &format!("ledger-g{generation}-{write}-{index}"))
     }
 
+    fn sealed_name(&self, generation: u64, write: &str, id: &str) -> String {
+        secret_name(&self.task, &format!("ledger-g{generation}-{write}-s{id}"))
+    }
+
     fn kube_err(&self, source: kube::Error) -> LedgerStoreError {
         LedgerStoreError::Kube {
             task: self.task.clone(),
@@ -250,7 +329,7 @@ impl LedgerStore {
     /// Reads the ledger; `None` when the CallTask has none yet.
     pub async fn load(&self) -> Result<Option<StoredLedger>, LedgerStoreError> {
         Ok(match self.load_since(None).await? {
-            LedgerRead::Stored(stored) => Some(stored),
+            LedgerRead::Stored(stored) => Some(*stored),
             LedgerRead::None | LedgerRead::Unchanged => None,
         })
     }
@@ -294,9 +373,11 @@ impl LedgerStore {
             .get(WRITE_ANNOTATION)
             .ok_or_else(|| self.corrupt("head Secret lacks its write annotation"))?;
         let head_name = self.head_name();
-        let detached = match annotations.get(LAYOUT_ANNOTATION).map(String::as_str) {
-            None => false,
-            Some(DETACHED) => true,
+        let (detached, lists_sealed) = match annotations.get(LAYOUT_ANNOTATION).map(String::as_str)
+        {
+            None => (false, false),
+            Some(DETACHED) => (true, false),
+            Some(DETACHED_SEALED) => (true, true),
             Some(other) => {
                 return Err(self.corrupt(format!(
                     "head Secret {head_name} has the unknown layout {other:?} (written by a newer \
@@ -333,7 +414,15 @@ impl LedgerStore {
                 "the snapshot does not match the digest in the head Secret {head_name}"
             )));
         }
-        let journal = self.journal_of(&head, detached, bytes.len())?;
+        let (sealed_refs, sealed) = self
+            .sealed_of(&head, lists_sealed, generation, write, bytes.len())
+            .await?;
+        let sealed_secrets = sealed_refs
+            .iter()
+            .map(|s| self.sealed_name(generation, write, &s.id))
+            .collect();
+        let read = bytes.len() + sealed.iter().map(Vec::len).sum::<usize>();
+        let journal = self.journal_of(&head, detached, read)?;
         let (write, digest) = (write.clone(), digest.clone());
         let head = self
             .retain(head, generation, &write, first_shard..shards)
@@ -344,8 +433,10 @@ impl LedgerStore {
             .metadata
             .resource_version
             .ok_or_else(|| self.corrupt("head Secret has no resourceVersion"))?;
-        Ok(LedgerRead::Stored(StoredLedger {
+        Ok(LedgerRead::Stored(Box::new(StoredLedger {
             bytes,
+            sealed,
+            sealed_secrets,
             journal,
             version: LedgerVersion {
                 generation,
@@ -353,14 +444,79 @@ impl LedgerStore {
                 write,
                 shards,
                 digest,
+                sealed: sealed_refs,
                 head_resource_version,
                 head_finalizers,
                 head_deleting,
             },
-        }))
+        })))
     }
 
-    /// The journal a head holds, checked against its digest; `None` without one. Only a
+    /// The sealed journals a head lists, read from their Secrets and checked against their
+    /// digests, oldest first. A head lists some exactly when its layout says so.
+    async fn sealed_of(
+        &self,
+        head: &Secret,
+        lists_sealed: bool,
+        generation: u64,
+        write: &str,
+        mut read: usize,
+    ) -> Result<(Vec<SealedJournal>, Vec<Vec<u8>>), LedgerStoreError> {
+        let head_name = self.head_name();
+        let listed = head
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SEALED_ANNOTATION));
+        let refs = match listed {
+            None => Vec::new(),
+            Some(listed) => parse_sealed(listed).ok_or_else(|| {
+                self.corrupt(format!(
+                    "head Secret {head_name} has an unreadable {SEALED_ANNOTATION} annotation"
+                ))
+            })?,
+        };
+        if refs.is_empty() == lists_sealed {
+            return Err(self.corrupt(format!(
+                "head Secret {head_name} {} sealed journals, but its {LAYOUT_ANNOTATION} \
+                 annotation says it {}",
+                if lists_sealed { "lists no" } else { "lists" },
+                if lists_sealed { "does" } else { "does not" },
+            )));
+        }
+        if refs.len() > MAX_SEALED {
+            return Err(self.corrupt(format!(
+                "head Secret {head_name} lists {} sealed journals, more than the {MAX_SEALED} \
+                 this build reads",
+                refs.len()
+            )));
+        }
+        let mut sealed = Vec::with_capacity(refs.len());
+        for sealed_ref in &refs {
+            let name = self.sealed_name(generation, write, &sealed_ref.id);
+            let secret = self
+                .api
+                .get_opt(&name)
+                .await
+                .map_err(|e| self.kube_err(e))?
+                .ok_or_else(|| self.corrupt(format!("sealed journal Secret {name} is missing")))?;
+            let data = secret_data(&secret, JOURNAL_KEY).ok_or_else(|| {
+                self.corrupt(format!("sealed journal Secret {name} has no journal"))
+            })?;
+            read += data.len();
+            self.check_size(read, &name)?;
+            if sha256_hex(&data) != sealed_ref.digest {
+                return Err(self.corrupt(format!(
+                    "sealed journal Secret {name} does not match its digest in the head Secret \
+                     {head_name}"
+                )));
+            }
+            sealed.push(data);
+        }
+        Ok((refs, sealed))
+    }
+
+    /// The live journal a head holds, checked against its digest; `None` without one. Only a
     /// detached head may hold one.
     fn journal_of(
         &self,
@@ -446,6 +602,7 @@ impl LedgerStore {
             write: write.clone(),
             shards: chunks.len(),
             digest: sha256_hex(bytes),
+            sealed: Vec::new(),
             head_resource_version: String::new(),
             head_finalizers: Vec::new(),
             head_deleting: false,
@@ -468,8 +625,9 @@ impl LedgerStore {
             }
         };
 
-        // Older generations, and writers that lost the race for this one. Newer generations
-        // belong to a writer that started after this commit and are left alone.
+        // Older generations (their shards and sealed journals), and writers that lost the race
+        // for this one. Newer generations belong to a writer that started after this commit
+        // and are left alone.
         self.delete_shards(|g, w| g < generation || (g == generation && w != write))
             .await?;
         self.written(&mut version, written)?;
@@ -497,6 +655,64 @@ impl LedgerStore {
         Ok(version)
     }
 
+    /// Seals `journal` (`ledger::journal::Save::Seal`): writes it as a Secret of its own, then
+    /// the head that lists it after the sealed journals it held, with no live journal,
+    /// provided the ledger is still at `expected` — whose snapshot must be detached. Another
+    /// writer in between gives [`LedgerStoreError::Conflict`], and the Secret is deleted.
+    pub async fn save_seal(
+        &self,
+        journal: &[u8],
+        expected: &LedgerVersion,
+    ) -> Result<LedgerVersion, LedgerStoreError> {
+        if !expected.detached {
+            return Err(self.corrupt(
+                "a journal was to be sealed next to an inline snapshot (a bug: save a snapshot)",
+            ));
+        }
+        if expected.sealed.len() >= MAX_SEALED {
+            return Err(LedgerStoreError::TooLarge {
+                task: self.task.clone(),
+                shards: expected.shards + expected.sealed.len() + 1,
+            });
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let name = self.sealed_name(expected.generation, &expected.write, &id);
+        let secret = self.secret(
+            name.clone(),
+            expected.generation,
+            &expected.write,
+            Some((JOURNAL_KEY, journal)),
+            None,
+        );
+        self.api
+            .create(&PostParams::default(), &secret)
+            .await
+            .map_err(|e| self.kube_err(e))?;
+        let mut version = expected.clone();
+        version.sealed.push(SealedJournal {
+            id,
+            digest: sha256_hex(journal),
+        });
+        let written = match self.write_head(&version, None, Some(expected)).await {
+            Ok(written) => written,
+            Err(e) => {
+                // Best effort: unlisted, it is read by no one; the next snapshot deletes its
+                // generation if this fails.
+                if self
+                    .api
+                    .delete(&name, &DeleteParams::default())
+                    .await
+                    .is_ok()
+                {
+                    self.release(&name).await.ok();
+                }
+                return Err(e);
+            }
+        };
+        self.written(&mut version, written)?;
+        Ok(version)
+    }
+
     /// Creates (`expected` is `None`) or replaces the head Secret of the snapshot `version`,
     /// holding `data` (the inline snapshot or a journal) under its key.
     async fn write_head(
@@ -514,7 +730,18 @@ impl LedgerStore {
         annotations.insert(DIGEST_ANNOTATION.to_string(), version.digest.clone());
         annotations.insert(WRITE_ANNOTATION.to_string(), version.write.clone());
         if version.detached {
-            annotations.insert(LAYOUT_ANNOTATION.to_string(), DETACHED.to_string());
+            let layout = if version.sealed.is_empty() {
+                DETACHED
+            } else {
+                DETACHED_SEALED
+            };
+            annotations.insert(LAYOUT_ANNOTATION.to_string(), layout.to_string());
+        }
+        if !version.sealed.is_empty() {
+            annotations.insert(
+                SEALED_ANNOTATION.to_string(),
+                sealed_annotation(&version.sealed),
+            );
         }
         if let Some((JOURNAL_KEY, journal)) = data {
             annotations.insert(JOURNAL_DIGEST_ANNOTATION.to_string(), sha256_hex(journal));
@@ -705,7 +932,8 @@ impl LedgerStore {
         }
     }
 
-    /// Deletes the shard Secrets (never the head) whose generation and write id match `doomed`.
+    /// Deletes the shard and sealed journal Secrets (never the head) whose generation and write
+    /// id match `doomed`.
     async fn delete_shards(
         &self,
         doomed: impl Fn(u64, &str) -> bool,

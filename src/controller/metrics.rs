@@ -135,6 +135,8 @@ pub struct Metrics {
     pub ledger_saves: Family<TaskLabels, Counter>,
     /// Of the ledger saves, journals (what changed since the snapshot).
     pub ledger_journal_saves: Family<TaskLabels, Counter>,
+    /// Of the journal saves, seals (a journal written once as a Secret of its own).
+    pub ledger_seals: Family<TaskLabels, Counter>,
     /// Bytes written to ledger Secrets by syncs.
     pub ledger_written_bytes: Family<TaskLabels, Counter>,
     /// Desired sets built (merged from parsed lists) rather than reused from the cache.
@@ -226,6 +228,12 @@ impl Default for Metrics {
             "Of the ledger saves, journals: what changed since the last snapshot, written into the head Secret",
             ledger_journal_saves.clone(),
         );
+        let ledger_seals = Family::<TaskLabels, Counter>::default();
+        registry.register(
+            "ledger_seals",
+            "Of the journal saves, seals: a journal grown to a seal's size written once as a Secret of its own, after which the head's journal starts empty",
+            ledger_seals.clone(),
+        );
         let ledger_written_bytes = Family::<TaskLabels, Counter>::default();
         registry.register_with_unit(
             "ledger_written",
@@ -304,6 +312,7 @@ impl Default for Metrics {
             ledger_bytes,
             ledger_saves,
             ledger_journal_saves,
+            ledger_seals,
             ledger_written_bytes,
             desired_builds,
             desired_list_parses,

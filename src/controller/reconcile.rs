@@ -216,8 +216,7 @@ async fn apply(task: &CallTask, ctx: &Context) -> Result<Action, ReconcileError>
         task,
         progress,
         ctx.settings.progress_interval,
-    )
-    .with_journal_base(ledger.touched().len());
+    );
     let report = run
         .settle_then_execute(planned, &mut ledger, &mut sink)
         .await?;

@@ -1,12 +1,19 @@
 //! The ledger's journal: what changed since the last snapshot (`codec`), so that saving the
 //! ledger around a batch writes bytes in proportion to what changed, not to the whole ledger.
 //!
-//! A journal holds, for every phone touched since the snapshot ([`Ledger::touched`]), where it
-//! now stands — an entry, a console phone, or nothing — and the small parts kept whole: the
-//! attempt counter, the open batches and the listing marks. It is cumulative: each save writes
-//! every change since the snapshot again, so only the newest journal matters and replaying it
-//! onto its snapshot gives the ledger exactly. The store compacts (writes a new snapshot and an
-//! empty journal) once a journal grows past [`compact_after`].
+//! A journal holds, for every phone touched since the snapshot or the last sealed journal
+//! ([`Ledger::touched`]), where it now stands — an entry, a console phone, or nothing — and the
+//! small parts kept whole: the attempt counter, the open batches and the listing marks.
+//!
+//! A stored ledger is a snapshot, the *sealed* journals written since (each once, oldest
+//! first) and one *live* journal. The live journal is cumulative: each save rewrites every
+//! change since the last seal, so only the newest matters. Once it holds
+//! [`JournalLimits::seal_after`] phones, a save seals it — writes it as a journal of its own —
+//! and the next live journal starts empty; so a save costs at most a seal's worth of phones
+//! however large the sync. Replaying the sealed journals in order and then the live one onto
+//! the snapshot gives the ledger exactly (each journal's records and whole parts overrule the
+//! earlier ones). The store compacts (writes a new snapshot and no journals) once the journals
+//! pass [`compact_after`].
 //!
 //! Layout (before gzip): `"CSJ" version u8 | identity_len varint | identity | next_attempt
 //! varint | listing marks (`codec::put_listing_marks`; only version 2 may hold a count offset) |
@@ -33,52 +40,89 @@ const MAGIC: &[u8; 3] = b"CSJ";
 /// The newest journal version (2: the listing marks may hold a count offset).
 const VERSION: u8 = 2;
 
-/// Phones changed since the snapshot from which a sink that journals saves in windows of
-/// batches again (`SyncSink::window_items`): below, a journal save costs about 10 bytes a
-/// changed phone, 100 KB at most, cheap before every batch.
-pub const JOURNAL_WINDOWS_FROM: usize = 10_000;
+/// The fewest journal records past which a save compacts, however small the ledger (see
+/// [`compact_after`]): 5,000 is the largest batch of any provider, so a small ledger still
+/// journals a whole batch.
+pub const COMPACT_FLOOR: usize = 10_000;
 
-/// The most items a window of batches holds for a store that journals (`SyncSink::window_items`):
-/// none beyond one batch while fewer than [`JOURNAL_WINDOWS_FROM`] phones changed since the
-/// snapshot, else `whole_ledger_window` (the windows of a store that writes the whole ledger,
-/// a quarter of it), whose saves compact.
-pub fn window_items(touched: usize, whole_ledger_window: usize) -> usize {
-    if touched < JOURNAL_WINDOWS_FROM {
-        0
-    } else {
-        whole_ledger_window
-    }
+/// How large the journals of one stored ledger may grow before a save seals or compacts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalLimits {
+    /// Phones in the live journal (the one every save rewrites) from which a save seals it
+    /// instead: writes it once as a journal of its own, which later saves leave alone.
+    pub seal_after: usize,
+    /// Sealed journals a stored ledger may hold; past them a save compacts.
+    pub max_sealed: usize,
+    /// The largest live journal, in compressed bytes.
+    pub max_journal_bytes: usize,
+    /// The largest sealed journal, in compressed bytes.
+    pub max_sealed_bytes: usize,
 }
 
-/// Whether a journal of `touched` phones is past what one save should write for a ledger of
-/// `ledger_len` entries: then the store writes a snapshot instead. A quarter of the ledger
-/// keeps replay cheaper than a snapshot; the floor keeps a small ledger journaling a whole
-/// batch (5,000 is the largest batch of any provider).
-pub fn compact_after(touched: usize, ledger_len: usize) -> bool {
-    touched > (ledger_len / 4).max(JOURNAL_WINDOWS_FROM)
+impl JournalLimits {
+    /// The controller's: a live journal of up to 4,000 phones (about 50 KB) is rewritten
+    /// before every batch; sealing it then keeps every save that small, whatever the sync's
+    /// size, so a save before every batch stays cheap and a crash leaves at most one batch in
+    /// doubt. 64 sealed journals of 4,000 phones reach past a quarter of a million-entry
+    /// ledger, where [`compact_after`] compacts anyway. The byte bounds keep the head and
+    /// each sealed journal's Secret below the apiserver's 1 MiB.
+    pub const DEFAULT: Self = Self {
+        seal_after: 4_000,
+        max_sealed: 64,
+        max_journal_bytes: 512 * 1024,
+        max_sealed_bytes: 768 * 1024,
+    };
+}
+
+/// Whether journals of `journaled` records in all (sealed and live, `Ledger::journaled`) are
+/// past what a replay should read for a ledger of `ledger_len` entries: then the store writes
+/// a snapshot instead. A quarter of the ledger keeps replay cheaper than a snapshot;
+/// [`COMPACT_FLOOR`] keeps a small ledger journaling.
+pub fn compact_after(journaled: usize, ledger_len: usize) -> bool {
+    journaled > (ledger_len / 4).max(COMPACT_FLOOR)
 }
 
 /// What one save of a ledger writes.
 #[derive(Debug)]
 pub enum Save {
-    /// The whole ledger (`codec`); the ledger's touched phones are cleared once it is durable
+    /// The whole ledger (`codec`); the ledger's journals are cleared once it is durable
     /// ([`Ledger::snapshot_taken`]).
     Snapshot(Vec<u8>),
-    /// What changed since the snapshot the store holds.
+    /// The live journal: what changed since the snapshot and the sealed journals. It replaces
+    /// the live journal the store held.
     Journal(Vec<u8>),
+    /// The live journal, sealed: written once next to the snapshot and the earlier sealed
+    /// journals, after which the live journal is empty ([`Ledger::journal_sealed`]).
+    Seal(Vec<u8>),
 }
 
-/// The next save of `ledger`: a journal when the store can hold one next to its snapshot
-/// (`journal_allowed`), the journal is not past [`compact_after`] and its bytes fit in
-/// `max_journal_bytes`; else a snapshot. The one rule for every store that journals.
+/// Where the store the ledger goes to stands: what `next_save` may write there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreRoom {
+    /// Whether the store can hold journals next to its snapshot (a detached snapshot).
+    pub journals: bool,
+    /// Sealed journals it holds now.
+    pub sealed: usize,
+}
+
+/// The next save of `ledger` to a store at `room`: a snapshot when the store cannot hold a
+/// journal or the journals are past [`compact_after`]; else the live journal — sealed once it
+/// holds `limits.seal_after` phones or passes the bytes the head keeps, while the store has
+/// room for another sealed journal — or, when it fits nowhere, a snapshot. The one rule for
+/// every store that journals.
 pub fn next_save(
     ledger: &Ledger,
-    journal_allowed: bool,
-    max_journal_bytes: usize,
+    room: StoreRoom,
+    limits: &JournalLimits,
 ) -> Result<Save, CodecError> {
-    if journal_allowed && !compact_after(ledger.touched().len(), ledger.len()) {
+    if room.journals && !compact_after(ledger.journaled(), ledger.len()) {
         let journal = encode(ledger)?;
-        if journal.len() <= max_journal_bytes {
+        let seal =
+            ledger.touched().len() >= limits.seal_after || journal.len() > limits.max_journal_bytes;
+        if seal && room.sealed < limits.max_sealed && journal.len() <= limits.max_sealed_bytes {
+            return Ok(Save::Seal(journal));
+        }
+        if journal.len() <= limits.max_journal_bytes {
             return Ok(Save::Journal(journal));
         }
     }
@@ -128,17 +172,31 @@ pub enum StoredLedgerError {
     /// The snapshot (`codec`).
     #[error("{0}")]
     Snapshot(CodecError),
-    /// The journal.
+    /// A sealed journal: the `index`th of the store's list, from 0.
+    #[error("sealed journal {index}: {source}")]
+    Sealed { index: usize, source: CodecError },
+    /// The live journal.
     #[error("journal: {0}")]
     Journal(CodecError),
 }
 
-/// The ledger a store holds: its snapshot with its journal, if any, replayed. The one reading of
-/// a stored ledger, for the controller and for the tests that look into one.
-pub fn decode_stored(snapshot: &[u8], journal: Option<&[u8]>) -> Result<Ledger, StoredLedgerError> {
+/// The ledger a store holds: its snapshot with its sealed journals, oldest first, and then its
+/// live journal, if any, replayed. The one reading of a stored ledger, for the controller and
+/// for the tests that look into one. What the sealed journals hold is durable: only the live
+/// journal's phones stay touched (the next journal holds them again).
+pub fn decode_stored(
+    snapshot: &[u8],
+    sealed: &[impl AsRef<[u8]>],
+    journal: Option<&[u8]>,
+) -> Result<Ledger, StoredLedgerError> {
     let limits = DecodeLimits::DEFAULT;
     let mut ledger =
         super::codec::decode_with(snapshot, &limits).map_err(StoredLedgerError::Snapshot)?;
+    for (index, bytes) in sealed.iter().enumerate() {
+        apply(&mut ledger, bytes.as_ref(), &limits)
+            .map_err(|source| StoredLedgerError::Sealed { index, source })?;
+        ledger.journal_sealed();
+    }
     if let Some(journal) = journal {
         apply(&mut ledger, journal, &limits).map_err(StoredLedgerError::Journal)?;
     }
@@ -311,11 +369,139 @@ mod tests {
         assert_eq!(ledger.touched().len(), 4);
     }
 
+    /// Adds `n` new phones from `from` and accepts them: one batch's worth of changes.
+    fn add_accepted(ledger: &mut Ledger, from: u64, n: u64) {
+        let new: Vec<(Phone, ContentDigest)> = (from..from + n)
+            .map(|i| (ph(i), ContentDigest(i)))
+            .collect();
+        ledger.record_add_intent(&new);
+        for &(p, _) in &new {
+            ledger.record_add_outcome(p, ItemOutcome::Accepted);
+        }
+    }
+
+    /// A snapshot, sealed journals and a live one, as the store keeps them: replayed in order
+    /// they give the ledger back, a phone changed again after a seal included, and only the
+    /// live journal's phones are left to journal.
     #[test]
-    fn windows_hold_one_batch_while_the_journal_is_small() {
-        assert_eq!(window_items(0, 250_000), 0);
-        assert_eq!(window_items(9_999, 250_000), 0);
-        assert_eq!(window_items(10_000, 250_000), 250_000);
+    fn sealed_journals_and_the_live_one_give_the_ledger_back() {
+        let limits = JournalLimits {
+            seal_after: 50,
+            ..JournalLimits::DEFAULT
+        };
+        let mut ledger = codec::tests::sample(2_000);
+        let snapshot = codec::encode(&ledger).expect("encode");
+        ledger.snapshot_taken();
+        let room = |sealed: &Vec<Vec<u8>>| StoreRoom {
+            journals: true,
+            sealed: sealed.len(),
+        };
+
+        let mut sealed: Vec<Vec<u8>> = Vec::new();
+        let mut live = None;
+        for round in 0..7u64 {
+            add_accepted(&mut ledger, round * 20, 20);
+            if round == 4 {
+                // Phones sealed earlier change again: the live journal overrules the seal.
+                let again: Vec<Phone> = (0..10).map(ph).collect();
+                ledger.record_remove_intent(&again);
+                for p in again {
+                    ledger.record_remove_outcome(p, ItemOutcome::Accepted);
+                }
+            }
+            match next_save(&ledger, room(&sealed), &limits).expect("save") {
+                Save::Seal(bytes) => {
+                    sealed.push(bytes);
+                    live = None;
+                    ledger.journal_sealed();
+                }
+                Save::Journal(bytes) => live = Some(bytes),
+                Save::Snapshot(_) => panic!("round {round}: no compaction expected"),
+            }
+        }
+        assert_eq!(
+            sealed.len(),
+            2,
+            "seals at 60 phones, then at 50 (40 added, 10 removed)"
+        );
+        assert!(live.is_some());
+        let back = decode_stored(&snapshot, &sealed, live.as_deref()).expect("decode");
+        assert_eq!(back, ledger);
+        assert_eq!(back.touched(), ledger.touched());
+        assert_eq!(back.journaled(), ledger.journaled());
+        assert_eq!(ledger.journaled(), 60 + 50 + 40);
+        // Out of order, the seals give another ledger (the second removes phones the first
+        // added): the store's order is the truth.
+        sealed.swap(0, 1);
+        let swapped = decode_stored(&snapshot, &sealed, live.as_deref()).expect("decode");
+        assert_ne!(swapped, ledger);
+    }
+
+    #[test]
+    fn a_damaged_sealed_journal_is_named_by_its_place() {
+        let mut ledger = codec::tests::sample(100);
+        let snapshot = codec::encode(&ledger).expect("encode");
+        ledger.snapshot_taken();
+        add_accepted(&mut ledger, 0, 5);
+        let first = encode(&ledger).expect("journal");
+        ledger.journal_sealed();
+        add_accepted(&mut ledger, 5, 5);
+        let second = encode(&ledger).expect("journal");
+        let err = decode_stored(&snapshot, &[&first[..], &second[..second.len() / 2]], None)
+            .expect_err("refused");
+        assert!(
+            matches!(err, StoredLedgerError::Sealed { index: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("sealed journal 1: "), "{err}");
+    }
+
+    /// The save rule: a live journal below the seal size, a seal at it while the store has
+    /// room for one, a journal again when it has none and the journal fits, and a snapshot
+    /// past the compaction bound or when nothing fits.
+    #[test]
+    fn a_save_journals_then_seals_then_compacts() {
+        let limits = JournalLimits {
+            seal_after: 30,
+            max_sealed: 2,
+            ..JournalLimits::DEFAULT
+        };
+        let room = |sealed| StoreRoom {
+            journals: true,
+            sealed,
+        };
+        let kind = |save: Result<Save, CodecError>| match save.expect("encodes") {
+            Save::Snapshot(_) => "snapshot",
+            Save::Journal(_) => "journal",
+            Save::Seal(_) => "seal",
+        };
+        let mut ledger = codec::tests::sample(1_000);
+        ledger.snapshot_taken();
+        add_accepted(&mut ledger, 0, 29);
+        assert_eq!(kind(next_save(&ledger, room(0), &limits)), "journal");
+        add_accepted(&mut ledger, 29, 1);
+        assert_eq!(kind(next_save(&ledger, room(0), &limits)), "seal");
+        assert_eq!(kind(next_save(&ledger, room(1), &limits)), "seal");
+        assert_eq!(kind(next_save(&ledger, room(2), &limits)), "journal");
+        let tight = JournalLimits {
+            max_journal_bytes: 10,
+            ..limits
+        };
+        assert_eq!(kind(next_save(&ledger, room(2), &tight)), "snapshot");
+        let no_journals = StoreRoom {
+            journals: false,
+            sealed: 0,
+        };
+        assert_eq!(kind(next_save(&ledger, no_journals, &limits)), "snapshot");
+        // Past the compaction floor, counting what the seals hold.
+        let mut next = 10_000;
+        while ledger.journaled() <= COMPACT_FLOOR {
+            ledger.journal_sealed();
+            add_accepted(&mut ledger, next, 30);
+            next += 30;
+        }
+        assert!(ledger.journaled() > COMPACT_FLOOR, "{}", ledger.journaled());
+        assert_eq!(kind(next_save(&ledger, room(0), &limits)), "snapshot");
     }
 
     #[test]

@@ -195,10 +195,13 @@ pub struct Ledger {
     /// not callsync's, never removed by cleanup, but known to a plan made between listings, so
     /// that it neither adds them again nor forgets to remove one no longer desired.
     console: BTreeSet<Phone>,
-    /// Phones whose entry or console membership changed since the last snapshot
-    /// ([`Self::snapshot_taken`]): what a journal (`ledger::journal`) holds, so a save costs
-    /// what changed rather than the whole ledger.
+    /// Phones whose entry or console membership changed since the last snapshot or sealed
+    /// journal ([`Self::snapshot_taken`], [`Self::journal_sealed`]): what the next journal
+    /// (`ledger::journal`) holds, so a save costs what changed rather than the whole ledger.
     touched: HashSet<Phone>,
+    /// Records in the journals sealed since the last snapshot (a phone touched again after a
+    /// seal counts again): with `touched`, what a replay reads, which decides compaction.
+    sealed_records: usize,
     /// Counts the calls that may have changed the content ([`Self::changes`]).
     changes: u64,
 }
@@ -238,6 +241,7 @@ impl Ledger {
             listing: ListingMarks::default(),
             console: BTreeSet::new(),
             touched: HashSet::new(),
+            sealed_records: 0,
             changes: 0,
         }
     }
@@ -259,6 +263,7 @@ impl Ledger {
             listing,
             console,
             touched: HashSet::new(),
+            sealed_records: 0,
             changes: 0,
         }
     }
@@ -270,9 +275,15 @@ impl Ledger {
         self.changes
     }
 
-    /// Phones changed since the last snapshot (see the field), in no order.
+    /// Phones changed since the last snapshot or sealed journal (see the field), in no order.
     pub fn touched(&self) -> &HashSet<Phone> {
         &self.touched
+    }
+
+    /// Journal records a replay of the stored ledger reads on top of its snapshot: those of
+    /// the sealed journals and those the next journal holds (`ledger::journal::compact_after`).
+    pub fn journaled(&self) -> usize {
+        self.sealed_records + self.touched.len()
     }
 
     /// Records that the whole ledger was just saved: nothing is left to journal. Also packs
@@ -281,7 +292,15 @@ impl Ledger {
     /// million entries some 40 MB less, for a pass as long as the save's own.
     pub fn snapshot_taken(&mut self) {
         self.touched = HashSet::new();
+        self.sealed_records = 0;
         self.entries = std::mem::take(&mut self.entries).into_iter().collect();
+    }
+
+    /// Records that the changes since the last seal were just saved as a sealed journal (one
+    /// written once, which later saves leave alone): the next journal starts empty.
+    pub fn journal_sealed(&mut self) {
+        self.sealed_records += self.touched.len();
+        self.touched = HashSet::new();
     }
 
     /// Where `phone` stands (what a journal records of it).

@@ -1,7 +1,8 @@
 //! The crash-safety protocol of a sync, proven fast: a scripted in-memory provider, a sink that
-//! keeps the last durable ledger as the controller's store does — a snapshot and a journal of
-//! the changes since (through the real codec and journal; every third save a snapshot, so
-//! crashes land on both kinds) — and a crash injected at every step
+//! keeps the last durable ledger as the controller's store does — a snapshot, sealed journals
+//! and a live journal of the changes since (through the real codec and journal rule, with a
+//! seal every few phones and every third save a snapshot, so crashes land on every kind) — and
+//! a crash injected at every step
 //! of a sync — right after each durable save (before its batches are sent) and right after each
 //! provider call took effect (before its outcome is saved, also in the middle of a window).
 //! The next run starts from the durable ledger alone, as a restarted controller or a new
@@ -17,8 +18,8 @@ use tokio::sync::Notify;
 use super::{ListingSchedule, SinkError, SyncSink, TaskSync, WireFormat};
 use crate::api::{Contact, ContentChangePolicy, ManagementPolicy, PhoneFormat};
 use crate::contacts::{DesiredSet, ListContacts, ListInput};
-use crate::ledger::journal::{self, Save};
-use crate::ledger::{Ledger, codec};
+use crate::ledger::Ledger;
+use crate::ledger::journal::{self, JournalLimits, Save, StoreRoom};
 use crate::plan::{GuardDecision, Identity, Plan, PlanPolicy};
 use crate::providers::{
     BatchOutcome, BatchState, Capabilities, ContactToAdd, ContactToRemove, DriftHint, ItemOutcome,
@@ -236,39 +237,67 @@ impl Provider for FakeProvider {
     }
 }
 
-/// The durable ledger: a snapshot and the journal saved since, as the controller's store keeps
-/// them.
+/// The durable ledger: a snapshot, the journals sealed since and the live journal, as the
+/// controller's store keeps them.
 #[derive(Clone, Default)]
 struct Durable {
     snapshot: Option<Vec<u8>>,
+    sealed: Vec<Vec<u8>>,
     journal: Option<Vec<u8>>,
     saves: usize,
+    /// Saves made of each kind: snapshots, live journals, seals.
+    kinds: [usize; 3],
 }
 
+/// The journal rule with small seals: a seal every three phones, at most two before a save
+/// must compact, so the crash points of these short syncs fall on all three kinds of save.
+const CRASH_TEST_JOURNALS: JournalLimits = JournalLimits {
+    seal_after: 3,
+    max_sealed: 2,
+    max_journal_bytes: usize::MAX,
+    max_sealed_bytes: usize::MAX,
+};
+
 impl Durable {
-    /// The ledger a restarted sync reads: the snapshot with the journal replayed.
+    /// The ledger a restarted sync reads: the snapshot with the journals replayed.
     fn ledger(&self) -> Option<Ledger> {
-        let mut ledger = codec::decode(self.snapshot.as_ref()?).expect("the snapshot decodes");
-        if let Some(bytes) = &self.journal {
-            journal::apply(&mut ledger, bytes, &codec::DecodeLimits::DEFAULT)
-                .expect("the journal applies");
-        }
-        Some(ledger)
+        Some(
+            journal::decode_stored(
+                self.snapshot.as_ref()?,
+                &self.sealed,
+                self.journal.as_deref(),
+            )
+            .expect("the stored ledger decodes"),
+        )
     }
 
-    /// Saves `ledger`: a journal, except for the first save and every third one.
+    /// Saves `ledger` by the journal rule; the first save and every third one are snapshots.
     fn save(&mut self, ledger: &mut Ledger) -> Result<(), SinkError> {
         self.saves += 1;
-        let journal_allowed = self.snapshot.is_some() && !self.saves.is_multiple_of(3);
+        let room = StoreRoom {
+            journals: self.snapshot.is_some() && !self.saves.is_multiple_of(3),
+            sealed: self.sealed.len(),
+        };
         let save =
-            journal::next_save(ledger, journal_allowed, usize::MAX).map_err(|e| SinkError {
+            journal::next_save(ledger, room, &CRASH_TEST_JOURNALS).map_err(|e| SinkError {
                 message: e.to_string(),
                 reason: "LedgerEncode",
             })?;
         match save {
-            Save::Journal(bytes) => self.journal = Some(bytes),
+            Save::Journal(bytes) => {
+                self.kinds[1] += 1;
+                self.journal = Some(bytes);
+            }
+            Save::Seal(bytes) => {
+                self.kinds[2] += 1;
+                self.sealed.push(bytes);
+                self.journal = None;
+                ledger.journal_sealed();
+            }
             Save::Snapshot(bytes) => {
+                self.kinds[0] += 1;
                 self.snapshot = Some(bytes);
+                self.sealed.clear();
                 self.journal = None;
                 ledger.snapshot_taken();
             }
@@ -291,7 +320,7 @@ impl SyncSink for MemorySink {
     }
 
     /// One batch a window, as the controller's sink once it journals.
-    fn window_items(&self, _ledger_len: usize, _touched: usize) -> usize {
+    fn window_items(&self, _ledger_len: usize) -> usize {
         0
     }
 
@@ -453,6 +482,7 @@ async fn every_crash_point_converges(can_list: bool, identity: Identity) {
         (8..10).chain(20..21).collect(),
     ];
     let mut crash_points = 0;
+    let mut kinds = [0; 3];
     for (s, step) in steps.iter().enumerate() {
         let mut at = 1;
         loop {
@@ -487,11 +517,20 @@ async fn every_crash_point_converges(can_list: bool, identity: Identity) {
             );
             drop(remote);
             assert_eq!(world.held(), wanted_wire, "{context}: converged");
+            let durable = world.durable.lock().expect("lock");
+            for (total, n) in kinds.iter_mut().zip(durable.kinds) {
+                *total += n;
+            }
             at += 1;
         }
     }
-    // Each step has several saves and batches: the enumeration must have tried them.
+    // Each step has several saves and batches: the enumeration must have tried them, over
+    // snapshots, live journals and seals.
     assert!(crash_points >= 12, "only {crash_points} crash points tried");
+    assert!(
+        kinds.iter().all(|&n| n > 0),
+        "saves (snapshots, journals, seals): {kinds:?}"
+    );
 }
 
 #[tokio::test]

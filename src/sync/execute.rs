@@ -263,11 +263,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
     let mut next = 0;
     while next < plan.removes.len() {
         let sizes = plan.removes[next..].iter().map(|b| b.items.len());
-        let window = &plan.removes[next..next
-            + window_len(
-                sizes,
-                sink.window_items(ledger.len(), ledger.touched().len()),
-            )];
+        let window = &plan.removes[next..next + window_len(sizes, sink.window_items(ledger.len()))];
         next += window.len();
         let prepared: Vec<PreparedRemove> = window
             .iter()
@@ -296,11 +292,7 @@ pub async fn execute<P: Provider, S: SyncSink>(
     let mut next = 0;
     while next < plan.adds.len() {
         let sizes = plan.adds[next..].iter().map(|b| b.items.len());
-        let window = &plan.adds[next..next
-            + window_len(
-                sizes,
-                sink.window_items(ledger.len(), ledger.touched().len()),
-            )];
+        let window = &plan.adds[next..next + window_len(sizes, sink.window_items(ledger.len()))];
         next += window.len();
         let prepared: Vec<PreparedAdd> = window
             .iter()

@@ -56,13 +56,12 @@ pub trait SyncSink: Send {
         ledger: &mut Ledger,
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 
-    /// The most items one window of batches holds, with `ledger_len` entries in the ledger and
-    /// `touched` of them changed since the sink's last snapshot: the intents of a window are
-    /// saved together before its first batch, so a crash leaves up to a window in doubt. A sink
-    /// that writes the whole ledger each time spreads that cost over a quarter of the ledger
-    /// ([`WINDOW_SHARE`]); one that journals saves before every batch while its journal is
-    /// small (0: one batch a window).
-    fn window_items(&self, ledger_len: usize, _touched: usize) -> usize {
+    /// The most items one window of batches holds, with `ledger_len` entries in the ledger:
+    /// the intents of a window are saved together before its first batch, so a crash leaves up
+    /// to a window in doubt. A sink that writes the whole ledger each time spreads that cost
+    /// over a quarter of the ledger ([`WINDOW_SHARE`]); one that journals, whose saves cost
+    /// what changed, saves before every batch (0: one batch a window).
+    fn window_items(&self, ledger_len: usize) -> usize {
         ledger_len / WINDOW_SHARE
     }
 

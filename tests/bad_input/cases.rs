@@ -539,6 +539,26 @@ pub fn cases(endpoint: &str) -> Vec<Case> {
                      ledger than its snapshot",
                 ])
         },
+        // A sealed journal (a Secret of its own that the head lists) of another ledger: the
+        // sealed journal's Secret is named, not the head.
+        Case {
+            objects: ledger_of_another_task("sealed-foreign", Some(JournalDamage::SealedForeign)),
+            ..Case::new("sealed-foreign", "LedgerCorrupt")
+                .list("a", cn(&["13900000581"]))
+                .message(&[
+                    "Secret sealed-foreign-ledger-g1-copied-s0123456789ab: sealed journal 0: the \
+                     journal belongs to another ledger than its snapshot",
+                ])
+        },
+        // The head lists a sealed journal whose Secret is gone.
+        Case {
+            objects: ledger_of_another_task("sealed-missing", Some(JournalDamage::SealedMissing)),
+            ..Case::new("sealed-missing", "LedgerCorrupt")
+                .list("a", cn(&["13900000591"]))
+                .message(&[
+                    "sealed journal Secret sealed-missing-ledger-g1-copied-s0123456789ab is missing",
+                ])
+        },
         // Safety item 7: every answer of this account is a 16 KiB gzip that inflates to 16 MiB.
         Case {
             provider: "p-answer-bomb",
@@ -570,6 +590,10 @@ enum JournalDamage {
     Digest,
     /// It was written for another ledger (its snapshot is then one of no particular task).
     Foreign,
+    /// As `Foreign`, but sealed: a Secret of its own, listed by the head.
+    SealedForeign,
+    /// Sealed and listed by the head, but its Secret is not there.
+    SealedMissing,
 }
 
 /// Ledger Secrets for `task`, written with the real codec: without `journal`, an inline
@@ -608,29 +632,47 @@ fn ledger_of_another_task(task: &str, journal: Option<JournalDamage>) -> Vec<Val
             ledger.record_add_intent(&[(phone, ContentDigest(2))]);
             ledger_journal::encode(&ledger).expect("journal")
         }
-        JournalDamage::Foreign => {
+        JournalDamage::Foreign | JournalDamage::SealedForeign | JournalDamage::SealedMissing => {
             let mut theirs = Ledger::fresh(Some(other_uid));
             theirs.record_add_intent(&[(phone, ContentDigest(3))]);
             ledger_journal::encode(&theirs).expect("journal")
         }
     };
     annotations["callsync.io/ledger-layout"] = json!("detached");
-    annotations["callsync.io/ledger-journal-sha256"] = json!(match damage {
-        JournalDamage::Digest => sha(b"another journal"),
-        JournalDamage::Foreign => sha(&bytes),
-    });
-    vec![
-        secret(
-            format!("{task}-ledger-g1-copied-0"),
-            json!({}),
-            json!({"ledger": super::b64(&snapshot)}),
-        ),
-        secret(
-            format!("{task}-ledger"),
-            annotations,
-            json!({"journal": super::b64(&bytes)}),
-        ),
-    ]
+    let shard = secret(
+        format!("{task}-ledger-g1-copied-0"),
+        json!({}),
+        json!({"ledger": super::b64(&snapshot)}),
+    );
+    match damage {
+        JournalDamage::Digest | JournalDamage::Foreign => {
+            annotations["callsync.io/ledger-journal-sha256"] = json!(match damage {
+                JournalDamage::Digest => sha(b"another journal"),
+                _ => sha(&bytes),
+            });
+            let head = secret(
+                format!("{task}-ledger"),
+                annotations,
+                json!({"journal": super::b64(&bytes)}),
+            );
+            vec![shard, head]
+        }
+        JournalDamage::SealedForeign | JournalDamage::SealedMissing => {
+            let id = "0123456789ab";
+            annotations["callsync.io/ledger-layout"] = json!("detached-sealed");
+            annotations["callsync.io/ledger-sealed"] = json!(format!("{id}:{}", sha(&bytes)));
+            let head = secret(format!("{task}-ledger"), annotations, json!({}));
+            let sealed = secret(
+                format!("{task}-ledger-g1-copied-s{id}"),
+                json!({}),
+                json!({"journal": super::b64(&bytes)}),
+            );
+            match damage {
+                JournalDamage::SealedForeign => vec![shard, sealed, head],
+                _ => vec![shard, head],
+            }
+        }
+    }
 }
 
 fn forged_ledger(task: &str, count: u64) -> Value {

@@ -11,6 +11,8 @@ pub struct LedgerSaves {
     pub saves: u64,
     /// Of them, journals (`ledger::journal`): what changed since the snapshot.
     pub journals: u64,
+    /// Of the journals, sealed ones: written once as Secrets of their own.
+    pub seals: u64,
     /// Compressed size of the last snapshot written (0: none in this sync).
     pub last_bytes: usize,
     /// Bytes written to the ledger Secrets' data, snapshots and journals.
@@ -69,6 +71,7 @@ impl Metrics {
             self.ledger_journal_saves
                 .get_or_create(task)
                 .inc_by(ledger.journals);
+            self.ledger_seals.get_or_create(task).inc_by(ledger.seals);
             self.ledger_written_bytes
                 .get_or_create(task)
                 .inc_by(ledger.written_bytes);

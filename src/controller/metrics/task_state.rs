@@ -182,6 +182,7 @@ impl Metrics {
             &self.listings,
             &self.ledger_saves,
             &self.ledger_journal_saves,
+            &self.ledger_seals,
             &self.ledger_written_bytes,
             &self.desired_builds,
             &self.desired_list_parses,

@@ -318,7 +318,7 @@ pub async fn load_ledger(
             // Decoding a large ledger takes seconds of CPU: off the async workers, so the
             // lease renewal and the other reconciles keep running.
             let ledger = crate::controller::offload::cpu_heavy(|| stored.decode())
-                .map_err(|e| undecodable(format!("Secret {head}: {e}")))?;
+                .map_err(|e| undecodable(format!("Secret {}: {e}", stored.secret_of(&e, &head))))?;
             check_identity(task, &ledger)
                 .map_err(|e| undecodable(format!("Secret {head}: {e}")))?;
             Ok((ledger, Some(stored.version)))

@@ -8,10 +8,10 @@ use kube::api::Api;
 use super::report::apply_status;
 use crate::api::{CallTask, CallTaskStatus};
 use crate::controller::ledger_store::{
-    INLINE_ENTRIES_MAX, LedgerStore, LedgerStoreError, LedgerVersion, MAX_JOURNAL_BYTES,
+    INLINE_ENTRIES_MAX, LedgerStore, LedgerStoreError, LedgerVersion,
 };
 use crate::controller::metrics::LedgerSaves;
-use crate::ledger::journal::{self, Save};
+use crate::ledger::journal::{self, JournalLimits, Save, StoreRoom};
 use crate::ledger::{Ledger, codec};
 use crate::sync::{SinkError, SyncSink};
 
@@ -31,9 +31,6 @@ pub struct SecretSink<'a> {
     progress_written: bool,
     /// The ledger's change count at its last save (`Ledger::changes`).
     saved_at: Option<u64>,
-    /// Phones the journal held when this sync started (0 after a snapshot): the sync's own
-    /// changes decide its windows (`window_items`), not what earlier syncs left to journal.
-    journal_base: usize,
 }
 
 impl<'a> SecretSink<'a> {
@@ -57,14 +54,7 @@ impl<'a> SecretSink<'a> {
             saved: LedgerSaves::default(),
             progress_written: false,
             saved_at: None,
-            journal_base: 0,
         }
-    }
-
-    /// The journal held `touched` phones when this sync started (`Ledger::touched`).
-    pub fn with_journal_base(mut self, touched: usize) -> Self {
-        self.journal_base = touched;
-        self
     }
 
     /// The version the store holds `ledger` at, when that is exactly `ledger`: nothing changed
@@ -105,16 +95,14 @@ impl SyncSink for SecretSink<'_> {
         false
     }
 
-    /// One batch a window while the journal is small: a save is then a journal of what changed
-    /// (or a rewrite of at most `INLINE_SNAPSHOT_MAX` bytes before the snapshot is detached), so
-    /// saving before every batch costs little, and a crash leaves at most one batch in doubt (on
-    /// NXLink, which cannot list, one batch of lookups to settle). A journal is rewritten whole
-    /// at each save, though: once this sync has changed `journal::JOURNAL_WINDOWS_FROM` phones
-    /// (a first sync of a large task), per-batch saves would cost the journal each
-    /// time, so windows grow to a quarter of the ledger again and their saves compact.
-    fn window_items(&self, ledger_len: usize, touched: usize) -> usize {
-        let this_sync = touched.saturating_sub(self.journal_base);
-        journal::window_items(this_sync, ledger_len / crate::sync::WINDOW_SHARE)
+    /// One batch a window, whatever the sync's size: a save is a live journal of at most a
+    /// seal's worth of phones (`JournalLimits::seal_after`; sealed once it holds that many),
+    /// or a rewrite of at most `INLINE_SNAPSHOT_MAX` bytes before the snapshot is detached, or
+    /// now and then a compaction. So saving before every batch costs little, and a crash
+    /// leaves at most one batch in doubt (on NXLink, which cannot list, one batch of lookups to
+    /// settle).
+    fn window_items(&self, _ledger_len: usize) -> usize {
+        0
     }
 
     async fn save_ledger(&mut self, ledger: &mut Ledger) -> Result<(), SinkError> {
@@ -127,22 +115,36 @@ impl SyncSink for SecretSink<'_> {
             reason: e.reason(),
         };
         let detached = self.version.as_ref().filter(|v| v.detached);
+        let room = StoreRoom {
+            journals: detached.is_some(),
+            sealed: detached.map_or(0, LedgerVersion::sealed),
+        };
         // Seconds of CPU for a large snapshot: off the async workers (see `offload`).
         let save = crate::controller::offload::cpu_heavy(|| {
-            journal::next_save(ledger, detached.is_some(), MAX_JOURNAL_BYTES)
+            journal::next_save(ledger, room, &JournalLimits::DEFAULT)
         })
         .map_err(encode_err)?;
+        let no_journals = || {
+            encode_err(codec::CodecError::Corrupt(
+                "a journal was encoded for a ledger without a detached snapshot",
+            ))
+        };
         let (version, bytes) = match save {
             Save::Journal(bytes) => {
                 // `next_save` journals only when told the snapshot is detached.
-                let Some(detached) = detached else {
-                    return Err(encode_err(codec::CodecError::Corrupt(
-                        "a journal was encoded for a ledger without a detached snapshot",
-                    )));
-                };
+                let detached = detached.ok_or_else(no_journals)?;
                 let version = self.store.save_journal(&bytes, detached).await;
                 let version = version.map_err(store_err)?;
                 self.saved.journals += 1;
+                (version, bytes.len())
+            }
+            Save::Seal(bytes) => {
+                let detached = detached.ok_or_else(no_journals)?;
+                let version = self.store.save_seal(&bytes, detached).await;
+                let version = version.map_err(store_err)?;
+                ledger.journal_sealed();
+                self.saved.journals += 1;
+                self.saved.seals += 1;
                 (version, bytes.len())
             }
             Save::Snapshot(bytes) => {
@@ -153,7 +155,6 @@ impl SyncSink for SecretSink<'_> {
                     .await;
                 let version = version.map_err(store_err)?;
                 ledger.snapshot_taken();
-                self.journal_base = 0;
                 self.saved.last_bytes = bytes.len();
                 (version, bytes.len())
             }
