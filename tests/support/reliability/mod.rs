@@ -435,8 +435,37 @@ pub fn env_number(name: &str, default: usize) -> usize {
 /// Entries of the CallTask's ledger as a killed process left them: (present, adding, removing).
 /// Adding/Removing are batches in doubt: marked before the call, outcome not yet recorded.
 pub async fn ledger_states(fleet: &Fleet, kind: ProviderKind) -> (usize, usize, usize) {
-    use callsync::controller::ledger_store::LedgerStore;
+    let mut states = (0, 0, 0);
+    for (_, state) in ledger_entries(fleet, kind).await {
+        match state {
+            callsync::ledger::EntryState::Present => states.0 += 1,
+            callsync::ledger::EntryState::Adding => states.1 += 1,
+            callsync::ledger::EntryState::Removing => states.2 += 1,
+        }
+    }
+    states
+}
+
+/// The phones of the ledger of the task at `kind` that are in doubt (Adding or Removing).
+pub async fn ledger_in_doubt(
+    fleet: &Fleet,
+    kind: ProviderKind,
+) -> std::collections::BTreeSet<callsync::contacts::Phone> {
     use callsync::ledger::EntryState;
+    ledger_entries(fleet, kind)
+        .await
+        .into_iter()
+        .filter(|(_, state)| *state != EntryState::Present)
+        .map(|(phone, _)| phone)
+        .collect()
+}
+
+/// Each entry of the ledger of the task at `kind`, as stored (none without a ledger).
+async fn ledger_entries(
+    fleet: &Fleet,
+    kind: ProviderKind,
+) -> Vec<(callsync::contacts::Phone, callsync::ledger::EntryState)> {
+    use callsync::controller::ledger_store::LedgerStore;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     let task = fleet.tasks().get(kind.as_str()).await.expect("task");
     let owner = OwnerReference {
@@ -448,16 +477,11 @@ pub async fn ledger_states(fleet: &Fleet, kind: ProviderKind) -> (usize, usize, 
     };
     let store = LedgerStore::new(fleet.client.clone(), &fleet.ns, owner);
     let Some(stored) = store.load().await.expect("load ledger") else {
-        return (0, 0, 0);
+        return Vec::new();
     };
     let ledger = stored.decode().expect("decode ledger");
-    let mut states = (0, 0, 0);
-    for entry in ledger.iter() {
-        match entry.state {
-            EntryState::Present => states.0 += 1,
-            EntryState::Adding => states.1 += 1,
-            EntryState::Removing => states.2 += 1,
-        }
-    }
-    states
+    ledger
+        .iter()
+        .map(|entry| (entry.phone, entry.state))
+        .collect()
 }
