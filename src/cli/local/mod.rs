@@ -3,6 +3,7 @@
 //! itself — desired set, client, observe → plan → settle then execute — is [`crate::sync`]'s,
 //! the same the controller runs; `apply` repeats it while contacts are in doubt, observing
 //! again to settle them. `plan` stops after planning and sends nothing.
+pub mod journal_file;
 pub mod outcome;
 pub mod pause_file;
 pub mod sink;

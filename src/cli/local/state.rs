@@ -1,11 +1,14 @@
 //! The local state of `callsync apply`: one ledger a CallTask, in the ledger codec's bytes, at
-//! `<state>/<namespace>/<calltask>.ledger`. It is what the controller keeps in Secrets, and it
+//! `<state>/<namespace>/<calltask>.ledger`, with what changed since in
+//! `<calltask>.journal` (`journal_file`). It is what the controller keeps in Secrets, and it
 //! matters as much: for a provider that cannot list (NXLink) it is the only record of what
 //! callsync added.
 //!
-//! Every save is atomic and durable before it returns — written to a temporary file, fsynced,
-//! renamed over the old one, and the folder fsynced — because a batch is only sent after its
-//! intent is saved. A lock on `<state>/lock` keeps two applies off one state (the OS drops it
+//! Every save is durable before it returns, because a batch is only sent after its intent is
+//! saved. Most saves append what changed to the journal (fsynced); the rule that decides
+//! (`ledger::journal::next_save`, the controller's) writes a snapshot when the journal passes a
+//! quarter of the ledger — written to a temporary file, fsynced, renamed over the old one, the
+//! folder fsynced — and the journal is then removed. A lock on `<state>/lock` keeps two applies off one state (the OS drops it
 //! when the process ends, however it ends).
 //!
 //! Ledgers hold phone numbers: the folders are 0700 and the files 0600 (`private_files`). A
@@ -16,13 +19,17 @@
 //! (`~` is in no Kubernetes name). A simulated ledger describes contacts at the embedded
 //! simulator, a real one contacts at the provider; each kind of run refuses the other kind's
 //! ledger of a task instead of acting on it.
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
+use super::journal_file::{self, Base};
 use crate::cli::private_files::{PrivateDirError, WhenExposed, create_private_file, private_dir};
-use crate::ledger::{Ledger, codec};
+use crate::ledger::Ledger;
+use crate::ledger::journal::{self, JournalLimits, Save, StoreRoom};
 use crate::sync::SinkError;
 
 /// Where ledgers live for this run.
@@ -33,6 +40,10 @@ pub enum StateStore {
         root: PathBuf,
         simulated: bool,
         _lock: File,
+        /// For each ledger file loaded or saved by this run: the snapshot its journal is bound
+        /// to and where the journal's next frame goes. A ledger without one saves a snapshot
+        /// first.
+        tails: Mutex<HashMap<PathBuf, Tail>>,
     },
     /// Nothing on disk (`--simulate` without `--state`: the simulator starts empty every run,
     /// so a ledger kept from an earlier run would describe contacts that no longer exist).
@@ -67,6 +78,35 @@ pub enum StateError {
 
 /// Suffix of a simulated ledger's file.
 const SIMULATED_SUFFIX: &str = ".ledger~simulated";
+
+/// The journal rule for a local file: every save that is not a snapshot appends what changed
+/// since the last save (a seal), however little — an append costs what it holds.
+const APPEND_ONLY: JournalLimits = JournalLimits {
+    seal_after: 0,
+    max_sealed: usize::MAX,
+    max_journal_bytes: 0,
+    max_sealed_bytes: u32::MAX as usize,
+};
+
+/// Where a ledger file's journal stands (see `StateStore::Dir::tails`).
+#[derive(Clone, Copy, Debug)]
+pub struct Tail {
+    base: Base,
+    end: u64,
+}
+
+/// The journal file beside a ledger file: `<task>.journal` (`<task>.journal~simulated`). The
+/// suffix is replaced, never a `.ledger` inside a task's name (`a.ledger`'s journal must not
+/// be `a.journal`'s ledger).
+fn journal_path(ledger: &Path) -> PathBuf {
+    let name = ledger.file_name().unwrap_or_default().to_string_lossy();
+    let journal = if let Some(task) = name.strip_suffix(SIMULATED_SUFFIX) {
+        format!("{task}.journal~simulated")
+    } else {
+        format!("{}.journal", name.strip_suffix(".ledger").unwrap_or(&name))
+    };
+    ledger.with_file_name(journal)
+}
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     move |source| StateError::Io {
@@ -103,6 +143,7 @@ impl StateStore {
                 root: root.to_path_buf(),
                 simulated: false,
                 _lock: lock,
+                tails: Mutex::default(),
             }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StateError::Locked {
                 path: root.to_path_buf(),
@@ -177,7 +218,8 @@ impl StateStore {
         ))
     }
 
-    /// The ledger of a task, or `None` when there is none yet.
+    /// The ledger of a task — its snapshot with its journal replayed — or `None` when there
+    /// is none yet.
     pub fn load(&self, namespace: &str, task: &str) -> Result<Option<Ledger>, StateError> {
         let Some(path) = self.path(namespace, task)? else {
             return Ok(None);
@@ -187,31 +229,93 @@ impl StateStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error(&path)(e)),
         };
-        codec::decode(&bytes)
-            .map(Some)
-            .map_err(|e| StateError::Corrupt {
-                path,
+        let base = journal_file::base_of(&bytes);
+        let journal = journal_path(&path);
+        let frames = match std::fs::read(&journal) {
+            Ok(data) => journal_file::read(&data, &base).map_err(|e| StateError::Corrupt {
+                path: journal.clone(),
                 detail: e.to_string(),
-            })
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(io_error(&journal)(e)),
+        };
+        let ledger = journal::decode_stored(&bytes, &frames.payloads, None).map_err(|e| {
+            StateError::Corrupt {
+                path: match e {
+                    journal::StoredLedgerError::Snapshot(_) => path.clone(),
+                    _ => journal.clone(),
+                },
+                detail: e.to_string(),
+            }
+        })?;
+        if let Self::Dir { tails, .. } = self {
+            let tail = Tail {
+                base,
+                end: frames.end,
+            };
+            tails.lock().expect("tails").insert(path, tail);
+        }
+        Ok(Some(ledger))
     }
 
-    /// Saves a task's ledger atomically and durably.
-    pub fn save(&self, namespace: &str, task: &str, ledger: &Ledger) -> Result<(), SinkError> {
+    /// Saves a task's ledger durably: appends what changed since the last save to its
+    /// journal, or writes a snapshot atomically when the rule says so (a first save, or a
+    /// journal past a quarter of the ledger) and removes the journal.
+    pub fn save(&self, namespace: &str, task: &str, ledger: &mut Ledger) -> Result<(), SinkError> {
         let path = self.path(namespace, task).map_err(|e| SinkError {
             message: e.to_string(),
             reason: "StateWrite",
         })?;
-        let Some(path) = path else {
+        let (Some(path), Self::Dir { tails, .. }) = (path, self) else {
+            ledger.snapshot_taken();
             return Ok(());
         };
-        let bytes = codec::encode(ledger).map_err(|e| SinkError {
+        let write_err = |path: &Path, e: std::io::Error| SinkError {
+            message: format!("{}: {e}", path.display()),
+            reason: "StateWrite",
+        };
+        let tail = tails.lock().expect("tails").get(&path).copied();
+        let room = StoreRoom {
+            journals: tail.is_some(),
+            sealed: 0,
+        };
+        let save = journal::next_save(ledger, room, &APPEND_ONLY).map_err(|e| SinkError {
             message: e.to_string(),
             reason: "LedgerEncode",
         })?;
-        write_atomic(&path, &bytes).map_err(|e| SinkError {
-            message: format!("{}: {e}", path.display()),
-            reason: "StateWrite",
-        })
+        let journal = journal_path(&path);
+        // The folder is the ledger's: tightened before any write into it (an earlier callsync
+        // made it 0755), by an append as by a snapshot.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        private_dir(dir, WhenExposed::Tighten)
+            .map_err(|e| write_err(dir, std::io::Error::other(e)))?;
+        let tail = match save {
+            Save::Seal(bytes) | Save::Journal(bytes) => {
+                // `next_save` journals only when told a snapshot is there to bind to.
+                let Some(tail) = tail else {
+                    return Err(SinkError {
+                        message: "a journal was encoded for a ledger without a snapshot".into(),
+                        reason: "LedgerEncode",
+                    });
+                };
+                let end = journal_file::append(&journal, &tail.base, tail.end, &bytes)
+                    .map_err(|e| write_err(&journal, e))?;
+                ledger.journal_sealed();
+                Tail { end, ..tail }
+            }
+            Save::Snapshot(bytes) => {
+                write_atomic(&path, &bytes).map_err(|e| write_err(&path, e))?;
+                // A crash before this leaves a journal bound to the old snapshot: ignored.
+                journal_file::remove(&journal).map_err(|e| write_err(&journal, e))?;
+                ledger.snapshot_taken();
+                Tail {
+                    base: journal_file::base_of(&bytes),
+                    end: 0,
+                }
+            }
+        };
+        tails.lock().expect("tails").insert(path, tail);
+        Ok(())
     }
 }
 
@@ -245,7 +349,7 @@ mod tests {
         let mut ledger = Ledger::new("uid-1");
         let phone = Phone::parse("+8613012121211", None).expect("valid");
         ledger.record_add_intent(&[(phone, ContentDigest(7))]);
-        store.save("ns", "t", &ledger).expect("save");
+        store.save("ns", "t", &mut ledger).expect("save");
         let back = store.load("ns", "t").expect("load").expect("present");
         assert_eq!(back.len(), 1);
         assert_eq!(back.task_uid(), "uid-1");
@@ -255,6 +359,98 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// A ledger of `n` accepted entries from `from`.
+    fn add_accepted(ledger: &mut Ledger, from: u64, n: u64) {
+        let new: Vec<(Phone, ContentDigest)> = (from..from + n)
+            .map(|i| {
+                (
+                    Phone::from_u64_unchecked(8613000000000 + i),
+                    ContentDigest(i),
+                )
+            })
+            .collect();
+        ledger.record_add_intent(&new);
+        for &(p, _) in &new {
+            ledger.record_add_outcome(p, crate::ledger::ItemOutcome::Accepted);
+        }
+    }
+
+    #[test]
+    fn journal_files_take_the_ledger_files_suffix_only() {
+        let j = |p: &str| journal_path(Path::new(p)).display().to_string();
+        assert_eq!(j("/s/ns/t.ledger"), "/s/ns/t.journal");
+        assert_eq!(j("/s/ns/t.ledger~simulated"), "/s/ns/t.journal~simulated");
+        assert_eq!(j("/s/ns/a.ledger.ledger"), "/s/ns/a.ledger.journal");
+        assert_ne!(j("/s/ns/a.ledger.ledger"), "/s/ns/a.journal.ledger");
+    }
+
+    /// The first save writes the snapshot; later ones append to the journal and leave the
+    /// ledger file alone; a new run replays the journal. A journal left bound to an older
+    /// snapshot (a crash between a snapshot and the journal's removal) is ignored, and damage
+    /// before the journal's last frame is refused, naming the journal.
+    #[test]
+    fn saves_append_to_the_journal_and_a_new_run_replays_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("state");
+        let ledger_file = root.join("ns").join("t.ledger");
+        let journal_file = root.join("ns").join("t.journal");
+        let mut ledger = Ledger::new("uid-1");
+        {
+            let store = StateStore::open(&root, true).expect("open");
+            add_accepted(&mut ledger, 0, 100);
+            store.save("ns", "t", &mut ledger).expect("save");
+            assert!(!journal_file.exists(), "a first save is a snapshot");
+            let snapshot = std::fs::read(&ledger_file).expect("snapshot");
+            for round in 0..3 {
+                add_accepted(&mut ledger, 1_000 + round * 10, 10);
+                store.save("ns", "t", &mut ledger).expect("save");
+            }
+            assert_eq!(
+                std::fs::read(&ledger_file).expect("snapshot"),
+                snapshot,
+                "appends leave the snapshot alone"
+            );
+            assert_eq!(mode(&journal_file), 0o600);
+        }
+        let store = StateStore::open(&root, true).expect("open");
+        let back = store.load("ns", "t").expect("load").expect("present");
+        assert_eq!(back, ledger);
+        assert_eq!(back.len(), 130);
+        let journal = std::fs::read(&journal_file).expect("journal");
+
+        // A save by a run that did not load (no journal to bind to) writes a snapshot and
+        // removes the journal; put back, the old journal is bound to the old snapshot.
+        let mut again = back.clone();
+        add_accepted(&mut again, 2_000, 1);
+        drop(store);
+        let store = StateStore::open(&root, true).expect("open");
+        store.save("ns", "t", &mut again).expect("save");
+        assert!(!journal_file.exists());
+        std::fs::write(&journal_file, &journal).expect("put back");
+        assert_eq!(
+            store.load("ns", "t").expect("load").expect("present"),
+            again
+        );
+
+        // Damage before the last frame.
+        add_accepted(&mut again, 3_000, 2);
+        store.save("ns", "t", &mut again).expect("save");
+        add_accepted(&mut again, 4_000, 2);
+        store.save("ns", "t", &mut again).expect("save");
+        let mut damaged = std::fs::read(&journal_file).expect("journal");
+        damaged[36 + 20] ^= 1;
+        std::fs::write(&journal_file, &damaged).expect("damage");
+        let err = store.load("ns", "t").expect_err("damage");
+        assert!(
+            matches!(&err, StateError::Corrupt { path, .. } if path == &journal_file),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("does not match its digest"),
+            "{err}"
+        );
     }
 
     fn mode(path: &Path) -> u32 {
@@ -277,7 +473,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("state");
         let store = StateStore::open(&root, true).expect("open");
-        store.save("ns", "t", &one_ledger()).expect("save");
+        store.save("ns", "t", &mut one_ledger()).expect("save");
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&root.join("ns")), 0o700);
         assert_eq!(mode(&root.join("ns/t.ledger")), 0o600);
@@ -291,7 +487,7 @@ mod tests {
         loose(&root.join("ns"), 0o755);
         loose(&root.join("ns/t.ledger"), 0o644);
         let store = StateStore::open(&root, true).expect("reopen");
-        store.save("ns", "t", &one_ledger()).expect("save");
+        store.save("ns", "t", &mut one_ledger()).expect("save");
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&root.join("ns")), 0o700);
         assert_eq!(mode(&root.join("ns/t.ledger")), 0o600);
@@ -323,7 +519,7 @@ mod tests {
         ledger.record_add_intent(&[(phone, ContentDigest(7))]);
         {
             let simulated = StateStore::open(dir, true).expect("open").simulated(true);
-            simulated.save("ns", "t", &ledger).expect("save");
+            simulated.save("ns", "t", &mut ledger).expect("save");
             assert_eq!(
                 simulated.load("ns", "t").expect("load").map(|l| l.len()),
                 Some(1)
@@ -336,19 +532,19 @@ mod tests {
             real.load("ns", "t"),
             Err(StateError::SimulatedLedger { .. })
         ));
-        assert!(real.save("ns", "t", &ledger).is_err());
+        assert!(real.save("ns", "t", &mut ledger).is_err());
         drop(real);
 
         std::fs::remove_file(dir.join("ns/t.ledger~simulated")).expect("rm");
         let real = StateStore::open(dir, true).expect("open");
-        real.save("ns", "t", &ledger).expect("save");
+        real.save("ns", "t", &mut ledger).expect("save");
         drop(real);
         let simulated = StateStore::open(dir, true).expect("open").simulated(true);
         assert!(matches!(
             simulated.load("ns", "t"),
             Err(StateError::RealLedger { .. })
         ));
-        assert!(simulated.save("ns", "t", &ledger).is_err());
+        assert!(simulated.save("ns", "t", &mut ledger).is_err());
     }
 
     #[test]
