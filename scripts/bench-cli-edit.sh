@@ -6,7 +6,9 @@
 #   after  — the default: planned against the ledger (ledger-first planning);
 #   before — `--full-listing`: every apply lists the whole task, as callsync did before.
 # Prints one Markdown row per apply: provider calls (writes, reads), wall time, CPU
-# (user+system) and peak RSS of the `callsync apply` process (/usr/bin/time).
+# (user+system), peak RSS and file system output (the kernel's count of 512-byte blocks the
+# process wrote to storage, `ru_oublock`: mostly the state folder) of the `callsync apply`
+# process (/usr/bin/time).
 #
 #   scripts/bench-cli-edit.sh                    # 40 × 5,000, edit 100, 5 requests/s
 #   LISTS=200 RATE=1000 EDIT=2500 scripts/bench-cli-edit.sh
@@ -105,18 +107,19 @@ apply() {
   local label=$1 log; shift
   log="$WORK/apply-$(echo "$label" | tr -c 'a-z0-9' '-').out"
   read -r total0 writes0 < <(calls)
-  /usr/bin/time -f '%e %U %S %M' -o "$WORK/time" \
+  /usr/bin/time -f '%e %U %S %M %O' -o "$WORK/time" \
     "$BIN" apply -f "$WORK/files" --state "$WORK/state" "$@" >"$log" 2>&1 ||
     { cat "$log"; exit 1; }
   read -r total1 writes1 < <(calls)
-  read -r wall user sys rss_kib <"$WORK/time"
+  read -r wall user sys rss_kib blocks <"$WORK/time"
   local writes=$((writes1 - writes0)) reads=$((total1 - total0 - writes1 + writes0))
-  printf '| %s | %d | %d | %.1f s | %.2f s | %d MiB |\n' "$label" "$writes" "$reads" "$wall" \
-    "$(awk "BEGIN {print $user + $sys}")" "$((rss_kib / 1024))"
+  printf '| %s | %d | %d | %.1f s | %.2f s | %d MiB | %.1f MiB |\n' "$label" "$writes" "$reads" \
+    "$wall" "$(awk "BEGIN {print $user + $sys}")" "$((rss_kib / 1024))" \
+    "$(awk "BEGIN {print $blocks * 512 / 1048576}")"
 }
 
-echo "| apply ($LISTS × $PER_LIST contacts, $RATE requests/s) | write calls | reads | wall | CPU | peak RSS |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| apply ($LISTS × $PER_LIST contacts, $RATE requests/s) | write calls | reads | wall | CPU | peak RSS | written |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 write_files 0
 apply "first apply"
 write_files "$EDIT"
