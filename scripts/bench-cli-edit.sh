@@ -13,6 +13,7 @@
 #   scripts/bench-cli-edit.sh                    # 40 × 5,000, edit 100, 5 requests/s
 #   LISTS=200 RATE=1000 EDIT=2500 scripts/bench-cli-edit.sh
 #   BEFORE=0 ...                                 # without the --full-listing row
+#   AGAIN=1 ...                                  # also the edit undone, measured
 #
 # Everything (files, state, simulator log) stays under target/bench-cli-edit/; the simulator
 # is stopped by its pid when the script ends.
@@ -124,6 +125,12 @@ write_files 0
 apply "first apply"
 write_files "$EDIT"
 apply "edit $EDIT out / $EDIT in (ledger-first)"
+# AGAIN=1 measures a second edit: the first one undone (another EDIT out / EDIT in).
+if [ "${AGAIN:-0}" = 1 ]; then
+  write_files 0
+  apply "edit undone: $EDIT out / $EDIT in (ledger-first)"
+  write_files "$EDIT"
+fi
 # BEFORE=0 skips the --full-listing row (at 1M it takes about five minutes).
 if [ "${BEFORE:-1}" = 1 ]; then
   write_files 0

@@ -129,10 +129,13 @@ async fn crash_run(seed: u64, contacts: usize, kills: usize, rate: u32, max_add:
             nxlink_doubt.len()
         );
         in_doubt_kills += usize::from(doubt != (0, 0));
-        figures.push(json!({"round": round, "point": format!("{point:?}"),
+        let figure = json!({"round": round, "point": format!("{point:?}"),
             "atSeconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
             "held": held, "ledgerAdding": doubt.0, "ledgerRemoving": doubt.1,
-            "nxlinkInDoubt": nxlink_doubt.len(), "nxlinkNewlyInDoubt": new_doubt}));
+            "nxlinkInDoubt": nxlink_doubt.len(), "nxlinkNewlyInDoubt": new_doubt});
+        // As it happens: a full-size run takes minutes, and its record comes at the end.
+        eprintln!("crash: kill {round}: {figure}");
+        figures.push(figure);
         nxlink_doubt_before = nxlink_doubt;
         if round == kills / 2 {
             // Removals in play: the lists change while no controller runs.
