@@ -642,17 +642,28 @@ impl LedgerStore {
         journal: &[u8],
         expected: &LedgerVersion,
     ) -> Result<LedgerVersion, LedgerStoreError> {
-        if !expected.detached {
-            return Err(self.corrupt(
-                "a journal was to be saved next to an inline snapshot (a bug: save a snapshot)",
-            ));
-        }
+        self.journals_allowed(expected, "saved")?;
         let mut version = expected.clone();
         let written = self
             .write_head(&version, Some((JOURNAL_KEY, journal)), Some(expected))
             .await?;
         self.written(&mut version, written)?;
         Ok(version)
+    }
+
+    /// Refuses a journal next to an inline snapshot: only a detached head holds journals (a
+    /// caller that asks is wrong, and should have saved a snapshot).
+    fn journals_allowed(
+        &self,
+        expected: &LedgerVersion,
+        what: &str,
+    ) -> Result<(), LedgerStoreError> {
+        if expected.detached {
+            return Ok(());
+        }
+        Err(self.corrupt(format!(
+            "a journal was to be {what} next to an inline snapshot (a bug: save a snapshot)"
+        )))
     }
 
     /// Seals `journal` (`ledger::journal::Save::Seal`): writes it as a Secret of its own, then
@@ -664,11 +675,7 @@ impl LedgerStore {
         journal: &[u8],
         expected: &LedgerVersion,
     ) -> Result<LedgerVersion, LedgerStoreError> {
-        if !expected.detached {
-            return Err(self.corrupt(
-                "a journal was to be sealed next to an inline snapshot (a bug: save a snapshot)",
-            ));
-        }
+        self.journals_allowed(expected, "sealed")?;
         if expected.sealed.len() >= MAX_SEALED {
             return Err(LedgerStoreError::TooLarge {
                 task: self.task.clone(),
